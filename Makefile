@@ -1,0 +1,21 @@
+# The two commands of the README. Each sets itself up (system packages, .venv, project) first.
+.PHONY: demo test bench lint setup
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo:
+	@bash scripts/bootstrap.sh
+	.venv/bin/emgis demo
+
+test:
+	@bash scripts/bootstrap.sh
+	.venv/bin/python -m pytest
+
+bench:
+	@bash scripts/bootstrap.sh --bench
+	.venv/bin/python bench/run_all.py
+
+lint:
+	@bash scripts/bootstrap.sh
+	.venv/bin/ruff check .

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Set up everything emgis needs on a Debian/Ubuntu machine, idempotently:
+#   system packages (PostgreSQL + PostGIS; Chromium with --browser) only where missing,
+#   a virtual environment in .venv, and the project installed into it.
+# Runs as root, or with sudo for the apt step. Safe to run again: each step checks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=0
+extras="test"
+for arg in "$@"; do
+  case "$arg" in
+    --browser) want_browser=1 ;;
+    --bench) extras="test,bench" ;;
+  esac
+done
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+  echo "emgis bootstrap: need root or sudo to install system packages: $*" >&2; exit 1; fi; }
+
+missing=()
+pgbin=""
+for d in /usr/lib/postgresql/*/bin; do [ -x "$d/pg_ctl" ] && pgbin="$d"; done
+[ -n "$pgbin" ] || missing+=(postgresql)
+pgver=$( [ -n "$pgbin" ] && basename "$(dirname "$pgbin")" || echo 15)
+ls /usr/share/postgresql/"$pgver"/extension/postgis.control >/dev/null 2>&1 || missing+=("postgresql-$pgver-postgis-3")
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null; then missing+=(chromium); fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "emgis bootstrap: installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's postgresql package may auto-create and start a 'main' cluster; emgis runs its own,
+# so leave the system one alone: we never touch port 5432.
+
+stamp=.venv/.emgis-installed
+want="$(cat pyproject.toml | sha256sum | cut -c1-16)-$extras"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "emgis bootstrap: installing the project into .venv ($extras)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[$extras]"
+  echo "$want" > "$stamp"
+fi
