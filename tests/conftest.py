@@ -36,3 +36,83 @@ def shared(relpath: str) -> Path:
 def shared_data():
     """Call ``shared_data("osm/file.osm")`` to get a real fixture from ../shared/data."""
     return shared
+
+
+# --- PostGIS -------------------------------------------------------------------------------
+# One throwaway cluster per test session, started the way `emgis` starts its own (as the
+# postgres OS user when we are root); the schema is migrated once into a template database
+# and every test gets a fresh copy of it. With EMGIS_DATABASE_URL set, that server is used.
+
+import contextlib  # noqa: E402
+import tempfile  # noqa: E402
+import uuid  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """Yield (admin URL to the 'postgres' db, cluster or None)."""
+    import sqlalchemy as sa
+
+    from layers.pgserver import ClusterError, LocalCluster
+
+    external = os.environ.get("EMGIS_TEST_DATABASE_URL") or os.environ.get("EMGIS_DATABASE_URL")
+    if external:
+        url = sa.engine.make_url(external).set(database="postgres").render_as_string(hide_password=False)
+        yield url, None
+        return
+    home = Path(tempfile.mkdtemp(prefix="emgis-test-"))
+    home.chmod(0o755)
+    cluster = LocalCluster(home, fast=True)
+    try:
+        cluster.init()
+    except (ClusterError, OSError) as exc:
+        missing(f"cannot start a PostgreSQL cluster: {exc}")
+    try:
+        yield cluster.url("postgres"), cluster
+    finally:
+        cluster.destroy()
+        with contextlib.suppress(OSError):
+            home.rmdir()
+
+
+def _admin_exec(admin_url: str, sql: str) -> None:
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(sa.text(sql))
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server):
+    """Name of a template database with the full schema migrated in."""
+    import sqlalchemy as sa
+
+    from layers.db import upgrade
+
+    admin_url, _ = pg_server
+    name = f"emgis_tpl_{uuid.uuid4().hex[:8]}"
+    _admin_exec(admin_url, f'CREATE DATABASE "{name}"')
+    upgrade(sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    yield name
+    _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(pg_server, pg_template):
+    """A fresh, migrated database for one test: a layers.db.Database."""
+    import sqlalchemy as sa
+
+    from layers.db import Database, make_engine
+
+    admin_url, cluster = pg_server
+    name = f"emgis_t_{uuid.uuid4().hex[:10]}"
+    _admin_exec(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    database = Database(make_engine(url), url, cluster)
+    try:
+        yield database
+    finally:
+        database.dispose()
+        _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

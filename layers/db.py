@@ -1,0 +1,132 @@
+"""Connecting to the database: the project's own cluster or ``EMGIS_DATABASE_URL``.
+
+``open_database`` is the one entry point. With no URL configured it starts emgis's own
+cluster if needed and, unless asked to keep it, stops it again on exit when this call
+was the one that started it, so a command leaves no stray server behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine, make_url
+
+from layers.pgserver import LocalCluster, find_pg_bin
+from layers.settings import DatabaseSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Database:
+    engine: Engine
+    url: str
+    cluster: LocalCluster | None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_engine(url: str) -> Engine:
+    # pool_pre_ping lets a long-running server survive a database restart.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, future=True)
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (default: the newest)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as c:
+        try:
+            return c.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except sa.exc.ProgrammingError:
+            return None
+
+
+@contextlib.contextmanager
+def open_database(
+    settings: DatabaseSettings | None = None, *, migrate: bool = True, keep_running: bool = False
+) -> Iterator[Database]:
+    """Yield a :class:`Database`, starting the local cluster if there is no URL."""
+    settings = settings or DatabaseSettings()
+    cluster = None
+    started = False
+    if settings.database_url:
+        url = settings.database_url
+    else:
+        cluster = LocalCluster(settings.home)
+        started = cluster.start()
+        url = cluster.url()
+    engine = make_engine(url)
+    try:
+        if migrate:
+            upgrade(url)
+        yield Database(engine, url, cluster)
+    finally:
+        engine.dispose()
+        if cluster is not None and started and not keep_running:
+            cluster.stop()
+
+
+def _libpq_args(url: str) -> tuple[list[str], dict[str, str]]:
+    u = make_url(url)
+    args = ["-h", u.host or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres"]
+    env = {"PGPASSWORD": u.password or ""}
+    return [*args, "-d", u.database or "postgres"], env
+
+
+def _tool(name: str) -> str:
+    try:
+        return str(find_pg_bin() / name)
+    except Exception:
+        found = shutil.which(name)
+        if not found:
+            raise
+        return found
+
+
+def backup(url: str, path: Path) -> None:
+    """Write the whole database to ``path`` (pg_dump custom format)."""
+    import os
+
+    args, env = _libpq_args(url)
+    proc = subprocess.run([_tool("pg_dump"), "-Fc", "--no-owner", "-f", str(path), *args],
+                          capture_output=True, text=True, env={**os.environ, **env})
+    if proc.returncode:
+        raise RuntimeError(f"pg_dump failed: {proc.stderr.strip()}")
+
+
+def restore(url: str, path: Path) -> None:
+    """Replace the database's contents with the backup in ``path``."""
+    import os
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"backup file {path} does not exist; give the file `emgis db backup` wrote")
+    args, env = _libpq_args(url)
+    env = {**os.environ, **env}
+    # Drop our schema objects first so the restore does not collide with them, in one go.
+    engine = make_engine(url)
+    with engine.begin() as c:
+        c.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    proc = subprocess.run([_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
+                           *args, str(path)], capture_output=True, text=True, env=env)
+    if proc.returncode:
+        raise RuntimeError(f"pg_restore failed: {proc.stderr.strip()}")
