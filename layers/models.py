@@ -225,7 +225,7 @@ class Shelter(Base):
         _check("duration_class", vocab.SHELTER_DURATION_CLASS, nullable=False),
         _check("space_type", vocab.SPACE_TYPE),
         _check("status", vocab.SHELTER_STATUS, nullable=False),
-        CheckConstraint("capacity_source IN ('given', 'area')", name="capacity_source_allowed"),
+        CheckConstraint("capacity_source IN ('given', 'area', 'unknown')", name="capacity_source_allowed"),
         CheckConstraint("occupancy >= 0", name="occupancy_non_negative"),
         CheckConstraint("effective_area_m2 IS NULL OR effective_area_m2 > 0", name="area_positive"),
     )
@@ -238,7 +238,7 @@ class Shelter(Base):
     hazard_types: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     space_type: Mapped[str | None] = mapped_column(String(10))
     effective_area_m2: Mapped[float | None] = mapped_column(Float)
-    capacity: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int | None] = mapped_column(Integer)
     capacity_source: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(12))
     occupancy: Mapped[int] = mapped_column(Integer, server_default="0")

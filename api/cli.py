@@ -1,0 +1,328 @@
+"""The `emgis` command line: gathers inputs, calls the cores, presents results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from layers.problems import InputError
+
+app = typer.Typer(help="emgis: risk, coverage and dispatch maps for a county emergency management bureau.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Manage the database (emgis's own PostGIS cluster, or EMGIS_DATABASE_URL).",
+                     no_args_is_help=True)
+norms_app = typer.Typer(help="The norms table: numbers from standards, with sources; override them here.",
+                        no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(norms_app, name="norms")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings():
+    from layers.settings import DatabaseSettings, LoadSettings
+
+    return DatabaseSettings(), LoadSettings()
+
+
+def _norms(engine=None):
+    from layers.norms import Norm, load_norms
+
+    _, load = _settings()
+    rows = []
+    if engine is not None:
+        with engine.connect() as c:
+            for r in c.execute(sa.text("SELECT key, value, unit, standard, clause, note FROM norm_overrides")):
+                from layers.norms import _parse_value
+
+                rows.append(Norm(r[0], _parse_value(r[1]), r[2] or "", r[3] or "", r[4] or "", "L", r[5] or "", "database"))
+    return load_norms(load.norms_file, rows)
+
+
+def _report_input_error(exc: InputError) -> None:
+    err.print(f"[bold red]{exc.source}[/]: nothing was loaded. Problems found ({len(exc.problems)}):")
+    t = Table(show_lines=False, header_style="bold")
+    for col in ("", "row", "field", "value", "problem", "how to fix"):
+        t.add_column(col, overflow="fold")
+    for p in exc.problems:
+        t.add_row("[red]error[/]" if p.severity == "error" else "[yellow]warning[/]",
+                  "" if p.row is None else str(p.row), p.field or "", "" if p.value is None else str(p.value),
+                  p.message, p.fix)
+    err.print(t)
+    if all(p.severity == "warning" for p in exc.problems):
+        err.print("Only warnings: check them, then run again with [bold]--accept-warnings[/] to load.")
+
+
+# --- db ------------------------------------------------------------------------------------------
+
+@db_app.command("start")
+def db_start() -> None:
+    """Create (first time) and start emgis's own PostgreSQL + PostGIS, and migrate it."""
+    from layers.db import upgrade
+    from layers.pgserver import LocalCluster
+
+    dbs, _ = _settings()
+    if dbs.database_url:
+        console.print("EMGIS_DATABASE_URL is set: emgis uses that server and starts none.")
+        upgrade(dbs.database_url)
+        return
+    cluster = LocalCluster(dbs.home)
+    started = cluster.start()
+    upgrade(cluster.url())
+    st = cluster.status()
+    console.print(f"{'started' if started else 'already running'}: port {st['port']}, data {st['data_dir']}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop emgis's own server."""
+    from layers.pgserver import LocalCluster
+
+    dbs, _ = _settings()
+    if dbs.database_url:
+        console.print("EMGIS_DATABASE_URL is set: that server is not emgis's to stop.")
+        return
+    console.print("stopped" if LocalCluster(dbs.home).stop() else "was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say where the data is and whether the server runs."""
+    from layers.db import current_revision, make_engine
+    from layers.pgserver import LocalCluster
+
+    dbs, _ = _settings()
+    if dbs.database_url:
+        eng = make_engine(dbs.database_url)
+        console.print(f"external database {sa.engine.make_url(dbs.database_url).render_as_string()}, "
+                      f"schema revision {current_revision(eng)}")
+        eng.dispose()
+        return
+    st = LocalCluster(dbs.home).status()
+    for k, v in st.items():
+        console.print(f"{k}: {v}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from layers.db import current_revision, open_database
+
+    with open_database() as db:
+        console.print(f"schema at revision {current_revision(db.engine)}")
+
+
+@db_app.command("backup")
+def db_backup(file: Path) -> None:
+    """Write the whole database to FILE (pg_dump custom format)."""
+    from layers.db import backup, open_database
+
+    with open_database() as db:
+        backup(db.url, file)
+    console.print(f"backup written to {file} ({file.stat().st_size:,} bytes)")
+
+
+@db_app.command("restore")
+def db_restore(file: Path) -> None:
+    """Replace the database's contents with a backup FILE."""
+    from layers.db import open_database, restore
+
+    with open_database(migrate=False) as db:
+        db.engine.dispose()
+        restore(db.url, file)
+    console.print(f"restored from {file}")
+
+
+# --- study area, loads, exports ------------------------------------------------------------------
+
+@app.command("init")
+def init(
+    boundary: Annotated[Path, typer.Option("--boundary", help="county outline (GeoJSON/GPKG/SHP)")],
+    county: Annotated[str | None, typer.Option("--county", help="6-digit county code, picks the feature")] = None,
+    name: Annotated[str | None, typer.Option(help="name to record")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS of the boundary file if it does not say")] = None,
+) -> None:
+    """Record the study area (the county) and pick its metric CRS for analyses."""
+    from layers.db import open_database
+    from layers.study_area import read_boundary, save_study_area
+
+    try:
+        area = read_boundary(boundary, county_code=county, crs=crs, name=name)
+    except InputError as exc:
+        _report_input_error(exc)
+        raise typer.Exit(2) from None
+    with open_database() as db:
+        save_study_area(db.engine, area, boundary_file=str(boundary.resolve()))
+    console.print(f"study area: {area.name} ({area.county_code or 'no code'}), {area.area_km2:,.1f} km², "
+                  f"metric CRS EPSG:{area.metric_epsg}")
+
+
+LAYER_HELP = "admin_units, shelters, depots, depot_stock, team_bases, risk_points, hazards, hazard_zones, incidents"
+
+
+@app.command("load")
+def load(
+    layer: Annotated[str, typer.Argument(help=LAYER_HELP)],
+    file: Path,
+    crs: Annotated[str | None, typer.Option(help="source CRS: EPSG code, cgcs2000, cgcs2000-gk3-39, gcj02, bd09 ...")] = None,
+    mode: Annotated[str, typer.Option(help="append | replace | upsert")] = "append",
+    encoding: Annotated[str | None, typer.Option(help="text encoding if detection fails (utf-8, gbk)")] = None,
+    accept_warnings: Annotated[bool, typer.Option("--accept-warnings", help="load despite warnings")] = False,
+) -> None:
+    """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing."""
+    from layers.db import open_database
+    from layers.loaders import load_layer
+
+    _, ls = _settings()
+    with open_database() as db:
+        try:
+            res = load_layer(db.engine, layer, file, crs=crs, mode=mode, encoding=encoding,
+                             accept_warnings=accept_warnings, norms=_norms(db.engine), actor=ls.actor,
+                             margin_km=ls.study_area_margin_km)
+        except InputError as exc:
+            _report_input_error(exc)
+            raise typer.Exit(2) from None
+    console.print(f"[green]loaded[/] {res.rows} {res.layer} from {file.name} (source CRS {res.source_crs or '—'}, load #{res.load_id})")
+    for note in res.notes:
+        console.print(f"  note: {note}")
+    for w in res.warnings:
+        console.print(f"  [yellow]accepted warning[/]: {w}")
+
+
+@app.command("export")
+def export(
+    layer: Annotated[str, typer.Argument(help=LAYER_HELP)],
+    file: Path,
+    crs: Annotated[str | None, typer.Option(help="write coordinates in this CRS (default WGS84)")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Shapefile/CSV text encoding: UTF-8 or GBK")] = None,
+) -> None:
+    """Write LAYER to FILE (.geojson, .gpkg, .shp, .csv)."""
+    from layers.db import open_database
+    from layers.exporters import export_layer
+
+    with open_database() as db:
+        try:
+            n = export_layer(db.engine, layer, file, crs=crs, encoding=encoding)
+        except InputError as exc:
+            _report_input_error(exc)
+            raise typer.Exit(2) from None
+    console.print(f"wrote {n} {layer} to {file}")
+
+
+@app.command("layers")
+def layers_cmd() -> None:
+    """List the layers and how many rows each holds."""
+    from layers.db import open_database
+    from layers.schema import LAYERS
+
+    with open_database() as db, db.engine.connect() as c:
+        t = Table("layer", "中文", "rows")
+        for spec in LAYERS.values():
+            t.add_row(spec.name, spec.zh, f"{c.execute(sa.text(f'SELECT count(*) FROM {spec.table}')).scalar():,}")
+        console.print(t)
+
+
+# --- norms ---------------------------------------------------------------------------------------
+
+@norms_app.command("list")
+def norms_list(prefix: Annotated[str, typer.Argument(help="only keys starting with this")] = "") -> None:
+    """Show the norms in force with their sources."""
+    from layers.db import open_database
+
+    with open_database() as db:
+        norms = _norms(db.engine)
+    t = Table("key", "value", "unit", "source", "origin", show_lines=False)
+    for k in sorted(norms):
+        if k.startswith(prefix):
+            n = norms[k]
+            t.add_row(k, str(n.value), n.unit, n.source, n.origin)
+    console.print(t)
+
+
+@norms_app.command("set")
+def norms_set(key: str, value: str, source: Annotated[str, typer.Option(help="why: document or decision")] = "",
+              note: str = "") -> None:
+    """Override a norm in the database (recorded in the audit log)."""
+    from layers.db import open_database
+    from layers.norms import default_norms
+
+    defaults = default_norms()
+    if key in defaults and isinstance(defaults[key].value, float):
+        try:
+            float(value)
+        except ValueError:
+            err.print(f"[red]{key} is a number in {defaults[key].unit}; {value!r} is not a number[/]")
+            raise typer.Exit(2) from None
+    _, ls = _settings()
+    with open_database() as db, db.engine.begin() as c:
+        c.execute(sa.text("SELECT set_config('emgis.actor', :a, true)"), {"a": ls.actor})
+        c.execute(sa.text(
+            "INSERT INTO norm_overrides (key, value, standard, note, set_by) VALUES (:k, :v, :s, :n, :a) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, standard = EXCLUDED.standard, "
+            "note = EXCLUDED.note, set_by = EXCLUDED.set_by, set_at = now()"),
+            {"k": key, "v": value, "s": source or None, "n": note or None, "a": ls.actor})
+    console.print(f"{key} = {value} (was {defaults[key].value if key in defaults else 'not set'})")
+
+
+@norms_app.command("unset")
+def norms_unset(key: str) -> None:
+    """Remove a database override, going back to the file or default value."""
+    from layers.db import open_database
+
+    with open_database() as db, db.engine.begin() as c:
+        n = c.execute(sa.text("DELETE FROM norm_overrides WHERE key = :k"), {"k": key}).rowcount
+    console.print("removed" if n else f"{key} had no database override")
+
+
+@norms_app.command("export")
+def norms_export(file: Path) -> None:
+    """Write the norms in force to a CSV a planner can edit and pass back with EMGIS_NORMS_FILE."""
+    import csv
+
+    from layers.db import open_database
+
+    with open_database() as db:
+        norms = _norms(db.engine)
+    with open(file, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["key", "value", "unit", "standard", "clause", "status", "note"])
+        for k in sorted(norms):
+            n = norms[k]
+            w.writerow([k, n.value, n.unit, n.standard, n.clause, n.status, n.note])
+    console.print(f"wrote {len(norms)} norms to {file}")
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path | None, typer.Option(help="where to write the demo files (default EMGIS_HOME/demo)")] = None,
+    seed: int = 20250801,
+) -> None:
+    """Generate the synthetic demo county and load it through the ordinary loaders."""
+    from api.demo import run_demo
+
+    dbs, ls = _settings()
+    out = out or dbs.home / "demo"
+    try:
+        run_demo(out, seed=seed, console=console, actor=ls.actor)
+    except InputError as exc:
+        _report_input_error(exc)
+        raise typer.Exit(2) from None
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Write a layer from PostGIS to GeoJSON, GeoPackage, Shapefile or CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from geo import crs as gcrs
+from layers.loaders import layer_spec
+from layers.problems import InputError, Problem
+
+FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".csv": "CSV"}
+
+
+def read_layer(engine: Engine, layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Return a layer's rows with the loader's column names (EPSG:4326)."""
+    spec = layer_spec(layer)
+    cols = [f.name for f in spec.fields if f.name not in ("L", "E", "C", "S")]
+    extra = {"shelters": ["capacity_source"], "risk_points": ["score", "inputs", "band_version"]}.get(layer, [])
+    select = ", ".join(f'"{c}"' for c in [*cols, *extra])
+    if spec.name == "depot_stock":
+        sql = ("SELECT d.ext_id AS depot_id, s.item, s.quantity, s.unit FROM depot_stock s "
+               "JOIN depots d ON d.id = s.depot_id ORDER BY d.ext_id, s.item")
+        with engine.connect() as c:
+            return pd.read_sql(sa.text(sql), c)
+    if spec.name == "hazards":
+        select = select.replace('"risk_point_id"', "(SELECT ext_id FROM risk_points r WHERE r.id = h.risk_point_id) AS risk_point_id")
+    geom = "coalesce(geom, point)" if spec.name == "admin_units" else "geom"
+    order = spec.key if spec.key in cols else "1"
+    sql = f"SELECT {select}, {geom} AS geometry FROM {spec.table} h ORDER BY {order}"
+    with engine.connect() as c:
+        gdf = gpd.read_postgis(sa.text(sql), c, geom_col="geometry", crs=4326)
+    for c in ("hazard_types", "specialities"):
+        if c in gdf:
+            gdf[c] = [None if v is None else ";".join(v) for v in gdf[c]]
+    return gdf
+
+
+def export_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | None = None,
+                 encoding: str | None = None) -> int:
+    """Write ``layer`` to ``path`` (format from the suffix); return the number of rows."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError([Problem("command line", None, "FILE", path.name, "has an extension emgis cannot write",
+                                  f"use one of: {', '.join(FORMATS)}")], source="emgis export")
+    data = read_layer(engine, layer)
+    target = gcrs.parse_crs(crs) if crs else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, gpd.GeoDataFrame) and target is not None:
+        data = data.set_geometry(gcrs.geoseries_from_wgs84(data.geometry, target))
+        if target.kind in ("gcj02", "bd09"):
+            data = data.set_crs(None, allow_override=True)
+    if fmt == "CSV":
+        df = pd.DataFrame(data.drop(columns="geometry", errors="ignore"))
+        if isinstance(data, gpd.GeoDataFrame) and len(data):
+            pts = data.geometry.representative_point()
+            df["lon"], df["lat"] = pts.x.round(7), pts.y.round(7)
+            if (data.geom_type != "Point").any():
+                df["wkt"] = data.geometry.to_wkt()
+        df.to_csv(path, index=False, encoding="gb18030" if (encoding or "").lower() in ("gbk", "gb18030") else "utf-8-sig")
+        return len(df)
+    if not isinstance(data, gpd.GeoDataFrame):
+        raise InputError([Problem("command line", None, "FILE", path.name, f"{layer} has no geometry",
+                                  "export it as .csv")], source="emgis export")
+    if path.exists():
+        path.unlink()
+    kwargs = {}
+    if fmt == "ESRI Shapefile":
+        kwargs["encoding"] = encoding or "UTF-8"
+    data.to_file(path, driver=fmt, engine="pyogrio", **kwargs)
+    return len(data)

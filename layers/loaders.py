@@ -1,0 +1,625 @@
+"""Load a user's layer file into PostGIS: check everything, then write it all or nothing.
+
+``prepare_layer`` reads and judges a file and returns canonical rows in EPSG:4326 with
+every problem found; ``load_layer`` writes them in one transaction (COPY into a staging
+table, then one INSERT), records the load and its source CRS, and writes one audit entry.
+A file with any error changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from geo import crs as gcrs
+from layers import vocab
+from layers.norms import Norms, default_norms
+from layers.problems import InputError, Problem, Problems
+from layers.readers import read_input
+from layers.schema import LAYERS, Field, LayerSpec, find_lonlat, map_headers
+
+MODES = ("append", "replace", "upsert")
+_SCI = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
+_LIST_SPLIT = re.compile(r"[;,；，、|/\s]+")
+
+
+@dataclass
+class Prepared:
+    spec: LayerSpec
+    file: str
+    frame: gpd.GeoDataFrame  # canonical columns + geometry (EPSG:4326) + _row
+    source_crs: str
+    problems: Problems
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadResult:
+    layer: str
+    file: str
+    rows: int
+    load_id: int
+    source_crs: str
+    warnings: list[Problem]
+    notes: list[str]
+
+
+def layer_spec(layer: str) -> LayerSpec:
+    try:
+        return LAYERS[layer]
+    except KeyError:
+        raise InputError([Problem("command line", None, "layer", layer, "is not a layer emgis loads",
+                                  f"use one of: {', '.join(LAYERS)}")], source="emgis load") from None
+
+
+# --- value conversion ------------------------------------------------------------------------
+
+def _number(text: str) -> float | None:
+    s = text.strip().replace("，", ",")
+    if not s:
+        return None
+    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", s):
+        s = s.replace(",", "")
+    return float(s)
+
+
+def _convert(f: Field, raw: object, row: int, p: Problems):  # noqa: PLR0911, PLR0912
+    """Convert one cell; record a problem and return None when it cannot be."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        text = ""
+    elif isinstance(raw, float) and raw.is_integer() and f.kind in ("code", "text"):
+        text = str(int(raw))
+    else:
+        text = str(raw).strip()
+    if text == "":
+        if f.required:
+            p.error(row, f.name, text, "is empty but required",
+                    f"fill in {f.name}" + (f" ({f.help})" if f.help else ""))
+        return None
+    if f.kind == "text" or f.kind == "ref":
+        return text
+    if f.kind in ("int", "float"):
+        try:
+            v = _number(text)
+        except ValueError:
+            p.error(row, f.name, text, "is not a number", "write a plain number such as 1200 (no units)")
+            return None
+        if v is None:
+            return None
+        if f.minimum is not None and v < f.minimum:
+            p.error(row, f.name, text, "is negative", "give zero or a positive number")
+            return None
+        if f.kind == "int":
+            if not float(v).is_integer():
+                p.error(row, f.name, text, "is fractional but counts whole people/items",
+                        "round it to a whole number")
+                return None
+            return int(v)
+        return float(v)
+    if f.kind == "enum":
+        key = vocab.lookup(f.terms, text)
+        if key is None:
+            p.error(row, f.name, text, "is not a known value", f"use one of: {vocab.describe(f.terms)}")
+        return key
+    if f.kind == "enum_list":
+        keys, bad = [], []
+        for part in filter(None, _LIST_SPLIT.split(text)):
+            k = vocab.lookup(f.terms, part)
+            (keys if k else bad).append(k or part)
+        if bad:
+            p.error(row, f.name, ";".join(bad), "contains unknown values",
+                    f"separate values with ';' and use: {vocab.describe(f.terms)}")
+            return None
+        return sorted(set(keys))
+    if f.kind == "date":
+        try:
+            return pd.to_datetime(text, format="mixed", yearfirst=True).date()
+        except (ValueError, TypeError):
+            p.error(row, f.name, text, "is not a date", "write dates as YYYY-MM-DD, e.g. 2025-06-30")
+            return None
+    if f.kind == "code":
+        if _SCI.match(text):
+            p.error(row, f.name, text,
+                    "was turned into scientific notation by Excel; the digits are lost and cannot be recovered",
+                    "in Excel/WPS set the column's format to Text (文本) before entering or pasting codes, "
+                    "or export from the source system as CSV and do not open it in Excel")
+            return None
+        if re.fullmatch(r"\d+\.0+", text):
+            text = text.split(".")[0]
+        if not text.isdigit() or len(text) not in (6, 9, 12):
+            p.error(row, f.name, text, "is not a 6-, 9- or 12-digit division code",
+                    "give the statistical division code (统计用区划代码), digits only")
+            return None
+        return text.ljust(12, "0")
+    raise AssertionError(f.kind)
+
+
+# --- geometry --------------------------------------------------------------------------------
+
+def _resolve_crs(raw_crs, crs_option: str | None, p: Problems, notes: list[str], kind: str) -> gcrs.CrsSpec | None:
+    declared = None
+    if raw_crs is not None:
+        epsg = raw_crs.to_epsg()
+        declared = gcrs.parse_crs(f"EPSG:{epsg}") if epsg else gcrs.parse_crs(raw_crs.to_wkt())
+    if crs_option:
+        try:
+            spec = gcrs.parse_crs(crs_option)
+        except ValueError as exc:
+            p.error(None, "--crs", crs_option, "is not a coordinate system emgis knows", str(exc))
+            return None
+        if declared is not None and declared.label != spec.label:
+            notes.append(f"the file declares {declared.label}; --crs {crs_option} given, so its coordinates are read as {spec.label}")
+        if spec.warning:
+            notes.append(spec.warning)
+        return spec
+    if declared is not None:
+        if declared.warning:
+            notes.append(declared.warning)
+        return declared
+    if kind == "table":
+        notes.append("the CSV says nothing of its coordinate system; read as WGS84 (EPSG:4326). "
+                     "Pass --crs gcj02 for Amap/Tencent coordinates, --crs bd09 for Baidu, or an EPSG code")
+    return gcrs.parse_crs("EPSG:4326")
+
+
+def _geometries_from_table(df: pd.DataFrame, spec: LayerSpec, p: Problems) -> gpd.GeoSeries | None:
+    lon_col, lat_col = find_lonlat(list(df.columns))
+    optional = spec.geometry in ("optional_point", "any")
+    if lon_col is None or lat_col is None:
+        if optional:
+            return gpd.GeoSeries([None] * len(df), index=df.index)
+        p.error(None, "longitude/latitude", ", ".join(map(str, df.columns[1:])),
+                "no longitude and latitude columns were found",
+                "name them 经度 and 纬度 (or lon/lat, longitude/latitude, x/y)")
+        return None
+    geoms = []
+    for row, lon_raw, lat_raw in zip(df["_row"], df[lon_col], df[lat_col], strict=True):
+        lon_t, lat_t = str(lon_raw).strip(), str(lat_raw).strip()
+        if not lon_t and not lat_t and optional:
+            geoms.append(None)
+            continue
+        try:
+            geoms.append(shapely.Point(float(lon_t), float(lat_t)))
+        except ValueError:
+            bad_field, bad = (lon_col, lon_t) if not _is_float(lon_t) else (lat_col, lat_t)
+            p.error(int(row), bad_field, bad, "is not a coordinate number",
+                    "give decimal degrees such as 119.9123 (not 119°54'44\")")
+            geoms.append(None)
+    return gpd.GeoSeries(geoms, index=df.index)
+
+
+def _is_float(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _check_geometries(geoms: gpd.GeoSeries, rows: pd.Series, spec: LayerSpec, p: Problems,
+                      notes: list[str]) -> gpd.GeoSeries:
+    """Repair, coerce to the layer's geometry type, or record a problem (source CRS)."""
+    out = []
+    repaired = coerced = 0
+    for row, g in zip(rows, geoms, strict=True):
+        row = int(row)
+        if g is None or g.is_empty:
+            if spec.geometry not in ("optional_point", "any") or g is not None:
+                p.error(row, "geometry", None, "is missing or empty", "give the feature a location")
+            out.append(None)
+            continue
+        if not g.is_valid:
+            g = shapely.make_valid(g)
+            repaired += 1
+        gt = g.geom_type
+        if spec.geometry in ("point", "optional_point") and gt != "Point":
+            if gt in ("Polygon", "MultiPolygon", "LineString", "MultiLineString", "MultiPoint", "GeometryCollection"):
+                g = g.representative_point()
+                coerced += 1
+        elif spec.geometry == "polygon":
+            polys = [x for x in getattr(g, "geoms", [g]) if x.geom_type in ("Polygon", "MultiPolygon")]
+            if not polys:
+                p.error(row, "geometry", gt, "is not an area", "give polygons for this layer")
+                out.append(None)
+                continue
+            g = shapely.union_all(polys)
+        if g.geom_type == "Polygon":
+            g = shapely.MultiPolygon([g])
+        out.append(g)
+    if repaired:
+        notes.append(f"{repaired} invalid geometr{'y was' if repaired == 1 else 'ies were'} repaired with make_valid")
+    if coerced:
+        notes.append(f"{coerced} non-point geometr{'y' if coerced == 1 else 'ies'} replaced by a point inside it")
+    return gpd.GeoSeries(out, index=geoms.index)
+
+
+def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: float, metric_epsg: int | None) -> None:
+    """Points far outside the study area (or China) are errors; swapped axes are named."""
+    has = gdf.geometry.notna()
+    if not has.any():
+        return
+    reps = gdf.geometry[has].representative_point()
+    lon, lat = reps.x.to_numpy(), reps.y.to_numpy()
+    rows = gdf["_row"][has].to_numpy()
+    if study_area is None:
+        inside = gcrs.in_china(lon, lat)
+        swapped = gcrs.looks_swapped(lon, lat)
+        for i in np.flatnonzero(~inside):
+            if swapped[i]:
+                p.error(int(rows[i]), "geometry", f"({lon[i]:.5f}, {lat[i]:.5f})",
+                        "looks like latitude and longitude are swapped",
+                        "swap the longitude (经度, ~73–135 in China) and latitude (纬度, ~18–54) columns")
+            else:
+                p.error(int(rows[i]), "geometry", f"({lon[i]:.5f}, {lat[i]:.5f})", "is outside China",
+                        "check the coordinates and --crs, or run `emgis init` with the study area first")
+        return
+    inside = shapely.contains_xy(study_area, lon, lat)
+    if inside.all():
+        return
+    metric = gpd.GeoSeries([study_area], crs=4326).to_crs(metric_epsg)
+    near_area = metric.buffer(margin_km * 1000).to_crs(4326).iloc[0]
+    near = shapely.contains_xy(near_area, lon, lat)
+    swapped_in = shapely.contains_xy(study_area, lat, lon)
+    for i in np.flatnonzero(~inside):
+        where = f"({lon[i]:.5f}, {lat[i]:.5f})"
+        if swapped_in[i]:
+            p.error(int(rows[i]), "geometry", where, "looks like latitude and longitude are swapped",
+                    "swap the longitude (经度) and latitude (纬度) columns")
+        elif near[i]:
+            p.warn(int(rows[i]), "geometry", where, f"is outside the study area but within {margin_km:g} km of it",
+                   "check the location; accept the warning if the facility really serves the county from outside")
+        else:
+            p.error(int(rows[i]), "geometry", where, f"is more than {margin_km:g} km outside the study area",
+                    "check the coordinates and the --crs option (GCJ-02/BD-09 shift points by 0.3–1.4 km; a "
+                    "wrong EPSG moves them far away)")
+
+
+# --- preparing a layer -----------------------------------------------------------------------
+
+def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None, encoding: str | None = None,
+                  norms: Norms | None = None, study_area=None, metric_epsg: int | None = None,
+                  margin_km: float = 30.0) -> Prepared:
+    """Read and judge ``path`` as ``layer``; never writes anything."""
+    spec = layer_spec(layer)
+    path = Path(path)
+    p = Problems(path.name)
+    notes: list[str] = []
+    norms = norms or default_norms()
+    raw = read_input(path, p)
+    empty = gpd.GeoDataFrame({"_row": []}, geometry=gpd.GeoSeries([], crs=4326))
+    if raw is None:
+        return Prepared(spec, str(path), empty, "", p, notes)
+    df = raw.frame
+    if raw.encoding and raw.encoding not in ("utf-8", None):
+        notes.append(f"text read as {raw.encoding.upper()}")
+    mapping, unmatched = map_headers([c for c in df.columns if c not in ("_row", "geometry")], spec)
+    lon_col, lat_col = find_lonlat(unmatched)
+    unmatched = [c for c in unmatched if c not in (lon_col, lat_col)]
+    if unmatched:
+        notes.append(f"columns not used: {', '.join(map(str, unmatched))}")
+    absent = [f for f in spec.fields if f.name not in mapping.values()]
+    defaulted = [f for f in absent if f.default is not None and (f.default != "=ext_id" or "ext_id" in mapping.values())]
+    for f in defaulted:
+        col = f"_default_{f.name}"
+        df = df.assign(**{col: df[next(k for k, v in mapping.items() if v == "ext_id")] if f.default == "=ext_id" else f.default})
+        mapping[col] = f.name
+        what = "the row's id" if f.default == "=ext_id" else repr(f.default)
+        notes.append(f"column {f.name} is absent: every row set to {what}; correct it later with --mode upsert")
+    missing_fields = [f for f in absent if f.required and f not in defaulted]
+    for f in missing_fields:
+        p.error(None, f.name, None, "column is missing",
+                f"add a column named {f.name}" + (f" or {f.aliases[0]}" if f.aliases else ""))
+    if len(df) == 0:
+        p.error(None, None, None, "the file has a header but no rows", "export the layer again with its data")
+    if p.errors:
+        return Prepared(spec, str(path), empty, "", p, notes)
+
+    # geometry and CRS
+    if spec.geometry is None:
+        geoms = gpd.GeoSeries([None] * len(df), index=df.index)
+        source = None
+    else:
+        geoms = df.geometry if raw.kind == "vector" else _geometries_from_table(df, spec, p)
+        if geoms is None:
+            return Prepared(spec, str(path), empty, "", p, notes)
+        source = _resolve_crs(raw.crs, crs, p, notes, raw.kind)
+        if source is None:
+            return Prepared(spec, str(path), empty, "", p, notes)
+        geoms = _to_wgs84(gpd.GeoSeries(geoms, index=df.index), source, df["_row"], p)
+        geoms = _check_geometries(geoms, df["_row"], spec, p, notes)
+
+    # attributes
+    reverse = {v: k for k, v in mapping.items()}
+    out = {"_row": df["_row"].astype(int).to_numpy()}
+    for f in spec.fields:
+        col = reverse.get(f.name)
+        values = df[col].tolist() if col is not None else [None] * len(df)
+        out[f.name] = [_convert(f, v, int(r), p) for v, r in zip(values, df["_row"], strict=True)]
+    gdf = gpd.GeoDataFrame(pd.DataFrame(out, index=df.index), geometry=geoms.to_numpy(), crs=4326)
+    if spec.geometry is not None:
+        _check_locations(gdf, p, study_area, margin_km, metric_epsg)
+    _check_duplicates(gdf, spec, p)
+    _LAYER_RULES.get(spec.name, lambda *a: None)(gdf, p, notes, norms)
+    label = source.label if spec.geometry is not None and source is not None else ""
+    return Prepared(spec, str(path), gdf, label, p, notes)
+
+
+def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series, p: Problems) -> gpd.GeoSeries:
+    valid = geoms.notna() & ~geoms.is_empty.fillna(True)
+    if not valid.any():
+        return geoms
+    b = np.asarray(geoms[valid].bounds)
+    geographic = source.kind in ("gcj02", "bd09") or (source.crs is not None and source.crs.is_geographic)
+    if geographic and (np.abs(b[:, [0, 2]]).max() > 180 or np.abs(b[:, [1, 3]]).max() > 90):
+        guess = gcrs.guess_gk_epsg(b[:, 0], b[:, 1])
+        fix = (f"pass --crs EPSG:{guess} (CGCS2000 Gauss-Kruger with zone prefix)" if guess
+               else "pass --crs with the projected coordinate system (EPSG code) the file is in")
+        first = int(rows[valid].iloc[int(np.argmax(np.abs(b[:, 0])))])
+        p.error(first, "geometry", f"({b[:, 0].max():.1f}, {b[:, 1].max():.1f})",
+                f"holds projected metre coordinates, but the coordinate system is {source.label}", fix)
+        return gpd.GeoSeries([None] * len(geoms), index=geoms.index)
+    converted = gcrs.geoseries_to_wgs84(gpd.GeoSeries(geoms[valid]), source)
+    out = gpd.GeoSeries([None] * len(geoms), index=geoms.index, crs=4326)
+    out[valid] = converted.to_numpy()
+    return out
+
+
+def _check_duplicates(gdf: gpd.GeoDataFrame, spec: LayerSpec, p: Problems) -> None:
+    key = spec.key
+    if key not in gdf or spec.name == "depot_stock":
+        if spec.name == "depot_stock":
+            dup = gdf.duplicated(["depot_id", "item"], keep=False) & gdf["depot_id"].notna()
+            for (dep, item), grp in gdf[dup].groupby(["depot_id", "item"]):
+                p.error(int(grp["_row"].iloc[1]), "item", item, f"is listed twice for depot {dep} (rows {', '.join(map(str, grp['_row']))})",
+                        "merge the rows into one with the total quantity")
+        return
+    vals = gdf[key]
+    dup = vals.duplicated(keep=False) & vals.notna()
+    for v, grp in gdf[dup].groupby(key):
+        rows = ", ".join(map(str, grp["_row"]))
+        p.error(int(grp["_row"].iloc[1]), key, v, f"is used by more than one row (rows {rows})",
+                "give every row its own id")
+
+
+# --- layer-specific rules --------------------------------------------------------------------
+
+def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
+    derived = 0
+    has_columns = gdf["capacity"].notna().any() or gdf["effective_area_m2"].notna().any()
+    if not has_columns:
+        notes.append("the file gives neither capacity nor effective area: capacities recorded as unknown")
+    caps, sources = [], []
+    for row, cap, area, dur in zip(gdf["_row"], gdf["capacity"], gdf["effective_area_m2"], gdf["duration_class"], strict=True):
+        if cap is not None and not pd.isna(cap):
+            caps.append(int(cap))
+            sources.append("given")
+        elif area is not None and not pd.isna(area) and dur is not None:
+            per = norms.number(f"shelter.m2_per_person.{dur}")
+            caps.append(int(area // per))
+            sources.append("area")
+            derived += 1
+        else:
+            if has_columns:
+                p.warn(int(row), "capacity", None, "is empty and there is no effective area to derive it from",
+                       "give 容纳人数 (capacity) or 有效面积 (effective area in m²); accept to load it as unknown")
+            caps.append(None)
+            sources.append("unknown")
+    gdf["capacity"] = caps
+    gdf["capacity_source"] = sources
+    gdf["occupancy"] = [0 if o is None or pd.isna(o) else int(o) for o in gdf["occupancy"]]
+    for row, cap, occ in zip(gdf["_row"], gdf["capacity"], gdf["occupancy"], strict=True):
+        if cap is not None and occ > cap:
+            p.warn(int(row), "occupancy", occ, f"exceeds the capacity of {cap}",
+                   "check the figures; accept the warning if the shelter is really overfull")
+    if derived:
+        notes.append(f"{derived} shelter capacit{'y' if derived == 1 else 'ies'} derived from effective area ÷ "
+                     "m² per person for the duration class (norms shelter.m2_per_person.*)")
+
+
+def _team_rules(gdf, p: Problems, notes, norms: Norms) -> None:
+    gdf["specialities"] = [None if s is None else sorted(set(filter(None, _LIST_SPLIT.split(s)))) for s in gdf["specialities"]]
+    for row, t, fc in zip(gdf["_row"], gdf["team_type"], gdf["fire_class"], strict=True):
+        if fc is not None and t not in (None, "fire_station"):
+            p.warn(int(row), "fire_class", fc, f"is set but the team type is {t}, not fire_station",
+                   "clear fire_class, or set team_type to fire_station")
+
+
+def _risk_rules(gdf, p: Problems, notes, norms: Norms) -> None:
+    from risk.assess import score_points  # the risk package owns methods and bands
+
+    score_points(gdf, p, notes, norms)
+
+
+def _hazard_rules(gdf, p: Problems, notes, norms: Norms) -> None:
+    today = dt.date.today()
+    for row, state, resp, deadline, measures in zip(gdf["_row"], gdf["state"], gdf["responsible"], gdf["deadline"],
+                                                     gdf["measures"], strict=True):
+        if state == "closed" and (not resp or not measures):
+            p.error(int(row), "responsible" if not resp else "measures", None,
+                    "is empty for a closed-out hazard", "a hazard is closed out only with a responsible person and measures")
+        if state in ("confirmed", "under_control", "rectifying") and not resp:
+            p.warn(int(row), "responsible", None, f"is empty for a hazard in state {state}",
+                   "name the responsible person (责任人)")
+        if deadline is not None and state != "closed" and deadline < today:
+            notes.append(f"row {row}: hazard is overdue (deadline {deadline})")
+
+
+_LAYER_RULES = {
+    "shelters": _shelter_rules,
+    "team_bases": _team_rules,
+    "risk_points": _risk_rules,
+    "hazards": _hazard_rules,
+}
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def study_area_of(conn: Connection):
+    row = conn.execute(sa.text("SELECT ST_AsBinary(geom), metric_epsg FROM study_area ORDER BY id DESC LIMIT 1")).first()
+    if row is None:
+        return None, None
+    return shapely.from_wkb(bytes(row[0])), int(row[1])
+
+
+def load_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | None = None, mode: str = "append",
+               encoding: str | None = None, accept_warnings: bool = False, norms: Norms | None = None,
+               actor: str = "cli", margin_km: float = 30.0) -> LoadResult:
+    """Check ``path`` and write it as ``layer`` in one transaction, or raise InputError."""
+    if mode not in MODES:
+        raise InputError([Problem("command line", None, "--mode", mode, "is not a load mode",
+                                  f"use one of: {', '.join(MODES)}")], source="emgis load")
+    with engine.connect() as c:
+        area, metric_epsg = study_area_of(c)
+    prep = prepare_layer(layer, path, crs=crs, encoding=encoding, norms=norms, study_area=area,
+                         metric_epsg=metric_epsg, margin_km=margin_km)
+    prep.problems.raise_if_errors(accept_warnings=accept_warnings)
+    with engine.begin() as conn:
+        return write_prepared(conn, prep, mode=mode, actor=actor)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str) -> LoadResult:
+    """Write a prepared layer inside the caller's transaction."""
+    spec, gdf = prep.spec, prep.frame.copy()
+    p = Problems(Path(prep.file).name)
+    conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), set_config('emgis.bulk', 'on', true)"), {"a": actor})
+    _resolve_refs(conn, spec, gdf, p)
+    if mode == "append" and spec.name != "depot_stock":
+        _check_existing(conn, spec, gdf, p)
+    if p.errors:
+        raise InputError(p.items, source=p.file)
+    load_id = conn.execute(sa.text(
+        "INSERT INTO loads (layer, file, sha256, rows, source_crs, mode, actor, warnings) "
+        "VALUES (:layer, :file, :sha, :rows, :crs, :mode, :actor, CAST(:warn AS jsonb)) RETURNING id"),
+        {"layer": spec.name, "file": str(Path(prep.file).resolve()), "sha": _sha256(prep.file), "rows": len(gdf),
+         "crs": prep.source_crs or None, "mode": mode, "actor": actor,
+         "warn": json.dumps([w.as_dict() for w in prep.problems.warnings], ensure_ascii=False)}).scalar_one()
+    gdf["load_id"] = load_id
+    if mode == "replace":
+        conn.execute(sa.text(f"DELETE FROM {spec.table}"))
+    columns = _copy_rows(conn, spec, gdf)
+    key_cols = ["depot_id", "item"] if spec.name == "depot_stock" else [spec.key]
+    conflict = ""
+    if mode == "upsert" or spec.name == "depot_stock":
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in key_cols)
+        conflict = f"ON CONFLICT ({', '.join(key_cols)}) DO UPDATE SET {updates}"
+    cols = ", ".join(f'"{c}"' for c in columns)
+    conn.execute(sa.text(f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM _stage {conflict}"))
+    conn.execute(sa.text(
+        "INSERT INTO audit_log (actor, action, table_name, row_key, detail) VALUES (:a, 'load', :t, :k, :d)"),
+        {"a": actor, "t": spec.table, "k": str(load_id),
+         "d": json.dumps({"file": prep.file, "rows": len(gdf), "mode": mode, "source_crs": prep.source_crs},
+                         ensure_ascii=False)})
+    return LoadResult(spec.name, prep.file, len(gdf), load_id, prep.source_crs, prep.problems.warnings, prep.notes)
+
+
+def _resolve_refs(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: Problems) -> None:
+    for f in spec.fields:
+        if f.kind != "ref":
+            continue
+        target = LAYERS[f.ref_layer].table
+        wanted = sorted({v for v in gdf[f.name] if v is not None})
+        found = dict(conn.execute(sa.text(f"SELECT ext_id, id FROM {target} WHERE ext_id = ANY(:ids)"),
+                                  {"ids": wanted}).all()) if wanted else {}
+        for row, v in zip(gdf["_row"], gdf[f.name], strict=True):
+            if v is not None and v not in found:
+                p.error(int(row), f.name, v, f"names no {f.ref_layer} row in the database",
+                        f"load {f.ref_layer} first, or correct the id")
+        gdf[f.name] = [found.get(v) if v is not None else None for v in gdf[f.name]]
+
+
+def _check_existing(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: Problems) -> None:
+    keys = [k for k in gdf[spec.key] if k is not None]
+    if not keys:
+        return
+    existing = set(conn.execute(sa.text(f"SELECT {spec.key} FROM {spec.table} WHERE {spec.key} = ANY(:k)"),
+                                {"k": keys}).scalars())
+    for row, k in zip(gdf["_row"], gdf[spec.key], strict=True):
+        if k in existing:
+            p.error(int(row), spec.key, k, f"is already in {spec.table}",
+                    "use --mode upsert to update existing rows, or --mode replace to replace the whole layer")
+
+
+def _pg_array(v) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return "{" + ",".join('"' + str(x).replace('"', '\\"') + '"' for x in v) + "}"
+
+
+def _db_columns(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Turn canonical fields into the table's columns."""
+    df = pd.DataFrame(index=gdf.index)
+    names = [f.name for f in spec.fields]
+    if spec.name == "risk_points":
+        names = [n for n in names if n not in ("L", "E", "C", "S")] + ["inputs", "score", "band_version"]
+    if spec.name == "shelters":
+        names += ["capacity_source"]
+    for n in names:
+        df[n] = gdf[n]
+    df["load_id"] = gdf["load_id"]
+    if spec.geometry is not None:
+        geom = gdf.geometry
+        if spec.name == "admin_units":
+            is_pt = geom.geom_type == "Point"
+            df["geom"] = [g if g is not None and g.geom_type != "Point" else None for g in geom]
+            df["point"] = [g if g is not None and g.geom_type == "Point" else None for g in geom]
+            df["placement"] = np.where(geom.isna(), "code_only", np.where(is_pt, "point", "boundary"))
+            df["point"] = [g.representative_point() if g is not None and p is None else p
+                           for g, p in zip(df["geom"], df["point"], strict=True)]
+        else:
+            df["geom"] = list(geom)
+    return df
+
+
+def _copy_rows(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list[str]:
+    df = _db_columns(spec, gdf)
+    columns = list(df.columns)
+    conn.execute(sa.text(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {', '.join(columns)} FROM {spec.table} WITH NO DATA"))
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    geo_cols = {"geom", "point"}
+    arrays = {"hazard_types", "specialities"}
+    prepared = {}
+    for c in columns:
+        col = df[c]
+        if c in geo_cols:
+            arr = np.array(list(col), dtype=object)
+            has = np.array([g is not None for g in arr])
+            out = np.full(len(arr), None, dtype=object)
+            if has.any():
+                out[has] = shapely.to_wkb(shapely.set_srid(arr[has].astype(object), 4326), hex=True, include_srid=True)
+            prepared[c] = out
+        elif c in arrays:
+            prepared[c] = [_pg_array(v) for v in col]
+        elif c == "inputs":
+            prepared[c] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in col]
+        else:
+            prepared[c] = [None if (v is None or (isinstance(v, float) and math.isnan(v))) else v for v in col]
+    for i in range(len(df)):
+        w.writerow(["\\N" if prepared[c][i] is None else prepared[c][i] for c in columns])
+    buf.seek(0)
+    cur = conn.connection.dbapi_connection.cursor()
+    cur.copy_expert(f"COPY _stage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+    cur.close()
+    return columns
