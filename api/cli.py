@@ -163,7 +163,7 @@ def init(
                   f"metric CRS EPSG:{area.metric_epsg}")
 
 
-LAYER_HELP = "admin_units, shelters, depots, depot_stock, team_bases, risk_points, hazards, hazard_zones, incidents"
+LAYER_HELP = "census, codes, admin_units, shelters, depots, depot_stock, team_bases, risk_points, hazards, hazard_zones, incidents"
 
 
 @app.command("load")
@@ -174,12 +174,16 @@ def load(
     mode: Annotated[str, typer.Option(help="append | replace | upsert")] = "append",
     encoding: Annotated[str | None, typer.Option(help="text encoding if detection fails (utf-8, gbk)")] = None,
     accept_warnings: Annotated[bool, typer.Option("--accept-warnings", help="load despite warnings")] = False,
+    year: Annotated[int | None, typer.Option(help="census year (census) or code-list vintage (codes)")] = None,
 ) -> None:
     """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing."""
     from layers.db import open_database
     from layers.loaders import load_layer
 
     _, ls = _settings()
+    if layer in ("census", "codes"):
+        _load_census_or_codes(layer, file, year, accept_warnings, encoding, ls.actor)
+        return
     with open_database() as db:
         try:
             res = load_layer(db.engine, layer, file, crs=crs, mode=mode, encoding=encoding,
@@ -193,6 +197,30 @@ def load(
         console.print(f"  note: {note}")
     for w in res.warnings:
         console.print(f"  [yellow]accepted warning[/]: {w}")
+
+
+def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool, encoding: str | None,
+                          actor: str) -> None:
+    from layers.census_load import load_census, load_codes
+    from layers.db import open_database
+
+    if layer == "census" and year is None:
+        err.print("[red]emgis load census needs --year YYYY[/] (the census or statistics year of the table)")
+        raise typer.Exit(2)
+    with open_database() as db:
+        try:
+            if layer == "codes":
+                res = load_codes(db.engine, file, vintage=year, actor=actor)
+                console.print(f"[green]loaded[/] {res.rows} codes (vintage {res.vintage}) from {file.name}")
+            else:
+                res = load_census(db.engine, file, year=year, accept_warnings=accept, actor=actor, encoding=encoding)
+                console.print(f"[green]loaded[/] {res.rows} census rows for {res.year} from {file.name}, "
+                              f"total population {res.total:,}")
+        except InputError as exc:
+            _report_input_error(exc)
+            raise typer.Exit(2) from None
+    for note in res.notes:
+        console.print(f"  note: {note}")
 
 
 @app.command("export")

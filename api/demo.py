@@ -1,0 +1,81 @@
+"""`emgis demo`: the synthetic demo county, loaded through the loaders a user would use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from layers.db import open_database
+from layers.loaders import load_layer
+from layers.study_area import read_boundary, save_study_area
+
+# (layer, file attribute of DemoFiles, --crs as a clerk would pass it; None = the file says)
+DEMO_LOADS = [
+    ("admin_units", "admin_units", None),
+    ("hazard_zones", "hazard_zones", None),
+    ("shelters", "shelters", "gcj02"),        # geocoded with Amap: GCJ-02 in a plain CSV
+    ("depots", "depots", None),               # Shapefile, GBK text, CGCS2000 geographic
+    ("depot_stock", "depot_stock", None),
+    ("team_bases", "team_bases", None),       # GeoPackage in a CGCS2000 3° Gauss-Kruger zone
+    ("risk_points", "risk_points", None),
+    ("hazards", "hazards", None),
+]
+
+
+def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo") -> dict[str, int]:
+    """Write the demo files to ``out`` and load them into a fresh demo database."""
+    from layers.demo import write_demo_county
+
+    files = write_demo_county(Path(out), seed=seed)
+    console.print(f"[bold]{files.county_name}[/] — synthetic data (seed {seed}), files in {out}")
+    counts: dict[str, int] = {}
+    with open_database() as db:
+        with db.engine.begin() as c:  # the demo owns its database: start from a clean slate
+            tables = ", ".join(["population", "code_list", "hazard_events", "hazards", "risk_areas", "risk_points",
+                                "hazard_zones", "depot_stock", "depots", "team_bases", "shelters", "incidents",
+                                "admin_units", "study_area", "audit_log", "loads"])
+            c.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        area = read_boundary(files.county, county_code=files.county_code)
+        save_study_area(db.engine, area, boundary_file=str(files.county), actor=actor)
+        console.print(f"study area {area.name}: {area.area_km2:,.0f} km², metric CRS EPSG:{area.metric_epsg}")
+        for layer, attr, crs in DEMO_LOADS:
+            path = getattr(files, attr)
+            res = load_layer(db.engine, layer, path, crs=crs, actor=actor)
+            counts[layer] = res.rows
+            console.print(f"  loaded {res.rows:>4} {layer:<12} from {Path(path).name} ({res.source_crs or 'no geometry'})")
+        counts.update(_load_census(db, files, console, actor))
+        _summary(db, console)
+    console.print("The database server was stopped; `emgis db start` keeps it running for exploring.")
+    return counts
+
+
+def _load_census(db, files, console: Console, actor: str) -> dict[str, int]:
+    from layers.census_load import load_census, load_codes
+
+    out = {}
+    out["codes"] = load_codes(db.engine, files.codes, actor=actor).rows
+    for path in files.census:
+        res = load_census(db.engine, path, year=int(Path(path).stem.split("_")[-1]), actor=actor)
+        out[f"census {res.year}"] = res.rows
+        console.print(f"  loaded {res.rows:>4} census rows for {res.year} from {Path(path).name} (total {res.total:,})")
+    return out
+
+
+def _summary(db, console: Console) -> None:
+    t = Table("what", "count", title="demo county")
+    queries = {
+        "villages": "SELECT count(*) FROM admin_units WHERE level = 'village'",
+        "population (latest year)": "SELECT coalesce(sum(population), 0) FROM population WHERE year = (SELECT max(year) FROM population)",
+        "shelters (capacity)": "SELECT count(*) || ' (' || coalesce(sum(capacity), 0) || ' persons)' FROM shelters",
+        "depots": "SELECT count(*) FROM depots",
+        "team bases (personnel)": "SELECT count(*) || ' (' || coalesce(sum(personnel), 0) || ')' FROM team_bases",
+        "risk points red/orange/yellow/blue": "SELECT string_agg(n::text, '/' ORDER BY o) FROM (SELECT CASE level WHEN 'red' THEN 1 WHEN 'orange' THEN 2 WHEN 'yellow' THEN 3 ELSE 4 END o, count(*) n FROM risk_points GROUP BY 1) s",
+        "open hazards (overdue)": "SELECT count(*) FILTER (WHERE state <> 'closed') || ' (' || count(*) FILTER (WHERE state <> 'closed' AND deadline < current_date) || ')' FROM hazards",
+    }
+    with db.engine.connect() as c:
+        for label, q in queries.items():
+            t.add_row(label, str(c.execute(sa.text(q)).scalar()))
+    console.print(t)
