@@ -1,0 +1,427 @@
+"""Build a routable road network from an OSM extract or from plain line features.
+
+Both loaders end in the same core: ways (sequences of vertices with a class, a speed and a
+direction) are split at every vertex shared with another way and at their ends, so graph
+nodes are intersections and dead ends, and each edge keeps the geometry of the vertices
+between them (what osmnx's ``simplify_graph`` gives, without merging across ways whose
+tags differ). Ways clipped by the extract's border are split at the missing nodes,
+duplicate edges are dropped, and disconnected islands are kept (tiny ones are flagged as
+orphans so points do not snap to them). Speeds come from the norms group
+``road.speed_kmh.*`` by class, or OSM ``maxspeed`` where it parses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geo.compiled import CompiledGraph, NetworkReport
+from geo.osm import CLASS_ALIASES, read_drivable_ways
+from layers.problems import Problems
+
+__all__ = [
+    "CLASS_NAMES_ZH",
+    "graph_from_lines",
+    "graph_from_osm",
+    "parse_maxspeed",
+    "road_speeds",
+]
+
+# Speed norms that are not road classes.
+_NOT_CLASSES = ("walk", "offroad")
+
+#: Chinese road grades and urban street classes (JTG B01 / CJJ 37 vocabulary) -> OSM classes,
+#: for line layers whose class field is in Chinese.
+CLASS_NAMES_ZH = {
+    "高速公路": "motorway", "高速": "motorway", "城市快速路": "trunk", "快速路": "trunk",
+    "国道": "trunk", "一级公路": "trunk", "省道": "primary", "二级公路": "primary",
+    "主干路": "primary", "主干道": "primary", "县道": "secondary", "三级公路": "secondary",
+    "次干路": "secondary", "次干道": "secondary", "乡道": "tertiary", "四级公路": "tertiary",
+    "支路": "residential", "村道": "unclassified", "专用公路": "service", "等外公路": "track",
+    "机耕路": "track", "渡口": "ferry", "轮渡": "ferry",
+}
+
+_MPH_KMH = 1.609344
+_KNOT_KMH = 1.852
+_SPEED_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?$")
+
+
+def road_speeds(norms=None) -> dict[str, float]:
+    """Return ``{class: km/h}`` from the norms group ``road.speed_kmh`` (road classes only)."""
+    if norms is None:
+        from layers.norms import default_norms
+
+        norms = default_norms()
+    group = norms.group("road.speed_kmh")
+    return {k: float(v) for k, v in group.items() if k not in _NOT_CLASSES}
+
+
+def parse_maxspeed(value: Any) -> float | None:
+    """Return an OSM ``maxspeed`` value in km/h, or None if it does not parse.
+
+    ``"50"``, ``"50 km/h"``, ``"30 mph"`` and ``"50;70"`` (mean) parse; zone codes such as
+    ``"CN:urban"``, ``"none"`` or ``"walk"`` do not (the class speed applies).
+    """
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    speeds = []
+    for part in re.split(r"[;|]", str(value)):
+        m = _SPEED_RE.match(part.strip().lower())
+        if not m:
+            return None
+        s = float(m[1]) * {"mph": _MPH_KMH, "knots": _KNOT_KMH}.get(m[2] or "", 1.0)
+        if s <= 0:
+            return None
+        speeds.append(s)
+    return float(np.mean(speeds)) if speeds else None
+
+
+# --- OSM ---------------------------------------------------------------------------------------
+
+def graph_from_osm(path: str | Path, *, boundary=None, norms=None,
+                   orphan_max_nodes: int = 10) -> CompiledGraph:
+    """Build the drive network of an OSM extract, optionally clipped to a study area.
+
+    Parameters
+    ----------
+    path
+        ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2``.
+    boundary
+        A shapely (Multi)Polygon in EPSG:4326; ways are cut where they leave it.
+    norms
+        A `layers.norms.Norms`; default speeds come from ``road.speed_kmh.*``.
+    orphan_max_nodes
+        Components smaller than this (other than the largest) are reported as orphans.
+
+    Returns
+    -------
+    CompiledGraph
+        ``report`` counts ways read, clipped ways split, duplicates dropped and orphans.
+
+    Raises
+    ------
+    layers.problems.InputError
+        For a missing, empty or unreadable file, a file without drivable roads, or a
+        boundary with no drivable road inside.
+    """
+    speeds = road_speeds(norms)
+    ways = read_drivable_ways(path, classes=speeds.keys())
+    lon, lat = ways.lon.copy(), ways.lat.copy()
+    if boundary is not None:
+        import shapely
+
+        if not isinstance(boundary, shapely.Geometry) or boundary.is_empty or \
+                boundary.geom_type not in ("Polygon", "MultiPolygon"):
+            raise ValueError(f"graph_from_osm: boundary={type(boundary).__name__} is not a "
+                             "non-empty shapely Polygon/MultiPolygon; pass the study area "
+                             "polygon in EPSG:4326 lon/lat")
+        shapely.prepare(boundary)
+        ok = np.isfinite(lon)
+        inside = np.zeros(lon.size, dtype=bool)
+        inside[ok] = shapely.contains_xy(boundary, lon[ok], lat[ok])
+        if not inside.any():
+            b = np.round([np.nanmin(lon), np.nanmin(lat), np.nanmax(lon), np.nanmax(lat)], 4)
+            p = Problems(str(path))
+            p.error(None, "boundary", tuple(np.round(boundary.bounds, 4).tolist()),
+                    f"contains no drivable road of the extract (roads span {tuple(b.tolist())})",
+                    "give the study-area polygon in EPSG:4326 lon/lat (not a projected CRS) "
+                    "and an extract that covers it")
+            p.raise_if_errors()
+        lon[~inside] = np.nan
+        lat[~inside] = np.nan
+
+    # vertex table: unique OSM node ids that have coordinates
+    have = np.isfinite(lon)
+    vert_ids, first = np.unique(ways.node_ids[have], return_index=True)
+    refs = np.full(ways.node_ids.size, -1, dtype=np.int64)
+    refs[have] = np.searchsorted(vert_ids, ways.node_ids[have])
+    v_lon, v_lat = lon[have][first], lat[have][first]
+
+    names = sorted(set(ways.highway))
+    code = {h: i for i, h in enumerate(names)}
+    unparsed = 0
+    way_speed = np.empty(len(ways.highway))
+    for i, (cls, ms) in enumerate(zip(ways.road_class, ways.maxspeed, strict=True)):
+        s = parse_maxspeed(ms) if ms is not None else None
+        if ms is not None and s is None:
+            unparsed += 1
+        way_speed[i] = s if s is not None else speeds[cls]
+    report = NetworkReport(ways_read=ways.ways_read, drivable_ways=len(ways.highway),
+                           maxspeed_unparsed=unparsed)
+    return _compile_ways(
+        v_lon, v_lat, refs, ways.offsets, ways.oneway,
+        np.array([code[h] for h in ways.highway], dtype=np.int16), names, way_speed,
+        node_ids=vert_ids, report=report, orphan_max_nodes=orphan_max_nodes, source=str(path),
+    )
+
+
+# --- line features -----------------------------------------------------------------------------
+
+_ONEWAY_FWD = {"yes", "true", "1", "y", "t", "ft", "f", "forward", "是", "单向"}
+_ONEWAY_BWD = {"-1", "reverse", "tf", "backward"}
+_ONEWAY_NO = {"no", "false", "0", "n", "b", "both", "", "nan", "none", "否", "双向"}
+
+
+def graph_from_lines(gdf, *, class_field: str | None = None, speed_field: str | None = None,
+                     oneway_field: str | None = None, norms=None, snap_tolerance_m: float = 0.5,
+                     orphan_max_nodes: int = 10, source: str = "line layer") -> CompiledGraph:
+    """Build a network from road line features (GeoPackage, Shapefile, ...).
+
+    Lines are joined where they share a vertex (endpoint or interior) within
+    ``snap_tolerance_m``; lines that cross without a shared vertex are treated as
+    over/underpasses, as in OSM.
+
+    Parameters
+    ----------
+    gdf
+        GeoDataFrame of LineString/MultiLineString with a CRS.
+    class_field
+        Column with the road class (OSM names such as ``primary`` or ``primary_link``, or
+        Chinese grades in `CLASS_NAMES_ZH`); its speed comes from ``road.speed_kmh.*``.
+    speed_field
+        Column with a speed in km/h; where empty the class speed applies.
+    oneway_field
+        Optional column: yes/true/1/FT one-way along the line, -1/reverse/TF against it,
+        no/0/B/empty both ways.
+    norms
+        A `layers.norms.Norms`.
+    snap_tolerance_m
+        Vertices closer than this are the same node.
+    orphan_max_nodes
+        Components smaller than this (other than the largest) are reported as orphans.
+    source
+        Name of the layer in error messages.
+
+    Returns
+    -------
+    CompiledGraph
+
+    Raises
+    ------
+    layers.problems.InputError
+        Listing every problem: no class or speed field, unknown fields, unknown classes,
+        bad speeds, bad one-way values, geometries that are not lines, no CRS.
+    """
+    import geopandas as gpd
+    import shapely
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    p = Problems(source)
+    cols = [c for c in gdf.columns if c != gdf.geometry.name] if isinstance(gdf, gpd.GeoDataFrame) else []
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise ValueError(f"graph_from_lines: gdf is a {type(gdf).__name__}, not a GeoDataFrame; "
+                         "read the layer with geopandas.read_file(path)")
+    if class_field is None and speed_field is None:
+        p.error(None, None, None, "has no class_field and no speed_field",
+                f"pass class_field= or speed_field= naming one of the columns {cols}")
+    for name, f in (("class_field", class_field), ("speed_field", speed_field),
+                    ("oneway_field", oneway_field)):
+        if f is not None and f not in gdf.columns:
+            p.error(None, f, f, f"({name}) is not a column of the layer",
+                    f"use one of the columns {cols}")
+    if gdf.crs is None:
+        p.error(None, "geometry", None, "has no CRS",
+                "set the layer's CRS (gdf.set_crs(...)) to the one its coordinates are in")
+    if len(gdf) == 0:
+        p.error(None, None, None, "has no features", "give a layer with road lines")
+    p.raise_if_errors()
+
+    speeds = road_speeds(norms)
+    geoms = gdf.geometry.to_crs(4326).values
+    kinds = shapely.get_type_id(geoms)
+    bad = np.flatnonzero(~np.isin(kinds, [1, 5]) | shapely.is_empty(geoms))
+    for i in bad[:50]:
+        p.error(int(i) + 1, "geometry", shapely.get_type_id(geoms[i]) if geoms[i] is not None else None,
+                "is not a (Multi)LineString or is empty", "keep only road centre lines in the layer")
+
+    n = len(gdf)
+    way_speed = np.full(n, np.nan)
+    cls_name = np.array([""] * n, dtype=object)
+    if class_field is not None:
+        for i, raw in enumerate(gdf[class_field].tolist()):
+            c = _class_of(raw, speeds)
+            cls_name[i] = "" if raw is None else str(raw).strip()
+            if c is not None:
+                way_speed[i] = speeds[c]
+            elif speed_field is None:
+                p.error(i + 1, class_field, raw, "is not a road class with a speed",
+                        f"use one of {sorted(speeds)} (or *_link, living_street, road, or a Chinese "
+                        f"grade such as 县道), or give a speed_field")
+    if speed_field is not None:
+        for i, raw in enumerate(gdf[speed_field].tolist()):
+            s = _number(raw)
+            if s is not None and s > 0:
+                way_speed[i] = s
+                if not cls_name[i]:
+                    cls_name[i] = "road"
+            elif s is not None or (raw is not None and str(raw).strip() not in ("", "nan", "None")):
+                p.error(i + 1, speed_field, raw, "is not a positive speed in km/h",
+                        "give km/h as a number, or leave it empty to use the class speed")
+            elif np.isnan(way_speed[i]):
+                p.error(i + 1, speed_field, raw, "is empty and the row has no known class",
+                        "give a speed in km/h or a class_field with a known road class")
+    oneway = np.zeros(n, dtype=np.int8)
+    if oneway_field is not None:
+        for i, raw in enumerate(gdf[oneway_field].tolist()):
+            o = _oneway_of(raw)
+            if o is None:
+                p.error(i + 1, oneway_field, raw, "is not a one-way value",
+                        "use yes/1/FT (along the line), -1/TF (against it) or no/0/B (both ways)")
+            else:
+                oneway[i] = o
+    p.raise_if_errors()
+
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    coords, line_of = shapely.get_coordinates(parts, return_index=True)
+    offsets = np.zeros(parts.size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(line_of, minlength=parts.size), out=offsets[1:])
+    # cluster vertices within the tolerance (in metres) into nodes
+    from pyproj import Transformer
+
+    from geo.crs import metric_crs_for
+
+    crs = metric_crs_for(tuple(shapely.total_bounds(parts)))
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(coords[:, 0], coords[:, 1])
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(snap_tolerance_m, output_type="ndarray")
+    m = coords.shape[0]
+    adj = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
+    _, refs = connected_components(adj, directed=False)
+    _, first = np.unique(refs, return_index=True)
+
+    names = sorted(set(cls_name.tolist()))
+    code = {h: i for i, h in enumerate(names)}
+    report = NetworkReport(ways_read=n, drivable_ways=int(parts.size))
+    return _compile_ways(
+        coords[first, 0], coords[first, 1], refs.astype(np.int64), offsets, oneway[part_of],
+        np.array([code[h] for h in cls_name[part_of]], dtype=np.int16), names, way_speed[part_of],
+        node_ids=None, report=report, orphan_max_nodes=orphan_max_nodes, source=source, crs=crs,
+    )
+
+
+def _class_of(raw: Any, speeds: Mapping[str, float]) -> str | None:
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    text = CLASS_NAMES_ZH.get(text, text.lower())
+    base = text[:-5] if text.endswith("_link") else text
+    base = CLASS_ALIASES.get(base, base)
+    return base if base in speeds else None
+
+
+def _number(raw: Any) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, int | float | np.number):
+        return float(raw) if np.isfinite(raw) else None
+    return parse_maxspeed(raw)
+
+
+def _oneway_of(raw: Any) -> int | None:
+    if raw is None or isinstance(raw, bool | np.bool_):
+        return int(bool(raw))
+    if isinstance(raw, float) and np.isnan(raw):
+        return 0
+    text = str(raw).strip().lower()
+    if isinstance(raw, int | float | np.number):
+        text = {1: "1", 0: "0", -1: "-1"}.get(int(raw), text) if float(raw).is_integer() else text
+    if text in _ONEWAY_FWD:
+        return 1
+    if text in _ONEWAY_BWD:
+        return -1
+    if text in _ONEWAY_NO:
+        return 0
+    return None
+
+
+# --- the shared core ---------------------------------------------------------------------------
+
+def _compile_ways(v_lon, v_lat, refs, offsets, oneway, cls_code, names, way_speed, *,
+                  node_ids, report: NetworkReport, orphan_max_nodes: int, source: str,
+                  crs=None) -> CompiledGraph:
+    """Split ways (vertex refs, -1 = missing) into edges between shared vertices and compile."""
+    w = offsets.size - 1
+    way_of = np.repeat(np.arange(w), np.diff(offsets))
+    # ways one-way against their drawing direction: reverse their vertex order
+    back = oneway[way_of] < 0
+    if back.any():
+        pos = np.arange(refs.size)
+        start, end = offsets[way_of], offsets[way_of + 1] - 1
+        pos[back] = (start + end - pos)[back]
+        refs = refs[pos]
+    one = oneway != 0
+
+    valid = refs >= 0
+    same_way = np.zeros(refs.size, dtype=bool)
+    same_way[1:] = way_of[1:] == way_of[:-1]
+    run_start = valid & ~(np.r_[False, valid[:-1]] & same_way)
+    run = np.cumsum(run_start) - 1
+    repeat = np.zeros(refs.size, dtype=bool)
+    repeat[1:] = same_way[1:] & valid[:-1] & (refs[1:] == refs[:-1])
+    sel = valid & ~repeat
+    r_refs, r_run = refs[sel], run[sel]
+    r_way = way_of[sel]
+    keep = np.bincount(r_run)[r_run] >= 2
+    r_refs, r_run, r_way = r_refs[keep], r_run[keep], r_way[keep]
+    report.clipped_ways_split = int(np.unique(way_of[~valid & (np.bincount(way_of[valid], minlength=w)[way_of] > 0)]).size)
+    if r_refs.size == 0:
+        p = Problems(source)
+        p.error(None, None, None, "has no road with two or more vertices inside the area",
+                "give an extract or layer that covers the study area")
+        p.raise_if_errors()
+
+    first = np.r_[True, r_run[1:] != r_run[:-1]]
+    last = np.r_[r_run[1:] != r_run[:-1], True]
+    count = np.bincount(r_refs, minlength=v_lon.size)
+    is_node = first | last | (count[r_refs] >= 2)
+    pn = np.flatnonzero(is_node)
+    a, b = pn[:-1], pn[1:]
+    ok = r_run[a] == r_run[b]
+    a, b = a[ok], b[ok]
+    u_vert, v_vert = r_refs[a], r_refs[b]
+    e_way = r_way[a]
+
+    # drop self-loops and duplicate edges (same vertex sequence, either direction)
+    loop = u_vert == v_vert
+    report.self_loops_dropped = int(loop.sum())
+    a, b, u_vert, v_vert, e_way = a[~loop], b[~loop], u_vert[~loop], v_vert[~loop], e_way[~loop]
+    dup = _duplicate_edges(a, b, u_vert, v_vert, r_refs)
+    report.duplicates_dropped = int(dup.sum())
+    a, b, u_vert, v_vert, e_way = a[~dup], b[~dup], u_vert[~dup], v_vert[~dup], e_way[~dup]
+
+    glen = b - a + 1
+    goff = np.zeros(a.size + 1, dtype=np.int64)
+    np.cumsum(glen, out=goff[1:])
+    flat = np.repeat(a, glen) + (np.arange(goff[-1]) - np.repeat(goff[:-1], glen))
+    gverts = r_refs[flat]
+    node_verts, inv = np.unique(np.concatenate([u_vert, v_vert]), return_inverse=True)
+    return CompiledGraph.from_edges(
+        v_lon[node_verts], v_lat[node_verts], inv[: a.size], inv[a.size:],
+        highway=cls_code[e_way], highway_names=names, speed_kmh=way_speed[e_way],
+        oneway=one[e_way], geom_coords=np.column_stack([v_lon[gverts], v_lat[gverts]]),
+        geom_offsets=goff, node_ids=None if node_ids is None else node_ids[node_verts],
+        crs=crs, report=report, orphan_max_nodes=orphan_max_nodes,
+    )
+
+
+def _duplicate_edges(a, b, u_vert, v_vert, r_refs) -> np.ndarray:
+    """Flag edges whose vertex sequence repeats an earlier edge's (either direction)."""
+    lo, hi = np.minimum(u_vert, v_vert), np.maximum(u_vert, v_vert)
+    key = lo.astype(np.int64) * (int(max(hi.max(), 1)) + 1) + hi
+    _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+    dup = np.zeros(a.size, dtype=bool)
+    seen: set[bytes] = set()
+    for i in np.flatnonzero(cnt[inv] > 1):
+        seq = r_refs[a[i]: b[i] + 1]
+        k = min(seq.tobytes(), seq[::-1].tobytes())
+        if k in seen:
+            dup[i] = True
+        else:
+            seen.add(k)
+    return dup
+
