@@ -102,7 +102,10 @@ def test_real_gcj02_shelters_match_an_independent_conversion(db, shared_data):
     for sid, g in zip(src["sid"], src.geometry, strict=True):
         # prcoords' iterative ("bored") inverse: an implementation independent of ours
         wlat, wlon = prcoords.gcj_wgs_bored((g.y, g.x))
-        lons.append(got[sid][0]); lats.append(got[sid][1]); elons.append(wlon); elats.append(wlat)
+        lons.append(got[sid][0])
+        lats.append(got[sid][1])
+        elons.append(wlon)
+        elats.append(wlat)
     _, _, dist = geod.inv(lons, lats, elons, elats)
     assert np.max(dist) < 1.0, f"max deviation {np.max(dist):.3f} m"
     # and the shift itself is the GCJ-02 offset, hundreds of metres
