@@ -304,6 +304,7 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None, encod
     if raw is None:
         return Prepared(spec, str(path), empty, "", p, notes)
     df = raw.frame
+    p.row_label = raw.row_label
     if raw.encoding and raw.encoding not in ("utf-8", None):
         notes.append(f"text read as {raw.encoding.upper()}")
     mapping, unmatched = map_headers([c for c in df.columns if c not in ("_row", "geometry")], spec)
@@ -349,7 +350,10 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None, encod
         col = reverse.get(f.name)
         values = df[col].tolist() if col is not None else [None] * len(df)
         out[f.name] = [_convert(f, v, int(r), p) for v, r in zip(values, df["_row"], strict=True)]
-    gdf = gpd.GeoDataFrame(pd.DataFrame(out, index=df.index), geometry=geoms.to_numpy(), crs=4326)
+    # object columns keep None for "absent" (pandas 3 would infer str dtype and turn None into NaN)
+    frame = pd.DataFrame({k: pd.Series(v, index=df.index, dtype=object if k != "_row" else None)
+                          for k, v in out.items()})
+    gdf = gpd.GeoDataFrame(frame, geometry=geoms.to_numpy(), crs=4326)
     if spec.geometry is not None:
         _check_locations(gdf, p, study_area, margin_km, metric_epsg)
     _check_duplicates(gdf, spec, p)
@@ -364,6 +368,20 @@ def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series, p: Pr
         return geoms
     b = np.asarray(geoms[valid].bounds)
     geographic = source.kind in ("gcj02", "bd09") or (source.crs is not None and source.crs.is_geographic)
+    if geographic:
+        # a latitude of 119 is a swapped pair, not a projected file: name those rows first
+        swapped = (np.abs(b[:, 1]) > 90) & gcrs.looks_swapped(b[:, 0], b[:, 1])
+        if swapped.any():
+            vrows = rows[valid].to_numpy()
+            for i in np.flatnonzero(swapped):
+                p.error(int(vrows[i]), "geometry", f"({b[i, 0]:.5f}, {b[i, 1]:.5f})",
+                        "looks like latitude and longitude are swapped",
+                        "swap the longitude (经度, ~73–135 in China) and latitude (纬度, ~18–54) columns")
+            keep = valid.copy()
+            keep[valid] = ~swapped
+            valid, b = keep, b[~swapped]
+            if not valid.any():
+                return gpd.GeoSeries([None] * len(geoms), index=geoms.index)
     if geographic and (np.abs(b[:, [0, 2]]).max() > 180 or np.abs(b[:, [1, 3]]).max() > 90):
         guess = gcrs.guess_gk_epsg(b[:, 0], b[:, 1])
         fix = (f"pass --crs EPSG:{guess} (CGCS2000 Gauss-Kruger with zone prefix)" if guess

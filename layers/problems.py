@@ -26,11 +26,12 @@ class Problem:
     message: str
     fix: str
     severity: Severity = "error"
+    row_label: str = "row"  # 'feature' for vector files
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
-            where += f" row {self.row}"
+            where += f" {self.row_label} {self.row}"
         if self.field is not None:
             where += f", field {self.field}"
         value = "" if self.value is None else f": {self.value!r}"
@@ -40,6 +41,7 @@ class Problem:
         return {
             "file": self.file,
             "row": self.row,
+            "row_label": self.row_label,
             "field": self.field,
             "value": None if self.value is None else str(self.value),
             "message": self.message,
@@ -73,16 +75,17 @@ class Problems:
 
     file: str
     items: list[Problem] = field(default_factory=list)
+    row_label: str = "row"
 
     def error(
         self, row: int | None, field: str | None, value: object, message: str, fix: str
     ) -> None:
-        self.items.append(Problem(self.file, row, field, value, message, fix, "error"))
+        self.items.append(Problem(self.file, row, field, value, message, fix, "error", self.row_label))
 
     def warn(
         self, row: int | None, field: str | None, value: object, message: str, fix: str
     ) -> None:
-        self.items.append(Problem(self.file, row, field, value, message, fix, "warning"))
+        self.items.append(Problem(self.file, row, field, value, message, fix, "warning", self.row_label))
 
     def extend(self, problems: Iterable[Problem]) -> None:
         self.items.extend(problems)

@@ -50,7 +50,7 @@ def decode_bytes(data: bytes, encoding: str | None = None) -> tuple[str, str]:
 
 def _fix_latin1_strings(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Re-decode strings read as latin-1 from a .dbf without .cpg: UTF-8 if valid, else GBK."""
-    cols = [c for c in df.columns if c != "geometry" and df[c].dtype == object]
+    cols = [c for c in df.columns if c != "geometry" and pd.api.types.is_string_dtype(df[c])]
     raw = {c: [v.encode("latin-1") if isinstance(v, str) else v for v in df[c]] for c in cols}
     for enc in ("utf-8", "gb18030"):
         try:
@@ -153,7 +153,7 @@ def _read_vector(path: Path, problems: Problems, encoding: str | None, layer: st
         kwargs["layer"] = layer
     try:
         if path.suffix.lower() == ".shp" and encoding is None and not path.with_suffix(".cpg").exists():
-            gdf = pyogrio.read_dataframe(target, encoding="latin-1", **kwargs)
+            gdf = pyogrio.read_dataframe(target, encoding="ISO-8859-1", **kwargs)  # GDAL knows this name
             gdf, used = _fix_latin1_strings(gdf)
         else:
             gdf = pyogrio.read_dataframe(target, encoding=encoding, **kwargs)
