@@ -56,11 +56,12 @@ def _load_census(db, files, console: Console, actor: str) -> dict[str, int]:
     from layers.census_load import load_census, load_codes
 
     out = {}
-    out["codes"] = load_codes(db.engine, files.codes, actor=actor).rows
-    for path in files.census:
-        res = load_census(db.engine, path, year=int(Path(path).stem.split("_")[-1]), actor=actor)
-        out[f"census {res.year}"] = res.rows
-        console.print(f"  loaded {res.rows:>4} census rows for {res.year} from {Path(path).name} (total {res.total:,})")
+    for vintage, path in ((2020, files.codes_2020), (2023, files.codes_2023)):
+        out[f"codes {vintage}"] = load_codes(db.engine, path, vintage=vintage, actor=actor).rows
+    for year, path in ((2020, files.census_2020), (2023, files.census_2023)):
+        res = load_census(db.engine, path, year=year, actor=actor)
+        out[f"census {year}"] = res.rows
+        console.print(f"  loaded {res.rows:>4} census rows for {year} from {Path(path).name} (total {res.total:,})")
     return out
 
 

@@ -413,6 +413,11 @@ def _check_duplicates(gdf: gpd.GeoDataFrame, spec: LayerSpec, p: Problems) -> No
                 "give every row its own id")
 
 
+def _objects(gdf, values: list) -> pd.Series:
+    """A column that keeps ints as ints and None as None (pandas would make floats and NaN)."""
+    return pd.Series(values, index=gdf.index, dtype=object)
+
+
 # --- layer-specific rules --------------------------------------------------------------------
 
 def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
@@ -436,9 +441,9 @@ def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
                        "give 容纳人数 (capacity) or 有效面积 (effective area in m²); accept to load it as unknown")
             caps.append(None)
             sources.append("unknown")
-    gdf["capacity"] = caps
+    gdf["capacity"] = _objects(gdf, caps)
     gdf["capacity_source"] = sources
-    gdf["occupancy"] = [0 if o is None or pd.isna(o) else int(o) for o in gdf["occupancy"]]
+    gdf["occupancy"] = _objects(gdf, [0 if o is None or pd.isna(o) else int(o) for o in gdf["occupancy"]])
     for row, cap, occ in zip(gdf["_row"], gdf["capacity"], gdf["occupancy"], strict=True):
         if cap is not None and occ > cap:
             p.warn(int(row), "occupancy", occ, f"exceeds the capacity of {cap}",
@@ -449,7 +454,8 @@ def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
 
 
 def _team_rules(gdf, p: Problems, notes, norms: Norms) -> None:
-    gdf["specialities"] = [None if s is None else sorted(set(filter(None, _LIST_SPLIT.split(s)))) for s in gdf["specialities"]]
+    gdf["specialities"] = _objects(gdf, [None if s is None else sorted(set(filter(None, _LIST_SPLIT.split(s))))
+                                         for s in gdf["specialities"]])
     for row, t, fc in zip(gdf["_row"], gdf["team_type"], gdf["fire_class"], strict=True):
         if fc is not None and t not in (None, "fire_station"):
             p.warn(int(row), "fire_class", fc, f"is set but the team type is {t}, not fire_station",
@@ -564,7 +570,7 @@ def _resolve_refs(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: P
             if v is not None and v not in found:
                 p.error(int(row), f.name, v, f"names no {f.ref_layer} row in the database",
                         f"load {f.ref_layer} first, or correct the id")
-        gdf[f.name] = [found.get(v) if v is not None else None for v in gdf[f.name]]
+        gdf[f.name] = _objects(gdf, [found.get(v) if v is not None else None for v in gdf[f.name]])
 
 
 def _check_existing(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: Problems) -> None:
@@ -634,6 +640,8 @@ def _copy_rows(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list
             prepared[c] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in col]
         else:
             prepared[c] = [None if (v is None or (isinstance(v, float) and math.isnan(v))) else v for v in col]
+            if col.dtype.kind == "f":  # an integer column that pandas widened to float: write 12, not 12.0
+                prepared[c] = [int(v) if v is not None and float(v).is_integer() else v for v in prepared[c]]
     for i in range(len(df)):
         w.writerow(["\\N" if prepared[c][i] is None else prepared[c][i] for c in columns])
     buf.seek(0)
