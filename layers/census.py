@@ -609,10 +609,9 @@ class _Checker:
             text = re.sub(r"\s+", "", f"{self.names[i]}{'' if self.codes.number[i] else self.codes.shown(i)}")
             if _TOTAL_WORDS.search(text):
                 total[i] = True
-        for i in np.flatnonzero(total):
-            self.warn(i, "name", self.names[i] or str(self.codes.shown(i)),
-                      "is a total row; it was skipped as data and its figure used to check the sum of the rows it totals",
-                      "nothing to do if the total is right; otherwise correct it or delete the row")
+        for i in np.flatnonzero(total):  # a note, not a warning: a differing total is warned about on its own
+            self.notes.append(f"row {int(self.rows[i])} ({self.names[i] or self.codes.shown(i)}) is a total row: "
+                              "skipped as data, its figure checks the sum of the rows it totals")
         return total
 
     def _counts(self, f: str) -> tuple[np.ndarray, np.ndarray]:
