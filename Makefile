@@ -9,7 +9,7 @@ demo:
 	.venv/bin/emgis demo
 
 test:
-	@bash scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh --browser
 	.venv/bin/python -m pytest
 
 bench:

@@ -207,13 +207,23 @@ def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool
     if layer == "census" and year is None:
         err.print("[red]emgis load census needs --year YYYY[/] (the census or statistics year of the table)")
         raise typer.Exit(2)
-    with open_database() as db:
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                   console=err, transient=True, disable=not err.is_terminal)
+    task = bar.add_task("starting", total=None)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.update(task, description=stage, completed=done, total=total or None)
+
+    with open_database() as db, bar:
         try:
             if layer == "codes":
-                res = load_codes(db.engine, file, vintage=year, actor=actor)
+                res = load_codes(db.engine, file, vintage=year, actor=actor, progress=progress)
                 console.print(f"[green]loaded[/] {res.rows} codes (vintage {res.vintage}) from {file.name}")
             else:
-                res = load_census(db.engine, file, year=year, accept_warnings=accept, actor=actor, encoding=encoding)
+                res = load_census(db.engine, file, year=year, accept_warnings=accept, actor=actor, encoding=encoding,
+                                  progress=progress)
                 console.print(f"[green]loaded[/] {res.rows} census rows for {res.year} from {file.name}, "
                               f"total population {res.total:,}")
         except InputError as exc:

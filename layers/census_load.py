@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,18 +39,51 @@ class CodesLoad:
     notes: list[str] = field(default_factory=list)
 
 
-def _copy(conn: Connection, table: str, frame: pd.DataFrame, key: list[str]) -> None:
-    cols = list(frame.columns)
-    conn.execute(sa.text(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {', '.join(cols)} FROM {table} WITH NO DATA"))
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, header=False, na_rep="\\N")
-    buf.seek(0)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class _Reporting(io.StringIO):
+    """A COPY source that reports how much of itself the server has read."""
+
+    def __init__(self, text: str, progress: Progress, stage: str) -> None:
+        super().__init__(text)
+        self.total, self.progress, self.stage = len(text), progress, stage
+
+    def read(self, size: int = -1) -> str:
+        chunk = super().read(size)
+        self.progress(self.stage, self.tell(), self.total)
+        return chunk
+
+
+def _copy_in(conn: Connection, target: str, cols: list[str], frame: pd.DataFrame,
+             progress: Progress | None = None) -> None:
+    text = frame.to_csv(index=False, header=False, na_rep="\\N")
+    buf = _Reporting(text, progress, f"writing {len(frame):,} rows") if progress else io.StringIO(text)
     cur = conn.connection.dbapi_connection.cursor()
-    cur.copy_expert(f"COPY _stage ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+    cur.copy_expert(f"COPY {target} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf, size=1 << 20)
     cur.close()
+
+
+def _copy(conn: Connection, table: str, frame: pd.DataFrame, key: list[str], *, partition: tuple[str, int],
+          progress: Progress | None = None) -> int:
+    """Write ``frame`` to ``table``; return how many stored rows it replaced.
+
+    When nothing is stored yet for ``partition`` (a census year, a code-list vintage), the
+    rows go straight into the table with one COPY; otherwise COPY into a stage and upsert.
+    """
+    cols = list(frame.columns)
+    col, value = partition
+    if conn.execute(sa.text(f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {col} = :v)"), {"v": value}).scalar():
+        _copy_in(conn, table, cols, frame.sort_values(key), progress)
+        return 0
+    conn.execute(sa.text(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {', '.join(cols)} FROM {table} WITH NO DATA"))
+    _copy_in(conn, "_stage", cols, frame, progress)
+    on = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    replaced = conn.execute(sa.text(f"SELECT count(*) FROM {table} t JOIN _stage s ON {on}")).scalar()
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in key)
-    conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _stage "
+    conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _stage ORDER BY {', '.join(key)} "
                          f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"))
+    return int(replaced)
 
 
 def _begin_load(conn: Connection, layer: str, path: Path, rows: int, actor: str, warnings: list[Problem]) -> int:
@@ -68,7 +102,8 @@ def _begin_load(conn: Connection, layer: str, path: Path, rows: int, actor: str,
     return load_id
 
 
-def load_codes(engine: Engine, path: str | Path, *, vintage: int | None = None, actor: str = "cli") -> CodesLoad:
+def load_codes(engine: Engine, path: str | Path, *, vintage: int | None = None, actor: str = "cli",
+               progress: Progress | None = None) -> CodesLoad:
     """Check and store an official code list (``emgis load codes``)."""
     path = Path(path)
     frame, problems = parse_code_list(path, vintage=vintage)
@@ -79,7 +114,7 @@ def load_codes(engine: Engine, path: str | Path, *, vintage: int | None = None, 
     with engine.begin() as conn:
         load_id = _begin_load(conn, "code_list", path, len(frame), actor, problems.warnings)
         frame["load_id"] = load_id
-        _copy(conn, "code_list", frame, ["code", "vintage"])
+        _copy(conn, "code_list", frame, ["code", "vintage"], partition=("vintage", the_vintage), progress=progress)
         older = conn.execute(sa.text("SELECT max(vintage) FROM code_list WHERE vintage < :v"), {"v": the_vintage}).scalar()
         if older is not None:
             withdrawn = conn.execute(sa.text(
@@ -96,12 +131,20 @@ def code_list_for(conn: Connection, year: int) -> pd.DataFrame | None:
         "SELECT coalesce(max(vintage) FILTER (WHERE vintage <= :y), min(vintage)) FROM code_list"), {"y": year}).scalar()
     if vintage is None:
         return None
-    return pd.read_sql(sa.text(f"SELECT {', '.join(CODE_LIST_COLUMNS)} FROM code_list WHERE vintage = :v"),
-                       conn, params={"v": vintage})
+    buf = io.StringIO()  # COPY out: several times faster than a cursor fetch for 700k rows
+    cur = conn.connection.dbapi_connection.cursor()
+    cur.copy_expert(f"COPY (SELECT {', '.join(CODE_LIST_COLUMNS)} FROM code_list WHERE vintage = {int(vintage)}) "
+                    "TO STDOUT WITH (FORMAT csv, HEADER)", buf)
+    cur.close()
+    buf.seek(0)
+    frame = pd.read_csv(buf, dtype=object, keep_default_na=False, na_values=[""])
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame["vintage"] = frame["vintage"].astype(int)
+    return frame
 
 
 def load_census(engine: Engine, path: str | Path, *, year: int, accept_warnings: bool = False,
-                actor: str = "cli", encoding: str | None = None) -> CensusLoad:
+                actor: str = "cli", encoding: str | None = None, progress: Progress | None = None) -> CensusLoad:
     """Check a census table against the stored code list and study county, then store it."""
     from layers.census import read_census
 
@@ -110,6 +153,8 @@ def load_census(engine: Engine, path: str | Path, *, year: int, accept_warnings:
         codes = code_list_for(c, year)
         county = c.execute(sa.text("SELECT county_code FROM study_area ORDER BY id DESC LIMIT 1")).scalar()
     kwargs = {"encoding": encoding} if encoding else {}
+    if progress:
+        progress(f"reading and checking {path.name}", 0, 0)
     res = read_census(path, year=year, code_list=codes, county_code=county, **kwargs)
     res.problems.raise_if_errors(accept_warnings=accept_warnings)
     frame = res.frame[["code", "year", "population", "households", "age_0_14", "age_15_64", "age_65_plus",
@@ -118,11 +163,9 @@ def load_census(engine: Engine, path: str | Path, *, year: int, accept_warnings:
         frame[col] = frame[col].astype("Int64")
     notes = list(res.notes)
     with engine.begin() as conn:
-        replaced = conn.execute(sa.text("SELECT count(*) FROM population WHERE year = :y AND code = ANY(:c)"),
-                                {"y": year, "c": list(frame["code"])}).scalar()
-        if replaced:
-            notes.append(f"{replaced} row(s) of {year} were already stored and are replaced by this file")
         load_id = _begin_load(conn, "population", path, len(frame), actor, res.problems.warnings)
         frame["load_id"] = load_id
-        _copy(conn, "population", frame, ["code", "year"])
+        replaced = _copy(conn, "population", frame, ["code", "year"], partition=("year", year), progress=progress)
+        if replaced:
+            notes.append(f"{replaced} row(s) of {year} were already stored and are replaced by this file")
     return CensusLoad(len(frame), year, int(frame["population"].sum()), load_id, res.problems.warnings, notes)

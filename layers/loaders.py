@@ -77,7 +77,7 @@ def _number(text: str) -> float | None:
     return float(s)
 
 
-def _convert(f: Field, raw: object, row: int, p: Problems):  # noqa: PLR0911, PLR0912
+def _convert(f: Field, raw: object, row: int, p: Problems):
     """Convert one cell; record a problem and return None when it cannot be."""
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):
         text = ""

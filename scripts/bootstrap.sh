@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything emgis needs on a Debian/Ubuntu machine, idempotently:
-#   system packages (PostgreSQL + PostGIS; Chromium with --browser) only where missing,
+#   system packages (PostgreSQL + PostGIS, Leaflet for offline maps; Chromium with --browser)
+#   only where missing,
 #   a virtual environment in .venv, and the project installed into it.
 # Runs as root, or with sudo for the apt step. Safe to run again: each step checks first.
 set -euo pipefail
@@ -26,6 +27,9 @@ pgver=$( [ -n "$pgbin" ] && basename "$(dirname "$pgbin")" || echo 15)
 ls /usr/share/postgresql/"$pgver"/extension/postgis.control >/dev/null 2>&1 || missing+=("postgresql-$pgver-postgis-3")
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null; then missing+=(chromium); fi
+# Offline maps (maps/assets.py): Leaflet and MarkerCluster from Debian, never from a CDN.
+[ -f /usr/share/javascript/leaflet/leaflet.js ] || missing+=(libjs-leaflet)
+[ -f /usr/share/javascript/leaflet/leaflet.markercluster.js ] || missing+=(libjs-leaflet.markercluster)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "emgis bootstrap: installing system packages: ${missing[*]}"

@@ -1,0 +1,373 @@
+"""Demand points for coverage analyses: where the people are, as points with a population.
+
+Two kinds:
+
+* ``village_demand`` — one point per village (村级 unit, 12-digit code): the representative
+  point of its boundary polygon (``placement='boundary'``), its given point
+  (``'point'``), or, for a village known only by its code, the population-weighted position
+  of its township (``'township_weighted'``): the weighted mean of the township's placed
+  villages, else the representative point of the township polygon. A village that cannot
+  be placed at all keeps no geometry (``'code_only'``) and is listed in the notes.
+* ``cell_demand`` — a population raster aggregated to square cells of a chosen size in a
+  metric CRS, one point per non-empty cell.
+
+``snap_demand`` joins demand points to a road network (`geo.routing.snap`). Output points
+are in EPSG:4326, as the network and the routing functions take them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pyproj import CRS, Transformer
+
+from layers import codes as C
+from layers.problems import Problems
+from layers.rasters import PopRaster
+
+__all__ = ["PLACEMENTS", "cell_demand", "snap_demand", "village_demand"]
+
+PLACEMENTS = ("boundary", "point", "township_weighted", "code_only")
+_COLUMNS = ["code", "name", "population", "placement", "geometry"]
+
+
+# --- villages ---------------------------------------------------------------------------------------
+
+def _population_frame(population: Any, pop_col: str, code_col: str, name_col: str) -> pd.DataFrame:
+    """Normalise the population input to columns code (raw), population, name."""
+    if isinstance(population, pd.Series):
+        return pd.DataFrame({"code": population.index.to_numpy(dtype=object),
+                             "population": population.to_numpy(), "name": None})
+    if isinstance(population, pd.DataFrame):
+        missing = [c for c in (code_col, pop_col) if c not in population.columns]
+        if missing:
+            raise ValueError(f"village_demand: population has no column(s) {missing}; give a Series "
+                             f"code -> population or a DataFrame with '{code_col}' and '{pop_col}' "
+                             f"(columns: {list(population.columns)})")
+        names = population[name_col] if name_col in population.columns else None
+        return pd.DataFrame({"code": population[code_col].to_numpy(dtype=object),
+                             "population": population[pop_col].to_numpy(),
+                             "name": None if names is None else names.to_numpy(dtype=object)})
+    raise TypeError(f"village_demand: population must be a pandas Series or DataFrame, not "
+                    f"{type(population).__name__}")
+
+
+def _parse(values: np.ndarray, p: Problems, field: str, offset: int) -> np.ndarray:
+    """12-digit code strings ('' where bad), with one problem per bad value."""
+    parsed = C.parse_codes(np.asarray(values, dtype=object))
+    bad = ~parsed.ok
+    for i in np.flatnonzero(bad):
+        msg, fix = C.describe_code_issue(parsed.issue[i], parsed.raw[i], int(parsed.digits[i]))
+        p.error(i + offset, field, parsed.shown(i), msg, fix)
+    return parsed.code.astype(object)
+
+
+def village_demand(units, population: Any, *, code_col: str = "code", name_col: str = "name",
+                   pop_col: str = "population", metric_crs: Any = None) -> Any:
+    """Return one demand point per village, with its population.
+
+    Parameters
+    ----------
+    units
+        GeoDataFrame (any CRS) of villages (polygons or points) and optionally townships
+        (9-digit codes or 12-digit codes ending in 000), with ``code_col`` and optionally
+        ``name_col``. Rows without geometry are allowed.
+    population
+        Series code -> population, or a DataFrame (e.g. `layers.census.read_census`'s
+        frame) with ``code_col``, ``pop_col`` and optionally ``name_col``. Township and
+        county rows are ignored.
+    metric_crs
+        CRS for the weighted means (default: `geo.crs.metric_crs_for` the data).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns code, name, population, placement, geometry (EPSG:4326; None for
+        ``code_only``), one row per village in ``population`` or ``units``, sorted by code.
+        ``attrs["notes"]`` says what was placed how.
+
+    Raises
+    ------
+    layers.problems.InputError
+        Bad codes, missing or negative populations, geometries that are neither polygons
+        nor points, duplicate villages in the population table, a layer without CRS.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from geo.crs import metric_crs_for
+
+    pu = Problems("units", row_label="feature")
+    pp = Problems("population")
+    if not isinstance(units, gpd.GeoDataFrame):
+        raise TypeError(f"village_demand: units must be a GeoDataFrame, not {type(units).__name__}")
+    if code_col not in units.columns:
+        pu.error(None, code_col, None, "is not a column of the units layer",
+                 f"pass code_col= naming the code column, one of {list(units.columns)}")
+    if units.crs is None:
+        pu.error(None, "geometry", None, "has no CRS",
+                 "set the layer's CRS (gdf.set_crs(...)) to the one its coordinates are in")
+    pu.raise_if_errors()
+    pop = _population_frame(population, pop_col, code_col, name_col)
+
+    # codes
+    u_code = _parse(units[code_col].to_numpy(dtype=object), pu, code_col, 1)
+    p_code = _parse(pop["code"].to_numpy(), pp, code_col, 1)
+    values = pd.to_numeric(pop["population"], errors="coerce").to_numpy(dtype=float)
+    for i in np.flatnonzero(~np.isfinite(values) | (values < 0)):
+        pp.error(i + 1, pop_col, pop["population"].iloc[i], "is not a non-negative number",
+                 "give the village's population as a number ≥ 0 (0 if nobody lives there)")
+    p_is_village = np.array([c != "" and not c.endswith("000") for c in p_code], dtype=bool)
+    dup = pd.Series(p_code).where(p_is_village).duplicated(keep=False).to_numpy() & p_is_village
+    for i in np.flatnonzero(dup):
+        pp.error(i + 1, code_col, p_code[i], "appears more than once in the population table",
+                 "give one population per village code (sum the rows first if they are parts)")
+
+    # geometries, in WGS84, classified
+    geom = units.geometry
+    geom84 = geom.to_crs(4326) if CRS.from_user_input(units.crs) != CRS.from_epsg(4326) else geom
+    garr = geom.to_numpy()
+    empty = shapely.is_missing(garr) | shapely.is_empty(garr)
+    gtype = shapely.get_type_id(garr)  # 0 point, 3 polygon, 4 multipoint, 6 multipolygon, 7 collection
+    polygonal = ~empty & np.isin(gtype, (3, 6))
+    pointlike = ~empty & np.isin(gtype, (0, 4))
+    other = ~empty & ~polygonal & ~pointlike
+    for i in np.flatnonzero(other):
+        pu.error(i + 1, "geometry", garr[i].geom_type,
+                 "is neither a polygon (boundary) nor a point",
+                 "give village boundaries as polygons or villages as points")
+    u_is_village = np.array([c != "" and not c.endswith("000") for c in u_code], dtype=bool)
+    u_dup = pd.Series(u_code).where(u_is_village & ~empty).duplicated(keep=False).to_numpy() \
+        & u_is_village & ~empty
+    pp.raise_if_errors()
+    pu.raise_if_errors()
+    notes: list[str] = []
+
+    # one representative point per unit row (in the layer's CRS, then to WGS84: stays inside)
+    rep = np.empty(len(units), dtype=object)
+    rep[:] = None
+    if polygonal.any():
+        rep_pts = gpd.GeoSeries(shapely.point_on_surface(garr[polygonal]), crs=units.crs)
+        rep[polygonal] = rep_pts.to_crs(4326).to_numpy()
+    if pointlike.any():
+        rep[pointlike] = shapely.centroid(geom84.to_numpy()[pointlike])
+    placement_of_row = np.where(polygonal, "boundary", np.where(pointlike, "point", ""))
+    if u_dup.any():
+        notes.append(f"{int(u_dup.sum())} unit rows share a village code with another row; the "
+                     "first geometry of each code was used")
+
+    # villages: union of population villages and unit villages
+    names_units = (units[name_col].to_numpy(dtype=object) if name_col in units.columns
+                   else np.full(len(units), None, dtype=object))
+    vfirst = pd.DataFrame({"code": u_code, "row": np.arange(len(units)), "has": ~empty})
+    vfirst = vfirst[u_is_village].sort_values(["code", "has", "row"], ascending=[True, False, True])
+    vfirst = vfirst.drop_duplicates("code")
+    v = pd.DataFrame({"code": p_code[p_is_village], "population": values[p_is_village],
+                      "pname": pop["name"].to_numpy(dtype=object)[p_is_village]})
+    v = v.merge(vfirst[["code", "row"]], on="code", how="outer")
+    v = v.sort_values("code", kind="stable").reset_index(drop=True)
+    no_pop = v["population"].isna().to_numpy()
+    if no_pop.any():
+        notes.append(f"{int(no_pop.sum())} village unit(s) are not in the population table; "
+                     f"they get population 0: {', '.join(v['code'][no_pop].head(10))}")
+    ignored = int((~p_is_village & (p_code != "")).sum())
+    if ignored:
+        notes.append(f"{ignored} population row(s) are townships or counties, not villages; ignored")
+    row = v["row"].to_numpy()
+    has_row = ~pd.isna(row)
+    row_i = np.where(has_row, np.nan_to_num(row.astype(float), nan=0), 0).astype(np.int64)
+    pop_v = v["population"].fillna(0.0).to_numpy(dtype=float)
+    name = v["pname"].to_numpy(dtype=object).copy()
+    need_name = pd.isna(name) & has_row
+    name[need_name] = names_units[row_i[need_name]]
+    point = np.where(has_row, rep[row_i], None)
+    placement = np.where(has_row, placement_of_row[row_i], "").astype(object)
+    point[placement == ""] = None
+
+    # villages known by code only: township-weighted
+    codes_v = v["code"].to_numpy(dtype=object).astype(str)
+    township = np.array([c[:9] for c in codes_v], dtype=object)
+    placed = placement != ""
+    if (~placed).any():
+        town_rows = np.flatnonzero(~u_is_village & (u_code != "") & ~empty)
+        town_codes = [u_code[i][:9] for i in town_rows]
+        town_pt = dict(zip(town_codes, _town_points(garr, town_rows, units.crs), strict=True))
+        by_town: dict[str, Any] = {}
+        if placed.any():
+            xy = shapely.get_coordinates(np.asarray(point[placed], dtype=object))
+            crs_m = (CRS.from_user_input(metric_crs) if metric_crs is not None
+                     else metric_crs_for(tuple(np.r_[xy.min(axis=0), xy.max(axis=0)])))
+            to_m = Transformer.from_crs(4326, crs_m, always_xy=True)
+            to_ll = Transformer.from_crs(crs_m, 4326, always_xy=True)
+            mx, my = to_m.transform(xy[:, 0], xy[:, 1])
+            wt = pop_v[placed]
+            tw = pd.DataFrame({"t": township[placed], "w": wt, "wx": wt * mx, "wy": wt * my,
+                               "n": 1.0, "x": mx, "y": my})
+            g = tw.groupby("t")[["w", "wx", "wy", "n", "x", "y"]].sum()
+            # weighted mean; plain mean where the township's placed villages have no people
+            wsum = g["w"].to_numpy()
+            safe = np.where(wsum > 0, wsum, 1.0)
+            cx = np.where(wsum > 0, g["wx"].to_numpy() / safe, g["x"].to_numpy() / g["n"].to_numpy())
+            cy = np.where(wsum > 0, g["wy"].to_numpy() / safe, g["y"].to_numpy() / g["n"].to_numpy())
+            lon, lat = to_ll.transform(cx, cy)
+            by_town = dict(zip(g.index, shapely.points(lon, lat), strict=True))
+        for i in np.flatnonzero(~placed):
+            pt = by_town.get(township[i])
+            if pt is None:
+                pt = town_pt.get(township[i])
+            if pt is not None:
+                point[i] = pt
+                placement[i] = "township_weighted"
+        tw_n = int((placement == "township_weighted").sum())
+        if tw_n:
+            notes.append(f"{tw_n} village(s) known only by code were placed at their township's "
+                         "population-weighted position (township_weighted)")
+        lost = placement == ""
+        if lost.any():
+            placement[lost] = "code_only"
+            notes.append(f"{int(lost.sum())} village(s) could not be placed (no geometry, no placed "
+                         f"village and no polygon in their township); they have no point: "
+                         f"{', '.join(codes_v[lost][:10])}{' ...' if lost.sum() > 10 else ''}")
+    counts = pd.Series(placement).value_counts()
+    notes.insert(0, "village demand points: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in PLACEMENTS))
+    out = gpd.GeoDataFrame({
+        "code": pd.array(codes_v, dtype="str"),
+        "name": pd.array([None if pd.isna(x) else str(x) for x in name], dtype="str"),
+        "population": pop_v,
+        "placement": pd.array(placement.astype(str), dtype="str"),
+    }, geometry=gpd.GeoSeries(list(point), crs=4326), crs=4326)
+    out.attrs["notes"] = notes
+    return out
+
+
+def _town_points(garr: np.ndarray, rows: np.ndarray, crs: Any) -> list:
+    """Representative points (WGS84) of township polygons/points at ``rows``."""
+    import geopandas as gpd
+    import shapely
+
+    if rows.size == 0:
+        return []
+    g = garr[rows]
+    pts = np.where(np.isin(shapely.get_type_id(g), (0, 4)), shapely.centroid(g), shapely.point_on_surface(g))
+    return list(gpd.GeoSeries(pts, crs=crs).to_crs(4326).to_numpy())
+
+
+# --- cells -------------------------------------------------------------------------------------
+
+def cell_demand(raster: PopRaster, cell_m: float, metric_epsg: int, *,
+                position: Literal["centroid", "centre"] = "centroid") -> Any:
+    """Aggregate a population raster to square cells of ``cell_m`` metres; one point per cell.
+
+    Each raster cell with population goes, by its centre projected to ``metric_epsg``, to
+    the square ``floor(x / cell_m), floor(y / cell_m)`` of that CRS; the cell's population
+    is the sum of its raster cells (the raster total is preserved up to float rounding).
+
+    Parameters
+    ----------
+    raster
+        Population grid in any CRS.
+    cell_m
+        Size of the square cells in metres.
+    metric_epsg
+        EPSG code of a projected CRS in metres (a UTM or Gauss-Kruger zone) for the squares.
+    position
+        ``"centroid"`` (default): the population-weighted centroid of the raster cells in
+        the square; ``"centre"``: the square's centre.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns code (``"<ix>_<iy>"``), ix, iy, population, x, y (metric CRS), geometry
+        (EPSG:4326 points); one row per square with population > 0.
+    """
+    import geopandas as gpd
+    import shapely
+
+    if not (np.isfinite(cell_m) and cell_m > 0):
+        raise ValueError(f"cell_demand: cell_m={cell_m!r} must be a positive number of metres")
+    if position not in ("centroid", "centre"):
+        raise ValueError(f"cell_demand: position={position!r} is not known; use 'centroid' or 'centre'")
+    crs_m = CRS.from_epsg(int(metric_epsg))
+    units = {a.unit_name for a in crs_m.axis_info}
+    if not crs_m.is_projected or not units <= {"metre", "meter"}:
+        raise ValueError(f"cell_demand: EPSG:{metric_epsg} ({crs_m.name}) is not a projected CRS in "
+                         "metres; pass a UTM or Gauss-Kruger zone, e.g. geo.crs.metric_crs_for(...)")
+    if raster.crs is None:
+        raise ValueError(f"{raster.source}: the raster has no CRS")
+    rows, cols = np.nonzero(raster.mask & (raster.data > 0))
+    w = raster.data[rows, cols]
+    x, y = raster.cell_centres(rows, cols)
+    del rows, cols
+    if raster.crs != crs_m:
+        x, y = Transformer.from_crs(raster.crs, crs_m, always_xy=True).transform(x, y)
+        x, y = np.asarray(x), np.asarray(y)
+    ix = np.floor(x / cell_m).astype(np.int64)
+    iy = np.floor(y / cell_m).astype(np.int64)
+    if ix.size:
+        span = int(iy.max() - iy.min()) + 1
+        key = (ix - ix.min()) * span + (iy - iy.min())
+        uniq, inv = np.unique(key, return_inverse=True)
+        gx = uniq // span + ix.min()
+        gy = uniq % span + iy.min()
+    else:
+        uniq, inv = np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        gx = gy = uniq
+    m = uniq.size
+    pop = np.bincount(inv, weights=w, minlength=m)
+    if position == "centroid":
+        cx = np.bincount(inv, weights=w * x, minlength=m) / pop
+        cy = np.bincount(inv, weights=w * y, minlength=m) / pop
+    else:
+        cx, cy = (gx + 0.5) * cell_m, (gy + 0.5) * cell_m
+    lon, lat = Transformer.from_crs(crs_m, 4326, always_xy=True).transform(cx, cy)
+    code = pd.array(np.char.add(np.char.add(gx.astype(str), "_"), gy.astype(str)), dtype="str")
+    out = gpd.GeoDataFrame({"code": code, "ix": gx, "iy": gy, "population": pop,
+                            "x": np.asarray(cx, dtype=float), "y": np.asarray(cy, dtype=float)},
+                           geometry=shapely.points(np.asarray(lon), np.asarray(lat)), crs=4326)
+    out.attrs["notes"] = [f"{w.size} populated raster cells aggregated to {m} squares of "
+                          f"{cell_m:g} m in EPSG:{metric_epsg}; total {pop.sum():,.1f} persons"]
+    out.attrs["metric_epsg"] = int(metric_epsg)
+    return out
+
+
+# --- snapping --------------------------------------------------------------------------------------
+
+def snap_demand(graph, demand_gdf, norms=None) -> Any:
+    """Join demand points to the network: add columns node, snap_m, along_m and offroad_s.
+
+    ``node`` is the network node the point reaches (-1 for rows without geometry),
+    ``snap_m`` the straight distance to the nearest road, ``offroad_s`` the seconds from the
+    point to ``node``: off-road at ``road.speed_kmh.offroad`` plus along the road to the node
+    (`geo.routing.Snap.time_s`; add it to the node's network time). Non-point geometries use
+    their representative point.
+    """
+    import shapely
+
+    from geo.routing import snap
+
+    out = demand_gdf.copy()
+    if out.crs is None:
+        raise ValueError("snap_demand: the demand layer has no CRS; set it (EPSG:4326 for lon/lat)")
+    g = out.geometry
+    if CRS.from_user_input(out.crs) != CRS.from_epsg(4326):
+        g = g.to_crs(4326)
+    arr = g.to_numpy()
+    ok = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+    pts = arr[ok]
+    not_pt = shapely.get_type_id(pts) != 0
+    pts = np.where(not_pt, shapely.point_on_surface(pts), pts)
+    n = len(out)
+    node = np.full(n, -1, dtype=np.int64)
+    snap_m = np.full(n, np.nan)
+    along = np.full(n, np.nan)
+    time_s = np.full(n, np.nan)
+    if ok.any():
+        s = snap(graph, shapely.get_x(pts), shapely.get_y(pts), norms=norms)
+        node[ok], snap_m[ok], along[ok], time_s[ok] = s.node, s.distance_m, s.along_m, s.time_s
+    out["node"] = node
+    out["snap_m"] = snap_m
+    out["along_m"] = along
+    out["offroad_s"] = time_s
+    return out
