@@ -1,0 +1,72 @@
+"""`emgis demo` end to end, as a user runs it: its own cluster, every layer, no stray server.
+
+The command runs as a subprocess with a fresh EMGIS_HOME and no EMGIS_DATABASE_URL, so it
+initialises and starts its own PostgreSQL cluster, loads the synthetic county through the
+ordinary loaders, and must stop the server again when it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import missing
+
+from layers.pgserver import LocalCluster, find_pg_bin
+
+pytestmark = [pytest.mark.postgis, pytest.mark.slow]
+
+
+def _emgis(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("EMGIS_DATABASE_URL", "EMGIS_TEST_DATABASE_URL")}
+    env.update(EMGIS_HOME=str(home), COLUMNS="120", NO_COLOR="1")
+    exe = Path(sys.executable).with_name("emgis")
+    return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _postmasters(data_dir: str) -> list[str]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "postgres" in cmd and data_dir in cmd:
+                out.append(cmd)
+    return out
+
+
+def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
+    try:
+        find_pg_bin()
+    except Exception as exc:  # noqa: BLE001 - any reason PostgreSQL is not there
+        missing(f"PostgreSQL server programs are not installed: {exc}")
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o755)
+    tmp_path.chmod(0o755)
+    res = _emgis(home, "demo")
+    try:
+        assert res.returncode == 0, res.stdout + res.stderr
+        for layer in ("admin_units", "shelters", "depots", "depot_stock", "team_bases", "risk_points", "hazards",
+                      "hazard_zones"):
+            assert f" {layer}" in res.stdout, res.stdout
+        assert "census rows for 2020" in res.stdout and "census rows for 2023" in res.stdout
+        assert "synthetic" in res.stdout
+        cluster = LocalCluster(home)
+        status = cluster.status()
+        assert status["exists"] and not status["running"], status
+        assert _postmasters(status["data_dir"]) == []
+        # the data stayed: `emgis db status` sees the stopped cluster, `emgis layers` counts the rows
+        st = _emgis(home, "db", "status")
+        assert st.returncode == 0 and "running" in st.stdout.lower(), st.stdout + st.stderr
+        layers = _emgis(home, "layers")
+        assert layers.returncode == 0, layers.stdout + layers.stderr
+        assert "shelters" in layers.stdout and "45" in layers.stdout
+        assert not cluster.status()["running"]
+    finally:
+        LocalCluster(home).destroy()  # the test's own cleanup, after the checks
