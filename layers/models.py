@@ -353,3 +353,38 @@ AUDITED_TABLES = [
     "study_area", "admin_units", "code_list", "population", "risk_points", "hazards", "risk_areas",
     "hazard_zones", "shelters", "depots", "depot_stock", "team_bases", "incidents", "norm_overrides",
 ]
+
+
+class RoadNetwork(Base):
+    """One loaded road network: its source, size and the compiled graph routing reads."""
+
+    __tablename__ = "road_networks"
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    source_file: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    nodes: Mapped[int] = mapped_column(Integer)
+    edges: Mapped[int] = mapped_column(Integer)
+    components: Mapped[int] = mapped_column(Integer)
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    graph_path: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class RoadEdge(Base):
+    """One edge of a road network (``edge_id``: its index in the compiled graph)."""
+
+    __tablename__ = "road_edges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network: Mapped[str] = mapped_column(ForeignKey("road_networks.name", ondelete="CASCADE"),
+                                         server_default="default", index=True)
+    edge_id: Mapped[int] = mapped_column(Integer)
+    u: Mapped[int] = mapped_column(BigInteger)
+    v: Mapped[int] = mapped_column(BigInteger)
+    road_class: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    speed_kmh: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float] = mapped_column(Float)
+    time_s: Mapped[float] = mapped_column(Float)
+    oneway: Mapped[bool] = mapped_column(Boolean)
+    component: Mapped[int | None] = mapped_column(Integer)
+    geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import missing
 
-from layers.pgserver import LocalCluster, find_pg_bin
+from layers.pgserver import ClusterError, LocalCluster, find_pg_bin
 
 pytestmark = [pytest.mark.postgis, pytest.mark.slow]
 
@@ -43,7 +43,7 @@ def _postmasters(data_dir: str) -> list[str]:
 def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
     try:
         find_pg_bin()
-    except Exception as exc:  # noqa: BLE001 - any reason PostgreSQL is not there
+    except ClusterError as exc:
         missing(f"PostgreSQL server programs are not installed: {exc}")
     home = tmp_path / "home"
     home.mkdir()
