@@ -31,24 +31,30 @@ def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo") -> 
 
     files = write_demo_county(Path(out), seed=seed)
     console.print(f"[bold]{files.county_name}[/] — synthetic data (seed {seed}), files in {out}")
-    counts: dict[str, int] = {}
     with open_database() as db:
-        with db.engine.begin() as c:  # the demo owns its database: start from a clean slate
-            tables = ", ".join(["population", "code_list", "hazard_events", "hazards", "risk_areas", "risk_points",
-                                "hazard_zones", "depot_stock", "depots", "team_bases", "shelters", "incidents",
-                                "admin_units", "study_area", "audit_log", "loads"])
-            c.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        area = read_boundary(files.county, county_code=files.county_code)
-        save_study_area(db.engine, area, boundary_file=str(files.county), actor=actor)
-        console.print(f"study area {area.name}: {area.area_km2:,.0f} km², metric CRS EPSG:{area.metric_epsg}")
-        for layer, attr, crs in DEMO_LOADS:
-            path = getattr(files, attr)
-            res = load_layer(db.engine, layer, path, crs=crs, actor=actor)
-            counts[layer] = res.rows
-            console.print(f"  loaded {res.rows:>4} {layer:<12} from {Path(path).name} ({res.source_crs or 'no geometry'})")
-        counts.update(_load_census(db, files, console, actor))
+        counts = load_demo(db, files, console=console, actor=actor)
         _summary(db, console)
     console.print("The database server was stopped; `emgis db start` keeps it running for exploring.")
+    return counts
+
+
+def load_demo(db, files, *, console: Console, actor: str = "demo") -> dict[str, int]:
+    """Load the written demo files into ``db`` (emptied first) through the ordinary loaders."""
+    counts: dict[str, int] = {}
+    with db.engine.begin() as c:  # the demo owns its database: start from a clean slate
+        tables = ", ".join(["population", "code_list", "hazard_events", "hazards", "risk_areas", "risk_points",
+                            "hazard_zones", "depot_stock", "depots", "team_bases", "shelters", "incidents",
+                            "admin_units", "study_area", "audit_log", "loads"])
+        c.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    area = read_boundary(files.county, county_code=files.county_code)
+    save_study_area(db.engine, area, boundary_file=str(files.county), actor=actor)
+    console.print(f"study area {area.name}: {area.area_km2:,.0f} km², metric CRS EPSG:{area.metric_epsg}")
+    for layer, attr, crs in DEMO_LOADS:
+        path = getattr(files, attr)
+        res = load_layer(db.engine, layer, path, crs=crs, actor=actor)
+        counts[layer] = res.rows
+        console.print(f"  loaded {res.rows:>4} {layer:<12} from {Path(path).name} ({res.source_crs or 'no geometry'})")
+    counts.update(_load_census(db, files, console, actor))
     return counts
 
 

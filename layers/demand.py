@@ -371,3 +371,57 @@ def snap_demand(graph, demand_gdf, norms=None) -> Any:
     out["along_m"] = along
     out["offroad_s"] = time_s
     return out
+
+
+# --- from and to PostGIS ---------------------------------------------------------------------
+
+def demand_from_db(engine, *, year: int | None = None) -> Any:
+    """One demand point per village from the stored admin units and census (latest year).
+
+    Villages stored with only a code are placed at their township's population-weighted
+    position; :func:`store_placements` writes those positions back, marked as such.
+    """
+    import geopandas as gpd
+    import sqlalchemy as sa
+
+    with engine.connect() as c:
+        if year is None:
+            year = c.execute(sa.text("SELECT max(year) FROM population")).scalar()
+        if year is None or not c.execute(sa.text("SELECT count(*) FROM population WHERE year = :y"),
+                                         {"y": year}).scalar():
+            p = Problems("population")
+            p.error(None, "year", year, "has no census rows stored",
+                    "load a census table first: emgis load census FILE --year YYYY")
+            p.raise_if_errors()
+        units = gpd.read_postgis(sa.text(
+            "SELECT code, name, level, CASE WHEN placement IN ('boundary', 'point') THEN coalesce(geom, point) END "
+            "AS geom FROM admin_units WHERE level IN ('township', 'village') ORDER BY code"), c, geom_col="geom")
+        pop = pd.read_sql(sa.text("SELECT p.code, coalesce(a.name, l.name) AS name, p.population FROM population p "
+                                  "LEFT JOIN admin_units a USING (code) "
+                                  "LEFT JOIN LATERAL (SELECT name FROM code_list WHERE code = p.code "
+                                  "ORDER BY vintage DESC LIMIT 1) l ON true WHERE p.year = :y"), c, params={"y": year})
+    if units.crs is None:
+        units = units.set_crs(4326)
+    out = village_demand(units, pop)
+    out.attrs["year"] = int(year)
+    return out
+
+
+def store_placements(engine, demand, *, actor: str = "cli") -> int:
+    """Write township-weighted positions of code-only villages to ``admin_units``; return how many."""
+    import shapely
+    import sqlalchemy as sa
+
+    placed = demand[(demand["placement"] == "township_weighted") & demand.geometry.notna()]
+    if placed.empty:
+        return 0
+    rows = [{"code": c, "name": n or c, "parent": c[:9] + "000", "wkb": shapely.to_wkb(g)}
+            for c, n, g in zip(placed["code"], placed["name"], placed.geometry, strict=True)]
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true)"), {"a": actor})
+        conn.execute(sa.text(
+            "INSERT INTO admin_units (code, name, level, parent_code, placement, point) "
+            "VALUES (:code, :name, 'village', :parent, 'township_weighted', ST_GeomFromWKB(:wkb, 4326)) "
+            "ON CONFLICT (code) DO UPDATE SET point = EXCLUDED.point, placement = 'township_weighted' "
+            "WHERE admin_units.placement IN ('code_only', 'township_weighted')"), rows)
+    return len(rows)

@@ -355,6 +355,9 @@ AUDITED_TABLES = [
 ]
 
 
+from sqlalchemy import Boolean  # noqa: E402  (road tables, appended; see migration 0003)
+
+
 class RoadNetwork(Base):
     """One loaded road network: its source, size and the compiled graph routing reads."""
 
