@@ -72,6 +72,7 @@ class DemoFiles:
     risk_points: Path
     hazards: Path
     hazard_zones: Path
+    roads: Path
     readme: Path
     seed: int
     county_code: str = COUNTY_CODE
@@ -145,6 +146,7 @@ def write_demo_county(out_dir: Path, *, seed: int = DEFAULT_SEED) -> DemoFiles:
     _write_points_geojson(risks, w, p["risk_points"])
     hazards.to_csv(p["hazards"], index=False, encoding="utf-8", lineterminator="\n")
     _write_geojson(w.zones.to_crs(4326), p["hazard_zones"])
+    n_roads = _write_roads(w, int(seed), to_wgs, p["roads"])
     vil = w.villages
     counts = {
         "townships": len(w.towns),
@@ -159,6 +161,7 @@ def write_demo_county(out_dir: Path, *, seed: int = DEFAULT_SEED) -> DemoFiles:
         "risk_points": len(risks),
         "hazards": len(hazards),
         "hazard_zones": len(w.zones),
+        "roads": n_roads,
     }
     p["readme"].write_text(_readme(seed, w, counts), encoding="utf-8")
     return DemoFiles(out_dir=out, seed=int(seed), metric_epsg=w.epsg, counts=counts, **p)
@@ -178,8 +181,26 @@ _FILES = {
     "risk_points": "risk_points.geojson",
     "hazards": "hazards.csv",
     "hazard_zones": "hazard_zones.geojson",
+    "roads": "roads.gpkg",
     "readme": "README.txt",
 }
+
+
+def _write_roads(w: _World, seed: int, to_wgs: Transformer, path: Path) -> int:
+    """A surveyed-style road layer (lines with class, one-way and speed) around the seat."""
+    from geo.synthetic import synthetic_network
+
+    lon, lat = to_wgs.transform(float(w.seat[0]), float(w.seat[1]))
+    _, lines = synthetic_network("county", seed=seed, centre=(lon, lat), as_lines=True)
+    area = gpd.GeoSeries([w.outline.buffer(3000)], crs=w.epsg).to_crs(4326).iloc[0]
+    lines = lines[lines.intersects(area)]
+    out = gpd.GeoDataFrame({
+        "highway": lines["highway"].to_numpy(dtype=object),
+        "oneway": np.where(lines["oneway"].to_numpy(), "yes", "no").astype(object),
+        "maxspeed": np.where(lines["highway"].isin(["motorway", "trunk"]), lines["speed_kmh"].round(), np.nan),
+    }, geometry=lines.geometry.to_numpy(), crs=4326)
+    _write_gpkg(out, path, "roads")
+    return len(out)
 
 
 # --- geometry helpers -------------------------------------------------------------------------
@@ -1011,11 +1032,16 @@ def _write_teams(df: pd.DataFrame, w: _World, path: Path) -> None:
     gdf["unit_code"] = _codes_of(w, gdf)
     gdf = gdf[["id", "name", "team_type", "specialities", "personnel", "vehicles", "status", "fire_class",
                "unit_code", "geometry"]]
+    _write_gpkg(gdf, path, "team_bases")
+
+
+def _write_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    """Write a GeoPackage whose bytes depend only on the data (GDAL stamps the current date)."""
     _remove(path)
     before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": f"{_FILE_DATE}T00:00:00.000Z"})
     try:
-        pyogrio.write_dataframe(gdf, path, layer="team_bases", driver="GPKG")
+        pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
 
@@ -1064,4 +1090,7 @@ hazards.csv           {counts['hazards']} hidden hazards (隐患) in the registe
                       overdue means deadline before {REFERENCE_DATE.isoformat()} and not closed
 hazard_zones.geojson  flood corridor along the {_RIVER} river and landslide zones in the hills,
                       EPSG:4326; hazard_type (flood/landslide), level (high/medium/low)
+roads.gpkg            layer roads: {counts['roads']} road segments as a surveyed road layer would hold
+                      them (lines, EPSG:4326): highway (OSM road class), oneway (yes/no), maxspeed
+                      (km/h, expressways only); the network is synthetic (geo/synthetic.py)
 """

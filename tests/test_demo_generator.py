@@ -102,7 +102,7 @@ def test_bad_seed_is_refused_naming_the_parameter(tmp_path):
 
 def test_demo_files_report_paths_counts_and_crs(demo):
     for name in ("county", "admin_units", "census_2020", "census_2023", "codes_2020", "codes_2023", "shelters",
-                 "depots", "depot_stock", "team_bases", "risk_points", "hazards", "hazard_zones", "readme"):
+                 "depots", "depot_stock", "team_bases", "risk_points", "hazards", "hazard_zones", "roads", "readme"):
         assert getattr(demo, name).is_file(), name
     assert (demo.county_code, demo.metric_epsg) == ("339901", 4549)
     assert "合成" in demo.county_name and "synthetic" in demo.county_name_en
