@@ -19,8 +19,11 @@ db_app = typer.Typer(help="Manage the database (emgis's own PostGIS cluster, or 
                      no_args_is_help=True)
 norms_app = typer.Typer(help="The norms table: numbers from standards, with sources; override them here.",
                         no_args_is_help=True)
+population_app = typer.Typer(help="Population as demand: rasters summed to units, rescaled to the census; demand points.",
+                             no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(norms_app, name="norms")
+app.add_typer(population_app, name="population")
 console = Console()
 err = Console(stderr=True)
 
@@ -353,6 +356,119 @@ def demo(
     except InputError as exc:
         _report_input_error(exc)
         raise typer.Exit(2) from None
+
+
+# --- population -------------------------------------------------------------------------------
+
+def _units_with_geometry(engine, level: str):
+    import geopandas as gpd
+
+    with engine.connect() as c:
+        units = gpd.read_postgis(sa.text("SELECT code, name, geom FROM admin_units WHERE level = :l AND geom IS NOT NULL "
+                                         "ORDER BY code"), c, geom_col="geom", params={"l": level})
+    if units.empty:
+        from layers.problems import Problem
+
+        raise InputError([Problem(
+            "admin_units", None, "level", level, "has no unit with a boundary in the database",
+            "load township/village outlines first: emgis load admin_units FILE")], source="admin_units")
+    return units
+
+
+@population_app.command("zonal")
+def population_zonal(
+    raster: Annotated[Path, typer.Argument(help="population GeoTIFF (WorldPop, GHSL, ...)")],
+    level: Annotated[str, typer.Option(help="sum to this level of admin_units")] = "village",
+    out: Annotated[Path | None, typer.Option(help="write code,name,raster_population[,census] as CSV")] = None,
+) -> None:
+    """Sum a population raster over the stored units, beside the latest census where there is one."""
+    from layers.db import open_database
+    from layers.rasters import read_population_raster, zonal_sums
+
+    try:
+        pop = read_population_raster(raster)
+        with open_database() as db:
+            units = _units_with_geometry(db.engine, level)
+            with db.engine.connect() as c:
+                census = dict(c.execute(sa.text(
+                    "SELECT code, population FROM population WHERE year = (SELECT max(year) FROM population)")).all())
+    except InputError as exc:
+        _report_input_error(exc)
+        raise typer.Exit(2) from None
+    sums = zonal_sums(pop, units)
+    table = units[["code", "name"]].copy()
+    table["raster_population"] = table["code"].map(sums).fillna(0.0).round(1)
+    table["census"] = table["code"].map(census)
+    for note in sums.attrs.get("notes", []):
+        console.print(f"  note: {note}")
+    console.print(f"raster total {pop.total:,.0f}; inside the {len(units)} {level} units "
+                  f"{table['raster_population'].sum():,.0f}; outside {sums.attrs.get('outside_units', 0):,.0f}")
+    if out:
+        table.to_csv(out, index=False, encoding="utf-8-sig")
+        console.print(f"wrote {out}")
+
+
+@population_app.command("dasymetric")
+def population_dasymetric(
+    raster: Annotated[Path, typer.Argument(help="population GeoTIFF to rescale")],
+    out: Annotated[Path, typer.Argument(help="the rescaled GeoTIFF to write")],
+    year: Annotated[int | None, typer.Option(help="census year (default: the latest loaded)")] = None,
+    level: str = "village",
+) -> None:
+    """Rescale a raster so each unit's cells sum to its census total (dasymetric mapping)."""
+    from layers.db import open_database
+    from layers.rasters import dasymetric, read_population_raster, write_raster
+
+    try:
+        pop = read_population_raster(raster)
+        with open_database() as db:
+            units = _units_with_geometry(db.engine, level)
+            with db.engine.connect() as c:
+                y = year or c.execute(sa.text("SELECT max(year) FROM population")).scalar()
+                totals = dict(c.execute(sa.text("SELECT code, population FROM population WHERE year = :y"),
+                                        {"y": y}).all())
+    except InputError as exc:
+        _report_input_error(exc)
+        raise typer.Exit(2) from None
+    result = dasymetric(pop, units, {k: v for k, v in totals.items() if v is not None})
+    write_raster(out, result)
+    for note in result.notes:
+        console.print(f"  note: {note}")
+    console.print(f"wrote {out}: total {result.total:,.0f} (census {y}: {sum(v or 0 for v in totals.values()):,})")
+
+
+@population_app.command("demand")
+def population_demand(
+    out: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or CSV of demand points")],
+    year: Annotated[int | None, typer.Option(help="census year (default: the latest loaded)")] = None,
+    store: Annotated[bool, typer.Option(help="store township-weighted positions of code-only villages")] = True,
+) -> None:
+    """One demand point per village with its census population, placed even without a boundary."""
+    from layers.db import open_database
+    from layers.demand import demand_from_db, store_placements
+
+    _, ls = _settings()
+    try:
+        with open_database() as db:
+            d = demand_from_db(db.engine, year=year)
+            placed = store_placements(db.engine, d, actor=ls.actor) if store else 0
+    except InputError as exc:
+        _report_input_error(exc)
+        raise typer.Exit(2) from None
+    counts = d["placement"].value_counts().to_dict()
+    console.print(f"{len(d)} villages, population {d['population'].sum():,.0f} ({d.attrs['year']}); placement: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if placed:
+        console.print(f"  stored {placed} township-weighted position(s) in admin_units")
+    for note in d.attrs.get("notes", []):
+        console.print(f"  note: {note}")
+    if out.suffix.lower() == ".csv":
+        frame = d.drop(columns="geometry")
+        frame["lon"], frame["lat"] = d.geometry.x, d.geometry.y
+        frame.to_csv(out, index=False, encoding="utf-8-sig")
+    else:
+        d.to_file(out)
+    console.print(f"wrote {out}")
 
 
 def main() -> None:
