@@ -14,7 +14,7 @@ test:
 
 bench:
 	@bash scripts/bootstrap.sh --bench
-	.venv/bin/python bench/run_all.py
+	.venv/bin/python -m bench.run_all
 
 lint:
 	@bash scripts/bootstrap.sh
