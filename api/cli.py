@@ -166,7 +166,7 @@ def init(
                   f"metric CRS EPSG:{area.metric_epsg}")
 
 
-LAYER_HELP = "census, codes, admin_units, shelters, depots, depot_stock, team_bases, risk_points, hazards, hazard_zones, incidents"
+LAYER_HELP = "roads, census, codes, admin_units, shelters, depots, depot_stock, team_bases, risk_points, hazards, hazard_zones, incidents"
 
 
 @app.command("load")
@@ -184,6 +184,11 @@ def load(
     from layers.loaders import load_layer
 
     _, ls = _settings()
+    if layer == "roads":  # OSM extracts or line layers; `emgis load-roads` has the road-only options
+        from api.cli_roads import load_roads_command
+
+        load_roads_command(file, crs=crs, encoding=encoding)
+        return
     if layer in ("census", "codes"):
         _load_census_or_codes(layer, file, year, accept_warnings, encoding, ls.actor)
         return
@@ -469,6 +474,10 @@ def population_demand(
     else:
         d.to_file(out)
     console.print(f"wrote {out}")
+
+
+# commands defined in their own modules register themselves on `app`
+from api import cli_risk, cli_roads  # noqa: E402, F401
 
 
 def main() -> None:

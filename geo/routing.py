@@ -485,7 +485,12 @@ def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
         rows.append((float(m), geom.area / 1e6, geom))
     gdf = gpd.GeoDataFrame({"minutes": [r[0] for r in rows], "area_km2": [r[1] for r in rows]},
                            geometry=[r[2] for r in rows], crs=graph.crs)
-    return gdf.to_crs(4326)
+    out = gdf.to_crs(4326)
+    # reprojecting dense buffered rings can make a ring touch itself: repair, staying polygonal
+    bad = ~out.is_valid
+    if bad.any():
+        out.loc[bad, "geometry"] = out.geometry[bad].buffer(0)
+    return out
 
 
 def _fill_holes(geom, min_hole_m2: float):
