@@ -57,6 +57,9 @@ def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
             assert f" {layer}" in res.stdout, res.stdout
         assert "census rows for 2020" in res.stdout and "census rows for 2023" in res.stdout
         assert "synthetic" in res.stdout
+        assert "road edges" in res.stdout and "four-colour map" in res.stdout
+        assert (home / "demo" / "risk_map.html").is_file()
+        assert (home / "networks").is_dir() and any((home / "networks").iterdir())
         cluster = LocalCluster(home)
         status = cluster.status()
         assert status["exists"] and not status["running"], status
