@@ -447,19 +447,32 @@ def population_demand(
     out: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or CSV of demand points")],
     year: Annotated[int | None, typer.Option(help="census year (default: the latest loaded)")] = None,
     store: Annotated[bool, typer.Option(help="store township-weighted positions of code-only villages")] = True,
+    snap: Annotated[bool, typer.Option(help="snap each point to the road network (node, snap_m, offroad_s)")] = False,
+    network: Annotated[str, typer.Option(help="road network to snap to")] = "default",
 ) -> None:
     """One demand point per village with its census population, placed even without a boundary."""
+    from geo.store import RoadNetworkNotFound, load_network
     from layers.db import open_database
-    from layers.demand import demand_from_db, store_placements
+    from layers.demand import demand_from_db, snap_demand, store_placements
 
-    _, ls = _settings()
+    dbs, ls = _settings()
     try:
         with open_database() as db:
             d = demand_from_db(db.engine, year=year)
             placed = store_placements(db.engine, d, actor=ls.actor) if store else 0
+            if snap:
+                attrs = dict(d.attrs)
+                d = snap_demand(load_network(db.engine, network, home=dbs.home), d, norms=_norms(db.engine))
+                d.attrs.update(attrs)
     except InputError as exc:
         _report_input_error(exc)
         raise typer.Exit(2) from None
+    except RoadNetworkNotFound as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    if snap:
+        console.print(f"snapped to network {network!r}: median {d['snap_m'].median():,.0f} m, "
+                      f"max {d['snap_m'].max():,.0f} m from a road")
     counts = d["placement"].value_counts().to_dict()
     console.print(f"{len(d)} villages, population {d['population'].sum():,.0f} ({d.attrs['year']}); placement: "
                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

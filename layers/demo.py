@@ -190,8 +190,13 @@ def _write_roads(w: _World, seed: int, to_wgs: Transformer, path: Path) -> int:
     """A surveyed-style road layer (lines with class, one-way and speed) around the seat."""
     from geo.synthetic import synthetic_network
 
-    lon, lat = to_wgs.transform(float(w.seat[0]), float(w.seat[1]))
-    _, lines = synthetic_network("county", seed=seed, centre=(lon, lat), as_lines=True)
+    # centred on the county and large enough to cover it: every village has roads near it
+    x0, y0, x1, y1 = w.outline.bounds
+    lon, lat = to_wgs.transform((x0 + x1) / 2, (y0 + y1) / 2)
+    spacing = 250.0
+    side = max(x1 - x0, y1 - y0) + 4000
+    _, lines = synthetic_network("county", seed=seed, centre=(lon, lat), spacing_m=spacing,
+                                 n_nodes=int((side / spacing) ** 2 * 0.95), as_lines=True)
     area = gpd.GeoSeries([w.outline.buffer(3000)], crs=w.epsg).to_crs(4326).iloc[0]
     lines = lines[lines.intersects(area)]
     out = gpd.GeoDataFrame({

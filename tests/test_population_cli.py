@@ -22,8 +22,9 @@ pytestmark = pytest.mark.postgis
 @pytest.fixture
 def demo_db(db, tmp_path, monkeypatch):
     files = write_demo_county(tmp_path / "demo")
-    load_demo(db, files, console=Console(quiet=True))
+    load_demo(db, files, console=Console(quiet=True), home=tmp_path / "home")
     monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
+    monkeypatch.setenv("EMGIS_HOME", str(tmp_path / "home"))
     return db, files
 
 
@@ -60,10 +61,12 @@ def test_zonal_dasymetric_and_demand(demo_db, tmp_path):
     census = z.set_index("code")["census"]
     assert np.allclose(scaled.reindex(census.index).to_numpy(), census.to_numpy(), rtol=1e-6)
 
-    res = run.invoke(app, ["population", "demand", str(tmp_path / "demand.geojson")])
+    res = run.invoke(app, ["population", "demand", str(tmp_path / "demand.geojson"), "--snap"])
     assert res.exit_code == 0, res.output
     d = gpd.read_file(tmp_path / "demand.geojson")
     assert len(d) == 220 and d["population"].sum() == pytest.approx(census.sum())
+    # every village reaches the network; a road is within a few km of every village point
+    assert (d["node"] >= 0).all() and d["snap_m"].max() < 5000 and (d["offroad_s"] >= 0).all()
 
 
 def test_missing_raster_is_a_clear_error(demo_db, tmp_path):
