@@ -380,6 +380,25 @@ def _units_with_geometry(engine, level: str):
     return units
 
 
+def _raster_units_census(raster: Path, level: str, year: int | None):
+    """Read the raster, the stored units of ``level`` and one census year (the latest by default)."""
+    from layers.db import open_database
+    from layers.rasters import read_population_raster
+
+    try:
+        pop = read_population_raster(raster)
+        with open_database() as db:
+            units = _units_with_geometry(db.engine, level)
+            with db.engine.connect() as c:
+                y = year or c.execute(sa.text("SELECT max(year) FROM population")).scalar()
+                census = dict(c.execute(sa.text("SELECT code, population FROM population WHERE year = :y"),
+                                        {"y": y}).all())
+    except InputError as exc:
+        _report_input_error(exc)
+        raise typer.Exit(2) from None
+    return pop, units, y, census
+
+
 @population_app.command("zonal")
 def population_zonal(
     raster: Annotated[Path, typer.Argument(help="population GeoTIFF (WorldPop, GHSL, ...)")],
@@ -387,19 +406,9 @@ def population_zonal(
     out: Annotated[Path | None, typer.Option(help="write code,name,raster_population[,census] as CSV")] = None,
 ) -> None:
     """Sum a population raster over the stored units, beside the latest census where there is one."""
-    from layers.db import open_database
-    from layers.rasters import read_population_raster, zonal_sums
+    from layers.rasters import zonal_sums
 
-    try:
-        pop = read_population_raster(raster)
-        with open_database() as db:
-            units = _units_with_geometry(db.engine, level)
-            with db.engine.connect() as c:
-                census = dict(c.execute(sa.text(
-                    "SELECT code, population FROM population WHERE year = (SELECT max(year) FROM population)")).all())
-    except InputError as exc:
-        _report_input_error(exc)
-        raise typer.Exit(2) from None
+    pop, units, _, census = _raster_units_census(raster, level, None)
     sums = zonal_sums(pop, units)
     table = units[["code", "name"]].copy()
     table["raster_population"] = table["code"].map(sums).fillna(0.0).round(1)
@@ -421,20 +430,9 @@ def population_dasymetric(
     level: str = "village",
 ) -> None:
     """Rescale a raster so each unit's cells sum to its census total (dasymetric mapping)."""
-    from layers.db import open_database
-    from layers.rasters import dasymetric, read_population_raster, write_raster
+    from layers.rasters import dasymetric, write_raster
 
-    try:
-        pop = read_population_raster(raster)
-        with open_database() as db:
-            units = _units_with_geometry(db.engine, level)
-            with db.engine.connect() as c:
-                y = year or c.execute(sa.text("SELECT max(year) FROM population")).scalar()
-                totals = dict(c.execute(sa.text("SELECT code, population FROM population WHERE year = :y"),
-                                        {"y": y}).all())
-    except InputError as exc:
-        _report_input_error(exc)
-        raise typer.Exit(2) from None
+    pop, units, y, totals = _raster_units_census(raster, level, year)
     result = dasymetric(pop, units, {k: v for k, v in totals.items() if v is not None})
     write_raster(out, result)
     for note in result.notes:

@@ -276,14 +276,8 @@ def browser_page():
             browser.close()
 
 
-@pytest.mark.browser
-def test_map_in_chromium_offline(tmp_path, served, browser_page):
-    norms = default_norms().with_overrides(
-        [Norm("risk.colour.orange", "#ab5500", "", "", "", "")])
-    levels = {lv.key: lv.colour for lv in risk_levels(norms)}
-    write_risk_map(tmp_path / "risk.html", make_areas(), make_points(60, name0=XSS), norms=norms)
-
-    page = browser_page
+def watch_offline(page) -> tuple[list[str], list[str]]:
+    """Record console errors, page errors and dialogs; refuse and record every non-local request."""
     errors: list[str] = []
     external: list[str] = []
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
@@ -298,6 +292,18 @@ def test_map_in_chromium_offline(tmp_path, served, browser_page):
             route.abort()
 
     page.route("**/*", guard)
+    return errors, external
+
+
+@pytest.mark.browser
+def test_map_in_chromium_offline(tmp_path, served, browser_page):
+    norms = default_norms().with_overrides(
+        [Norm("risk.colour.orange", "#ab5500", "", "", "", "")])
+    levels = {lv.key: lv.colour for lv in risk_levels(norms)}
+    write_risk_map(tmp_path / "risk.html", make_areas(), make_points(60, name0=XSS), norms=norms)
+
+    page = browser_page
+    errors, external = watch_offline(page)
     page.goto(f"{served}/risk.html")
     page.wait_for_function("typeof L !== 'undefined' && typeof L.markerClusterGroup === 'function'")
     page.wait_for_selector(".marker-cluster", timeout=15000)

@@ -13,7 +13,7 @@ import geopandas as gpd
 import pytest
 import shapely
 from conftest import shared
-from test_maps_risk import browser_page, served  # noqa: F401  (fixtures)
+from test_maps_risk import browser_page, served, watch_offline  # noqa: F401  (fixtures)
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -62,19 +62,7 @@ def test_real_extract_map_renders_offline(name, db, tmp_path, monkeypatch, serve
     assert out.exit_code == 0, out.output
 
     page = browser_page
-    errors: list[str] = []
-    external: list[str] = []
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-    def guard(route):
-        if route.request.url.startswith("http://127.0.0.1:"):
-            route.continue_()
-        else:
-            external.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
+    errors, external = watch_offline(page)
     page.goto(f"{served}/risk.html")
     page.wait_for_selector(".marker-cluster, path.emgis-risk-point", timeout=15000)
     page.wait_for_selector(".leaflet-overlay-pane path", timeout=15000)
