@@ -1,0 +1,229 @@
+"""`emgis coverage | gaps`: who is within reach of shelters, depots, fire stations and teams.
+
+Registered on `api.cli.app` by the import at the bottom of api/cli.py. The cores are in
+shelters/coverage.py (and shelters/siting.py for `emgis site`); this module reads the
+inputs from PostGIS, calls them, prints the answer and writes the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import typer
+from rich.table import Table
+
+from api.cli import _norms, _report_input_error, _settings, app, console, err
+from layers.problems import InputError
+
+LAYERS = {"shelters": "避难场所 shelters", "fire": "消防站 fire stations", "depots": "物资储备库 depots",
+          "teams": "救援队伍 teams"}
+LayerOpt = Annotated[str, typer.Option("--layer", help="shelters | fire | depots | teams")]
+
+
+def _check_layer(layer: str) -> None:
+    if layer not in LAYERS:
+        err.print(f"[red]--layer {layer!r} is not known[/]; use one of: {', '.join(LAYERS)}")
+        raise typer.Exit(2)
+
+
+def facilities_of(inputs, layer: str):
+    """The facility table a layer's coverage is measured from."""
+    if layer == "shelters":
+        return inputs.shelters
+    if layer == "depots":
+        return inputs.depots
+    teams = inputs.team_bases
+    if layer == "fire" and "team_type" in teams.columns:
+        return teams[teams["team_type"] == "fire_station"]
+    return teams
+
+
+def compute_coverage(inputs, layer: str, norms) -> pd.DataFrame:
+    from shelters import coverage as cov
+
+    fn = {"shelters": cov.shelter_coverage, "fire": cov.fire_coverage, "depots": cov.depot_coverage,
+          "teams": cov.team_coverage}[layer]
+    fac = inputs.shelters if layer == "shelters" else inputs.depots if layer == "depots" else inputs.team_bases
+    if not len(facilities_of(inputs, layer)):
+        raise typer.BadParameter(f"no usable {LAYERS[layer]} are stored; load them first (emgis load ...)")
+    return fn(inputs.graph, inputs.demand, fac, norms=norms)
+
+
+@contextlib.contextmanager
+def coverage_inputs(network: str, year: int | None):
+    """Open the database and read what coverage needs; bad or missing inputs exit with code 2."""
+    from geo.store import RoadNetworkNotFound
+    from layers.db import open_database
+    from shelters.store import load_coverage_inputs
+
+    dbs, _ = _settings()
+    try:
+        with open_database() as db:
+            norms = _norms(db.engine)
+            inputs = load_coverage_inputs(db.engine, network=network, home=dbs.home, year=year, norms=norms)
+            yield db, norms, inputs
+    except InputError as exc:
+        _report_input_error(exc)
+        raise typer.Exit(2) from None
+    except RoadNetworkNotFound as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+def _result_frame(inputs, c: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
+    d = inputs.demand
+    fac = facilities_of(inputs, layer)
+    label = dict(zip(fac["id"], fac["name"].fillna(fac["ext_id"]), strict=True)) if "id" in fac else {}
+    out = gpd.GeoDataFrame({
+        "code": d["code"].to_numpy(), "name": d["name"].to_numpy(), "population": d["population"].to_numpy(),
+        "facility": [label.get(f, f) for f in c["facility_id"].astype(object)], "time_min": np.round(c["time_s"].to_numpy() / 60, 2),
+        "standard_min": np.round(c["standard_s"].to_numpy(dtype=float) / 60, 2), "covered": c["covered"].to_numpy(),
+        "snap_m": np.round(d["snap_m"].to_numpy(dtype=float), 1),
+    }, geometry=d.geometry.to_numpy(), crs=4326)
+    out["time_min"] = out["time_min"].where(np.isfinite(out["time_min"]), None)
+    # a shelter class's own standard decides coverage: keep the time to the nearest of each class
+    for col in [k for k in c.columns if k.startswith("time_s.") and layer in ("shelters", "depots")]:
+        t = np.round(c[col].to_numpy(dtype=float) / 60, 2)
+        out[f"time_min.{col[7:]}"] = np.where(np.isfinite(t), t, np.nan)
+    out["covered_by"] = [None if pd.isna(f) or f == -1 else label.get(f, f) for f in c["covered_by_id"].astype(object)]
+    return out
+
+
+def _write(frame: gpd.GeoDataFrame, path: Path, sheets: dict[str, pd.DataFrame] | None = None) -> None:
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        with pd.ExcelWriter(path) as xw:
+            plain = pd.DataFrame(frame.drop(columns="geometry"))
+            plain["lon"], plain["lat"] = frame.geometry.x, frame.geometry.y
+            plain.to_excel(xw, sheet_name="villages", index=False)
+            for name, sheet in (sheets or {}).items():
+                sheet.to_excel(xw, sheet_name=name[:31], index=False)
+    elif suffix == ".csv":
+        plain = pd.DataFrame(frame.drop(columns="geometry"))
+        plain["lon"], plain["lat"] = frame.geometry.x, frame.geometry.y
+        plain.to_csv(path, index=False, encoding="utf-8-sig")
+    else:
+        frame.to_file(path)
+    console.print(f"wrote {path}")
+
+
+@app.command("coverage")
+def coverage_cmd(
+    layer: LayerOpt = "shelters",
+    out: Annotated[Path | None, typer.Option(help="villages with their nearest facility: .geojson, .gpkg, .csv, .xlsx")] = None,
+    map_: Annotated[Path | None, typer.Option("--map", help="write the offline coverage map (HTML)")] = None,
+    network: Annotated[str, typer.Option(help="road network")] = "default",
+    year: Annotated[int | None, typer.Option(help="census year (default: the latest)")] = None,
+) -> None:
+    """Travel time from every village to the nearest facility of LAYER, checked against its standard."""
+    from shelters import coverage as cov
+
+    _check_layer(layer)
+    with coverage_inputs(network, year) as (_, norms, inputs):
+        c = compute_coverage(inputs, layer, norms)
+        assignment = (cov.shelter_assignment(inputs.graph, inputs.demand, inputs.shelters, norms=norms)
+                      if layer == "shelters" else None)
+    frame = _result_frame(inputs, c, layer)
+    pop = frame["population"].astype(float)
+    covered = pop[frame["covered"]].sum()
+    t = Table("", "value", title=f"coverage: {LAYERS[layer]}", header_style="bold")
+    t.add_row("villages", f"{len(frame):,}")
+    t.add_row("population", f"{pop.sum():,.0f}")
+    t.add_row("within the standard", f"{covered:,.0f} ({covered / max(pop.sum(), 1):.1%})")
+    times = c["time_s"].to_numpy()
+    finite = times[np.isfinite(times)]
+    if finite.size:
+        t.add_row("travel time median / 90% / max", " / ".join(f"{v / 60:.1f} min" for v in
+                                                                 np.percentile(finite, [50, 90, 100])))
+    t.add_row("villages out of reach", f"{int((~frame['covered']).sum()):,}")
+    sheets = {}
+    if assignment is not None:
+        served = float(assignment.demand["assigned"].sum())
+        unserved = float(assignment.demand["unserved"].sum())
+        over = assignment.shelters[assignment.shelters["overload"] > 0]
+        t.add_row("sheltered within capacity", f"{served:,.0f} (unserved {unserved:,.0f})")
+        t.add_row("shelters nearest-assignment would overload", f"{len(over)}")
+        frame["sheltered"] = np.round(assignment.demand["assigned"].to_numpy(), 0)
+        frame["unserved"] = np.round(assignment.demand["unserved"].to_numpy(), 0)
+        sheets["shelters"] = assignment.shelters
+    console.print(t)
+    worst = frame[~frame["covered"]].sort_values("population", ascending=False).head(10)
+    if len(worst):
+        w = Table("code", "village", "population", "nearest", "time", "standard", title="largest villages out of reach")
+        for _, r in worst.iterrows():
+            w.add_row(str(r["code"]), str(r["name"]), f"{r['population']:,.0f}", str(r["facility"]),
+                      "—" if r["time_min"] is None else f"{r['time_min']:.1f} min", f"{r['standard_min']:.0f} min")
+        console.print(w)
+    for note in inputs.notes:
+        console.print(f"  note: {note}")
+    if out:
+        _write(frame, out, sheets)
+    if map_:
+        from maps.coverage_map import write_coverage_map
+
+        page = write_coverage_map(map_, frame.assign(time_s=c["time_s"].to_numpy()),
+                                  facilities_of(inputs, layer), kind_label=LAYERS[layer],
+                                  title=f"覆盖分析 Coverage: {LAYERS[layer]}")
+        console.print(f"wrote {page}")
+
+
+@app.command("gaps")
+def gaps_cmd(
+    layer: LayerOpt = "shelters",
+    out: Annotated[Path | None, typer.Option(help="ranked gap tables (.xlsx: villages, townships, hazard check)")] = None,
+    clusters: Annotated[Path | None, typer.Option(help="polygons of clusters of uncovered people (.geojson/.gpkg)")] = None,
+    radius_m: Annotated[float, typer.Option(help="uncovered villages closer than twice this form one cluster")] = 1500.0,
+    map_: Annotated[Path | None, typer.Option("--map", help="write the offline gap map (HTML)")] = None,
+    network: str = "default",
+    year: int | None = None,
+) -> None:
+    """Uncovered and under-served people per village and township, their clusters, and hazard-zone villages."""
+    from shelters import coverage as cov
+
+    _check_layer(layer)
+    if out is not None and out.suffix.lower() != ".xlsx":
+        err.print(f"[red]{out.name}[/]: gap tables are written as .xlsx (one sheet per table)")
+        raise typer.Exit(2)
+    with coverage_inputs(network, year) as (_, norms, inputs):
+        c = compute_coverage(inputs, layer, norms)
+        unserved = None
+        if layer == "shelters":
+            unserved = cov.shelter_assignment(inputs.graph, inputs.demand, inputs.shelters,
+                                              norms=norms).demand["unserved"].to_numpy()
+    villages, townships = cov.gap_tables(inputs.demand, c["covered"].to_numpy(), unserved)
+    blobs = cov.uncovered_clusters(inputs.demand, c["covered"].to_numpy(), radius_m=radius_m)
+    t = Table("township", "villages with a gap", "population", "uncovered", "under-served", "gap",
+              title=f"gaps: {LAYERS[layer]} (ranked)", header_style="bold")
+    for _, r in townships.head(15).iterrows():
+        t.add_row(str(r["township"]), f"{int(r['villages_with_gap'])}/{int(r['villages'])}", f"{r['population']:,.0f}",
+                  f"{r['uncovered']:,.0f}", f"{r['underserved']:,.0f}", f"{r['gap']:,.0f} ({r['gap_share']:.0%})")
+    console.print(t)
+    console.print(f"{len(blobs)} cluster(s) of uncovered people; largest: "
+                  + (", ".join(f"{p:,.0f}" for p in blobs["population"].head(5)) or "none"))
+    sheets = {"townships": townships}
+    if layer == "shelters":
+        check = cov.hazard_shelter_check(inputs.demand, c, inputs.hazard_zones, villages=inputs.villages)
+        console.print(f"villages in high/medium hazard zones: {check.attrs.get('in_hazard', 0)}; "
+                      f"without a usable shelter within its standard: {len(check)}")
+        sheets["hazard_villages"] = check
+    if out:
+        with pd.ExcelWriter(out) as xw:
+            villages.to_excel(xw, sheet_name="villages", index=False)
+            for name, sheet in sheets.items():
+                sheet.to_excel(xw, sheet_name=name, index=False)
+        console.print(f"wrote {out}")
+    if clusters:
+        blobs.to_file(clusters)
+        console.print(f"wrote {clusters}")
+    if map_:
+        from maps.coverage_map import write_coverage_map
+
+        frame = _result_frame(inputs, c, layer)
+        page = write_coverage_map(map_, frame, facilities_of(inputs, layer), clusters=blobs,
+                                  kind_label=LAYERS[layer], title=f"覆盖缺口 Gaps: {LAYERS[layer]}")
+        console.print(f"wrote {page}")

@@ -1,0 +1,133 @@
+"""Read what the coverage engine (`shelters.coverage`) needs from PostGIS.
+
+Every reader returns a GeoDataFrame in EPSG:4326 with the table's ``id`` column, the
+attributes the analyses use and, for facilities, only usable rows by default (the rule of
+`geo.store.USABLE_STATUS`: open shelters, active depots, available teams).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "CoverageInputs",
+    "load_coverage_inputs",
+    "read_depot_stock",
+    "read_depots",
+    "read_hazard_zones",
+    "read_shelters",
+    "read_team_bases",
+    "read_village_polygons",
+]
+
+_COLUMNS = {
+    "shelters": ("id, ext_id, name, admin_level, design_class, duration_class, space_type, "
+                 "effective_area_m2, capacity, capacity_source, status, occupancy, unit_code"),
+    "depots": "id, ext_id, name, level, area_m2, status, unit_code",
+    "team_bases": "id, ext_id, name, team_type, personnel, vehicles, status, fire_class, unit_code",
+}
+_STR = ("ext_id", "name", "admin_level", "design_class", "duration_class", "space_type",
+        "capacity_source", "status", "unit_code", "level", "team_type", "fire_class", "hazard_type",
+        "code")
+
+
+def _read(engine, sql: str, params: dict | None = None):
+    import geopandas as gpd
+    import sqlalchemy as sa
+
+    with engine.connect() as c:
+        gdf = gpd.read_postgis(sa.text(sql), c, geom_col="geom", params=params or {})
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    for col in _STR:
+        if col in gdf.columns:
+            gdf[col] = gdf[col].astype("str")
+    return gdf
+
+
+def _facilities(engine, layer: str, usable_only: bool):
+    from geo.store import USABLE_STATUS
+
+    where = " WHERE status = ANY(:ok)" if usable_only else ""
+    return _read(engine, f"SELECT {_COLUMNS[layer]}, geom FROM {layer}{where} ORDER BY id",
+                 {"ok": list(USABLE_STATUS[layer])} if usable_only else None)
+
+
+def read_shelters(engine, *, usable_only: bool = True):
+    """Shelters with duration_class, capacity (NaN = unknown), capacity_source, occupancy."""
+    gdf = _facilities(engine, "shelters", usable_only)
+    gdf["capacity"] = pd.to_numeric(gdf["capacity"], errors="coerce").astype(float)
+    gdf["effective_area_m2"] = pd.to_numeric(gdf["effective_area_m2"], errors="coerce").astype(float)
+    return gdf
+
+
+def read_depots(engine, *, usable_only: bool = True):
+    """Depots with their level (province … village)."""
+    return _facilities(engine, "depots", usable_only)
+
+
+def read_team_bases(engine, *, usable_only: bool = True, team_types=None):
+    """Team bases with team_type and personnel; fire stations are ``team_type='fire_station'``."""
+    gdf = _facilities(engine, "team_bases", usable_only)
+    if team_types is not None:
+        gdf = gdf[gdf["team_type"].isin(list(team_types))].reset_index(drop=True)
+    return gdf
+
+
+def read_depot_stock(engine) -> pd.DataFrame:
+    """Stock rows: depot_id, item, quantity, unit."""
+    import sqlalchemy as sa
+
+    with engine.connect() as c:
+        df = pd.read_sql(sa.text("SELECT depot_id, item, quantity, unit FROM depot_stock "
+                                 "ORDER BY depot_id, item"), c)
+    for col in ("item", "unit"):
+        df[col] = df[col].astype("str")
+    return df
+
+
+def read_hazard_zones(engine, *, levels=None):
+    """Hazard zones (hazard_type, level, geometry), optionally only the given levels."""
+    where = " WHERE level = ANY(:lv)" if levels is not None else ""
+    return _read(engine, f"SELECT id, ext_id, hazard_type, level, geom FROM hazard_zones{where} ORDER BY id",
+                 {"lv": list(levels)} if levels is not None else None)
+
+
+def read_village_polygons(engine):
+    """Village boundaries (code, name, polygon) where stored; villages without one are left out."""
+    return _read(engine, "SELECT code, name, geom FROM admin_units WHERE level = 'village' AND "
+                         "geom IS NOT NULL ORDER BY code")
+
+
+@dataclass
+class CoverageInputs:
+    """Everything `shelters.coverage` reads, from one database."""
+
+    graph: Any
+    demand: Any
+    shelters: Any
+    depots: Any
+    depot_stock: pd.DataFrame
+    team_bases: Any
+    hazard_zones: Any
+    villages: Any
+    notes: list[str] = field(default_factory=list)
+
+
+def load_coverage_inputs(engine, *, network: str = "default", home=None, year: int | None = None,
+                         norms=None, usable_only: bool = True) -> CoverageInputs:
+    """Read the network, village demand (snapped), facilities, stock, hazard zones, villages."""
+    from geo.store import load_network
+    from layers.demand import demand_from_db, snap_demand
+
+    graph = load_network(engine, network, home=home)
+    demand = snap_demand(graph, demand_from_db(engine, year=year), norms=norms)
+    out = CoverageInputs(graph, demand, read_shelters(engine, usable_only=usable_only),
+                         read_depots(engine, usable_only=usable_only), read_depot_stock(engine),
+                         read_team_bases(engine, usable_only=usable_only), read_hazard_zones(engine),
+                         read_village_polygons(engine))
+    out.notes = list(demand.attrs.get("notes", []))
+    return out
