@@ -227,3 +227,157 @@ def gaps_cmd(
         page = write_coverage_map(map_, frame, facilities_of(inputs, layer), clusters=blobs,
                                   kind_label=LAYERS[layer], title=f"覆盖缺口 Gaps: {LAYERS[layer]}")
         console.print(f"wrote {page}")
+
+
+# --- siting ----------------------------------------------------------------------------------
+
+MODELS = ("mclp", "lscp", "pmedian", "cmclp", "cpmedian")
+DEFAULT_CLASS = {"shelters": "emergency", "depots": "county"}
+
+
+def standard_seconds(layer: str, norms, site_class: str | None) -> float:
+    """The standard new sites are held to: the norm of the kind (and class) from the norms table."""
+    from shelters.coverage import KINDS
+
+    kind = KINDS[layer]
+    key = kind.norm if kind.class_col is None else f"{kind.norm}.{site_class or DEFAULT_CLASS[layer]}"
+    return float(norms.number(key)) * kind.unit_s
+
+
+def read_candidates(spec: str, engine, area_metric_epsg: int | None):
+    """``grid:1000`` | ``osm:FILE`` | a layer FILE (points or polygons) → candidate points."""
+    from layers.study_area import load_study_area
+    from shelters.candidates import grid_candidates, osm_candidates
+
+    area = load_study_area(engine)
+    if spec.startswith("grid:"):
+        if area is None:
+            raise typer.BadParameter("grid candidates need a study area: run `emgis init` first")
+        return grid_candidates(area.geom, float(spec[5:]), area.metric_epsg)
+    if spec.startswith("osm:"):
+        return osm_candidates(spec[4:], boundary=None if area is None else area.geom)
+    gdf = gpd.read_file(spec).to_crs(4326)
+    gdf = gdf.set_geometry(gdf.geometry.representative_point())
+    gdf["ext_id"] = gdf.get("id", pd.Series([f"cand:{i}" for i in range(len(gdf))], index=gdf.index)).astype(str)
+    gdf["name"] = gdf.get("name", gdf["ext_id"])
+    gdf["kind"], gdf["kind_zh"] = "given", "指定"
+    gdf["area_m2"] = pd.to_numeric(gdf.get("area_m2", np.nan), errors="coerce")
+    return gdf[["ext_id", "name", "kind", "kind_zh", "area_m2", "geometry"]]
+
+
+@app.command("site")
+def site_cmd(
+    layer: LayerOpt = "shelters",
+    model: Annotated[str, typer.Option(help="mclp | lscp | pmedian | cmclp (capacitated) | cpmedian")] = "mclp",
+    add: Annotated[int, typer.Option(help="how many new sites (not for lscp)")] = 5,
+    candidates: Annotated[str, typer.Option(help="grid:METRES | osm:EXTRACT | a layer file of candidate sites")] = "grid:1000",
+    site_class: Annotated[str | None, typer.Option("--class", help="class of the new sites (shelter duration class, depot level)")] = None,
+    capacity: Annotated[float, typer.Option(help="persons per new site when its area is unknown (capacitated models)")] = 2000,
+    time_limit: Annotated[float, typer.Option(help="solver time limit, seconds")] = 60,
+    out: Annotated[Path | None, typer.Option(help="the chosen new sites: .geojson, .gpkg, .csv, .xlsx")] = None,
+    map_: Annotated[Path | None, typer.Option("--map", help="write the before/after map (HTML)")] = None,
+    network: str = "default",
+    year: int | None = None,
+) -> None:
+    """Choose new sites from candidates, keeping existing facilities; hazard zones and risk points excluded."""
+    from risk.store import read_points
+    from shelters import siting
+    from shelters.candidates import exclusions
+    from shelters.coverage import KINDS, demand_facility_times
+
+    _check_layer(layer)
+    if model not in MODELS:
+        err.print(f"[red]--model {model!r} is not known[/]; use one of: {', '.join(MODELS)}")
+        raise typer.Exit(2)
+    with coverage_inputs(network, year) as (db, norms, inputs):
+        std = standard_seconds(layer, norms, site_class)
+        cand = read_candidates(candidates, db.engine, None)
+        why = exclusions(cand, hazard_zones=inputs.hazard_zones, risk_points=read_points(db.engine), norms=norms)
+        existing = facilities_of(inputs, layer)
+    if cand.empty:
+        err.print(f"[red]no candidate sites from {candidates}[/]: give another source (grid:1000, osm:FILE, a layer)")
+        raise typer.Exit(2)
+    ex = gpd.GeoDataFrame({"ext_id": existing["ext_id"].astype(str).to_numpy(), "name": existing["name"].to_numpy(),
+                           "kind": "existing", "kind_zh": "现有", "area_m2": np.nan},
+                          geometry=existing.geometry.to_numpy(), crs=4326)
+    sites = pd.concat([ex, cand], ignore_index=True)
+    sites = gpd.GeoDataFrame(sites, geometry="geometry", crs=4326)
+    if layer == "shelters":
+        sites["duration_class"] = site_class or DEFAULT_CLASS[layer]
+    n_ex = len(ex)
+    allowed = np.r_[np.ones(n_ex, dtype=bool), (why == "").to_numpy()]
+    cutoff = std if model in ("mclp", "lscp", "cmclp") else max(3 * std, std + 1800)
+    times = demand_facility_times(inputs.graph, inputs.demand, sites, cutoff_s=cutoff,
+                                  direction=KINDS[layer].direction, norms=norms)
+    T = siting.times_matrix(times)
+    w = inputs.demand["population"].to_numpy(dtype=float)
+    existing_idx = np.arange(n_ex)
+    per = norms.number(f"shelter.m2_per_person.{site_class or 'emergency'}") if layer == "shelters" else None
+    cap = np.full(len(sites), float(capacity))
+    if per:
+        cap = np.where(sites["area_m2"].notna(), sites["area_m2"].fillna(0) / per, cap)
+    if layer == "shelters" and n_ex:
+        known = existing["capacity"].to_numpy(dtype=float)
+        cap[:n_ex] = np.where(np.isfinite(known), known, cap[:n_ex])
+    kw = dict(existing=existing_idx, allowed=allowed, time_limit_s=time_limit)
+    if model == "mclp":
+        res = siting.mclp(T, w, std, add, **kw)
+    elif model == "lscp":
+        res = siting.lscp(T, std, weights=w, **kw)
+    elif model == "pmedian":
+        res = siting.p_median(T, w, add, unserved_s=cutoff, **kw)
+    elif model == "cmclp":
+        res = siting.capacitated_mclp(T, w, std, add, cap, **kw)
+    else:
+        res = siting.capacitated_p_median(T, w, add, cap, unserved_s=cutoff, **kw)
+    check = siting.check_solution(res, T, w, standard_s=std if model in ("mclp", "lscp", "cmclp") else None,
+                                  p=None if model == "lscp" else add, existing=existing_idx, allowed=allowed,
+                                  capacity=cap if model.startswith("c") else None,
+                                  unserved_s=cutoff if model in ("pmedian", "cpmedian") else None)
+    before = _covered(T, existing_idx, std)
+    after = _covered(T, res.chosen, std)
+    pop = w.sum()
+    t = Table("", "value", title=f"siting: {model} for {LAYERS[layer]}", header_style="bold")
+    cls = "" if KINDS[layer].class_col is None else f" ({site_class or DEFAULT_CLASS[layer]}; existing sites held to it too)"
+    t.add_row("standard", (f"{std / 60:g} min" if std < 3600 * 2 else f"{std / 3600:g} h") + cls)
+    t.add_row("candidates (excluded)", f"{len(cand):,} ({int((why != '').sum()):,}: hazard zones, risk-point buffers)")
+    t.add_row("existing kept", f"{n_ex}")
+    t.add_row("new sites", f"{len(res.new)}")
+    t.add_row("population within the standard", f"{w[before].sum():,.0f} ({w[before].sum() / pop:.1%}) → "
+              f"{w[after].sum():,.0f} ({w[after].sum() / pop:.1%})")
+    t.add_row("objective / bound / gap", f"{res.objective:,.1f} / {res.bound:,.1f} / {res.mip_gap:.3%} ({res.status})")
+    t.add_row("model build + solve", f"{res.build_s:.2f} s + {res.solve_s:.2f} s")
+    t.add_row("independent check", "ok" if check.ok else "; ".join(check.problems))
+    console.print(t)
+    if not check.ok:
+        raise typer.Exit(1)
+    chosen = sites.iloc[res.new].copy()
+    chosen["covers_new_people"] = [float(w[_covered(T, [j], std) & ~before].sum()) for j in res.new]
+    n = Table("site", "kind", "area m²", "newly covered", title="new sites")
+    for _, r in chosen.sort_values("covers_new_people", ascending=False).iterrows():
+        n.add_row(str(r["name"] or r["ext_id"]), str(r["kind_zh"]),
+                  "—" if pd.isna(r["area_m2"]) else f"{r['area_m2']:,.0f}", f"{r['covers_new_people']:,.0f}")
+    console.print(n)
+    if out:
+        _write(chosen, out)
+    if map_:
+        from maps.coverage_map import write_coverage_map
+
+        d = inputs.demand
+        frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(),
+                                  "population": w, "covered": before, "covered_after": after},
+                                 geometry=d.geometry.to_numpy(), crs=4326)
+        page = write_coverage_map(map_, frame, ex, new_sites=chosen, kind_label=LAYERS[layer],
+                                  standard=f"standard {std / 60:g} min",
+                                  title=f"选址 Siting ({model}): {LAYERS[layer]}")
+        console.print(f"wrote {page}")
+
+
+def _covered(T, cols, standard_s: float) -> np.ndarray:
+    """Demand points with one of ``cols`` within ``standard_s`` in the sparse matrix ``T``."""
+    sub = T[:, np.asarray(cols, dtype=np.int64)].tocsr() if len(cols) else None
+    if sub is None:
+        return np.zeros(T.shape[0], dtype=bool)
+    hit = sub.copy()
+    hit.data = (hit.data <= standard_s).astype(np.int8)
+    return np.asarray(hit.sum(axis=1)).ravel() > 0

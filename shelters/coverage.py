@@ -393,13 +393,26 @@ def demand_shelter_times(graph, demand, shelters, *, norms=None, cutoff_s: float
     People travel to the shelter. Pairs slower than ``cutoff_s`` (default: the largest
     shelter service time in the norms) are left out.
     """
-    from geo.routing import SparseTimes, travel_time_matrix
-
     norms = _norms(norms)
     if cutoff_s is None:
         cutoff_s = max(float(v) for v in norms.group("shelter.service_time_min").values()) * 60.0
+    return demand_facility_times(graph, demand, shelters, cutoff_s=cutoff_s, norms=norms, closures=closures)
+
+
+def demand_facility_times(graph, demand, facilities, *, cutoff_s: float,
+                          direction: Literal["to_facility", "from_facility"] = "to_facility",
+                          norms=None, closures: Any = None):
+    """Return the sparse demand × facility travel-time matrix (seconds, both snaps included).
+
+    ``direction``: ``to_facility`` (people go to a shelter) or ``from_facility`` (a team,
+    depot or fire engine comes to the village). Pairs slower than ``cutoff_s`` are left out.
+    The siting models take this matrix with candidates as the facilities.
+    """
+    from geo.routing import SparseTimes, travel_time_matrix
+
+    norms = _norms(norms)
     nodes, off = _demand_snapped(graph, demand, norms)
-    fac = _facility_points(graph, shelters, norms)
+    fac = _facility_points(graph, facilities, norms)
     ok = np.flatnonzero(nodes >= 0)
     if ok.size == 0 or len(fac) == 0:
         return SparseTimes(np.array([], np.int64), np.array([], np.int64), np.array([]),
@@ -407,8 +420,13 @@ def demand_shelter_times(graph, demand, shelters, *, norms=None, cutoff_s: float
     # unique nodes on both sides, then expand (several villages may share a node)
     un, inv = np.unique(nodes[ok], return_inverse=True)
     fn, finv = np.unique(fac.nodes, return_inverse=True)
-    m = travel_time_matrix(graph, un, fn, cutoff_s=cutoff_s, closures=closures)
-    csr = sparse.csr_array((m.times + 1.0, (m.rows, m.cols)), shape=m.shape)  # +1: keep zeros
+    if direction == "to_facility":
+        m = travel_time_matrix(graph, un, fn, cutoff_s=cutoff_s, closures=closures)
+        rows, cols = m.rows, m.cols
+    else:
+        m = travel_time_matrix(graph, fn, un, cutoff_s=cutoff_s, closures=closures)
+        rows, cols = m.cols, m.rows
+    csr = sparse.csr_array((m.times + 1.0, (rows, cols)), shape=(un.size, fn.size))  # +1: keep zeros
     sub = csr[inv][:, finv].tocoo()
     r = ok[sub.row]
     c = sub.col
