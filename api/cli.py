@@ -488,7 +488,7 @@ def population_demand(
 
 
 # commands defined in their own modules register themselves on `app`
-from api import cli_risk, cli_roads, cli_shelters  # noqa: E402, F401
+from api import cli_risk, cli_roads, cli_serve, cli_shelters  # noqa: E402, F401
 
 
 def main() -> None:

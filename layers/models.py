@@ -391,3 +391,18 @@ class RoadEdge(Base):
     oneway: Mapped[bool] = mapped_column(Boolean)
     component: Mapped[int | None] = mapped_column(Integer)
     geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=False)
+
+
+class ApiToken(Base):
+    """A bearer token of the HTTP API (only its SHA-256 is stored) and its role (migration 0004)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint("role IN ('viewer', 'planner', 'commander', 'admin')", name="role_allowed"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked: Mapped[bool] = mapped_column(Boolean, server_default="false")

@@ -1,0 +1,274 @@
+"""Analyses over HTTP: nearest resources with their routes, and service areas.
+
+The work is done by geo/routing.py on the compiled road graph; this module reads the
+parameters, checks them (4xx with a clear message), reads the facilities and returns
+GeoJSON. The compiled graph is loaded once per process and kept, keyed by the network's
+name and its ``road_networks.built_at``, so a reloaded network is picked up by the next
+request without a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from typing import Literal
+
+import numpy as np
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.errors import BadRequest, Conflict, NotFound
+from geo.compiled import CompiledGraph
+from geo.store import RoadNetworkNotFound, facilities, load_network
+
+router = APIRouter(prefix="/analyses", tags=["analyses"])
+
+GEOJSON = "application/geo+json"
+Layer = Literal["shelters", "depots", "team_bases"]
+Direction = Literal["from_facility", "to_facility"]
+_NETWORK_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+MAX_BANDS = 8
+MAX_MINUTES = 240.0
+
+
+class GraphCache:
+    """Compiled graphs by (network name, built_at); one load per network version per process."""
+
+    def __init__(self) -> None:
+        self._graphs: dict[str, tuple[dt.datetime, CompiledGraph]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, engine, name: str, home=None) -> CompiledGraph:
+        """Return the compiled graph of network ``name``, loading it once per version."""
+        return self.versioned(engine, name, home)[0]
+
+    def versioned(self, engine, name: str, home=None) -> tuple[CompiledGraph, tuple[str, dt.datetime]]:
+        """Return the graph and its version ``(name, built_at)``."""
+        with engine.connect() as c:
+            built = c.execute(sa.text("SELECT built_at FROM road_networks WHERE name = :n"), {"n": name}).scalar()
+        if built is None:
+            load_network(engine, name, home=home)  # raises RoadNetworkNotFound with how to load one
+            raise RoadNetworkNotFound(f"road network {name!r} vanished while loading; load it again")
+        hit = self._graphs.get(name)
+        if hit is not None and hit[0] == built:
+            return hit[1], (name, built)
+        with self._lock:
+            hit = self._graphs.get(name)
+            if hit is not None and hit[0] == built:
+                return hit[1], (name, built)
+            graph = load_network(engine, name, home=home)
+            _warm(graph)
+            self._graphs[name] = (built, graph)
+            return graph, (name, built)
+
+
+class ResultCache:
+    """A small LRU of finished answers (service areas take seconds; a map page asks again and again).
+
+    Keys hold everything the answer depends on: the network version, the facilities'
+    ids and positions, the closed edges and the parameters; a change of any of them is a
+    different key, so nothing stale is served.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._items: OrderedDict[tuple, str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def get(self, key: tuple) -> str | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        return None
+
+    def put(self, key: tuple, value: str) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+def _fingerprint(*arrays) -> str:
+    h = hashlib.sha1()
+    for a in arrays:
+        if a is not None:
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(b"|")
+    return h.hexdigest()
+
+
+def _warm(graph: CompiledGraph) -> None:
+    """Build the graph's lazy indexes now, under the lock, not racing in concurrent requests."""
+    from geo.routing import closures_from_polygons, snap
+
+    if graph.n_nodes:
+        snap(graph, float(graph.node_lon[0]), float(graph.node_lat[0]))
+    closures_from_polygons(graph, [])
+
+
+def _graph(request: Request, network: str | None) -> tuple[CompiledGraph, tuple]:
+    name = network or request.app.state.settings.network
+    return request.app.state.graphs.versioned(request.app.state.engine, name, request.app.state.home)
+
+
+#: How far (degrees, ~55 km) beyond the road network a place or facility may lie and still be routed.
+EXTENT_MARGIN_DEG = 0.5
+
+
+def _network_box(graph: CompiledGraph) -> tuple[float, float, float, float]:
+    m = EXTENT_MARGIN_DEG
+    return (float(graph.node_lon.min()) - m, float(graph.node_lat.min()) - m,
+            float(graph.node_lon.max()) + m, float(graph.node_lat.max()) + m)
+
+
+def _check_near_network(graph: CompiledGraph, lon: float, lat: float) -> None:
+    x0, y0, x1, y1 = _network_box(graph)
+    if not (x0 <= lon <= x1 and y0 <= lat <= y1):
+        raise BadRequest(f"lon={lon}, lat={lat} is outside the road network's area (lon {x0 + EXTENT_MARGIN_DEG:.4f}.."
+                         f"{x1 - EXTENT_MARGIN_DEG:.4f}, lat {y0 + EXTENT_MARGIN_DEG:.4f}..{y1 - EXTENT_MARGIN_DEG:.4f}); "
+                         "give a place in the county (longitude first), or load a network that covers it")
+
+
+def _near_network(graph: CompiledGraph, fac):
+    """The facilities within the network's area (others cannot be routed to), as a filtered copy."""
+    from dataclasses import replace
+
+    x0, y0, x1, y1 = _network_box(graph)
+    keep = (fac.lon >= x0) & (fac.lon <= x1) & (fac.lat >= y0) & (fac.lat <= y1)
+    if keep.all():
+        return fac
+    idx = np.flatnonzero(keep)
+    return replace(fac, ids=fac.ids[idx], ext_ids=[fac.ext_ids[i] for i in idx], names=[fac.names[i] for i in idx],
+                   lon=fac.lon[idx], lat=fac.lat[idx], skipped=fac.skipped + int((~keep).sum()))
+
+
+def _closures(request: Request, graph: CompiledGraph, avoid: int | None):
+    """Closed edges from incident ``avoid``'s area (None when not asked)."""
+    if avoid is None:
+        return None, 0
+    import shapely
+
+    from geo.routing import closures_from_polygons
+
+    with request.app.state.engine.connect() as c:
+        row = c.execute(sa.text("SELECT ST_AsBinary(geom), GeometryType(geom) FROM incidents WHERE id = :i"),
+                        {"i": avoid}).first()
+    if row is None:
+        raise NotFound(f"avoid={avoid}: there is no incident {avoid}")
+    geom = shapely.from_wkb(bytes(row[0]))
+    if row[1] not in ("POLYGON", "MULTIPOLYGON"):
+        raise BadRequest(f"avoid={avoid}: incident {avoid} is a {row[1].lower()}, not an area, so it closes no "
+                         "roads; give the incident an area (PATCH /incidents/{id} with a Polygon geometry)")
+    mask = closures_from_polygons(graph, geom)
+    return mask, int(mask.sum())
+
+
+def _geojson(data: dict) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False), media_type=GEOJSON)
+
+
+@router.get("/nearest", summary="The k nearest resources of a layer to a point, with their routes",
+            response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}, 400: {}, 404: {},
+                       409: {"description": "no road network is loaded (the message says how to load one)"}})
+def nearest(request: Request,
+            lon: float = Query(ge=-180, le=180, description="longitude of the place (WGS84)"),
+            lat: float = Query(ge=-90, le=90, description="latitude of the place (WGS84)"),
+            layer: Layer = Query("team_bases", description="which resources"),
+            k: int = Query(3, ge=1, le=50, description="how many"),
+            avoid: int | None = Query(None, ge=1, le=2**31 - 1,
+                                      description="id of an incident whose area closes the roads in it"),
+            direction: Direction = Query("from_facility", description="from_facility: the resource travels "
+                                         "to the place; to_facility: from the place to the resource"),
+            network: str | None = Query(None, pattern=_NETWORK_PATTERN, description="road network name")) -> Response:
+    from geo.routing import nearest_k
+
+    graph, _ = _graph(request, network)
+    _check_near_network(graph, lon, lat)
+    closures, n_closed = _closures(request, graph, avoid)
+    fac = _near_network(graph, facilities(request.app.state.engine, layer))
+    feats = []
+    if len(fac):
+        routes = nearest_k(graph, lon, lat, (fac.lon, fac.lat), k, closures=closures, direction=direction)
+        for rank, r in enumerate(routes, 1):
+            coords = r.coords if len(r.coords) >= 2 else [*r.coords, *r.coords] or [[lon, lat], [lon, lat]]
+            feats.append({
+                "type": "Feature", "id": int(fac.ids[r.facility]),
+                "geometry": {"type": "LineString", "coordinates": [[float(x), float(y)] for x, y in coords]},
+                "properties": {"rank": rank, "layer": layer, "id": int(fac.ids[r.facility]),
+                               "ext_id": fac.ext_ids[r.facility], "name": fac.names[r.facility],
+                               "lon": float(fac.lon[r.facility]), "lat": float(fac.lat[r.facility]),
+                               "time_s": round(r.time_s, 1), "time_min": round(r.time_s / 60, 2),
+                               "length_m": round(r.length_m, 1)},
+            })
+    return _geojson({"type": "FeatureCollection", "features": feats,
+                     "query": {"lon": lon, "lat": lat, "layer": layer, "k": k, "direction": direction,
+                               "avoid": avoid, "network": network or request.app.state.settings.network},
+                     "usable_facilities": len(fac), "skipped": fac.skipped, "closed_edges": n_closed})
+
+
+def parse_minutes(text: str) -> list[float]:
+    """Parse ``5,10,15`` into ascending distinct bands; BadRequest with the rule when malformed."""
+    try:
+        bands = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise BadRequest(f"minutes={text!r} is not a comma-separated list of numbers, e.g. minutes=5,10,15") from None
+    if not bands:
+        raise BadRequest("minutes is empty; give one or more bands, e.g. minutes=5,10,15")
+    if len(bands) > MAX_BANDS:
+        raise BadRequest(f"minutes={text!r} has {len(bands)} bands; give at most {MAX_BANDS}")
+    bad = [b for b in bands if not (np.isfinite(b) and 0 < b <= MAX_MINUTES)]
+    if bad:
+        raise BadRequest(f"minutes={text!r}: each band must be more than 0 and at most {MAX_MINUTES:g} minutes")
+    return sorted(set(bands))
+
+
+@router.get("/service-areas", summary="Areas reached from the usable resources of a layer within time bands",
+            response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}, 400: {}, 404: {},
+                       409: {"description": "no road network is loaded, or the layer has no usable resources"}})
+def service_area(request: Request,
+                 layer: Layer = Query("shelters", description="which resources"),
+                 minutes: str = Query("5,10,15", max_length=200, description="time bands in minutes, comma-separated"),
+                 avoid: int | None = Query(None, ge=1, le=2**31 - 1,
+                                           description="id of an incident whose area closes the roads in it"),
+                 direction: Direction = Query("to_facility", description="to_facility: people travel to the "
+                                              "resource; from_facility: the resource travels out"),
+                 buffer_m: float = Query(100.0, gt=0, le=2000, description="half-width drawn around reached roads, m"),
+                 network: str | None = Query(None, pattern=_NETWORK_PATTERN, description="road network name")) -> Response:
+    from shapely.geometry import mapping
+
+    from geo.routing import service_areas
+
+    bands = parse_minutes(minutes)
+    graph, version = _graph(request, network)
+    closures, n_closed = _closures(request, graph, avoid)
+    fac = _near_network(graph, facilities(request.app.state.engine, layer))
+    if not len(fac):
+        raise Conflict(f"the layer {layer} has no usable resources ({fac.skipped} left out: unusable by status "
+                       "or beyond the road network); load some or set their status")
+    cache: ResultCache = request.app.state.results
+    key = ("service-areas", version, layer, tuple(bands), direction, buffer_m, avoid,
+           _fingerprint(fac.ids, fac.lon, fac.lat, closures))
+    body = cache.get(key)
+    if body is not None:
+        return Response(body, media_type=GEOJSON)
+    gdf = service_areas(graph, fac.lon, fac.lat, bands, closures=closures, direction=direction, buffer_m=buffer_m)
+    feats = [{"type": "Feature", "id": i,
+              "geometry": None if g is None or g.is_empty else mapping(g),
+              "properties": {"minutes": float(m), "area_km2": round(float(a), 4)}}
+             for i, (m, a, g) in enumerate(zip(gdf["minutes"], gdf["area_km2"], gdf.geometry, strict=True), 1)]
+    body = json.dumps({"type": "FeatureCollection", "features": feats,
+                       "query": {"layer": layer, "minutes": bands, "direction": direction, "avoid": avoid,
+                                 "buffer_m": buffer_m, "network": network or request.app.state.settings.network},
+                       "facilities": len(fac), "closed_edges": n_closed}, ensure_ascii=False)
+    cache.put(key, body)
+    return Response(body, media_type=GEOJSON)

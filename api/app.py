@@ -1,0 +1,109 @@
+"""The FastAPI application: `create_app` builds it; `emgis serve` runs it with uvicorn.
+
+The app holds one SQLAlchemy engine (``app.state.engine``; ``pool_pre_ping`` lets it
+survive a database restart: requests in flight fail with 503 + Retry-After, later ones
+reconnect) and serves:
+
+- ``/health`` (200 when the database answers, 503 when not), ``/openapi.json``, ``/docs``;
+- the layers as OGC API – Features (api/features.py);
+- incidents and live resource state, writes with a bearer token (api/live.py, api/auth.py);
+- analyses: nearest resources with routes, service areas (api/analyses.py);
+- the Leaflet files at ``/static/leaflet`` so map pages work with no internet.
+
+Errors are mapped to HTTP answers in one place: api/errors.py.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import Engine
+
+from api import analyses, features, live
+from api.errors import RETRY_AFTER_S, install_handlers
+from layers.settings import DatabaseSettings
+
+log = logging.getLogger("emgis.api")
+
+
+class ApiSettings(BaseSettings):
+    """How the HTTP API is served (``EMGIS_API_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMGIS_API_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="address `emgis serve` listens on")
+    port: int = Field(default=8000, description="port `emgis serve` listens on")
+    cors_origins: list[str] = Field(default_factory=list,
+                                    description="origins allowed to call the API from a browser (CORS); "
+                                                "empty = CORS off")
+    network: str = Field(default="default", description="road network the analyses route on by default")
+
+
+def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = None,
+               db_settings: DatabaseSettings | None = None) -> FastAPI:
+    """Build the application.
+
+    Parameters
+    ----------
+    settings
+        API settings (default: from ``EMGIS_API_*``).
+    engine
+        The database engine (schema already migrated). Without one, the engine is made
+        from ``EMGIS_DATABASE_URL``; `emgis serve` passes the engine of `open_database`.
+    db_settings
+        Database settings; ``home`` is where compiled road graphs are rebuilt if missing.
+    """
+    settings = settings or ApiSettings()
+    db_settings = db_settings or DatabaseSettings()
+    if engine is None:
+        if not db_settings.database_url:
+            raise ValueError("create_app needs an engine or EMGIS_DATABASE_URL; `emgis serve` starts "
+                             "emgis's own database and passes its engine")
+        from layers.db import make_engine
+
+        engine = make_engine(db_settings.database_url)
+    app = FastAPI(
+        title="emgis",
+        version="0.1.0",
+        description="County emergency-management GIS: layers as OGC API – Features (GeoJSON), "
+                    "incidents and live resource state, routing analyses.",
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.home = db_settings.home
+    app.state.graphs = analyses.GraphCache()
+    app.state.results = analyses.ResultCache()
+    install_handlers(app)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "PATCH"], allow_headers=["Authorization", "Content-Type"])
+
+    @app.get("/health", tags=["service"], summary="Is the service and its database up?",
+             responses={503: {"description": "the database is unreachable"}})
+    def health(request: Request) -> JSONResponse:
+        try:
+            with request.app.state.engine.connect() as c:
+                c.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("health: database unreachable: %s", str(exc).splitlines()[0])
+            return JSONResponse({"status": "degraded", "db": "unreachable"}, status_code=503,
+                                headers={"Retry-After": str(RETRY_AFTER_S)})
+        return JSONResponse({"status": "ok", "db": "ok"})
+
+    app.include_router(features.router)
+    app.include_router(live.router)
+    app.include_router(analyses.router)
+    try:
+        from maps.assets import AssetsMissing, mount_assets
+
+        mount_assets(app)
+    except AssetsMissing as exc:  # the API works without; map pages will not
+        log.warning("map assets not served: %s", exc)
+    return app

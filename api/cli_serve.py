@@ -1,0 +1,87 @@
+"""`emgis serve` and `emgis token create/list/revoke`, registered on the `emgis` app (api/cli.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.cli import _report_input_error, _settings, app, console, err
+from layers.problems import InputError
+
+token_app = typer.Typer(help="API tokens: writes over HTTP need one (roles: viewer < planner < commander < admin).",
+                        no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on (default EMGIS_API_HOST or 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default EMGIS_API_PORT or 8000)")] = None,
+) -> None:
+    """Run the HTTP API (layers as OGC API – Features, incidents, analyses) until Ctrl-C."""
+    import uvicorn
+
+    from api.app import ApiSettings, create_app
+    from layers.db import open_database
+
+    dbs, _ = _settings()
+    api = ApiSettings()
+    host = host or api.host
+    port = port or api.port
+    # keep_running: the database outlives the server (another `emgis serve`, `emgis db stop` ends it)
+    with open_database(dbs, keep_running=True) as db:
+        application = create_app(api, engine=db.engine, db_settings=dbs)
+        console.print(f"emgis API on [bold]http://{host}:{port}/[/] (OpenAPI: /openapi.json, docs: /docs); "
+                      "Ctrl-C stops it")
+        uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def _engine_do(fn):
+    from layers.db import open_database
+
+    dbs, _ = _settings()
+    with open_database(dbs) as db:
+        return fn(db.engine)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="who or what uses the token; the audit log records this name")],
+    role: Annotated[str, typer.Option(help="viewer, planner, commander or admin")] = "viewer",
+) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    from api.auth import create_token
+
+    try:
+        token = _engine_do(lambda e: create_token(e, name, role))
+    except InputError as exc:
+        _report_input_error(exc)
+        raise typer.Exit(2) from None
+    err.print(f"token [bold]{name}[/] ({role}) created; it is shown once, keep it safe. Use it as "
+              "'Authorization: Bearer <token>'.")
+    print(token)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List the tokens (names, roles, revoked or not; never the tokens)."""
+    from api.auth import list_tokens
+
+    rows = _engine_do(list_tokens)
+    t = Table("name", "role", "created", "revoked")
+    for r in rows:
+        t.add_row(r["name"], r["role"], f"{r['created_at']:%Y-%m-%d %H:%M}", "yes" if r["revoked"] else "")
+    console.print(t)
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="the token's name")]) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    from api.auth import revoke_token
+
+    if not _engine_do(lambda e: revoke_token(e, name)):
+        err.print(f"[red]error[/]: there is no token named {name!r}; `emgis token list` shows them")
+        raise typer.Exit(1)
+    console.print(f"token {name} revoked")

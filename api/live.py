@@ -1,0 +1,300 @@
+"""Incidents and live resource state: the writes of the API.
+
+Every write is one transaction that first sets ``emgis.actor`` to the token's name, so
+the audit trigger records who made it. Counters (shelter occupancy, depot stock) are
+changed by one ``UPDATE ... SET x = x + :d ... RETURNING`` whose ``WHERE`` holds the
+bounds: the row lock serialises concurrent updates and each re-checks the bound against
+the committed value, so no update is lost and none breaks capacity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Connection
+
+from api.auth import Principal, require
+from api.errors import Conflict, NotFound
+from layers import vocab
+from layers.problems import Problems
+
+router = APIRouter(tags=["live"])
+
+GEOJSON = "application/geo+json"
+_INT32 = 2**31 - 1
+_AUTH = {401: {"description": "no token, or an unknown or revoked one"},
+         403: {"description": "the token's role may not do this"}}
+
+
+@contextlib.contextmanager
+def write(request: Request, who: Principal) -> Iterator[Connection]:
+    """One transaction whose edits the audit log records under ``who.name``."""
+    with request.app.state.engine.begin() as c:
+        c.execute(sa.text("SELECT set_config('emgis.actor', :a, true)"), {"a": who.name})
+        yield c
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+def _geometry(p: Problems, field: str, value: Any, allowed: tuple[str, ...]) -> str | None:
+    """Check a GeoJSON geometry (lon/lat); return it as JSON text, or None after recording problems."""
+    import shapely
+    from shapely.geometry import shape
+
+    if not isinstance(value, dict) or value.get("type") not in allowed:
+        p.error(None, field, _short(value), "is not a GeoJSON geometry of an allowed type",
+                f"give {{\"type\": \"{allowed[0]}\", \"coordinates\": [...]}} (one of {', '.join(allowed)}), lon/lat WGS84")
+        return None
+    try:
+        g = shape(value)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, shapely.errors.ShapelyError) as exc:
+        p.error(None, field, _short(value), f"is not a valid {value['type']}: {exc}",
+                "give coordinates as [lon, lat] pairs; a polygon's ring must close")
+        return None
+    if g.is_empty:
+        p.error(None, field, _short(value), "is empty", "give at least one position")
+        return None
+    g = shapely.force_2d(g)  # heights are not stored
+    x0, y0, x1, y1 = g.bounds
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        p.error(None, field, _short(value), "has coordinates outside lon -180..180 / lat -90..90",
+                "give [longitude, latitude] in WGS84 degrees, longitude first")
+        return None
+    if not g.is_valid:
+        from shapely.validation import explain_validity
+
+        p.error(None, field, _short(value), f"is not a valid geometry ({explain_validity(g)})",
+                "fix self-intersections; close each ring")
+        return None
+    return json.dumps(shapely.geometry.mapping(g))
+
+
+def _short(value: Any) -> str:
+    s = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return s if len(s) <= 120 else s[:117] + "..."
+
+
+def _term(p: Problems, field: str, value: str | None, terms: dict) -> str | None:
+    if value is None:
+        return None
+    key = vocab.lookup(terms, value)
+    if key is None:
+        p.error(None, field, value, "is not an allowed value", f"use one of {', '.join(terms)}")
+    return key
+
+
+def _feature(row) -> dict:
+    props = dict(row._mapping)
+    geom = props.pop("geometry")
+    fid = props.get("id")
+    return {"type": "Feature", "id": fid, "geometry": json.loads(geom) if geom else None,
+            "properties": json.loads(json.dumps(props, default=str))}
+
+
+def _geojson(data: dict, status_code: int = 200) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False, default=str), media_type=GEOJSON, status_code=status_code)
+
+
+# --- incidents -----------------------------------------------------------------------------------
+
+_INCIDENT_COLS = ("id, ext_id, title, incident_type, level, status, reported_at, updated_at, "
+                  "ST_AsGeoJSON(geom) AS geometry")
+
+
+class IncidentIn(BaseModel):
+    """A new incident. ``geometry``: a GeoJSON Point, Polygon or MultiPolygon in lon/lat."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=500, description="title of the incident")
+    type: str = Field(min_length=1, max_length=100, description="incident type, e.g. flood, fire, landslide")
+    level: str | None = Field(default=None, max_length=50, description="response level, e.g. IV")
+    status: str = Field(default="reported", description=f"one of {', '.join(vocab.INCIDENT_STATUS)}")
+    geometry: dict[str, Any] = Field(description="GeoJSON Point, Polygon or MultiPolygon (lon/lat)")
+    ext_id: str | None = Field(default=None, max_length=100, description="the incident's id in another system")
+
+
+class IncidentPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=500)
+    type: str | None = Field(default=None, min_length=1, max_length=100)
+    level: str | None = Field(default=None, max_length=50)
+    status: str | None = None
+    geometry: dict[str, Any] | None = None
+
+
+_INCIDENT_GEOMS = ("Point", "Polygon", "MultiPolygon")
+
+
+@router.post("/incidents", status_code=201, summary="Report an incident (commander or above)",
+             response_class=Response, responses={201: {"content": {GEOJSON: {}}}, **_AUTH})
+def create_incident(body: IncidentIn, request: Request,
+                    who: Principal = Depends(require("commander"))) -> Response:
+    p = Problems("incident")
+    status = _term(p, "status", body.status, vocab.INCIDENT_STATUS)
+    geom = _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS)
+    p.raise_if_errors()
+    with write(request, who) as c:
+        if body.ext_id is not None and c.execute(sa.text("SELECT 1 FROM incidents WHERE ext_id = :e"),
+                                                 {"e": body.ext_id}).first():
+            raise Conflict(f"an incident with ext_id {body.ext_id!r} exists already; PATCH it instead")
+        row = c.execute(sa.text(
+            "INSERT INTO incidents (ext_id, title, incident_type, level, status, geom) VALUES "
+            "(:ext, :title, :type, :level, :status, ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326)) "
+            f"RETURNING {_INCIDENT_COLS}"),
+            {"ext": body.ext_id, "title": body.name, "type": body.type, "level": body.level,
+             "status": status, "g": geom}).one()
+    return _geojson(_feature(row), 201)
+
+
+@router.patch("/incidents/{incident_id}", summary="Update an incident (commander or above)",
+              response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
+def update_incident(body: IncidentPatch, request: Request, incident_id: int = Path(ge=1, le=_INT32),
+                    who: Principal = Depends(require("commander"))) -> Response:
+    p = Problems("incident")
+    status = _term(p, "status", body.status, vocab.INCIDENT_STATUS)
+    geom = None if body.geometry is None else _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS)
+    p.raise_if_errors()
+    sets, params = ["updated_at = now()"], {"id": incident_id}
+    for col, key, value in (("title", "title", body.name), ("incident_type", "type", body.type),
+                            ("level", "level", body.level), ("status", "status", status)):
+        if value is not None:
+            sets.append(f"{col} = :{key}")
+            params[key] = value
+    if geom is not None:
+        sets.append("geom = ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326)")
+        params["g"] = geom
+    with write(request, who) as c:
+        row = c.execute(sa.text(f"UPDATE incidents SET {', '.join(sets)} WHERE id = :id RETURNING {_INCIDENT_COLS}"),
+                        params).first()
+    if row is None:
+        raise NotFound(f"there is no incident {incident_id}")
+    return _geojson(_feature(row))
+
+
+# --- shelters ------------------------------------------------------------------------------------
+
+class ShelterPatch(BaseModel):
+    """Change a shelter's occupancy (by a delta, or set it) and/or its status."""
+
+    model_config = ConfigDict(extra="forbid")
+    occupancy_delta: int | None = Field(default=None, ge=-1_000_000, le=1_000_000,
+                                        description="people arrived (+) or left (-)")
+    occupancy: int | None = Field(default=None, ge=0, le=10_000_000, description="set the head count")
+    status: str | None = Field(default=None, description=f"one of {', '.join(vocab.SHELTER_STATUS)}")
+
+
+_SHELTER_COLS = ("id, ext_id, name, status, capacity, occupancy, updated_at, ST_AsGeoJSON(geom) AS geometry")
+
+
+@router.patch("/shelters/{shelter_id}", summary="Update a shelter's occupancy or status (planner or above)",
+              response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 404: {}, 409: {}, **_AUTH})
+def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(ge=1, le=_INT32),
+                   who: Principal = Depends(require("planner"))) -> Response:
+    p = Problems("shelter")
+    if body.occupancy_delta is not None and body.occupancy is not None:
+        p.error(None, "occupancy", body.occupancy, "cannot be given with occupancy_delta",
+                "send either occupancy_delta (people arrived or left) or occupancy (the head count)")
+    if body.occupancy_delta is None and body.occupancy is None and body.status is None:
+        p.error(None, None, None, "nothing to change", "send occupancy_delta, occupancy or status")
+    status = _term(p, "status", body.status, vocab.SHELTER_STATUS)
+    p.raise_if_errors()
+    if body.occupancy is not None:
+        new = ":occ"
+    elif body.occupancy_delta is not None:
+        new = "occupancy + :d"
+    else:
+        new = "occupancy"
+    with write(request, who) as c:
+        row = c.execute(sa.text(
+            f"UPDATE shelters SET occupancy = {new}, status = coalesce(:status, status), updated_at = now() "
+            f"WHERE id = :id AND {new} >= 0 AND (capacity IS NULL OR {new} <= capacity) "
+            f"RETURNING {_SHELTER_COLS}"),
+            {"id": shelter_id, "d": body.occupancy_delta, "occ": body.occupancy, "status": status}).first()
+        if row is None:
+            now = c.execute(sa.text("SELECT occupancy, capacity FROM shelters WHERE id = :id"),
+                            {"id": shelter_id}).first()
+    if row is None:
+        if now is None:
+            raise NotFound(f"there is no shelter {shelter_id}")
+        occ, cap = now
+        want = body.occupancy if body.occupancy is not None else occ + (body.occupancy_delta or 0)
+        limit = "below 0" if want < 0 else f"above its capacity of {cap}"
+        raise Conflict(f"shelter {shelter_id} holds {occ}; occupancy {want} would be {limit}; nothing was changed",
+                       occupancy=occ, capacity=cap)
+    return _geojson(_feature(row))
+
+
+# --- team bases ----------------------------------------------------------------------------------
+
+class TeamPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = Field(default=None, description=f"one of {', '.join(vocab.TEAM_STATUS)}")
+    position: dict[str, Any] | None = Field(default=None, description="GeoJSON Point (lon/lat): where the team is")
+
+
+@router.patch("/team_bases/{team_id}", summary="Update a team's status or position (planner or above)",
+              response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
+def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=_INT32),
+                who: Principal = Depends(require("planner"))) -> Response:
+    p = Problems("team")
+    status = _term(p, "status", body.status, vocab.TEAM_STATUS)
+    geom = None if body.position is None else _geometry(p, "position", body.position, ("Point",))
+    if body.status is None and body.position is None:
+        p.error(None, None, None, "nothing to change", "send status and/or position")
+    p.raise_if_errors()
+    with write(request, who) as c:
+        row = c.execute(sa.text(
+            "UPDATE team_bases SET status = coalesce(:status, status), "
+            "geom = coalesce(ST_SetSRID(ST_GeomFromGeoJSON(CAST(:g AS text)), 4326), geom), updated_at = now() "
+            "WHERE id = :id RETURNING id, ext_id, name, team_type, status, personnel, updated_at, "
+            "ST_AsGeoJSON(geom) AS geometry"), {"id": team_id, "status": status, "g": geom}).first()
+    if row is None:
+        raise NotFound(f"there is no team base {team_id}")
+    return _geojson(_feature(row))
+
+
+# --- depot stock ---------------------------------------------------------------------------------
+
+class StockPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quantity_delta: float = Field(ge=-1e12, le=1e12, description="received (+) or issued (-)")
+    unit: str | None = Field(default=None, max_length=40, description="unit of a new item, e.g. 顶 or pcs")
+
+
+@router.patch("/depot_stock/{depot}/{item}", summary="Receive or issue stock of a depot (planner or above)",
+              responses={404: {}, 409: {}, **_AUTH})
+def update_stock(body: StockPatch, request: Request, depot: str, item: str,
+                 who: Principal = Depends(require("planner"))) -> dict:
+    """``depot``: the depot's id or ext_id. A new item may be received (positive delta)."""
+    with write(request, who) as c:
+        as_id = int(depot) if depot.isascii() and depot.isdigit() and len(depot) <= 9 else None
+        dep = c.execute(sa.text("SELECT id FROM depots WHERE ext_id = :d OR id = :i "
+                                "ORDER BY (ext_id = :d) DESC LIMIT 1"), {"d": depot, "i": as_id}).scalar()
+        if dep is None:
+            raise NotFound(f"there is no depot {depot!r} (give its id or ext_id)")
+        d = body.quantity_delta
+        row = c.execute(sa.text(
+            "UPDATE depot_stock SET quantity = quantity + :d WHERE depot_id = :dep AND item = :item "
+            "AND quantity + :d >= 0 RETURNING depot_id, item, quantity, unit"),
+            {"d": d, "dep": dep, "item": item}).first()
+        if row is None:
+            have = c.execute(sa.text("SELECT quantity FROM depot_stock WHERE depot_id = :dep AND item = :item"),
+                             {"dep": dep, "item": item}).scalar()
+            if have is not None:
+                raise Conflict(f"depot {depot} holds {have:g} of {item!r}; issuing {-d:g} would leave less than 0; "
+                               "nothing was changed", quantity=have)
+            if d < 0:
+                raise NotFound(f"depot {depot} holds no {item!r}; nothing can be issued")
+            row = c.execute(sa.text(
+                "INSERT INTO depot_stock (depot_id, item, quantity, unit) VALUES (:dep, :item, :d, :unit) "
+                "ON CONFLICT (depot_id, item) DO UPDATE SET quantity = depot_stock.quantity + EXCLUDED.quantity "
+                "RETURNING depot_id, item, quantity, unit"),
+                {"d": d, "dep": dep, "item": item, "unit": body.unit}).one()
+    return dict(row._mapping)
