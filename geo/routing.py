@@ -153,6 +153,12 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None) -> Snap:
                          f"{lon.shape} and {lat.shape}")
     tree, keep, lines, length, to_metric = _snap_index(graph)
     x, y = to_metric.transform(lon, lat)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():  # far outside the network's projected zone: the projection gives inf
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"snap: {int(bad.sum())} point(s), e.g. ({lon[i]:.5f}, {lat[i]:.5f}), are far outside "
+                         f"the road network (its coordinate system {graph.crs} cannot hold them); check the "
+                         "coordinates (longitude first) and that the right network is loaded")
     pts = shapely.points(x, y)
     idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
     order = np.argsort(idx[0])

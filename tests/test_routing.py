@@ -250,3 +250,9 @@ def test_service_areas_are_nested_and_look_right(county):
     assert smaller["area_km2"].iloc[0] < areas["area_km2"].iloc[2]
     with pytest.raises(ValueError, match="minutes"):
         service_areas(g, lon, lat, [])
+
+
+def test_snap_refuses_points_far_outside_the_network(county):
+    g, _ = county
+    with pytest.raises(ValueError, match="far outside the road network"):
+        snap(g, [g.node_lon[0], 30.0], [g.node_lat[0], 0.0])
