@@ -532,6 +532,35 @@ def _covered(T, chosen, s) -> np.ndarray:
 
 # --- LSCP --------------------------------------------------------------------------------------
 
+def _undominated_rows(Cov: sparse.csr_array, max_pairs: float = 2e7) -> np.ndarray:
+    """Rows of a 0/1 covering matrix not implied by another row (row dominance, exact for LSCP).
+
+    Row i is dropped when some non-empty row k covers a subset of i's candidates: any cover of
+    k covers i. Identical rows must already be merged. Skipped (all kept) when the row-overlap matrix
+    would exceed ``max_pairs`` entries.
+    """
+    Cov = sparse.csr_array(Cov)
+    n = Cov.shape[0]
+    colcount = np.diff(Cov.tocsc().indptr).astype(float)
+    if n == 0 or min(float((colcount ** 2).sum()), float(n) * n) > max_pairs:
+        return np.ones(n, dtype=bool)
+    size = np.diff(Cov.indptr)
+    if float(n) * n <= max_pairs:  # dense overlap counts through BLAS: fastest at county scale
+        D = Cov.toarray().astype(np.float32)
+        S = D @ D.T
+        idx = np.arange(n)
+        sub = (size[None, :].astype(np.float32) == S) & (size[None, :] > 0) & (
+            (size[None, :] < size[:, None]) | ((size[None, :] == size[:, None]) & (idx[None, :] < idx[:, None])))
+        return ~sub.any(axis=1)
+    B = sparse.csr_array((np.ones(Cov.nnz, dtype=np.int32), Cov.indices, Cov.indptr), shape=Cov.shape)
+    S = (B @ B.T).tocoo()
+    i, k, v = S.row, S.col, S.data
+    subset = (v == size[k]) & (size[k] > 0) & (i != k) & ((size[k] < size[i]) | ((size[k] == size[i]) & (k < i)))
+    keep = np.ones(n, dtype=bool)
+    keep[i[subset]] = False
+    return keep
+
+
 def lscp(times, standard_s: float, *, existing=(), allowed=None, weights=None,
          method: str = "exact", time_limit_s: float | None = None, mip_rel_gap: float = 1e-6,
          warm_start: bool = True, threads: int | None = None) -> SitingResult:
@@ -556,6 +585,11 @@ def lscp(times, standard_s: float, *, existing=(), allowed=None, weights=None,
     k = isrep[r]
     gr, gc = gid[r[k]], colpos[c[k]]
     Cov = sparse.csr_array((np.ones(gr.size), (gr, gc)), shape=(G, cand.size))
+    # a demand row whose covering set contains another row's is covered whenever that one is
+    keep_rows = _undominated_rows(Cov)
+    if not keep_rows.all():
+        Cov = Cov[keep_rows]
+        G = Cov.shape[0]
     build = time.perf_counter() - t0
     # greedy cover (then drop redundant sites)
     t1 = time.perf_counter()

@@ -438,3 +438,21 @@ def test_same_objectives_as_spopt():
     rp = p_median(sparse_t, w, 4, unserved_s=3 * s)
     assert rp.objective == pytest.approx(pulp.value(ref_p.problem.objective), rel=1e-6)
     assert_ok(rp, sparse_t, w, p=4, unserved_s=3 * s)
+
+
+def test_row_dominance_drops_exactly_the_implied_rows():
+    from shelters.siting import _undominated_rows
+
+    rng = np.random.default_rng(3)
+    for density in [0.15, 0.35] * 15:
+        D = (rng.random((25, 8)) < density).astype(float)
+        D = np.unique(D, axis=0)  # identical rows are merged before
+        keep = _undominated_rows(sparse.csr_array(D))
+        sets = [set(np.flatnonzero(r)) for r in D]
+        expect = [not any(k != i and sets[k] and sets[k] <= sets[i] for k in range(len(sets)))
+                  for i in range(len(sets))]
+        assert keep.tolist() == expect
+        pairs = float((D.sum(axis=0) ** 2).sum())
+        if pairs < len(D) ** 2:  # the sparse path runs when its overlap bound is below n²
+            assert _undominated_rows(sparse.csr_array(D), max_pairs=pairs).tolist() == expect
+        assert _undominated_rows(sparse.csr_array(D), max_pairs=min(pairs, len(D) ** 2) - 1).all()  # too big: kept
