@@ -438,6 +438,10 @@ def mclp(times, weights, standard_s: float, p: int, *, existing=(), allowed=None
     T, w, ex, is_ex, new_ok = _prep(times, weights, existing, allowed)
     n, m = T.shape
     r, c, by_ex, coverable = _mclp_parts(T, w, standard_s, is_ex, new_ok)
+    # a candidate whose newly covered demand is a subset of another's is never needed
+    new_ok = _undominated_columns(r, c, n, new_ok, int(p))
+    k = new_ok[c]
+    r, c = r[k], c[k]
     cand = np.flatnonzero(new_ok)
     colpos = np.full(m, -1, dtype=np.int64)
     colpos[cand] = np.arange(cand.size)
@@ -559,6 +563,35 @@ def _undominated_rows(Cov: sparse.csr_array, max_pairs: float = 2e7) -> np.ndarr
     keep = np.ones(n, dtype=bool)
     keep[i[subset]] = False
     return keep
+
+
+def _undominated_columns(r: np.ndarray, c: np.ndarray, n: int, new_ok: np.ndarray, p: int,
+                         max_work: float = 5e7) -> np.ndarray:
+    """``new_ok`` without candidates whose covered rows are a subset of another candidate's.
+
+    Exact for MCLP and LSCP (uncapacitated, every site counts the same): a dominated site can
+    be swapped for its dominator with no loss. Identical candidates keep the lowest index.
+    Skipped when fewer than ``p`` candidates would remain (the models open exactly ``p``) or
+    when the overlap product would be too large.
+    """
+    cand = np.flatnonzero(new_ok)
+    rowcount = np.bincount(r, minlength=n).astype(float)
+    if cand.size < 2 or float((rowcount ** 2).sum()) > max_work or cand.size ** 2 > max_work:
+        return new_ok
+    pos = np.full(new_ok.size, -1, dtype=np.int64)
+    pos[cand] = np.arange(cand.size)
+    B = sparse.csc_array((np.ones(r.size, dtype=np.float32), (r, pos[c])), shape=(n, cand.size))
+    overlap = (B.T @ B).toarray()
+    size = np.diff(B.indptr)
+    j = np.arange(cand.size)
+    sub = (size[:, None].astype(np.float32) == overlap) & (j[:, None] != j[None, :]) & (size[None, :] > 0) & (
+        (size[:, None] < size[None, :]) | ((size[:, None] == size[None, :]) & (j[None, :] < j[:, None])))
+    dominated = sub.any(axis=1)
+    if int((~dominated).sum()) < p:
+        return new_ok
+    out = new_ok.copy()
+    out[cand[dominated]] = False
+    return out
 
 
 def lscp(times, standard_s: float, *, existing=(), allowed=None, weights=None,
