@@ -116,6 +116,12 @@ def times_matrix(times: Any, shape: tuple[int, int] | None = None) -> sparse.csr
     zeros included), `geo.routing.SparseTimes`, or a dense array with ``inf``/``nan`` for
     unreachable pairs.
     """
+    if (isinstance(times, sparse.csr_array) and times.has_canonical_format
+            and (shape is None or tuple(times.shape) == tuple(shape))):
+        t = times.data
+        if t.size and (t.min() < 0 or not np.all(np.isfinite(t))):
+            raise ValueError("travel times must be finite and non-negative")
+        return times  # already sorted without duplicates: nothing to do
     if hasattr(times, "rows") and hasattr(times, "cols") and hasattr(times, "times"):
         r, c, t = (np.asarray(a) for a in (times.rows, times.cols, times.times))
         shp = tuple(times.shape)
@@ -144,6 +150,16 @@ def times_matrix(times: Any, shape: tuple[int, int] | None = None) -> sparse.csr
     indptr = np.zeros(shp[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(r, minlength=shp[0]), out=indptr[1:])
     return sparse.csr_array((t, c, indptr), shape=shp)
+
+
+def _gather(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The column indices of ``rows`` of a CSR structure, concatenated (no scipy slicing)."""
+    start, stop = indptr[rows], indptr[rows + 1]
+    n = stop - start
+    if n.sum() == 0:
+        return indices[:0]
+    offs = np.repeat(start - np.r_[0, np.cumsum(n)[:-1]], n)
+    return indices[offs + np.arange(int(n.sum()))]
 
 
 def _entries(T: sparse.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -248,11 +264,14 @@ def _coo_rows(parts, nrow, ncol):
 
 
 def _highs_solve(mdl: _Model, *, time_limit_s=None, mip_rel_gap=1e-6, threads=None,
-                 start: np.ndarray | None = None, relax: bool = False, extra: dict | None = None):
+                 start: np.ndarray | None = None, relax: bool = False, extra: dict | None = None,
+                 presolve: bool = True):
     import highspy
 
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    if not presolve:  # for models emgis has already reduced: HiGHS's presolve only costs time
+        h.setOptionValue("presolve", "off")
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
@@ -324,9 +343,21 @@ def _open_count(Cov: sparse.csr_array, x: np.ndarray) -> np.ndarray:
 
 
 def _greedy_cover(Cov, W, k, p, init=None, time_budget=None):
-    """Greedy + best-swap interchange for max covering on a 0/1 matrix ``Cov`` (G × k)."""
+    """Greedy + best-swap interchange for max covering on a 0/1 matrix ``Cov`` (G × k).
+
+    Dense BLAS products when the matrix is small enough (county scale), sparse ones otherwise.
+    """
     t0 = time.perf_counter()
-    CovT = Cov.T.tocsr()
+    Cov = sparse.csr_array(Cov)
+    dense = float(Cov.shape[0]) * k <= 2e7
+    D = Cov.toarray() if dense else None
+    Cc = Cov.tocsc()
+    Cc.sort_indices()
+    CovT = D.T if dense else Cov.T.tocsr()
+
+    def column(j):
+        return Cc.indices[Cc.indptr[j]:Cc.indptr[j + 1]]
+
     sel = np.zeros(k, dtype=bool) if init is None else init.copy()
     cnt = Cov @ sel.astype(float)
     for _ in range(min(p, k) - int(sel.sum())):
@@ -336,9 +367,8 @@ def _greedy_cover(Cov, W, k, p, init=None, time_budget=None):
         if gain[j] < 0:
             break
         sel[j] = True
-        cnt += Cov[:, [j]].toarray().ravel()
+        cnt[column(j)] += 1
     # interchange: best (out, in) swap while it improves
-    Cc = Cov.tocsc()
     for _ in range(10 * max(p, 1)):
         if time_budget is not None and time.perf_counter() - t0 > time_budget:
             break
@@ -347,9 +377,14 @@ def _greedy_cover(Cov, W, k, p, init=None, time_budget=None):
             break
         one = W * (cnt == 1)
         g0 = CovT @ (W * (cnt == 0))  # gain of adding k alone
-        V = Cc[:, opened].multiply(one[:, None]).tocsc()  # weight only j covers, per opened j
-        loss = np.asarray(V.sum(axis=0)).ravel()
-        inter = (CovT @ V).toarray()  # [k, jpos] weight regained by k when j leaves
+        if dense:
+            V = D[:, opened] * one[:, None]  # weight only j covers, per opened j
+            loss = V.sum(axis=0)
+            inter = CovT @ V  # [k, jpos] weight regained by k when j leaves
+        else:
+            Vs = Cc[:, opened].multiply(one[:, None]).tocsc()
+            loss = np.asarray(Vs.sum(axis=0)).ravel()
+            inter = (CovT @ Vs).toarray()
         delta = g0[:, None] + inter - loss[None, :]
         delta[sel, :] = -np.inf
         kk, jj = np.unravel_index(int(np.argmax(delta)), delta.shape)
@@ -357,17 +392,109 @@ def _greedy_cover(Cov, W, k, p, init=None, time_budget=None):
             break
         jo = opened[jj]
         sel[jo], sel[kk] = False, True
-        cnt += Cc[:, [kk]].toarray().ravel() - Cc[:, [jo]].toarray().ravel()
+        cnt[column(kk)] += 1
+        cnt[column(jo)] -= 1
     return sel, float(W @ (cnt > 0))
 
+
+def _mclp_model(Cov: sparse.csr_array, W: np.ndarray, pp: int, offset: float) -> _Model:
+    """max W·y  s.t.  y_g <= sum of x over g's candidates,  sum x = pp;  x binary, y in [0, 1]."""
+    G, nx_ = Cov.shape
+    coo = Cov.tocoo()
+    gcol = nx_ + np.arange(G)
+    parts = [
+        (np.arange(G), gcol, 1.0),
+        (coo.row, coo.col, -1.0),
+        (np.full(nx_, G), np.arange(nx_), 1.0),
+    ]
+    A = _coo_rows(parts, G + 1, nx_ + G)
+    return _Model(c=np.r_[np.zeros(nx_), W], lb=np.zeros(nx_ + G), ub=np.ones(nx_ + G), A=A,
+                  rlo=np.r_[np.full(G, -_INF), pp], rhi=np.r_[np.zeros(G), pp],
+                  integer=np.r_[np.ones(nx_, bool), np.zeros(G, bool)], maximize=True,
+                  offset=offset)
+
+
+def _mclp_restricted(Cov, W, free, ones, pp, offset):
+    """The MCLP left once ``ones`` are open and only ``free`` candidates may still open.
+
+    Groups covered by an open candidate become a constant; groups no free candidate reaches
+    drop out; the rest are merged again by their (now shorter) candidate sets, and free
+    candidates dominated by another free one are dropped. Returns (Cov', W', cols, const).
+    """
+    Cov = sparse.csr_array(Cov)
+    by_one = (Cov @ ones.astype(float)) > 0
+    const = offset + float(W[by_one].sum())
+    sub = Cov[~by_one][:, np.flatnonzero(free)].tocsr()
+    sub.sort_indices()
+    Wr = W[~by_one]
+    coo = sub.tocoo()
+    r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    order = np.lexsort((c, r))
+    r, c = r[order], c[order]
+    k = sub.shape[1]
+    ok = _undominated_columns(r, c, sub.shape[0], np.ones(k, dtype=bool), pp)
+    keep = ok[c]
+    r, c = r[keep], c[keep]
+    cols = np.flatnonzero(free)[ok]
+    pos = np.full(k, -1, dtype=np.int64)
+    pos[np.flatnonzero(ok)] = np.arange(cols.size)
+    rows, grp, rep = _group_rows(r, c, sub.shape[0], k)
+    Wg = np.bincount(grp, weights=Wr[rows], minlength=rep.size)
+    isrep = np.zeros(sub.shape[0], dtype=bool)
+    isrep[rep] = True
+    gid = np.full(sub.shape[0], -1, dtype=np.int64)
+    gid[rep] = np.arange(rep.size)
+    kr = isrep[r]
+    C2 = sparse.csr_array((np.ones(int(kr.sum())), (gid[r[kr]], pos[c[kr]])),
+                          shape=(rep.size, cols.size))
+    return C2, Wg, cols, const
+
+
+def _mclp_sub(Cov, W, free, ones, pp, offset, sel, time_limit_s, mip_rel_gap, threads,
+              warm_start, with_bound=False):
+    """Solve the MCLP restricted to ``free`` candidates with ``ones`` open (see `_mclp_restricted`).
+
+    Returns (selection or None, objective, status, seconds[, (bound, dims)]); the incumbent
+    ``sel`` warm-starts it when it fits the restriction.
+    """
+    C2, W2, cols, const = _mclp_restricted(Cov, W, free, ones, pp, offset)
+    p2 = pp - int(ones.sum())
+    sel_out = None
+    if 0 < p2 < cols.size:
+        red = _mclp_model(C2, W2, p2, const)
+        start = None
+        fits = (not np.any(sel & ~free & ~ones) and not np.any(~sel & ones)
+                and int(sel[cols].sum()) == p2)
+        if warm_start and fits:
+            xs = sel[cols].astype(float)
+            start = np.r_[xs, np.minimum(1.0, C2 @ xs)]
+        status, x, obj, bound, dt, dims = _highs_solve(red, time_limit_s=time_limit_s,
+                                                       mip_rel_gap=mip_rel_gap, threads=threads,
+                                                       start=start, presolve=False)
+        if x is not None:
+            sel_out = ones.copy()
+            sel_out[cols[x[:cols.size] > 0.5]] = True
+    else:  # nothing left to choose
+        xs = np.zeros(cols.size) if p2 <= 0 else np.ones(cols.size)
+        obj = const + float(W2 @ np.minimum(1.0, C2 @ xs))
+        status, bound, dt, dims = "optimal", obj, 0.0, (0, 0, 0)
+        sel_out = ones.copy()
+        sel_out[cols[xs > 0.5]] = True
+    if sel_out is None:
+        obj = -np.inf
+    return (sel_out, obj, status, dt, (bound, dims)) if with_bound else (sel_out, obj, status, dt, None)
 
 
 def _mclp_exact(mdl, Cov, W, nx_, pp, G, sel, inc, t0, time_limit_s, mip_rel_gap, warm_start,
                 threads):
-    """LP relaxation, LP-guided local search, reduced-cost fixing, then the MIP on what is left."""
+    """LP relaxation, LP-guided local search, reduced-cost fixing, then the MIP on what is left.
+
+    After fixing, the MIP is rebuilt on the free candidates only, with the demand groups merged
+    again: far smaller than the original model with bounds changed.
+    """
     extra: dict = {}
     st, xl, lp, _, dt, dims = _highs_solve(mdl, relax=True, time_limit_s=time_limit_s,
-                                           threads=threads, extra=extra)
+                                           threads=threads, extra=extra, presolve=False)
     solve_s = dt
     if st != "optimal" or xl is None:
         x, status, obj, bound, dt2, dims = _run(mdl, "exact", sel, inc, None, time_limit_s,
@@ -379,52 +506,44 @@ def _mclp_exact(mdl, Cov, W, nx_, pp, G, sel, inc, t0, time_limit_s, mip_rel_gap
     s2, v2 = _greedy_cover(Cov, W, nx_, pp, init=init)
     if v2 + mdl.offset > inc:
         sel, inc = s2, v2 + mdl.offset
-    x_inc = np.r_[sel.astype(float), np.minimum(1.0, Cov @ sel.astype(float))]
+
+    def full_x(s):
+        return np.r_[s.astype(float), np.minimum(1.0, Cov @ s.astype(float))]
+
     if _gap(inc, lp) > mip_rel_gap:
         # RINS-style sub-MIP: candidates on which the LP and the incumbent agree stay fixed
         xs = xl[:nx_]
         agree0 = (xs < 1e-6) & ~sel
         agree1 = (xs > 1 - 1e-6) & sel
-        lb, ub = mdl.lb.copy(), mdl.ub.copy()
-        ub[:nx_][agree0] = 0.0
-        lb[:nx_][agree1] = 1.0
-        sub = _Model(c=mdl.c, lb=lb, ub=ub, A=mdl.A, rlo=mdl.rlo, rhi=mdl.rhi,
-                     integer=mdl.integer, maximize=True, offset=mdl.offset)
-        budget = 0.1 * time_limit_s if time_limit_s is not None else 10.0
-        _, xs2, v3, _, dt3, _ = _highs_solve(sub, time_limit_s=budget, mip_rel_gap=mip_rel_gap,
-                                              threads=threads, start=x_inc)
+        sel3, v3, _, dt3, _ = _mclp_sub(Cov, W, ~agree0 & ~agree1, agree1, pp, mdl.offset, sel,
+                                        0.1 * time_limit_s if time_limit_s is not None else 10.0,
+                                        mip_rel_gap, threads, warm_start)
         solve_s += dt3
-        if xs2 is not None and v3 > inc:
-            sel = xs2[:nx_] > 0.5
-            inc = v3
-            x_inc = np.r_[sel.astype(float), np.minimum(1.0, Cov @ sel.astype(float))]
+        if v3 > inc:
+            sel, inc = sel3, v3
     if _gap(inc, lp) <= mip_rel_gap:
-        return x_inc, "optimal", inc, lp, solve_s, dims, sel, inc, nx_
+        return full_x(sel), "optimal", inc, lp, solve_s, dims, sel, inc, nx_
     # reduced-cost fixing: flipping x_j away from its LP value costs at least |d_j|
     d = np.abs(extra["col_dual"][:nx_])
     at0, at1 = xl[:nx_] < 1e-9, xl[:nx_] > 1 - 1e-9
     eps = 1e-7 * max(1.0, abs(inc))
     fix0 = at0 & (lp - d < inc - eps)
     fix1 = at1 & (lp - d < inc - eps)
-    lb, ub = mdl.lb.copy(), mdl.ub.copy()
-    ub[:nx_][fix0] = 0.0
-    lb[:nx_][fix1] = 1.0
-    red = _Model(c=mdl.c, lb=lb, ub=ub, A=mdl.A, rlo=mdl.rlo, rhi=mdl.rhi, integer=mdl.integer,
-                 maximize=True, offset=mdl.offset)
-    start = x_inc if (warm_start and not np.any(sel & fix0) and not np.any(~sel & fix1)) else None
     left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
-    status, x, obj, bound, dt2, dims = _highs_solve(red, time_limit_s=left,
-                                                    mip_rel_gap=mip_rel_gap, threads=threads,
-                                                    start=start)
+    s3, obj, status, dt2, (bound, dims2) = _mclp_sub(Cov, W, ~fix0 & ~fix1, fix1, pp, mdl.offset,
+                                                    sel, left, mip_rel_gap, threads, warm_start,
+                                                    with_bound=True)
+    dims = dims2 if dims2[0] else dims
     solve_s += dt2
     bound = min(bound, lp) if np.isfinite(bound) else lp
-    if x is None or obj < inc:
-        x, obj = x_inc, inc
-        if status == "infeasible":  # everything better than the incumbent was cut off
-            status, bound = "optimal", inc
-    if status == "optimal" and bound < obj:
-        bound = obj
-    return x, status, obj, bound, solve_s, dims, sel, inc, int(fix0.sum() + fix1.sum())
+    if s3 is not None and obj >= inc:
+        sel, inc = s3, obj
+    elif status == "infeasible":  # everything better than the incumbent was cut off
+        status, bound = "optimal", inc
+    if status == "optimal" and bound < inc:
+        bound = inc
+    return full_x(sel), status, inc, bound, solve_s, dims, sel, inc, int(fix0.sum() + fix1.sum())
+
 
 def mclp(times, weights, standard_s: float, p: int, *, existing=(), allowed=None,
          method: str = "exact", time_limit_s: float | None = None, mip_rel_gap: float = 1e-6,
@@ -464,18 +583,8 @@ def mclp(times, weights, standard_s: float, p: int, *, existing=(), allowed=None
     sel, hval = _greedy_cover(Cov, W, cand.size, pp,
                               time_budget=None if time_limit_s is None else 0.3 * time_limit_s)
     heur_s = time.perf_counter() - t1
-    # model: x (cand), y (G)
     nx_ = cand.size
-    gcol = nx_ + np.arange(G)
-    parts = [
-        (np.arange(G), gcol, 1.0),
-        (gr, gc, -1.0),
-        (np.full(nx_, G), np.arange(nx_), 1.0),
-    ]
-    A = _coo_rows(parts, G + 1, nx_ + G)
-    mdl = _Model(c=np.r_[np.zeros(nx_), W], lb=np.zeros(nx_ + G), ub=np.ones(nx_ + G), A=A,
-                 rlo=np.r_[np.full(G, -_INF), pp], rhi=np.r_[np.zeros(G), pp],
-                 integer=np.r_[np.ones(nx_, bool), np.zeros(G, bool)], maximize=True, offset=const)
+    mdl = _mclp_model(Cov, W, pp, const)
     build += time.perf_counter() - t1 - heur_s
     start = np.r_[sel.astype(float), np.minimum(1.0, Cov @ sel.astype(float))]
     if method == "exact" and nx_ > pp > 0:
@@ -581,8 +690,12 @@ def _undominated_columns(r: np.ndarray, c: np.ndarray, n: int, new_ok: np.ndarra
     pos = np.full(new_ok.size, -1, dtype=np.int64)
     pos[cand] = np.arange(cand.size)
     B = sparse.csc_array((np.ones(r.size, dtype=np.float32), (r, pos[c])), shape=(n, cand.size))
-    overlap = (B.T @ B).toarray()
     size = np.diff(B.indptr)
+    if float(n) * cand.size <= 2e7:  # dense BLAS: fastest at county scale
+        D = B.toarray()
+        overlap = D.T @ D
+    else:
+        overlap = (B.T @ B).toarray()
     j = np.arange(cand.size)
     sub = (size[:, None].astype(np.float32) == overlap) & (j[:, None] != j[None, :]) & (size[None, :] > 0) & (
         (size[:, None] < size[None, :]) | ((size[:, None] == size[None, :]) & (j[None, :] < j[:, None])))
@@ -626,22 +739,28 @@ def lscp(times, standard_s: float, *, existing=(), allowed=None, weights=None,
     build = time.perf_counter() - t0
     # greedy cover (then drop redundant sites)
     t1 = time.perf_counter()
-    CovT = Cov.T.tocsr()
+    Cc = Cov.tocsc()
+    Cc.sort_indices()
+    ip, ix = Cc.indptr, Cc.indices
     sel = np.zeros(cand.size, dtype=bool)
     cnt = np.zeros(G)
-    while G and np.any(cnt == 0):
-        gain = CovT @ (cnt == 0).astype(float)
+    # gains kept up to date incrementally: covering a row lowers the gain of its candidates
+    gain = np.diff(ip).astype(float)
+    Cr = sparse.csr_array(Cov)
+    while G and gain.max(initial=0.0) > 0:
         j = int(np.argmax(gain))
-        if gain[j] <= 0:
-            break
+        rows = ix[ip[j]:ip[j + 1]]
+        new = rows[cnt[rows] == 0]
+        cnt[rows] += 1
         sel[j] = True
-        cnt += Cov[:, [j]].toarray().ravel()
-    Cc = Cov.tocsc()
+        if new.size:
+            gain -= np.bincount(_gather(Cr.indptr, Cr.indices, new), minlength=cand.size)
+        gain[j] = 0.0
     for j in np.flatnonzero(sel)[::-1]:
-        col = Cc[:, [j]].toarray().ravel()
-        if np.all(cnt - col >= 1):
+        rows = ix[ip[j]:ip[j + 1]]
+        if np.all(cnt[rows] >= 2):
             sel[j] = False
-            cnt -= col
+            cnt[rows] -= 1
     heur_s = time.perf_counter() - t1
     t2 = time.perf_counter()
     A = Cov if G else sparse.csr_array((0, cand.size))
