@@ -24,7 +24,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Engine
 
-from api import analyses, features, live
+from api import analyses, features, live, pages
 from api.errors import RETRY_AFTER_S, install_handlers
 from layers.settings import DatabaseSettings
 
@@ -45,7 +45,7 @@ class ApiSettings(BaseSettings):
 
 
 def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = None,
-               db_settings: DatabaseSettings | None = None) -> FastAPI:
+               db_settings: DatabaseSettings | None = None, map_settings=None) -> FastAPI:
     """Build the application.
 
     Parameters
@@ -57,6 +57,8 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         from ``EMGIS_DATABASE_URL``; `emgis serve` passes the engine of `open_database`.
     db_settings
         Database settings; ``home`` is where compiled road graphs are rebuilt if missing.
+    map_settings
+        Base map and live-map refresh of the map pages (default from ``EMGIS_MAP_*``).
     """
     settings = settings or ApiSettings()
     db_settings = db_settings or DatabaseSettings()
@@ -78,6 +80,9 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.state.home = db_settings.home
     app.state.graphs = analyses.GraphCache()
     app.state.results = analyses.ResultCache()
+    from maps.tiles import MapSettings
+
+    app.state.map_settings = map_settings or MapSettings()
     install_handlers(app)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -100,6 +105,8 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(features.router)
     app.include_router(live.router)
     app.include_router(analyses.router)
+    app.include_router(pages.router)
+    pages.mount_saved(app, db_settings.home)
     try:
         from maps.assets import AssetsMissing, mount_assets
 

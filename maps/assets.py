@@ -103,10 +103,21 @@ def asset_dir() -> Path:
     raise AssetsMissing(f"the Leaflet files for offline maps are not installed; {_INSTALL_HINT}")
 
 
+#: Sub-path (under the assets base) of the npm-vendored plugins (maps/vendor.py).
+VENDOR_SUBDIR = "vendor"
+
+
 def asset_urls(base: str = STATIC_PREFIX) -> dict[str, str]:
-    """Return ``{folium resource name: URL}`` under ``base`` (absolute or relative)."""
+    """Return ``{folium resource name: URL}`` under ``base`` (absolute or relative).
+
+    Leaflet and MarkerCluster sit directly under ``base``; the vendored plugins under
+    ``base/vendor/<package>/...``.
+    """
+    from maps.vendor import RESOURCES
+
     base = base.rstrip("/")
-    return {name: f"{base}/{fname}" if base else fname for name, fname in LOCAL_FILES.items()}
+    files = {**LOCAL_FILES, **{k: f"{VENDOR_SUBDIR}/{v}" for k, v in RESOURCES.items()}}
+    return {name: f"{base}/{fname}" if base else fname for name, fname in files.items()}
 
 
 def localize(element, base: str = STATIC_PREFIX):
@@ -144,8 +155,8 @@ def localize(element, base: str = STATIC_PREFIX):
     return element
 
 
-def copy_assets(dest: str | Path) -> Path:
-    """Copy the Leaflet files into ``dest`` (created if needed); return ``dest``."""
+def copy_assets(dest: str | Path, *, plugins: bool = False) -> Path:
+    """Copy the Leaflet files (and with ``plugins`` the vendored plugins) into ``dest``."""
     src = asset_dir()
     dest = Path(dest)
     for rel in (*LOCAL_FILES.values(), *EXTRA_FILES):
@@ -155,13 +166,29 @@ def copy_assets(dest: str | Path) -> Path:
         d = dest / rel
         d.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(s, d)
+    if plugins:
+        from maps.vendor import require
+
+        shutil.copytree(require(), dest / VENDOR_SUBDIR, dirs_exist_ok=True)
     return dest
 
 
 def mount_assets(app, prefix: str = STATIC_PREFIX) -> None:
-    """Serve the assets from a FastAPI/Starlette ``app`` under ``prefix``."""
+    """Serve the assets from a FastAPI/Starlette ``app`` under ``prefix``.
+
+    The vendored plugins are served under ``prefix/vendor`` when they are installed; a
+    missing plugin directory only costs the live map (logged by the app), not the others.
+    """
     from starlette.staticfiles import StaticFiles
 
+    from maps.vendor import VendorMissing, require
+
+    try:
+        app.mount(f"{prefix}/{VENDOR_SUBDIR}", StaticFiles(directory=str(require())), name="leaflet-plugins")
+    except VendorMissing as exc:
+        import logging
+
+        logging.getLogger("emgis.maps").warning("%s", exc)
     app.mount(prefix, StaticFiles(directory=str(asset_dir())), name="leaflet")
 
 

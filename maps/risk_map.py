@@ -348,6 +348,7 @@ def risk_map(
     asset_base: str = assets.STATIC_PREFIX,
     tiles: str | None = None,
     max_zoom: int = MAX_ZOOM,
+    base_map=None,
 ) -> folium.Map:
     """Build the four-colour risk map.
 
@@ -372,6 +373,9 @@ def risk_map(
         A *local* tile URL template; None draws a blank base layer (no requests).
     max_zoom
         Highest zoom; MarkerCluster needs one.
+    base_map
+        `maps.tiles.MapSettings` for a served page whose operator configured the base map
+        (OpenStreetMap, Tianditu, an internal server); overrides ``tiles``.
 
     Raises
     ------
@@ -390,7 +394,11 @@ def risk_map(
     # no favicon request to the server (a 404 in the console otherwise)
     m.get_root().header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
 
-    if tiles is None:
+    if base_map is not None:
+        from maps.tiles import add_base_layers
+
+        add_base_layers(m, base_map)
+    elif tiles is None:
         BlankBaseLayer(max_zoom=max_zoom).add_to(m)
     else:
         folium.TileLayer(_check_tiles(tiles), attr="emgis local tiles", name="底图 Base",

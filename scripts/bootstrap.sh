@@ -27,9 +27,20 @@ pgver=$( [ -n "$pgbin" ] && basename "$(dirname "$pgbin")" || echo 15)
 ls /usr/share/postgresql/"$pgver"/extension/postgis.control >/dev/null 2>&1 || missing+=("postgresql-$pgver-postgis-3")
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null; then missing+=(chromium); fi
+# Chinese labels in browser screenshots (the map pages are bilingual)
+if [ "$want_browser" = 1 ] && ! { command -v fc-list >/dev/null && fc-list :lang=zh | grep -q .; }; then
+  missing+=(fonts-noto-cjk)
+fi
 # Offline maps (maps/assets.py): Leaflet and MarkerCluster from Debian, never from a CDN.
 [ -f /usr/share/javascript/leaflet/leaflet.js ] || missing+=(libjs-leaflet)
 [ -f /usr/share/javascript/leaflet/leaflet.markercluster.js ] || missing+=(libjs-leaflet.markercluster)
+# The live map's plugins (maps/vendor.py) come from npm, pinned by sha512: npm only if they are missing.
+need_vendor=0
+for f in leaflet-realtime/dist/leaflet-realtime.min.js leaflet-groupedlayercontrol/dist/leaflet.groupedlayercontrol.min.js \
+         leaflet-search/dist/leaflet-search.min.js; do
+  [ -f "${EMGIS_VENDOR_DIR:-maps/static/vendor}/$f" ] || need_vendor=1
+done
+if [ "$need_vendor" = 1 ] && ! command -v npm >/dev/null; then missing+=(npm); fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "emgis bootstrap: installing system packages: ${missing[*]}"
@@ -50,4 +61,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[$extras]"
   echo "$want" > "$stamp"
+fi
+if [ "$need_vendor" = 1 ]; then
+  .venv/bin/python -m maps.vendor
 fi

@@ -1,0 +1,205 @@
+"""Map pages served by the API (maps/ builds them; this module serves them).
+
+- ``/maps``: the index of pages;
+- ``/maps/live``: the live situation map (refreshes itself from the API);
+- ``/maps/risk``: the four-colour risk map, from the stored areas and risk points;
+- ``/maps/coverage?layer=shelters``: who is within reach of a kind of facility, and the gaps;
+- ``/maps/saved/...``: pages written by `emgis coverage | gaps | site --map` and `emgis demo`
+  into ``EMGIS_HOME/maps`` (siting before/after maps among them), with their Leaflet copies.
+
+Every page links Leaflet and its plugins under ``/static/leaflet``; the base map is the
+configured one (maps/tiles.py).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.errors import BadRequest
+
+log = logging.getLogger("emgis.api")
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+
+SAVED_DIR = "maps"  # under EMGIS_HOME
+COVERAGE_LAYERS = ("shelters", "fire", "depots", "teams")
+
+
+def saved_dir(home) -> Path | None:
+    """``EMGIS_HOME/maps`` (created), where the CLI and the demo write map pages; None without a home."""
+    if home is None:
+        return None
+    d = Path(home) / SAVED_DIR
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return d
+
+
+def mount_saved(app, home) -> None:
+    """Serve ``EMGIS_HOME/maps`` under ``/maps/saved``."""
+    from starlette.staticfiles import StaticFiles
+
+    d = saved_dir(home)
+    if d is not None:
+        app.mount("/maps/saved", StaticFiles(directory=str(d), html=True), name="saved-maps")
+
+
+def _bounds(engine) -> list[list[float]] | None:
+    """The study area (or, without one, every administrative unit) as [[S, W], [N, E]]."""
+    with engine.connect() as c:
+        box = c.execute(sa.text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT COALESCE("
+            "(SELECT ST_Extent(geom)::geometry FROM study_area), "
+            "(SELECT ST_Extent(geom)::geometry FROM admin_units)) AS e) q")).first()
+    if box is None or box[0] is None:
+        return None
+    return [[float(box[1]), float(box[0])], [float(box[3]), float(box[2])]]
+
+
+def _map_settings(request: Request):
+    from maps.tiles import MapSettings, base_map
+
+    s = getattr(request.app.state, "map_settings", None) or MapSettings()
+    try:
+        base_map(s)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return s
+
+
+def _page(m) -> HTMLResponse:
+    return HTMLResponse(m.get_root().render())
+
+
+@router.get("", response_class=HTMLResponse, summary="The map pages")
+def index(request: Request) -> HTMLResponse:
+    d = saved_dir(request.app.state.home)
+    saved = sorted(p.relative_to(d).as_posix() for p in d.rglob("*.html")) if d else []
+    links = [("live", "实时态势图 Live situation map"), ("risk", "安全风险四色图 Four-colour risk map")]
+    links += [(f"coverage?layer={k}", f"覆盖与缺口 Coverage and gaps: {k}") for k in COVERAGE_LAYERS]
+    items = "".join(f'<li><a href="/maps/{html.escape(h)}">{html.escape(t)}</a></li>' for h, t in links)
+    items += "".join(f'<li><a href="/maps/saved/{html.escape(s)}">{html.escape(s)}</a></li>' for s in saved)
+    return HTMLResponse(f"""<!doctype html><html lang="zh"><head><meta charset="utf-8">
+<link rel="icon" href="data:,"><title>emgis maps</title>
+<style>body{{font:15px/1.5 sans-serif;margin:2em}}</style></head>
+<body><h1>emgis 地图 maps</h1><ul>{items}</ul>
+<p><a href="/docs">API</a> · <a href="/collections">OGC API – Features</a></p></body></html>""")
+
+
+@router.get("/live", response_class=HTMLResponse, summary="The live situation map")
+def live(request: Request) -> HTMLResponse:
+    from maps.live_map import live_map
+    from maps.vendor import VendorMissing, require
+    from risk.store import read_areas
+
+    try:
+        require()
+    except VendorMissing as exc:
+        from api.errors import Conflict
+
+        raise Conflict(str(exc)) from None
+    engine = request.app.state.engine
+    areas = read_areas(engine)
+    risk = None
+    if len(areas):
+        from maps.risk_map import _area_features, _levels_by_key
+
+        data = _area_features(areas.to_crs(4326), _levels_by_key(None))
+        for f in data["features"]:
+            f["properties"] = {"colour": f["properties"].get("colour"),
+                               "label": f["properties"].get("tooltip") or ""}
+        risk = data
+    m = live_map(bounds=_bounds(engine), risk_areas=risk, settings=_map_settings(request))
+    return _page(m)
+
+
+@router.get("/risk", response_class=HTMLResponse, summary="The four-colour risk map")
+def risk(request: Request, kind: str | None = Query(None, pattern="^(admin|grid)$",
+                                                    description="admin units or grid cells (default: all)")) -> HTMLResponse:
+    from maps.risk_map import risk_map
+    from risk.store import read_areas, read_points
+
+    engine = request.app.state.engine
+    areas = read_areas(engine, kind)
+    points = read_points(engine)
+    m = risk_map(areas if len(areas) else None, points if len(points) else None,
+                 base_map=_map_settings(request))
+    return _page(m)
+
+
+@router.get("/coverage", response_class=HTMLResponse, summary="Coverage and gaps of a kind of facility")
+def coverage(request: Request,
+             layer: str = Query("shelters", pattern="^(shelters|fire|depots|teams)$",
+                                description="shelters, fire (fire stations), depots or teams"),
+             network: str | None = Query(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")) -> HTMLResponse:
+    import geopandas as gpd
+    import numpy as np
+
+    from api.cli_shelters import compute_coverage, facilities_of
+    from maps.coverage_map import coverage_map
+    from shelters.coverage import uncovered_clusters
+    from shelters.store import load_coverage_inputs
+
+    engine = request.app.state.engine
+    name = network or request.app.state.settings.network
+    _, version = request.app.state.graphs.versioned(engine, name, request.app.state.home)
+    key = ("coverage-page", version, layer, _inputs_stamp(engine))
+    cache = request.app.state.results
+    body = cache.get(key)
+    if body is None:
+        from api.cli import _norms
+
+        norms = _norms(engine)
+        inputs = load_coverage_inputs(engine, network=name, home=request.app.state.home, norms=norms)
+        fac = facilities_of(inputs, layer)
+        if not len(fac):
+            from api.errors import Conflict
+
+            raise Conflict(f"no usable {layer} are stored; load some (emgis load ...) or set their status")
+        c = compute_coverage(inputs, layer, norms)
+        d = inputs.demand
+        frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(),
+                                  "population": d["population"].to_numpy(), "covered": c["covered"].to_numpy(),
+                                  "time_s": c["time_s"].to_numpy()}, geometry=d.geometry.to_numpy(), crs=4326)
+        blobs = uncovered_clusters(d, c["covered"].to_numpy())
+        pop = float(frame["population"].sum())
+        cov = float(frame.loc[frame["covered"], "population"].sum())
+        m = coverage_map(frame, fac, clusters=blobs, kind_label=layer,
+                         standard=f"{cov:,.0f} of {pop:,.0f} people ({cov / pop if pop else np.nan:.1%}) within the standard",
+                         title=f"覆盖与缺口 Coverage and gaps: {layer}")
+        _retile(m, request)
+        body = m.get_root().render()
+        cache.put(key, body)
+    return HTMLResponse(body)
+
+
+def _retile(m, request: Request) -> None:
+    """Swap the blank base of a maps/ page for the configured base map."""
+    from maps.risk_map import BlankBaseLayer
+    from maps.tiles import add_base_layers, base_map
+
+    s = _map_settings(request)
+    if base_map(s).kind == "none":
+        return
+    for k, child in list(m._children.items()):
+        if isinstance(child, BlankBaseLayer):
+            del m._children[k]
+    add_base_layers(m, s)
+
+
+def _inputs_stamp(engine) -> str:
+    """Changes whenever a facility, village or population row changes (cache key)."""
+    with engine.connect() as c:
+        row = c.execute(sa.text(
+            "SELECT (SELECT count(*) || ':' || COALESCE(max(at)::text, '') FROM audit_log), "
+            "(SELECT COALESCE(max(loaded_at)::text, '') FROM loads)")).first()
+    return json.dumps(list(row)) if row else ""

@@ -1,0 +1,86 @@
+"""The base map of the served map pages: OpenStreetMap, Tianditu, an internal tile server, or none.
+
+Configured by ``EMGIS_MAP_TILES``:
+
+* ``osm`` (default): OpenStreetMap's public tiles (needs the internet);
+* ``tianditu``: 天地图 vector tiles and Chinese labels, with ``EMGIS_MAP_TIANDITU_KEY``
+  (the key a bureau gets from the Tianditu console; CGCS2000 positions draw without shift);
+* ``none``: a blank base (no request at all; what the tests and a sealed intranet use);
+* any ``{z}/{x}/{y}`` URL template: an internal tile server, e.g.
+  ``http://10.1.2.3/tiles/{z}/{x}/{y}.png``.
+
+Only the base map may leave the machine, and only because the operator configured it;
+Leaflet and its plugins are always served by emgis (maps/assets.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import folium
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from maps.risk_map import MAX_ZOOM, BlankBaseLayer
+
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+                "&TILECOL={x}&tk={key}")
+TIANDITU_ATTR = "&copy; 天地图 Tianditu"
+
+
+class MapSettings(BaseSettings):
+    """How the served map pages look and refresh (``EMGIS_MAP_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMGIS_MAP_", extra="ignore")
+
+    tiles: str = Field(default="osm", description="base map: osm | tianditu | none | a {z}/{x}/{y} URL template")
+    tianditu_key: str = Field(default="", description="Tianditu key (with tiles=tianditu)")
+    refresh_s: float = Field(default=5.0, gt=0.5, le=3600, description="live map refresh interval, seconds")
+
+
+@dataclass(frozen=True)
+class BaseMap:
+    kind: str  # osm | tianditu | none | url
+    url: str | None = None
+
+
+def base_map(settings: MapSettings | None = None) -> BaseMap:
+    """Resolve the setting; ValueError with the fix when it cannot be used."""
+    s = settings or MapSettings()
+    t = s.tiles.strip()
+    low = t.lower()
+    if low in ("", "none", "blank", "off"):
+        return BaseMap("none")
+    if low == "osm":
+        return BaseMap("osm", OSM_URL)
+    if low == "tianditu":
+        if not s.tianditu_key.strip():
+            raise ValueError("EMGIS_MAP_TILES=tianditu needs EMGIS_MAP_TIANDITU_KEY (the key from the "
+                             "Tianditu console); or set EMGIS_MAP_TILES=osm, none or a tile URL template")
+        return BaseMap("tianditu", TIANDITU_URL)
+    if all(p in t for p in ("{z}", "{x}", "{y}")):
+        return BaseMap("url", t)
+    raise ValueError(f"EMGIS_MAP_TILES={t!r} is not osm, tianditu, none or a URL template with {{z}}, {{x}} "
+                     "and {y}")
+
+
+def add_base_layers(m: folium.Map, settings: MapSettings | None = None) -> BaseMap:
+    """Add the configured base layer(s) to ``m``; return what was added."""
+    s = settings or MapSettings()
+    b = base_map(s)
+    if b.kind == "none":
+        BlankBaseLayer().add_to(m)
+    elif b.kind == "osm":
+        folium.TileLayer(OSM_URL, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19).add_to(m)
+    elif b.kind == "tianditu":
+        key = s.tianditu_key.strip()
+        for layer, name, overlay in (("vec", "天地图 Tianditu", False), ("cva", "天地图注记 Labels", True)):
+            url = TIANDITU_URL.replace("{layer}", layer).replace("{key}", key)
+            folium.TileLayer(url, attr=TIANDITU_ATTR, name=name, subdomains="01234567", max_zoom=18,
+                             overlay=overlay, control=False).add_to(m)
+    else:
+        folium.TileLayer(b.url, attr="emgis tiles", name="底图 Base", max_zoom=MAX_ZOOM).add_to(m)
+    return b
