@@ -350,14 +350,17 @@ def norms_export(file: Path) -> None:
 def demo(
     out: Annotated[Path | None, typer.Option(help="where to write the demo files (default EMGIS_HOME/demo)")] = None,
     seed: int = 20250801,
+    serve: Annotated[bool, typer.Option(help="start the API and map pages afterwards (Ctrl-C stops it)")] = True,
+    host: Annotated[str | None, typer.Option(help="address to serve on (default EMGIS_API_HOST or 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default EMGIS_API_PORT or 8000)")] = None,
 ) -> None:
-    """Generate the synthetic demo county and load it through the ordinary loaders."""
+    """The whole demo: the synthetic county loaded through the ordinary loaders, analyses run, map pages served."""
     from api.demo import run_demo
 
     dbs, ls = _settings()
     out = out or dbs.home / "demo"
     try:
-        run_demo(out, seed=seed, console=console, actor=ls.actor)
+        run_demo(out, seed=seed, console=console, actor=ls.actor, serve=serve, host=host, port=port)
     except InputError as exc:
         _report_input_error(exc)
         raise typer.Exit(2) from None

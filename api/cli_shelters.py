@@ -8,8 +8,9 @@ inputs from PostGIS, calls them, prints the answer and writes the files.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import geopandas as gpd
 import numpy as np
@@ -265,38 +266,57 @@ def read_candidates(spec: str, engine, area_metric_epsg: int | None):
     return gdf[["ext_id", "name", "kind", "kind_zh", "area_m2", "geometry"]]
 
 
-@app.command("site")
-def site_cmd(
-    layer: LayerOpt = "shelters",
-    model: Annotated[str, typer.Option(help="mclp | lscp | pmedian | cmclp (capacitated) | cpmedian")] = "mclp",
-    add: Annotated[int, typer.Option(help="how many new sites (not for lscp)")] = 5,
-    candidates: Annotated[str, typer.Option(help="grid:METRES | osm:EXTRACT | a layer file of candidate sites")] = "grid:1000",
-    site_class: Annotated[str | None, typer.Option("--class", help="class of the new sites (shelter duration class, depot level)")] = None,
-    capacity: Annotated[float, typer.Option(help="persons per new site when its area is unknown (capacitated models)")] = 2000,
-    time_limit: Annotated[float, typer.Option(help="solver time limit, seconds")] = 60,
-    out: Annotated[Path | None, typer.Option(help="the chosen new sites: .geojson, .gpkg, .csv, .xlsx")] = None,
-    map_: Annotated[Path | None, typer.Option("--map", help="write the before/after map (HTML)")] = None,
-    network: str = "default",
-    year: int | None = None,
-) -> None:
-    """Choose new sites from candidates, keeping existing facilities; hazard zones and risk points excluded."""
+@dataclass
+class SitingRun:
+    """Everything `run_siting` computed: the result, its independent check and the inputs."""
+
+    result: Any
+    check: Any
+    T: Any
+    w: np.ndarray
+    standard_s: float
+    existing: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    why: pd.Series
+    sites: gpd.GeoDataFrame
+    existing_idx: np.ndarray
+
+    @property
+    def before(self) -> np.ndarray:
+        return _covered(self.T, self.existing_idx, self.standard_s)
+
+    @property
+    def after(self) -> np.ndarray:
+        return _covered(self.T, self.result.chosen, self.standard_s)
+
+    def chosen(self) -> gpd.GeoDataFrame:
+        """The new sites with the people each newly brings within the standard."""
+        before = self.before
+        out = self.sites.iloc[self.result.new].copy()
+        out["covers_new_people"] = [float(self.w[_covered(self.T, [j], self.standard_s) & ~before].sum())
+                                    for j in self.result.new]
+        return out
+
+
+def run_siting(engine, inputs, norms, *, layer: str = "shelters", model: str = "mclp", add: int = 5,
+               candidates: str = "grid:1000", site_class: str | None = None, capacity: float = 2000,
+               time_limit: float = 60) -> SitingRun:
+    """Choose new sites (the work of `emgis site`, also run by `emgis demo`).
+
+    Raises ``typer.BadParameter`` when there is no candidate site.
+    """
     from risk.store import read_points
     from shelters import siting
     from shelters.candidates import exclusions
     from shelters.coverage import KINDS, demand_facility_times
 
-    _check_layer(layer)
-    if model not in MODELS:
-        err.print(f"[red]--model {model!r} is not known[/]; use one of: {', '.join(MODELS)}")
-        raise typer.Exit(2)
-    with coverage_inputs(network, year) as (db, norms, inputs):
-        std = standard_seconds(layer, norms, site_class)
-        cand = read_candidates(candidates, db.engine, None)
-        why = exclusions(cand, hazard_zones=inputs.hazard_zones, risk_points=read_points(db.engine), norms=norms)
-        existing = facilities_of(inputs, layer)
+    std = standard_seconds(layer, norms, site_class)
+    cand = read_candidates(candidates, engine, None)
+    why = exclusions(cand, hazard_zones=inputs.hazard_zones, risk_points=read_points(engine), norms=norms)
+    existing = facilities_of(inputs, layer)
     if cand.empty:
-        err.print(f"[red]no candidate sites from {candidates}[/]: give another source (grid:1000, osm:FILE, a layer)")
-        raise typer.Exit(2)
+        raise typer.BadParameter(f"no candidate sites from {candidates}: give another source (grid:1000, osm:FILE, "
+                                 "a layer)")
     ex = gpd.GeoDataFrame({"ext_id": existing["ext_id"].astype(str).to_numpy(), "name": existing["name"].to_numpy(),
                            "kind": "existing", "kind_zh": "现有", "area_m2": np.nan},
                           geometry=existing.geometry.to_numpy(), crs=4326)
@@ -334,6 +354,40 @@ def site_cmd(
                                   p=None if model == "lscp" else add, existing=existing_idx, allowed=allowed,
                                   capacity=cap if model.startswith("c") else None,
                                   unserved_s=cutoff if model in ("pmedian", "cpmedian") else None)
+    return SitingRun(res, check, T, w, std, ex, cand, why, sites, existing_idx)
+
+
+@app.command("site")
+def site_cmd(
+    layer: LayerOpt = "shelters",
+    model: Annotated[str, typer.Option(help="mclp | lscp | pmedian | cmclp (capacitated) | cpmedian")] = "mclp",
+    add: Annotated[int, typer.Option(help="how many new sites (not for lscp)")] = 5,
+    candidates: Annotated[str, typer.Option(help="grid:METRES | osm:EXTRACT | a layer file of candidate sites")] = "grid:1000",
+    site_class: Annotated[str | None, typer.Option("--class", help="class of the new sites (shelter duration class, depot level)")] = None,
+    capacity: Annotated[float, typer.Option(help="persons per new site when its area is unknown (capacitated models)")] = 2000,
+    time_limit: Annotated[float, typer.Option(help="solver time limit, seconds")] = 60,
+    out: Annotated[Path | None, typer.Option(help="the chosen new sites: .geojson, .gpkg, .csv, .xlsx")] = None,
+    map_: Annotated[Path | None, typer.Option("--map", help="write the before/after map (HTML)")] = None,
+    network: str = "default",
+    year: int | None = None,
+) -> None:
+    """Choose new sites from candidates, keeping existing facilities; hazard zones and risk points excluded."""
+    from shelters.coverage import KINDS
+
+    _check_layer(layer)
+    if model not in MODELS:
+        err.print(f"[red]--model {model!r} is not known[/]; use one of: {', '.join(MODELS)}")
+        raise typer.Exit(2)
+    with coverage_inputs(network, year) as (db, norms, inputs):
+        try:
+            sr = run_siting(db.engine, inputs, norms, layer=layer, model=model, add=add, candidates=candidates,
+                            site_class=site_class, capacity=capacity, time_limit=time_limit)
+        except typer.BadParameter as exc:
+            err.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+    res, check, T, w, std = sr.result, sr.check, sr.T, sr.w, sr.standard_s
+    ex, cand, why, existing_idx = sr.existing, sr.candidates, sr.why, sr.existing_idx
+    n_ex = len(ex)
     before = _covered(T, existing_idx, std)
     after = _covered(T, res.chosen, std)
     pop = w.sum()
@@ -351,8 +405,7 @@ def site_cmd(
     console.print(t)
     if not check.ok:
         raise typer.Exit(1)
-    chosen = sites.iloc[res.new].copy()
-    chosen["covers_new_people"] = [float(w[_covered(T, [j], std) & ~before].sum()) for j in res.new]
+    chosen = sr.chosen()
     n = Table("site", "kind", "area m²", "newly covered", title="new sites")
     for _, r in chosen.sort_values("covers_new_people", ascending=False).iterrows():
         n.add_row(str(r["name"] or r["ext_id"]), str(r["kind_zh"]),

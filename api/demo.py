@@ -25,20 +25,106 @@ DEMO_LOADS = [
 ]
 
 
-def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo") -> dict[str, int]:
-    """Write the demo files to ``out`` and load them into a fresh demo database."""
+def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo", serve: bool = True,
+             host: str | None = None, port: int | None = None) -> dict[str, int]:
+    """Write the demo files to ``out``, load them into a fresh demo database, run the analyses
+    and (with ``serve``) start the API and its map pages until Ctrl-C."""
     from layers.demo import write_demo_county
+    from layers.settings import DatabaseSettings
 
     files = write_demo_county(Path(out), seed=seed)
     console.print(f"[bold]{files.county_name}[/] — synthetic data (seed {seed}), files in {out}")
-    from layers.settings import DatabaseSettings
-
+    home = DatabaseSettings().home
     with open_database() as db:
-        counts = load_demo(db, files, console=console, actor=actor, home=DatabaseSettings().home)
+        counts = load_demo(db, files, console=console, actor=actor, home=home)
         counts.update(analyse_demo(db, files, console=console, actor=actor))
+        counts.update(plan_demo(db, home, console=console, actor=actor))
         _summary(db, console)
+        if serve:
+            _serve(db, console, host=host, port=port)
     console.print("The database server was stopped; `emgis db start` keeps it running for exploring.")
     return counts
+
+
+def _serve(db, console: Console, *, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from api.app import ApiSettings, create_app
+    from layers.settings import DatabaseSettings
+
+    api = ApiSettings()
+    host = host or api.host
+    port = port or api.port
+    app = create_app(api, engine=db.engine, db_settings=DatabaseSettings())
+    console.print(f"\n[bold green]emgis is serving the demo county[/]: open [bold]http://{host}:{port}/maps/live[/] "
+                  f"(all pages: http://{host}:{port}/maps, API: http://{host}:{port}/docs). Ctrl-C stops it.")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+#: The demo's incidents: a reported fire at a village, and a flood over a township's low ground.
+DEMO_INCIDENTS = (
+    ("DEMO-FIRE-1", "村庄火情 Village fire", "fire", "III", "reported", "point", 3),
+    ("DEMO-FLOOD-1", "内涝 Flooding", "flood", "II", "responding", "area", 17),
+)
+
+
+def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[str, int]:
+    """Incidents, coverage and gaps of shelters and fire stations, and three new shelters sited by
+    MCLP; the pages go to ``EMGIS_HOME/maps`` (served at ``/maps/saved``)."""
+    import geopandas as gpd
+
+    from api.cli import _norms
+    from api.cli_shelters import compute_coverage, facilities_of, run_siting
+    from maps.coverage_map import write_coverage_map
+    from shelters.coverage import uncovered_clusters
+    from shelters.store import load_coverage_inputs
+
+    with db.engine.begin() as c:
+        c.execute(sa.text("SELECT set_config('emgis.actor', :a, true)"), {"a": actor})
+        for ext, title, kind, level, status, shape, nth in DEMO_INCIDENTS:
+            geom = "ST_PointOnSurface(geom)" if shape == "point" else \
+                "ST_Intersection(geom, ST_Buffer(ST_PointOnSurface(geom)::geography, 900)::geometry)"
+            c.execute(sa.text(
+                f"INSERT INTO incidents (ext_id, title, incident_type, level, status, geom) SELECT :e, :t, :k, :l, :s, "
+                f"ST_Multi({geom}) FROM admin_units WHERE level = 'village' AND geom IS NOT NULL "
+                "ORDER BY code OFFSET :n LIMIT 1") if shape == "area" else sa.text(
+                f"INSERT INTO incidents (ext_id, title, incident_type, level, status, geom) SELECT :e, :t, :k, :l, :s, "
+                f"{geom} FROM admin_units WHERE level = 'village' AND geom IS NOT NULL ORDER BY code OFFSET :n LIMIT 1"),
+                {"e": ext, "t": title, "k": kind, "l": level, "s": status, "n": nth})
+    console.print(f"  incidents: {len(DEMO_INCIDENTS)} (a village fire, a flooded area)")
+    norms = _norms(db.engine)
+    inputs = load_coverage_inputs(db.engine, network="default", home=home, norms=norms)
+    out = Path(home) / "maps"
+    d = inputs.demand
+    pages = 0
+    for layer, label in (("shelters", "避难场所 shelters"), ("fire", "消防站 fire stations")):
+        cov = compute_coverage(inputs, layer, norms)
+        covered = cov["covered"].to_numpy()
+        frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(),
+                                  "population": d["population"].to_numpy(), "covered": covered,
+                                  "time_s": cov["time_s"].to_numpy()}, geometry=d.geometry.to_numpy(), crs=4326)
+        pop = float(frame["population"].sum())
+        share = float(frame.loc[covered, "population"].sum()) / pop if pop else float("nan")
+        write_coverage_map(out / f"coverage_{layer}.html", frame, facilities_of(inputs, layer),
+                           clusters=uncovered_clusters(d, covered), kind_label=label,
+                           title=f"覆盖与缺口 Coverage and gaps: {label}")
+        console.print(f"  coverage of {label}: {share:.1%} of {pop:,.0f} people within the standard")
+        pages += 1
+    sr = run_siting(db.engine, inputs, norms, layer="shelters", model="mclp", add=3, candidates="grid:1000",
+                    time_limit=60)
+    if not sr.check.ok:
+        raise RuntimeError(f"demo siting failed its independent check: {sr.check.problems}")
+    w = sr.w
+    before, after = sr.before, sr.after
+    frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(), "population": w,
+                              "covered": before, "covered_after": after}, geometry=d.geometry.to_numpy(), crs=4326)
+    write_coverage_map(out / "siting_shelters.html", frame, sr.existing, new_sites=sr.chosen(),
+                       kind_label="避难场所 shelters", standard=f"standard {sr.standard_s / 60:g} min",
+                       title="选址 Siting (MCLP, 3 new shelters)")
+    console.print(f"  siting (MCLP, 3 new shelters on a 1 km grid): {w[before].sum():,.0f} → {w[after].sum():,.0f} "
+                  f"people within the standard ({sr.result.status}, gap {sr.result.mip_gap:.2%}); "
+                  f"maps in {out}")
+    return {"incidents": len(DEMO_INCIDENTS), "map pages": pages + 1}
 
 
 def load_demo(db, files, *, console: Console, actor: str = "demo", home: Path | None = None) -> dict[str, int]:

@@ -49,9 +49,12 @@ def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
     home.mkdir()
     home.chmod(0o755)
     tmp_path.chmod(0o755)
-    res = _emgis(home, "demo")
+    res = _emgis(home, "demo", "--no-serve")
     try:
         assert res.returncode == 0, res.stdout + res.stderr
+        assert "coverage of" in res.stdout and "siting (MCLP" in res.stdout and "incidents: 2" in res.stdout
+        for page in ("coverage_shelters.html", "coverage_fire.html", "siting_shelters.html"):
+            assert (home / "maps" / page).is_file()
         for layer in ("admin_units", "shelters", "depots", "depot_stock", "team_bases", "risk_points", "hazards",
                       "hazard_zones"):
             assert f" {layer}" in res.stdout, res.stdout
@@ -73,3 +76,68 @@ def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
         assert not cluster.status()["running"]
     finally:
         LocalCluster(home).destroy()  # the test's own cleanup, after the checks
+
+
+def test_demo_serves_the_map_pages_until_interrupted(tmp_path):
+    """`emgis demo` (serving): prints the URL, the pages answer, Ctrl-C stops server and database."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    try:
+        find_pg_bin()
+    except ClusterError as exc:
+        missing(f"PostgreSQL server programs are not installed: {exc}")
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o755)
+    tmp_path.chmod(0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("EMGIS_DATABASE_URL", "EMGIS_TEST_DATABASE_URL")}
+    env.update(EMGIS_HOME=str(home), COLUMNS="200", NO_COLOR="1", EMGIS_MAP_TILES="none")
+    exe = Path(sys.executable).with_name("emgis")
+    proc = subprocess.Popen([str(exe), "demo", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 600
+        url = None
+        while time.monotonic() < deadline and url is None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "/maps/live" in line and "open" in line:
+                url = f"http://127.0.0.1:{port}"
+        assert url, "".join(lines)
+        for _ in range(100):  # uvicorn binds just after printing
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert httpx.get(url + "/health").json()["status"] == "ok"
+        live = httpx.get(url + "/maps/live")
+        assert live.status_code == 200 and "L.realtime" in live.text
+        index = httpx.get(url + "/maps").text
+        for page in ("siting_shelters.html", "coverage_shelters.html"):
+            assert page in index
+            r = httpx.get(f"{url}/maps/saved/{page}")
+            assert r.status_code == 200 and "leaflet" in r.text.lower()
+        incidents = httpx.get(url + "/collections/incidents/items").json()
+        assert {f["properties"]["ext_id"] for f in incidents["features"]} >= {"DEMO-FIRE-1", "DEMO-FLOOD-1"}
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+        lines.append(rest)
+        assert proc.returncode == 0, "".join(lines)
+        status = LocalCluster(home).status()
+        assert not status["running"] and _postmasters(status["data_dir"]) == [], "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+        LocalCluster(home).destroy()
