@@ -150,10 +150,34 @@ def _near_network(graph: CompiledGraph, fac):
                    lon=fac.lon[idx], lat=fac.lat[idx], skipped=fac.skipped + int((~keep).sum()))
 
 
-def _closures(request: Request, graph: CompiledGraph, avoid: int | None):
-    """Closed edges from incident ``avoid``'s area (None when not asked)."""
+#: How far outside a closed area (degrees, ~50 m) a place inside it is moved to be routed from.
+EDGE_STEP_DEG = 0.0005
+
+
+def _outside(area, lon: float, lat: float) -> tuple[float, float]:
+    """A place inside a closed area is reached at the nearest point of its edge, just outside.
+
+    Roads inside the area are closed, so the place itself cannot be reached; responders
+    come to the edge of the flooded (or burning) area.
+    """
+    import shapely
+    from shapely.ops import nearest_points
+
+    pt = shapely.Point(lon, lat)
+    if area is None or not area.covers(pt):
+        return lon, lat
+    edge = nearest_points(area.boundary, pt)[0]
+    dx, dy = edge.x - lon, edge.y - lat
+    n = (dx * dx + dy * dy) ** 0.5
+    if n == 0:
+        return edge.x, edge.y
+    return edge.x + dx / n * EDGE_STEP_DEG, edge.y + dy / n * EDGE_STEP_DEG
+
+
+def _closures(request: Request, graph: CompiledGraph, avoid: int | None, with_area: bool = False):
+    """Closed edges from incident ``avoid``'s area (None when not asked); with ``with_area`` the area too."""
     if avoid is None:
-        return None, 0
+        return (None, 0, None) if with_area else (None, 0)
     import shapely
 
     from geo.routing import closures_from_polygons
@@ -168,7 +192,7 @@ def _closures(request: Request, graph: CompiledGraph, avoid: int | None):
         raise BadRequest(f"avoid={avoid}: incident {avoid} is a {row[1].lower()}, not an area, so it closes no "
                          "roads; give the incident an area (PATCH /incidents/{id} with a Polygon geometry)")
     mask = closures_from_polygons(graph, geom)
-    return mask, int(mask.sum())
+    return (mask, int(mask.sum()), geom) if with_area else (mask, int(mask.sum()))
 
 
 def _geojson(data: dict) -> Response:
@@ -193,11 +217,12 @@ def nearest(request: Request,
 
     graph, _ = _graph(request, network)
     _check_near_network(graph, lon, lat)
-    closures, n_closed = _closures(request, graph, avoid)
+    closures, n_closed, area = _closures(request, graph, avoid, with_area=True)
+    qlon, qlat = _outside(area, lon, lat)
     fac = _near_network(graph, facilities(request.app.state.engine, layer))
     feats = []
     if len(fac):
-        routes = nearest_k(graph, lon, lat, (fac.lon, fac.lat), k, closures=closures, direction=direction)
+        routes = nearest_k(graph, qlon, qlat, (fac.lon, fac.lat), k, closures=closures, direction=direction)
         for rank, r in enumerate(routes, 1):
             coords = r.coords if len(r.coords) >= 2 else [*r.coords, *r.coords] or [[lon, lat], [lon, lat]]
             feats.append({
@@ -212,6 +237,9 @@ def nearest(request: Request,
     return _geojson({"type": "FeatureCollection", "features": feats,
                      "query": {"lon": lon, "lat": lat, "layer": layer, "k": k, "direction": direction,
                                "avoid": avoid, "network": network or request.app.state.settings.network},
+                     "routed_from": [round(qlon, 7), round(qlat, 7)],
+                     "note": None if (qlon, qlat) == (lon, lat) else
+                     "the place is inside the closed area: routes reach the nearest point of its edge",
                      "usable_facilities": len(fac), "skipped": fac.skipped, "closed_edges": n_closed})
 
 

@@ -126,8 +126,8 @@ def _snap_index(graph: CompiledGraph):
     return graph._cache["snap"]
 
 
-def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None) -> Snap:
-    """Join points to the nearest road that is not on a tiny orphan island.
+def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None, closures: Any = None) -> Snap:
+    """Join points to the nearest road that is not on a tiny orphan island (nor closed).
 
     Parameters
     ----------
@@ -137,6 +137,9 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None) -> Snap:
         WGS84 degrees; scalars or arrays.
     norms
         `layers.norms.Norms` for ``road.speed_kmh.offroad`` (defaults when None).
+    closures
+        Closed edges (mask or ids): a point never joins a closed road (e.g. one in a flooded
+        area), but the nearest open one.
 
     Returns
     -------
@@ -164,6 +167,11 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None) -> Snap:
     order = np.argsort(idx[0])
     which, dist = idx[1][order], dist[order]
     edge = keep[which]
+    closed = graph.edge_mask(closures)
+    if closed is not None and closed[edge].any():
+        for i in np.flatnonzero(closed[edge]):
+            which[i], dist[i] = _nearest_open(tree, keep, closed, pts[i])
+        edge = keep[which]
     along = shapely.line_locate_point(lines[which], pts)
     frac = np.divide(along, length[which], out=np.zeros_like(along), where=length[which] > 0)
     to_v = frac > 0.5
@@ -174,6 +182,21 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None) -> Snap:
     if scalar:
         return Snap(int(node[0]), float(dist[0]), float(along_m[0]), float(time_s[0]))
     return Snap(node, dist, along_m, time_s)
+
+
+def _nearest_open(tree, keep: np.ndarray, closed: np.ndarray, pt) -> tuple[int, float]:
+    """Index (into the snap tree) and distance of the nearest open road to ``pt`` (metric)."""
+    import shapely
+
+    geoms = tree.geometries
+    for r in (500.0, 2000.0, 10000.0, 50000.0):
+        cand = tree.query(pt, predicate="dwithin", distance=r)
+        cand = cand[~closed[keep[cand]]]
+        if cand.size:
+            d = shapely.distance(geoms[cand], pt)
+            j = int(np.argmin(d))
+            return int(cand[j]), float(d[j])
+    raise ValueError("snap: every road within 50 km of the place is closed; open some or choose another place")
 
 
 def snap_facilities(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None) -> Facilities:
@@ -359,7 +382,7 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
         raise ValueError(f"k={k} must be at least 1")
     fac = _facilities(graph, facilities, norms)
     to_fac = _check_direction(direction)
-    here = snap(graph, lon, lat, norms=norms)
+    here = snap(graph, lon, lat, norms=norms, closures=closures)
     w = graph.arc_weights(closures)
     mat = graph.matrix(None if w is graph.weights else w, reverse=not to_fac)
     want = min(k, len(fac))

@@ -256,3 +256,28 @@ def test_snap_refuses_points_far_outside_the_network(county):
     g, _ = county
     with pytest.raises(ValueError, match="far outside the road network"):
         snap(g, [g.node_lon[0], 30.0], [g.node_lat[0], 0.0])
+
+
+def test_a_place_inside_a_closed_area_joins_the_nearest_open_road_and_is_routed(county):
+    """An incident inside a flooded area: its own roads are closed, so it joins the nearest open
+    road outside, and routes to it still exist (they would all be empty otherwise)."""
+    g, _ = county
+    i = g.n_nodes // 2
+    lon, lat = float(g.node_lon[i]), float(g.node_lat[i])
+    area = shapely.Point(lon, lat).buffer(0.004)  # ~400 m
+    closed = closures_from_polygons(g, area)
+    assert closed.any()
+    s0 = snap(g, lon, lat)
+    s1 = snap(g, lon, lat, closures=closed)
+    # the plain snap joins a closed road; with the closures the joined node has an open edge
+    touches = (g.edge_u == s1.node) | (g.edge_v == s1.node)
+    assert (touches & ~closed).any()
+    assert s1.distance_m >= s0.distance_m
+    fac = np.array([0, 1, 2, g.n_nodes - 1, g.n_nodes - 2])
+    routes = nearest_k(g, lon, lat, (g.node_lon[fac], g.node_lat[fac]), 3, closures=closed)
+    assert len(routes) == 3
+    for r in routes:  # no route runs through the closed area
+        line = shapely.LineString(r.coords) if len(r.coords) > 1 else None
+        if line is not None:
+            inside = shapely.intersection(line, area.buffer(-0.0005))
+            assert inside.length < 0.0015, inside.length
