@@ -326,7 +326,8 @@ def test_map_in_chromium_offline(tmp_path, served, browser_page):
     def rgb(h):
         return f"rgb({int(h[1:3], 16)}, {int(h[3:5], 16)}, {int(h[5:7], 16)})"
     cluster_bg = page.eval_on_selector_all(
-        ".emgis-cluster-icon", "ds => ds.map(d => getComputedStyle(d).backgroundColor)")
+        ".emgis-cluster-icon",
+        "ds => ds.filter(d => d.isConnected && d.offsetParent !== null).map(d => getComputedStyle(d).backgroundColor)")
     assert cluster_bg and set(cluster_bg) <= {rgb(c) for c in levels.values()}, cluster_bg
     assert rgb(levels["red"]) in cluster_bg
     assert page.locator(".leaflet-control-layers").count() == 1

@@ -1,0 +1,120 @@
+"""The warning area ("last mile") over HTTP, on the demo county in a real PostGIS.
+
+Figures are checked independently: the population against a SQL sum over the same villages,
+each village's shelter against travel times computed here for every open shelter outside the
+area, shelters inside the area never used as destinations.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import shapely
+import sqlalchemy as sa
+from test_api import client, demo_db  # noqa: F401  (module fixtures reused)
+
+pytestmark = pytest.mark.postgis
+
+
+@pytest.fixture(scope="module")
+def area(demo_db):  # noqa: F811
+    """A polygon around the centre of three neighbouring villages and a shelter."""
+    with demo_db.engine.connect() as c:
+        lon, lat = c.execute(sa.text(
+            "SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM shelters WHERE status = 'open' "
+            "ORDER BY id LIMIT 1")).one()
+    return shapely.Point(lon, lat).buffer(0.02)
+
+
+def _sql_population(engine, area) -> tuple[float, int]:
+    with engine.connect() as c:
+        return tuple(c.execute(sa.text(
+            "SELECT COALESCE(sum(p.population), 0), count(*) FROM admin_units u JOIN population p ON p.code = u.code "
+            "AND p.year = (SELECT max(year) FROM population) WHERE u.level = 'village' AND "
+            "ST_Intersects(u.geom, ST_GeomFromText(:w, 4326))"), {"w": area.wkt}).one())
+
+
+def test_post_area_counts_people_and_sends_every_village_to_the_nearest_open_shelter_outside(client, demo_db, area):  # noqa: F811
+    from geo.routing import nearest_facility_times, snap
+    from geo.store import facilities, load_network
+
+    r = client.post("/analyses/warning-area", json={"type": "Feature", "properties": {},
+                                                    "geometry": shapely.geometry.mapping(area)})
+    assert r.status_code == 200, r.text
+    ans = r.json()
+    pop, n = _sql_population(demo_db.engine, area)
+    assert ans["villages_total"] == n > 0
+    assert ans["population_total"] == pytest.approx(float(pop))
+    inside = {s["id"] for s in ans["shelters_inside"]}
+    assert inside, "the area was drawn around a shelter"
+    used = {v["shelter_id"] for v in ans["villages"]}
+    assert not used & inside  # never sent into the area
+    # independent: the time to every open shelter outside, for each village
+    graph = load_network(demo_db.engine, "default", home=demo_db.home)
+    fac = facilities(demo_db.engine, "shelters")
+    out = ~np.isin(fac.ids, list(inside))
+    with demo_db.engine.connect() as c:
+        pts = {r[0]: (r[1], r[2]) for r in c.execute(sa.text(
+            "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM admin_units "
+            "WHERE level = 'village'"))}
+    for v in ans["villages"][:8]:
+        lon, lat = pts[v["code"]]
+        s = snap(graph, lon, lat)
+        best = np.inf
+        for j in np.flatnonzero(out):
+            t, _ = nearest_facility_times(graph, ([fac.lon[j]], [fac.lat[j]]))
+            best = min(best, s.time_s + t[s.node])
+        assert v["time_min"] == pytest.approx(best / 60, abs=0.06), v
+    # people sent to each shelter add up to the warned population with a route
+    sent = sum(s["assigned_population"] for s in ans["shelters_used"])
+    routed = sum(v["population"] for v in ans["villages"] if v["shelter_id"] is not None)
+    assert sent == pytest.approx(routed)
+
+
+def test_xlsx_has_the_same_rows(client, demo_db, area):  # noqa: F811
+    import openpyxl
+
+    body = shapely.geometry.mapping(area)
+    js = client.post("/analyses/warning-area", json=body).json()
+    r = client.post("/analyses/warning-area?format=xlsx", json=body)
+    assert r.status_code == 200
+    assert "attachment" in r.headers["content-disposition"] and ".xlsx" in r.headers["content-disposition"]
+    wb = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert wb.sheetnames == ["汇总 summary", "村庄 villages", "避难场所 shelters"]
+    rows = list(wb["村庄 villages"].values)
+    assert rows[0][0] == "区划代码 code" and len(rows) - 1 == js["villages_total"]
+    assert sum(row[2] for row in rows[1:]) == pytest.approx(js["population_total"])
+    shelters = list(wb["避难场所 shelters"].values)
+    assert len(shelters) - 1 == len(js["shelters_inside"]) + len(js["shelters_used"])
+
+
+def test_incident_area_and_point_with_radius(client, demo_db):  # noqa: F811
+    with demo_db.engine.connect() as c:
+        flood = c.execute(sa.text("SELECT id FROM incidents WHERE GeometryType(geom) LIKE '%POLYGON'")).scalar()
+        fire = c.execute(sa.text("SELECT id FROM incidents WHERE GeometryType(geom) = 'POINT'")).scalar()
+    r = client.get(f"/analyses/warning-area?incident={flood}")
+    assert r.status_code == 200, r.text
+    assert r.json()["villages_total"] >= 1
+    r = client.get(f"/analyses/warning-area?incident={fire}")
+    assert r.status_code == 400 and "radius_m" in r.json()["detail"]
+    small = client.get(f"/analyses/warning-area?incident={fire}&radius_m=500").json()
+    big = client.get(f"/analyses/warning-area?incident={fire}&radius_m=3000").json()
+    assert 1 <= small["villages_total"] <= big["villages_total"]
+    assert big["population_total"] >= small["population_total"] > 0
+    closed = client.get(f"/analyses/warning-area?incident={fire}&radius_m=3000&close_roads=true").json()
+    assert closed["close_roads"] and closed["villages_total"] == big["villages_total"]
+    assert client.get("/analyses/warning-area?incident=999999").status_code == 404
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"type": "Point", "coordinates": [119.8, 31.0]}, "geometry"),
+    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}, "geometry"),  # bow-tie
+    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}, "geometry"),
+    ({"nothing": 1}, "geometry"),
+])
+def test_bad_areas_are_refused_with_the_field_named(client, body, field):  # noqa: F811
+    r = client.post("/analyses/warning-area", json=body)
+    assert r.status_code == 422, r.text
+    assert field in r.text
