@@ -14,7 +14,6 @@ configured one (maps/tiles.py).
 from __future__ import annotations
 
 import html
-import json
 import logging
 from pathlib import Path
 
@@ -141,40 +140,23 @@ def coverage(request: Request,
              layer: str = Query("shelters", pattern="^(shelters|fire|depots|teams)$",
                                 description="shelters, fire (fire stations), depots or teams"),
              network: str | None = Query(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")) -> HTMLResponse:
-    import geopandas as gpd
-    import numpy as np
-
-    from api.cli_shelters import compute_coverage, facilities_of
+    from api.gaps import coverage_result, data_stamp
     from maps.coverage_map import coverage_map
-    from shelters.coverage import uncovered_clusters
-    from shelters.store import load_coverage_inputs
 
     engine = request.app.state.engine
     name = network or request.app.state.settings.network
     _, version = request.app.state.graphs.versioned(engine, name, request.app.state.home)
-    key = ("coverage-page", version, layer, _inputs_stamp(engine))
+    key = ("coverage-page", version, layer, data_stamp(engine))
     cache = request.app.state.results
     body = cache.get(key)
     if body is None:
-        from api.cli import _norms
-
-        norms = _norms(engine)
-        inputs = load_coverage_inputs(engine, network=name, home=request.app.state.home, norms=norms)
-        fac = facilities_of(inputs, layer)
-        if not len(fac):
-            from api.errors import Conflict
-
-            raise Conflict(f"no usable {layer} are stored; load some (emgis load ...) or set their status")
-        c = compute_coverage(inputs, layer, norms)
-        d = inputs.demand
-        frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(),
-                                  "population": d["population"].to_numpy(), "covered": c["covered"].to_numpy(),
-                                  "time_s": c["time_s"].to_numpy()}, geometry=d.geometry.to_numpy(), crs=4326)
-        blobs = uncovered_clusters(d, c["covered"].to_numpy())
+        r = coverage_result(request, layer, network)
+        frame = r.frame
         pop = float(frame["population"].sum())
         cov = float(frame.loc[frame["covered"], "population"].sum())
-        m = coverage_map(frame, fac, clusters=blobs, kind_label=layer,
-                         standard=f"{cov:,.0f} of {pop:,.0f} people ({cov / pop if pop else np.nan:.1%}) within the standard",
+        share = f"{cov / pop:.1%}" if pop else "—"
+        m = coverage_map(frame.drop(columns=["standard_s"]), r.facilities, clusters=r.clusters, kind_label=layer,
+                         standard=f"{cov:,.0f} of {pop:,.0f} people ({share}) within the standard",
                          title=f"覆盖与缺口 Coverage and gaps: {layer}")
         _retile(m, request)
         body = m.get_root().render()
@@ -194,12 +176,3 @@ def _retile(m, request: Request) -> None:
         if isinstance(child, BlankBaseLayer):
             del m._children[k]
     add_base_layers(m, s)
-
-
-def _inputs_stamp(engine) -> str:
-    """Changes whenever a facility, village or population row changes (cache key)."""
-    with engine.connect() as c:
-        row = c.execute(sa.text(
-            "SELECT (SELECT count(*) || ':' || COALESCE(max(at)::text, '') FROM audit_log), "
-            "(SELECT COALESCE(max(loaded_at)::text, '') FROM loads)")).first()
-    return json.dumps(list(row)) if row else ""

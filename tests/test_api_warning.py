@@ -118,3 +118,36 @@ def test_bad_areas_are_refused_with_the_field_named(client, body, field):  # noq
     r = client.post("/analyses/warning-area", json=body)
     assert r.status_code == 422, r.text
     assert field in r.text
+
+
+# --- coverage and gaps -----------------------------------------------------------------------------
+
+def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db):  # noqa: F811
+    with demo_db.engine.connect() as c:
+        total = float(c.execute(sa.text(
+            "SELECT sum(population) FROM population WHERE year = (SELECT max(year) FROM population)")).scalar())
+    r = client.get("/analyses/coverage?layer=shelters")
+    assert r.status_code == 200, r.text
+    s = r.json()
+    assert s["population"] == pytest.approx(total)
+    assert s["covered"] + s["uncovered"] == pytest.approx(total)
+    assert 0 < s["covered_share"] <= 1
+    assert sum(t["population"] for t in s["townships"]) == pytest.approx(total)
+    assert sum(t["uncovered"] for t in s["townships"]) == pytest.approx(s["uncovered"])
+    gaps = client.get("/analyses/gaps?layer=shelters").json()
+    assert sum(f["properties"]["population"] for f in gaps["features"]) == pytest.approx(s["uncovered"])
+    ranks = [f["properties"]["rank"] for f in gaps["features"]]
+    assert ranks == list(range(1, len(ranks) + 1))
+    for f in gaps["features"]:  # each listed village is out of reach: slower than its standard, or unreachable
+        p = f["properties"]
+        assert p["time_min"] is None or p["time_min"] > p["standard_min"] - 0.01
+    blobs = client.get("/analyses/gaps?layer=shelters&clusters=true").json()
+    assert blobs["type"] == "FeatureCollection"
+    if gaps["features"]:
+        assert blobs["features"] and all(b["geometry"]["type"] in ("Polygon", "MultiPolygon")
+                                         for b in blobs["features"])
+    # cached: the second answer is the same object's figures
+    assert client.get("/analyses/coverage?layer=shelters").json() == s
+    fire = client.get("/analyses/coverage?layer=fire").json()
+    assert fire["standard_min"] == [5.0] and fire["covered"] <= fire["population"]
+    assert client.get("/analyses/coverage?layer=bogus").status_code == 422

@@ -1,0 +1,134 @@
+"""Coverage and gap summaries over HTTP (``/analyses/coverage``, ``/analyses/gaps``).
+
+The same computation as `emgis coverage` / `emgis gaps` (api/cli_shelters.py, shelters/coverage.py)
+on the stored layers, cached per (network version, layer, last change of the data): a page or a
+dashboard asking again gets the answer at once, an edit to a shelter or a new census load makes a
+new one. The coverage map page (api/pages.py) uses the same cache.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.errors import Conflict
+
+router = APIRouter(prefix="/analyses", tags=["analyses"])
+
+GEOJSON = "application/geo+json"
+Layer = Literal["shelters", "fire", "depots", "teams"]
+_NET = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+
+
+@dataclass
+class CoverageResult:
+    layer: str
+    frame: gpd.GeoDataFrame     # one row per demand point: code, name, population, covered, time_s, standard_s
+    facilities: gpd.GeoDataFrame
+    clusters: gpd.GeoDataFrame
+    villages: pd.DataFrame      # gap table per village (ranked)
+    townships: pd.DataFrame     # gap table per township (ranked)
+    census_year: int | None
+
+
+def data_stamp(engine) -> str:
+    """Changes whenever any stored row changes (audit log) or a file is loaded (cache key)."""
+    with engine.connect() as c:
+        row = c.execute(sa.text(
+            "SELECT (SELECT count(*) || ':' || COALESCE(max(at)::text, '') FROM audit_log), "
+            "(SELECT COALESCE(max(loaded_at)::text, '') FROM loads)")).first()
+    return json.dumps(list(row)) if row else ""
+
+
+def coverage_result(request: Request, layer: str, network: str | None = None) -> CoverageResult:
+    """Compute (or take from the cache) the coverage of ``layer``."""
+    from api.cli import _norms
+    from api.cli_shelters import compute_coverage, facilities_of
+    from shelters.coverage import gap_tables, uncovered_clusters
+    from shelters.store import load_coverage_inputs
+
+    engine = request.app.state.engine
+    name = network or request.app.state.settings.network
+    _, version = request.app.state.graphs.versioned(engine, name, request.app.state.home)
+    key = ("coverage", version, layer, data_stamp(engine))
+    cache = request.app.state.results
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    norms = _norms(engine)
+    inputs = load_coverage_inputs(engine, network=name, home=request.app.state.home, norms=norms)
+    fac = facilities_of(inputs, layer)
+    if not len(fac):
+        raise Conflict(f"no usable {layer} are stored; load some (emgis load ...) or set their status")
+    c = compute_coverage(inputs, layer, norms)
+    d = inputs.demand
+    covered = c["covered"].to_numpy(dtype=bool)
+    frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(),
+                              "population": d["population"].to_numpy(dtype=float), "covered": covered,
+                              "time_s": c["time_s"].to_numpy(dtype=float),
+                              "standard_s": c["standard_s"].to_numpy(dtype=float)},
+                             geometry=d.geometry.to_numpy(), crs=4326)
+    villages, townships = gap_tables(d, covered)
+    with engine.connect() as conn:
+        year = conn.execute(sa.text("SELECT max(year) FROM population")).scalar()
+    res = CoverageResult(layer, frame, fac, uncovered_clusters(d, covered), villages, townships, year)
+    cache.put(key, res)
+    return res
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 2)
+
+
+@router.get("/coverage", summary="Who is within the standard of a kind of facility, by township",
+            responses={409: {"description": "no road network, or no usable facility of the kind"}})
+def coverage(request: Request,
+             layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots or teams"),
+             top: int = Query(20, ge=0, le=1000, description="how many of the worst villages to list"),
+             network: str | None = Query(None, pattern=_NET)) -> JSONResponse:
+    r = coverage_result(request, layer, network)
+    f = r.frame
+    pop = float(f["population"].sum())
+    cov = float(f.loc[f["covered"], "population"].sum())
+    t = np.where(np.isfinite(f["time_s"]), f["time_s"], np.nan)
+    return JSONResponse({
+        "layer": layer, "census_year": r.census_year, "facilities": len(r.facilities),
+        "demand_points": len(f), "population": pop, "covered": cov, "uncovered": pop - cov,
+        "covered_share": cov / pop if pop else None,
+        "standard_min": sorted({_num(s / 60) for s in f["standard_s"] if np.isfinite(s)}),
+        "time_min": {"median": _num(np.nanmedian(t) / 60) if np.isfinite(t).any() else None,
+                     "p90": _num(np.nanpercentile(t, 90) / 60) if np.isfinite(t).any() else None,
+                     "unreachable_points": int((~np.isfinite(f["time_s"])).sum())},
+        "townships": json.loads(r.townships.to_json(orient="records", force_ascii=False)),
+        "worst_villages": json.loads(r.villages[r.villages["gap"] > 0].head(top).to_json(orient="records",
+                                                                                       force_ascii=False)),
+    })
+
+
+@router.get("/gaps", summary="Out-of-reach villages (points) or clusters of them (polygons), ranked",
+            response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 409: {}})
+def gaps(request: Request,
+         layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots or teams"),
+         clusters: bool = Query(False, description="polygons around clusters of uncovered villages instead of points"),
+         network: str | None = Query(None, pattern=_NET)) -> Response:
+    r = coverage_result(request, layer, network)
+    if clusters:
+        body = r.clusters.to_crs(4326).to_json(drop_id=True) if len(r.clusters) else \
+            json.dumps({"type": "FeatureCollection", "features": []})
+        return Response(body, media_type=GEOJSON)
+    f = r.frame[~r.frame["covered"]].copy()
+    f["time_min"] = [_num(t / 60) for t in f["time_s"]]
+    f["standard_min"] = [_num(s / 60) for s in f["standard_s"]]
+    f = f.sort_values(["population", "code"], ascending=[False, True], kind="stable")
+    f["rank"] = np.arange(1, len(f) + 1)
+    out = f[["rank", "code", "name", "population", "time_min", "standard_min", "geometry"]]
+    return Response(out.to_json(drop_id=True, ensure_ascii=False) if len(out) else
+                    json.dumps({"type": "FeatureCollection", "features": []}), media_type=GEOJSON)
