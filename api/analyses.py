@@ -46,10 +46,14 @@ class GraphCache:
         """Return the compiled graph of network ``name``, loading it once per version."""
         return self.versioned(engine, name, home)[0]
 
-    def versioned(self, engine, name: str, home=None) -> tuple[CompiledGraph, tuple[str, dt.datetime]]:
-        """Return the graph and its version ``(name, built_at)``."""
-        with engine.connect() as c:
-            built = c.execute(sa.text("SELECT built_at FROM road_networks WHERE name = :n"), {"n": name}).scalar()
+    def versioned(self, engine, name: str, home=None, *, conn=None) -> tuple[CompiledGraph, tuple[str, dt.datetime]]:
+        """Return the graph and its version ``(name, built_at)`` (asking on ``conn`` when given)."""
+        q = sa.text("SELECT built_at FROM road_networks WHERE name = :n")
+        if conn is not None:
+            built = conn.execute(q, {"n": name}).scalar()
+        else:
+            with engine.connect() as c:
+                built = c.execute(q, {"n": name}).scalar()
         if built is None:
             load_network(engine, name, home=home)  # raises RoadNetworkNotFound with how to load one
             raise RoadNetworkNotFound(f"road network {name!r} vanished while loading; load it again")
@@ -195,6 +199,31 @@ def _closures(request: Request, graph: CompiledGraph, avoid: int | None, with_ar
     return (mask, int(mask.sum()), geom) if with_area else (mask, int(mask.sum()))
 
 
+class _OneConnection:
+    """Engine-like: ``connect()`` hands out one open connection (for helpers written for an engine)."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+
+    def connect(self):
+        import contextlib
+
+        return contextlib.nullcontext(self._conn)
+
+
+def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac):
+    """The facilities joined to the network, kept while the network and their positions are unchanged."""
+    from geo.routing import snap_facilities
+
+    key = ("snapped", version, _fingerprint(fac.ids, fac.lon, fac.lat))
+    cache: ResultCache = request.app.state.results
+    hit = cache.get(key)
+    if hit is None:
+        hit = snap_facilities(graph, fac.lon, fac.lat)
+        cache.put(key, hit)
+    return hit
+
+
 def _geojson(data: dict) -> Response:
     return Response(json.dumps(data, ensure_ascii=False), media_type=GEOJSON)
 
@@ -215,14 +244,18 @@ def nearest(request: Request,
             network: str | None = Query(None, pattern=_NETWORK_PATTERN, description="road network name")) -> Response:
     from geo.routing import nearest_k
 
-    graph, _ = _graph(request, network)
+    with request.app.state.engine.connect() as conn:  # one checkout (and one liveness ping) per request
+        graph, graph_version = request.app.state.graphs.versioned(
+            request.app.state.engine, network or request.app.state.settings.network, request.app.state.home,
+            conn=conn)
+        fac = _near_network(graph, facilities(_OneConnection(conn), layer))
     _check_near_network(graph, lon, lat)
     closures, n_closed, area = _closures(request, graph, avoid, with_area=True)
     qlon, qlat = _outside(area, lon, lat)
-    fac = _near_network(graph, facilities(request.app.state.engine, layer))
     feats = []
     if len(fac):
-        routes = nearest_k(graph, qlon, qlat, (fac.lon, fac.lat), k, closures=closures, direction=direction)
+        routes = nearest_k(graph, qlon, qlat, _snapped(request, graph, graph_version, fac), k, closures=closures,
+                           direction=direction)
         for rank, r in enumerate(routes, 1):
             coords = r.coords if len(r.coords) >= 2 else [*r.coords, *r.coords] or [[lon, lat], [lon, lat]]
             feats.append({

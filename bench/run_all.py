@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-BENCHES = ["bench.routing", "bench.census", "bench.siting"]
+BENCHES = ["bench.routing", "bench.census", "bench.siting", "bench.api"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ report can cite the clause it applied.
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -140,13 +141,18 @@ def _read_csv(path: Path | None, text: str | None, origin: str, problems: Proble
         return out
 
 
-def default_norms() -> Norms:
-    """Return the shipped defaults."""
+@functools.lru_cache(maxsize=1)
+def _default_rows() -> tuple[Norm, ...]:
     text = resources.files("layers").joinpath("norms_default.csv").read_text(encoding="utf-8")
     problems = Problems("norms_default.csv")
     rows = _read_csv(None, text, "default", problems)
     problems.raise_if_errors()
-    return Norms(rows)
+    return tuple(rows)
+
+
+def default_norms() -> Norms:
+    """Return the shipped defaults (the file is read once per process; it ships with the code)."""
+    return Norms(_default_rows())
 
 
 def read_override_file(path: str | Path, defaults: Norms | None = None) -> list[Norm]:
