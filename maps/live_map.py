@@ -102,8 +102,9 @@ _RUNTIME = """
   L_.pointStyle = function (kind, f) {
     var c = L_.colour(kind, f.properties || {});
     var r = kind === 'incidents' ? 10 : (kind === 'shelters' ? 7 : 6);
-    return {radius: r, color: kind === 'incidents' ? '#000' : '#fff', weight: kind === 'incidents' ? 2 : 1.5,
-            fillColor: c, fillOpacity: 0.9, className: 'emgis-' + kind};
+    // teams: a dark ring, so an available team (green) is not taken for an open shelter (green)
+    var ring = kind === 'incidents' ? ['#000', 2] : (kind === 'team_bases' ? ['#222', 2.5] : ['#fff', 1.5]);
+    return {radius: r, color: ring[0], weight: ring[1], fillColor: c, fillOpacity: 0.9, className: 'emgis-' + kind};
   };
   L_.areaStyle = function (kind, f) {
     var c = L_.colour(kind, f.properties || {});
@@ -157,12 +158,15 @@ class _LiveRuntime(JSCSSMixin, MacroElement):
     _template = Template("""
 {% macro html(this, kwargs) %}
 <div id="emgis-panel" class="emgis-panel">
-  <div class="emgis-title">{{ this.title|e }}</div>
+  <div class="emgis-title">{{ this.title|e }}
+    <a href="#" id="emgis-fold" title="收起/展开 fold/unfold" style="float:right;text-decoration:none">▾</a></div>
+  <div id="emgis-body">
   <div class="emgis-status">更新 updated <span id="emgis-updated">—</span>
     · 每 every {{ this.refresh_s }} s · <span id="emgis-conn">…</span></div>
   <div class="emgis-h">事件 Incidents (<span id="emgis-incident-count">0</span>)</div>
   <ul id="emgis-incidents"></ul>
   <div id="emgis-selection" class="emgis-selection"></div>
+  </div>
 </div>
 <style>
   .emgis-panel { position: absolute; top: 10px; left: 54px; z-index: 1000; width: 320px; max-height: 80vh;
@@ -213,6 +217,13 @@ class _LiveRuntime(JSCSSMixin, MacroElement):
     }).join('');
     document.getElementById('emgis-incident-count').textContent = String(feats.length);
   }
+  var panel = document.getElementById('emgis-panel');
+  L.DomEvent.disableClickPropagation(panel); L.DomEvent.disableScrollPropagation(panel);
+  document.getElementById('emgis-fold').addEventListener('click', function (e) {
+    e.preventDefault();
+    var b = document.getElementById('emgis-body'), open = b.style.display !== 'none';
+    b.style.display = open ? 'none' : ''; this.textContent = open ? '▸' : '▾';
+  });
   document.getElementById('emgis-incidents').addEventListener('click', function (e) {
     var li = e.target.closest('li'); if (!li) return;
     var f = L_.incidents[li.getAttribute('data-id')]; if (f) L_.select(f, true);
@@ -335,16 +346,17 @@ class _LiveRuntime(JSCSSMixin, MacroElement):
 def _legend_html(levels: dict[str, str]) -> str:
     import html as h
 
-    def dot(colour: str, label: str, line: bool = False) -> str:
+    def dot(colour: str, label: str, line: bool = False, ring: bool = False) -> str:
         cls = ' class="line"' if line else ""
-        return f'<div><i{cls} style="background:{h.escape(colour)}"></i>{h.escape(label)}</div>'
+        border = ";border:2.5px solid #222" if ring else ""
+        return f'<div><i{cls} style="background:{h.escape(colour)}{border}"></i>{h.escape(label)}</div>'
 
     parts = ["<b>事件等级 Response level</b>"]
     parts += [dot(c, f"{k} 级") for k, c in levels.items()]
     parts.append("<b>避难场所 Shelters</b>")
     parts += [dot(c, label) for c, label in STATE_COLOURS["shelters"].values()]
-    parts.append("<b>救援队伍 Teams</b>")
-    parts += [dot(c, label) for c, label in STATE_COLOURS["team_bases"].values()]
+    parts.append("<b>救援队伍 Teams</b> (dark ring)")
+    parts += [dot(c, label, ring=True) for c, label in STATE_COLOURS["team_bases"].values()]
     parts.append("<b>物资储备库 Depots</b>")
     parts += [dot(c, label) for c, label in STATE_COLOURS["depots"].values()]
     parts.append("<b>路线 Routes</b>")

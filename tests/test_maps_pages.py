@@ -83,6 +83,10 @@ def test_live_map_parts(server, browser_page):  # noqa: F811
     assert any("Hazards" in g for g in groups) and any("Resources" in g for g in groups) \
         and any("Teams" in g for g in groups), groups
     assert page.query_selector(".leaflet-control-search") is not None
+    page.click("#emgis-fold")  # the panel folds away and comes back
+    assert not page.is_visible("#emgis-incidents")
+    page.click("#emgis-fold")
+    assert page.is_visible("#emgis-incidents")
     legend = page.inner_text(".emgis-legend")
     assert "Response level" in legend and "Shelters" in legend and "deployed" in legend
     n_shelters = page.eval_on_selector_all(".emgis-shelters", "els => els.length")
