@@ -169,7 +169,7 @@ class _LiveRuntime(JSCSSMixin, MacroElement):
   </div>
 </div>
 <style>
-  .emgis-panel { position: absolute; top: 10px; left: 54px; z-index: 1000; width: 320px; max-height: 80vh;
+  .emgis-panel { position: absolute; top: 10px; left: 54px; z-index: 999; width: 320px; max-height: 80vh;
     overflow: auto; background: rgba(255,255,255,0.95); border-radius: 6px; padding: 8px 10px;
     box-shadow: 0 1px 5px rgba(0,0,0,0.4); font: 12px/1.4 sans-serif; }
   .emgis-title { font-weight: bold; font-size: 14px; }

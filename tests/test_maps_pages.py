@@ -36,6 +36,12 @@ def server(demo_db):  # noqa: F811
         from conftest import missing
 
         missing(str(exc))
+    from rich.console import Console
+
+    from api.demo import plan_demo
+
+    # the demo's incidents, coverage and siting pages (written into EMGIS_HOME/maps, served at /maps/saved)
+    plan_demo(demo_db, demo_db.home, console=Console(quiet=True))
     app = create_app(ApiSettings(), engine=demo_db.engine, db_settings=DatabaseSettings(home=demo_db.home),
                      map_settings=MapSettings(tiles="none", refresh_s=REFRESH_S))
     with _serve(app) as base:
@@ -55,6 +61,8 @@ PAGES = [
     ("coverage-shelters", "/maps/coverage?layer=shelters", ".leaflet-interactive"),
     ("coverage-fire", "/maps/coverage?layer=fire", ".leaflet-interactive"),
     ("live", "/maps/live", ".emgis-shelters"),
+    ("saved-siting", "/maps/saved/siting_shelters.html", ".emgis-new-site"),
+    ("saved-coverage-fire", "/maps/saved/coverage_fire.html", ".emgis-facility"),
 ]
 
 
@@ -78,7 +86,7 @@ def test_live_map_parts(server, browser_page):  # noqa: F811
     errors, external = watch_offline(page)
     page.goto(server + "/maps/live")
     page.wait_for_selector(".emgis-team_bases", timeout=30000)
-    page.wait_for_function("Number(document.getElementById('emgis-incident-count').textContent) >= 2")
+    page.wait_for_function("Number(document.getElementById('emgis-incident-count').textContent) >= 4")
     groups = page.eval_on_selector_all(".leaflet-control-layers-group-name", "els => els.map(e => e.textContent)")
     assert any("Hazards" in g for g in groups) and any("Resources" in g for g in groups) \
         and any("Teams" in g for g in groups), groups
