@@ -48,6 +48,13 @@ def data_stamp(engine) -> str:
     return json.dumps(list(row)) if row else ""
 
 
+def cache_key(request: Request, what: str, layer: str, network: str | None) -> tuple:
+    """What a coverage answer depends on: the network's version, the layer, the data's last change."""
+    name = network or request.app.state.settings.network
+    _, version = request.app.state.graphs.versioned(request.app.state.engine, name, request.app.state.home)
+    return (what, version, layer, data_stamp(request.app.state.engine))
+
+
 def coverage_result(request: Request, layer: str, network: str | None = None) -> CoverageResult:
     """Compute (or take from the cache) the coverage of ``layer``."""
     from api.cli import _norms
@@ -57,8 +64,7 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
 
     engine = request.app.state.engine
     name = network or request.app.state.settings.network
-    _, version = request.app.state.graphs.versioned(engine, name, request.app.state.home)
-    key = ("coverage", version, layer, data_stamp(engine))
+    key = cache_key(request, "coverage", layer, network)
     cache = request.app.state.results
     hit = cache.get(key)
     if hit is not None:

@@ -140,13 +140,10 @@ def coverage(request: Request,
              layer: str = Query("shelters", pattern="^(shelters|fire|depots|teams)$",
                                 description="shelters, fire (fire stations), depots or teams"),
              network: str | None = Query(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")) -> HTMLResponse:
-    from api.gaps import coverage_result, data_stamp
+    from api.gaps import cache_key, coverage_result
     from maps.coverage_map import coverage_map
 
-    engine = request.app.state.engine
-    name = network or request.app.state.settings.network
-    _, version = request.app.state.graphs.versioned(engine, name, request.app.state.home)
-    key = ("coverage-page", version, layer, data_stamp(engine))
+    key = cache_key(request, "coverage-page", layer, network)
     cache = request.app.state.results
     body = cache.get(key)
     if body is None:

@@ -40,7 +40,8 @@ def _postmasters(data_dir: str) -> list[str]:
     return out
 
 
-def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
+def _fresh_home(tmp_path: Path) -> Path:
+    """An empty EMGIS_HOME the postgres OS user can enter (PostgreSQL runs as it under root)."""
     try:
         find_pg_bin()
     except ClusterError as exc:
@@ -49,6 +50,11 @@ def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
     home.mkdir()
     home.chmod(0o755)
     tmp_path.chmod(0o755)
+    return home
+
+
+def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
+    home = _fresh_home(tmp_path)
     res = _emgis(home, "demo", "--no-serve")
     try:
         assert res.returncode == 0, res.stdout + res.stderr
@@ -86,14 +92,7 @@ def test_demo_serves_the_map_pages_until_interrupted(tmp_path):
 
     import httpx
 
-    try:
-        find_pg_bin()
-    except ClusterError as exc:
-        missing(f"PostgreSQL server programs are not installed: {exc}")
-    home = tmp_path / "home"
-    home.mkdir()
-    home.chmod(0o755)
-    tmp_path.chmod(0o755)
+    home = _fresh_home(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
