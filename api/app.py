@@ -24,7 +24,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Engine
 
-from api import analyses, features, gaps, live, pages, warning
+from api import analyses, features, gaps, live, pages, planning, warning
 from api.errors import RETRY_AFTER_S, install_handlers
 from layers.settings import DatabaseSettings
 
@@ -107,6 +107,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(analyses.router)
     app.include_router(warning.router)
     app.include_router(gaps.router)
+    app.include_router(planning.router)
     app.include_router(pages.router)
     pages.mount_saved(app, db_settings.home)
     try:
