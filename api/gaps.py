@@ -24,7 +24,9 @@ from api.errors import Conflict
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
 GEOJSON = "application/geo+json"
-Layer = Literal["shelters", "fire", "depots", "teams"]
+Layer = Literal["shelters", "fire", "depots", "teams", "team_bases"]
+#: ``team_bases`` (the collection's and /analyses/nearest's name) means the same as ``teams``
+_ALIASES = {"team_bases": "teams"}
 _NET = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 
@@ -97,9 +99,10 @@ def _num(x: float) -> float | None:
 @router.get("/coverage", summary="Who is within the standard of a kind of facility, by township",
             responses={409: {"description": "no road network, or no usable facility of the kind"}})
 def coverage(request: Request,
-             layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots or teams"),
+             layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots, teams (or team_bases)"),
              top: int = Query(20, ge=0, le=1000, description="how many of the worst villages to list"),
              network: str | None = Query(None, pattern=_NET)) -> JSONResponse:
+    layer = _ALIASES.get(layer, layer)
     r = coverage_result(request, layer, network)
     f = r.frame
     pop = float(f["population"].sum())
@@ -122,9 +125,10 @@ def coverage(request: Request,
 @router.get("/gaps", summary="Out-of-reach villages (points) or clusters of them (polygons), ranked",
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 409: {}})
 def gaps(request: Request,
-         layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots or teams"),
+         layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots, teams (or team_bases)"),
          clusters: bool = Query(False, description="polygons around clusters of uncovered villages instead of points"),
          network: str | None = Query(None, pattern=_NET)) -> Response:
+    layer = _ALIASES.get(layer, layer)
     r = coverage_result(request, layer, network)
     if clusters:
         body = r.clusters.to_crs(4326).to_json(drop_id=True) if len(r.clusters) else \

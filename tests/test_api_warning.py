@@ -151,3 +151,4 @@ def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db): 
     fire = client.get("/analyses/coverage?layer=fire").json()
     assert fire["standard_min"] == [5.0] and fire["covered"] <= fire["population"]
     assert client.get("/analyses/coverage?layer=bogus").status_code == 422
+    assert client.get("/analyses/coverage?layer=team_bases").json() == client.get("/analyses/coverage?layer=teams").json()
