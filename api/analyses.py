@@ -17,10 +17,13 @@ from collections import OrderedDict
 from typing import Literal
 
 import numpy as np
+import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
+from api.changes import NotKept
 from api.errors import BadRequest, Conflict, NotFound
 from geo.compiled import CompiledGraph
 from geo.store import RoadNetworkNotFound, facilities, load_network
@@ -46,20 +49,36 @@ class GraphCache:
         """Return the compiled graph of network ``name``, loading it once per version."""
         return self.versioned(engine, name, home)[0]
 
-    def versioned(self, engine, name: str, home=None, *, conn=None) -> tuple[CompiledGraph, tuple[str, dt.datetime]]:
-        """Return the graph and its version ``(name, built_at)`` (asking on ``conn`` when given)."""
+    def versioned(self, engine, name: str, home=None, *, conn=None, memo=None,
+                  peek: bool = False) -> tuple[CompiledGraph, tuple[str, dt.datetime]]:
+        """Return the graph and its version ``(name, built_at)``.
+
+        ``built_at`` is asked on ``conn`` when given, else kept in ``memo`` (an
+        `api.changes.Memo`) while ``road_networks`` is unchanged, else asked anew. With
+        ``peek`` nothing is read or loaded: `api.changes.NotKept` when not in memory.
+        """
         q = sa.text("SELECT built_at FROM road_networks WHERE name = :n")
-        if conn is not None:
-            built = conn.execute(q, {"n": name}).scalar()
-        else:
+
+        def ask():
+            if conn is not None:
+                return conn.execute(q, {"n": name}).scalar()
             with engine.connect() as c:
-                built = c.execute(q, {"n": name}).scalar()
+                return c.execute(q, {"n": name}).scalar()
+
+        if memo is not None:
+            built = memo.get(("built_at", name), ("road_networks",), ask, peek=peek)
+        elif peek:
+            raise NotKept(("built_at", name))
+        else:
+            built = ask()
         if built is None:
             load_network(engine, name, home=home)  # raises RoadNetworkNotFound with how to load one
             raise RoadNetworkNotFound(f"road network {name!r} vanished while loading; load it again")
         hit = self._graphs.get(name)
         if hit is not None and hit[0] == built:
             return hit[1], (name, built)
+        if peek:
+            raise NotKept(("graph", name, built))
         with self._lock:
             hit = self._graphs.get(name)
             if hit is not None and hit[0] == built:
@@ -118,9 +137,10 @@ def _warm(graph: CompiledGraph) -> None:
     closures_from_polygons(graph, [])
 
 
-def _graph(request: Request, network: str | None) -> tuple[CompiledGraph, tuple]:
+def _graph(request: Request, network: str | None, *, peek: bool = False) -> tuple[CompiledGraph, tuple]:
     name = network or request.app.state.settings.network
-    return request.app.state.graphs.versioned(request.app.state.engine, name, request.app.state.home)
+    return request.app.state.graphs.versioned(request.app.state.engine, name, request.app.state.home,
+                                              memo=request.app.state.memo, peek=peek)
 
 
 #: How far (degrees, ~55 km) beyond the road network a place or facility may lie and still be routed.
@@ -128,9 +148,11 @@ EXTENT_MARGIN_DEG = 0.5
 
 
 def _network_box(graph: CompiledGraph) -> tuple[float, float, float, float]:
-    m = EXTENT_MARGIN_DEG
-    return (float(graph.node_lon.min()) - m, float(graph.node_lat.min()) - m,
-            float(graph.node_lon.max()) + m, float(graph.node_lat.max()) + m)
+    if "api_box" not in graph._cache:
+        m = EXTENT_MARGIN_DEG
+        graph._cache["api_box"] = (float(graph.node_lon.min()) - m, float(graph.node_lat.min()) - m,
+                                   float(graph.node_lon.max()) + m, float(graph.node_lat.max()) + m)
+    return graph._cache["api_box"]
 
 
 def _check_near_network(graph: CompiledGraph, lon: float, lat: float) -> None:
@@ -178,10 +200,22 @@ def _outside(area, lon: float, lat: float) -> tuple[float, float]:
     return edge.x + dx / n * EDGE_STEP_DEG, edge.y + dy / n * EDGE_STEP_DEG
 
 
-def _closures(request: Request, graph: CompiledGraph, avoid: int | None, with_area: bool = False):
-    """Closed edges from incident ``avoid``'s area (None when not asked); with ``with_area`` the area too."""
+def _closures(request: Request, graph: CompiledGraph, avoid: int | None, with_area: bool = False, *,
+              peek: bool = False):
+    """Closed edges from incident ``avoid``'s area (None when not asked); with ``with_area`` the area too.
+
+    Kept (per graph) while ``incidents`` is unchanged: a commander's every click on a flooded
+    area's incident asks again.
+    """
     if avoid is None:
         return (None, 0, None) if with_area else (None, 0)
+    key = ("closures", id(graph), graph.n_edges, avoid)
+    mask, n, geom = request.app.state.memo.get(key, ("incidents",), lambda: _read_closures(request, graph, avoid),
+                                               peek=peek)
+    return (mask, n, geom) if with_area else (mask, n)
+
+
+def _read_closures(request: Request, graph: CompiledGraph, avoid: int):
     import shapely
 
     from geo.routing import closures_from_polygons
@@ -196,19 +230,8 @@ def _closures(request: Request, graph: CompiledGraph, avoid: int | None, with_ar
         raise BadRequest(f"avoid={avoid}: incident {avoid} is a {row[1].lower()}, not an area, so it closes no "
                          "roads; give the incident an area (PATCH /incidents/{id} with a Polygon geometry)")
     mask = closures_from_polygons(graph, geom)
-    return (mask, int(mask.sum()), geom) if with_area else (mask, int(mask.sum()))
-
-
-class _OneConnection:
-    """Engine-like: ``connect()`` hands out one open connection (for helpers written for an engine)."""
-
-    def __init__(self, conn) -> None:
-        self._conn = conn
-
-    def connect(self):
-        import contextlib
-
-        return contextlib.nullcontext(self._conn)
+    mask.setflags(write=False)  # shared by the requests that find it kept
+    return mask, int(mask.sum()), geom
 
 
 def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac):
@@ -224,15 +247,59 @@ def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac):
     return hit
 
 
+def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, *, peek: bool = False):
+    """The usable facilities of ``layer`` near the network and their snaps, kept while the layer is unchanged."""
+    def load():
+        fac = _near_network(graph, facilities(request.app.state.engine, layer))
+        return fac, (_snapped(request, graph, version, fac) if len(fac) else None)
+
+    return request.app.state.memo.get(("usable", layer, version), (layer,), load, peek=peek)
+
+
+#: Closed-road sets (incident areas) whose facility trees are kept, per graph; each gets 1/this of the memory.
+CLOSED_TREE_SETS = 4
+
+
+def _trees(request: Request, graph: CompiledGraph, direction: str, closures=None):
+    """The graph's stored facility trees for ``direction`` (None when their memory is set to 0).
+
+    With ``closures`` (an incident area's kept, read-only mask) the trees avoiding them: the
+    last `CLOSED_TREE_SETS` such sets are kept, each tied to its mask object, so an
+    incident whose area changes gets a new mask, hence new trees.
+    """
+    from geo.routing import FacilityTrees
+
+    budget = request.app.state.settings.route_trees_mb << 20
+    if budget <= 0:
+        return None
+    if closures is None:
+        trees = graph._cache.get(("trees", direction))
+        if trees is None:
+            with request.app.state.graphs._lock:
+                trees = graph._cache.setdefault(("trees", direction), FacilityTrees(graph, direction, max_bytes=budget))
+        return trees
+    with request.app.state.graphs._lock:
+        kept = graph._cache.setdefault("closed_trees", OrderedDict())
+        key = (direction, id(closures))
+        hit = kept.get(key)
+        if hit is None or hit[0] is not closures:
+            hit = kept[key] = (closures, FacilityTrees(graph, direction, closures=closures,
+                                                       max_bytes=budget // CLOSED_TREE_SETS))
+            while len(kept) > CLOSED_TREE_SETS:
+                kept.popitem(last=False)
+        kept.move_to_end(key)
+        return hit[1]
+
+
 def _geojson(data: dict) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False), media_type=GEOJSON)
+    return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), media_type=GEOJSON)
 
 
 @router.get("/nearest", summary="The k nearest resources of a layer to a point, with their routes",
             response_class=Response,
             responses={200: {"content": {GEOJSON: {}}}, 400: {}, 404: {},
                        409: {"description": "no road network is loaded (the message says how to load one)"}})
-def nearest(request: Request,
+async def nearest(request: Request,
             lon: float = Query(ge=-180, le=180, description="longitude of the place (WGS84)"),
             lat: float = Query(ge=-90, le=90, description="latitude of the place (WGS84)"),
             layer: Layer = Query("team_bases", description="which resources"),
@@ -242,25 +309,37 @@ def nearest(request: Request,
             direction: Direction = Query("from_facility", description="from_facility: the resource travels "
                                          "to the place; to_facility: from the place to the resource"),
             network: str | None = Query(None, pattern=_NETWORK_PATTERN, description="road network name")) -> Response:
+    """The answer from memory on the event loop when everything it needs is kept (no I/O, about a
+    millisecond); otherwise (first request, a change, closed roads: database reads or a search)
+    in the thread pool."""
+    args = {"lon": lon, "lat": lat, "layer": layer, "k": k, "avoid": avoid, "direction": direction,
+            "network": network}
+    try:
+        return _nearest(request, peek=True, **args)
+    except NotKept:
+        return await run_in_threadpool(_nearest, request, **args)
+
+
+def _nearest(request: Request, *, lon: float, lat: float, layer: str, k: int, avoid: int | None, direction: str,
+             network: str | None, peek: bool = False) -> Response:
     from geo.routing import nearest_k
 
-    with request.app.state.engine.connect() as conn:  # one checkout (and one liveness ping) per request
-        graph, graph_version = request.app.state.graphs.versioned(
-            request.app.state.engine, network or request.app.state.settings.network, request.app.state.home,
-            conn=conn)
-        fac = _near_network(graph, facilities(_OneConnection(conn), layer))
+    graph, graph_version = _graph(request, network, peek=peek)
+    fac, snapped = _usable(request, graph, graph_version, layer, peek=peek)
     _check_near_network(graph, lon, lat)
-    closures, n_closed, area = _closures(request, graph, avoid, with_area=True)
+    closures, n_closed, area = _closures(request, graph, avoid, with_area=True, peek=peek)
     qlon, qlat = _outside(area, lon, lat)
+    trees = _trees(request, graph, direction, closures)
+    if peek and len(fac) and (trees is None or not trees.has(snapped.nodes)):
+        raise NotKept("trees not grown yet")
     feats = []
     if len(fac):
-        routes = nearest_k(graph, qlon, qlat, _snapped(request, graph, graph_version, fac), k, closures=closures,
-                           direction=direction)
+        routes = nearest_k(graph, qlon, qlat, snapped, k, closures=closures, direction=direction, trees=trees)
         for rank, r in enumerate(routes, 1):
             coords = r.coords if len(r.coords) >= 2 else [*r.coords, *r.coords] or [[lon, lat], [lon, lat]]
             feats.append({
                 "type": "Feature", "id": int(fac.ids[r.facility]),
-                "geometry": {"type": "LineString", "coordinates": [[float(x), float(y)] for x, y in coords]},
+                "geometry": {"type": "LineString", "coordinates": coords},
                 "properties": {"rank": rank, "layer": layer, "id": int(fac.ids[r.facility]),
                                "ext_id": fac.ext_ids[r.facility], "name": fac.names[r.facility],
                                "lon": float(fac.lon[r.facility]), "lat": float(fac.lat[r.facility]),

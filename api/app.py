@@ -15,6 +15,7 @@ Errors are mapped to HTTP answers in one place: api/errors.py.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from api import analyses, features, gaps, live, pages, planning, warning
 from api.errors import RETRY_AFTER_S, install_handlers
@@ -42,6 +44,12 @@ class ApiSettings(BaseSettings):
                                     description="origins allowed to call the API from a browser (CORS); "
                                                 "empty = CORS off")
     network: str = Field(default="default", description="road network the analyses route on by default")
+    cache: bool = Field(default=True, description="keep facilities, network versions and incident areas in "
+                        "memory, dropped when PostgreSQL notifies a change (api/changes.py); false = read the "
+                        "database on every request")
+    route_trees_mb: int = Field(default=256, ge=0, description="memory for stored shortest-path trees of "
+                                "facilities (nearest-resources answers without a search; 12 bytes per road "
+                                "node and facility); 0 = search on every request")
 
 
 def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = None,
@@ -69,7 +77,21 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         from layers.db import make_engine
 
         engine = make_engine(db_settings.database_url)
+    from api.changes import ChangeFeed, Memo
+
+    feed = ChangeFeed(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.cache:
+            await run_in_threadpool(feed.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(feed.close)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="emgis",
         version="0.1.0",
         description="County emergency-management GIS: layers as OGC API – Features (GeoJSON), "
@@ -80,6 +102,8 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.state.home = db_settings.home
     app.state.graphs = analyses.GraphCache()
     app.state.results = analyses.ResultCache()
+    app.state.changes = feed
+    app.state.memo = Memo(feed)
     from maps.tiles import MapSettings
 
     app.state.map_settings = map_settings or MapSettings()

@@ -53,7 +53,8 @@ def data_stamp(engine) -> str:
 def cache_key(request: Request, what: str, layer: str, network: str | None) -> tuple:
     """What a coverage answer depends on: the network's version, the layer, the data's last change."""
     name = network or request.app.state.settings.network
-    _, version = request.app.state.graphs.versioned(request.app.state.engine, name, request.app.state.home)
+    _, version = request.app.state.graphs.versioned(request.app.state.engine, name, request.app.state.home,
+                                                    memo=request.app.state.memo)
     return (what, version, layer, data_stamp(request.app.state.engine))
 
 

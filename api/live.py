@@ -34,11 +34,16 @@ _AUTH = {401: {"description": "no token, or an unknown or revoked one"},
 
 
 @contextlib.contextmanager
-def write(request: Request, who: Principal) -> Iterator[Connection]:
-    """One transaction whose edits the audit log records under ``who.name``."""
+def write(request: Request, who: Principal, table: str) -> Iterator[Connection]:
+    """One transaction whose edits the audit log records under ``who.name``.
+
+    Once it commits, ``table``'s version moves on in this process at once (the change
+    feed's notification follows), so a client reads its own write on its next request.
+    """
     with request.app.state.engine.begin() as c:
         c.execute(sa.text("SELECT set_config('emgis.actor', :a, true)"), {"a": who.name})
         yield c
+    request.app.state.changes.touch(table)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -140,7 +145,7 @@ def create_incident(body: IncidentIn, request: Request,
     status = _term(p, "status", body.status, vocab.INCIDENT_STATUS)
     geom = _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS)
     p.raise_if_errors()
-    with write(request, who) as c:
+    with write(request, who, "incidents") as c:
         if body.ext_id is not None and c.execute(sa.text("SELECT 1 FROM incidents WHERE ext_id = :e"),
                                                  {"e": body.ext_id}).first():
             raise Conflict(f"an incident with ext_id {body.ext_id!r} exists already; PATCH it instead")
@@ -170,7 +175,7 @@ def update_incident(body: IncidentPatch, request: Request, incident_id: int = Pa
     if geom is not None:
         sets.append("geom = ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326)")
         params["g"] = geom
-    with write(request, who) as c:
+    with write(request, who, "incidents") as c:
         row = c.execute(sa.text(f"UPDATE incidents SET {', '.join(sets)} WHERE id = :id RETURNING {_INCIDENT_COLS}"),
                         params).first()
     if row is None:
@@ -211,7 +216,7 @@ def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(
         new = "occupancy + :d"
     else:
         new = "occupancy"
-    with write(request, who) as c:
+    with write(request, who, "shelters") as c:
         row = c.execute(sa.text(
             f"UPDATE shelters SET occupancy = {new}, status = coalesce(:status, status), updated_at = now() "
             f"WHERE id = :id AND {new} >= 0 AND (capacity IS NULL OR {new} <= capacity) "
@@ -249,7 +254,7 @@ def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=
     if body.status is None and body.position is None:
         p.error(None, None, None, "nothing to change", "send status and/or position")
     p.raise_if_errors()
-    with write(request, who) as c:
+    with write(request, who, "team_bases") as c:
         row = c.execute(sa.text(
             "UPDATE team_bases SET status = coalesce(:status, status), "
             "geom = coalesce(ST_SetSRID(ST_GeomFromGeoJSON(CAST(:g AS text)), 4326), geom), updated_at = now() "
@@ -273,7 +278,7 @@ class StockPatch(BaseModel):
 def update_stock(body: StockPatch, request: Request, depot: str, item: str,
                  who: Principal = Depends(require("planner"))) -> dict:
     """``depot``: the depot's id or ext_id. A new item may be received (positive delta)."""
-    with write(request, who) as c:
+    with write(request, who, "depot_stock") as c:
         as_id = int(depot) if depot.isascii() and depot.isdigit() and len(depot) <= 9 else None
         dep = c.execute(sa.text("SELECT id FROM depots WHERE ext_id = :d OR id = :i "
                                 "ORDER BY (ext_id = :d) DESC LIMIT 1"), {"d": depot, "i": as_id}).scalar()

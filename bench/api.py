@@ -409,6 +409,7 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
     from layers.settings import DatabaseSettings
 
     app = create_app(ApiSettings(), engine=db.engine, db_settings=DatabaseSettings(home=home))
+    app.state.changes.start()  # what the app's lifespan does when served
     req = Request({"type": "http", "app": app, "method": "GET", "path": "/analyses/nearest", "headers": [],
                    "query_string": b""})
 
@@ -438,6 +439,7 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
             body = out.getvalue()
             print(body[body.find("ncalls"):].rstrip().replace(str(ROOT) + "/", "").replace(
                 str(Path(sys.prefix)) + "/lib/", ""))
+    app.state.changes.close()
 
 
 # --- main ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from geo.compiled import CompiledGraph
 
 __all__ = [
     "Facilities",
+    "FacilityTrees",
     "Route",
     "Snap",
     "SparseTimes",
@@ -149,6 +150,8 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None, closures: Any 
     import shapely
 
     scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
+    if scalar and np.isfinite(lon) and np.isfinite(lat):
+        return _snap_one(graph, float(lon), float(lat), norms, closures)
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
     if lon.shape != lat.shape or not (np.isfinite(lon).all() and np.isfinite(lat).all()):
@@ -159,9 +162,7 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None, closures: Any 
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():  # far outside the network's projected zone: the projection gives inf
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"snap: {int(bad.sum())} point(s), e.g. ({lon[i]:.5f}, {lat[i]:.5f}), are far outside "
-                         f"the road network (its coordinate system {graph.crs} cannot hold them); check the "
-                         "coordinates (longitude first) and that the right network is loaded")
+        raise _far_outside(graph, int(bad.sum()), lon[i], lat[i])
     pts = shapely.points(x, y)
     idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
     order = np.argsort(idx[0])
@@ -182,6 +183,35 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None, closures: Any 
     if scalar:
         return Snap(int(node[0]), float(dist[0]), float(along_m[0]), float(time_s[0]))
     return Snap(node, dist, along_m, time_s)
+
+
+def _far_outside(graph: CompiledGraph, n: int, lon: float, lat: float) -> ValueError:
+    return ValueError(f"snap: {n} point(s), e.g. ({lon:.5f}, {lat:.5f}), are far outside the road network (its "
+                      f"coordinate system {graph.crs} cannot hold them); check the coordinates (longitude "
+                      "first) and that the right network is loaded")
+
+
+def _snap_one(graph: CompiledGraph, lon: float, lat: float, norms, closures) -> Snap:
+    """`snap` for one point: the same steps on scalars (a live map's query), a few times faster."""
+    import shapely
+
+    tree, keep, lines, length, to_metric = _snap_index(graph)
+    x, y = to_metric.transform(lon, lat)
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise _far_outside(graph, 1, lon, lat)
+    pt = shapely.Point(x, y)
+    idx, dist = tree.query_nearest(pt, return_distance=True, all_matches=False)
+    which, d = int(idx[0]), float(dist[0])
+    closed = graph.edge_mask(closures)
+    if closed is not None and closed[keep[which]]:
+        which, d = _nearest_open(tree, keep, closed, pt)
+    edge = int(keep[which])
+    along = float(shapely.line_locate_point(lines[which], pt))
+    frac = along / length[which] if length[which] > 0 else 0.0
+    node = int(graph.edge_v[edge] if frac > 0.5 else graph.edge_u[edge])
+    rest = 1.0 - frac if frac > 0.5 else frac
+    return Snap(node, d, float(rest * graph.edge_length_m[edge]),
+                float(d / _offroad_speed_ms(norms) + rest * graph.edge_time_s[edge]))
 
 
 def _nearest_open(tree, keep: np.ndarray, closed: np.ndarray, pt) -> tuple[int, float]:
@@ -349,11 +379,13 @@ def travel_time_matrix(graph: CompiledGraph, origins: Any, destinations: Any, *,
 
 def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: int = 3, *,
               closures: Any = None, direction: Direction = "from_facility",
-              norms=None) -> list[Route]:
+              norms=None, trees: FacilityTrees | None = None) -> list[Route]:
     """Return the ``k`` fastest facilities for a point, each with its route.
 
     One bounded Dijkstra from the point (on the reversed graph for ``"from_facility"``),
-    its bound doubled until ``k`` facilities lie within it.
+    its bound doubled until ``k`` facilities lie within it. With ``trees`` grown with the
+    same closures no search at all: the facilities' stored shortest-path trees are read at
+    the point's node (same times and routes).
 
     Parameters
     ----------
@@ -372,6 +404,9 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
         ``"from_facility"`` (default: facility travels to the place) or ``"to_facility"``.
     norms
         For the off-road speed.
+    trees
+        `FacilityTrees` of this graph and direction, kept between queries (ignored when
+        grown with other closures, or when the facilities' trees would not fit its budget).
 
     Returns
     -------
@@ -383,6 +418,13 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
     fac = _facilities(graph, facilities, norms)
     to_fac = _check_direction(direction)
     here = snap(graph, lon, lat, norms=norms, closures=closures)
+    if trees is not None:
+        if trees.graph is not graph or trees.direction != direction:
+            raise ValueError(f"trees were grown on another graph or for direction={trees.direction!r}; "
+                             f"this query is direction={direction!r}")
+        got = trees.lookup(fac.nodes) if trees.closes(closures) else None
+        if got is not None:
+            return _nearest_from_trees(graph, here, fac, k, got, to_fac, trees.weights)
     w = graph.arc_weights(closures)
     mat = graph.matrix(None if w is graph.weights else w, reverse=not to_fac)
     want = min(k, len(fac))
@@ -407,6 +449,111 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
     return routes
 
 
+def _nearest_from_trees(graph: CompiledGraph, here: Snap, fac: Facilities, k: int, got, to_fac: bool,
+                        w: np.ndarray) -> list[Route]:
+    dist, pred, rows = got
+    total = dist[rows, here.node] + fac.offset_s
+    order = np.argsort(total, kind="stable")[:min(k, len(fac))]
+    routes = []
+    for f in order:
+        if not np.isfinite(total[f]):
+            break
+        path = _path(pred[rows[f]], here.node, int(fac.nodes[f]))  # the place back to the tree's root
+        length, coords = _path_geometry(graph, path if to_fac else path[::-1], w)
+        routes.append(Route(int(f), int(fac.nodes[f]), float(total[f] + here.time_s), float(length), coords))
+    return routes
+
+
+class FacilityTrees:
+    """Shortest-path trees rooted at facility nodes, kept to answer many nearest-k queries.
+
+    A live map asks "the 3 nearest teams to here" again and again for the same facilities;
+    with their trees stored, a query is a snap, a lookup of each facility's time at the
+    place's node and a walk back along the predecessors: no search. For
+    ``"from_facility"`` the trees are grown on the graph (time from the facility to every
+    node), for ``"to_facility"`` on the reversed graph (time from every node to it).
+
+    Trees are kept per node (facilities at one node share one; a team that moves costs one
+    new tree), grown for the missing nodes in one compiled scipy call, 12 bytes per graph
+    node each. When the trees asked for do not fit ``max_bytes`` (a province-sized graph
+    with many facilities) `lookup` returns None and the caller searches as before; when
+    they fit but the store is full it is emptied first. Thread-safe.
+
+    With ``closures`` the trees avoid those edges (a flooded area's roads): they answer
+    only queries with the same closures (`closes`).
+    """
+
+    def __init__(self, graph: CompiledGraph, direction: Direction = "from_facility", *,
+                 closures: Any = None, max_bytes: int = 256 << 20) -> None:
+        import threading
+
+        self.graph = graph
+        self.direction = direction
+        self._reverse = _check_direction(direction)  # trees of arrivals (to_facility) grow on the reversed graph
+        self.closed = graph.edge_mask(closures)
+        if self.closed is not None and self.closed.flags.writeable:
+            self.closed = self.closed.copy()  # the caller may change its mask later; these trees may not
+        self.weights = graph.arc_weights(self.closed)
+        self.max_rows = int(max_bytes // max(12 * graph.n_nodes, 1))
+        self._lock = threading.Lock()
+        self._clear()
+        self.grown = 0
+
+    def _clear(self) -> None:
+        n = self.graph.n_nodes
+        self._row: dict[int, int] = {}
+        self._dist = np.empty((0, n))
+        self._pred = np.empty((0, n), dtype=np.int32)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def closes(self, closures: Any) -> bool:
+        """Were these trees grown with exactly ``closures`` closed?"""
+        mask = self.graph.edge_mask(closures)
+        if mask is None or self.closed is None:
+            return mask is None and self.closed is None
+        return mask is self.closed or bool(np.array_equal(mask, self.closed))
+
+    def has(self, nodes: np.ndarray) -> bool:
+        """Are the trees of all ``nodes`` stored (a `lookup` would not search)?"""
+        row = self._row
+        return all(n in row for n in np.asarray(nodes).tolist())
+
+    def lookup(self, nodes: np.ndarray):
+        """``(dist, pred, rows)`` with ``dist[rows[i]]`` the tree of ``nodes[i]``; None if over budget."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        with self._lock:
+            row = self._row
+            missing = np.unique([n for n in nodes.tolist() if n not in row])
+            if missing.size:
+                need = np.unique(nodes).size
+                if need > self.max_rows:
+                    return None
+                if len(row) + missing.size > self.max_rows:
+                    self._clear()
+                    row = self._row
+                    missing = np.unique(nodes)
+                self._grow(missing)
+            return self._dist, self._pred, np.fromiter((row[n] for n in nodes.tolist()), np.int64, nodes.size)
+
+    def _grow(self, missing: np.ndarray) -> None:
+        mat = self.graph.matrix(None if self.closed is None else self.weights, reverse=self._reverse)
+        dist, pred = dijkstra(mat, indices=missing, return_predecessors=True)
+        start = len(self._row)
+        if start + missing.size > self._dist.shape[0]:  # room for twice as many (within the budget)
+            cap = min(max(2 * (start + missing.size), 8), self.max_rows)
+            d = np.empty((cap, self.graph.n_nodes))
+            p = np.empty((cap, self.graph.n_nodes), dtype=np.int32)
+            d[:start], p[:start] = self._dist[:start], self._pred[:start]
+            self._dist, self._pred = d, p  # readers holding the old arrays still see their rows
+        self._dist[start:start + missing.size] = dist
+        self._pred[start:start + missing.size] = pred
+        for i, n in enumerate(missing.tolist()):
+            self._row[n] = start + i
+        self.grown += int(missing.size)
+
+
 def _path(pred: np.ndarray, start: int, root: int) -> np.ndarray:
     out = [start]
     x = start
@@ -416,31 +563,44 @@ def _path(pred: np.ndarray, start: int, root: int) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
+def _arc_points(graph: CompiledGraph):
+    """Per arc, its geometry's points in travel order without the first one, laid end to end.
+
+    ``(key, dup, first, off, pts)``: ``key`` sorts arcs by (tail, head) for lookup, ``dup``
+    marks an arc followed by a parallel one, ``first[a]`` is the index in ``geom_coords``
+    of arc ``a``'s first point, ``pts[off[a]:off[a + 1]]`` its other points. Built once per
+    graph so that a route's geometry is a few array operations, not one per piece.
+    """
+    if "arc_points" not in graph._cache:
+        key = graph.arc_tails().astype(np.int64) * graph.n_nodes + graph.indices
+        dup = np.zeros(key.size, dtype=bool)
+        dup[:-1] = key[1:] == key[:-1]
+        e, rev = graph.arc_edge, graph.arc_reversed
+        start, end = graph.geom_offsets[e].astype(np.int64), graph.geom_offsets[e + 1].astype(np.int64)
+        n_pts = end - start - 1
+        off = np.zeros(e.size + 1, dtype=np.int64)
+        np.cumsum(n_pts, out=off[1:])
+        within = np.arange(off[-1]) - np.repeat(off[:-1], n_pts)
+        idx = np.where(np.repeat(rev, n_pts), np.repeat(end - 2, n_pts) - within, np.repeat(start + 1, n_pts) + within)
+        graph._cache["arc_points"] = (key, dup, np.where(rev, end - 1, start), off, graph.geom_coords[idx])
+    return graph._cache["arc_points"]
+
+
 def _path_geometry(graph: CompiledGraph, path: np.ndarray, w: np.ndarray) -> tuple[float, list]:
     """Return (length, lon/lat coords) of the fastest arcs joining consecutive path nodes."""
     if path.size < 2:
         return 0.0, [[float(graph.node_lon[path[0]]), float(graph.node_lat[path[0]])]]
-    if "arc_key" not in graph._cache:
-        graph._cache["arc_key"] = graph.arc_tails().astype(np.int64) * graph.n_nodes + graph.indices
-    key = graph._cache["arc_key"]
-    want = path[:-1] * graph.n_nodes + path[1:]
-    lo = np.searchsorted(key, want, "left")
-    hi = np.searchsorted(key, want, "right")
-    arcs = lo.copy()
-    for i in np.flatnonzero((hi - lo > 1) & ~np.isfinite(w[lo])):  # parallel arcs under closures
-        arcs[i] = lo[i] + int(np.argmin(w[lo[i]:hi[i]]))
-    e = graph.arc_edge[arcs]
-    rev = graph.arc_reversed[arcs]
-    start, end = graph.geom_offsets[e], graph.geom_offsets[e + 1]
-    n_pts = end - start
-    off = np.zeros(e.size + 1, dtype=np.int64)
-    np.cumsum(n_pts, out=off[1:])
-    within = np.arange(off[-1]) - np.repeat(off[:-1], n_pts)
-    idx = np.where(np.repeat(rev, n_pts), np.repeat(end - 1, n_pts) - within,
-                   np.repeat(start, n_pts) + within)
-    keep = np.ones(idx.size, dtype=bool)
-    keep[off[1:-1]] = False  # each piece starts where the previous one ended
-    return float(graph.lengths[arcs].sum()), graph.geom_coords[idx[keep]].tolist()
+    key, dup, first, off, pts = _arc_points(graph)
+    arcs = np.searchsorted(key, path[:-1] * graph.n_nodes + path[1:])
+    if dup[arcs].any():  # parallel arcs: the first unless closed, then the fastest
+        hi = np.searchsorted(key, key[arcs], "right")
+        for i in np.flatnonzero((hi - arcs > 1) & ~np.isfinite(w[arcs])):
+            arcs[i] = arcs[i] + int(np.argmin(w[arcs[i]:hi[i]]))
+    lo, n = off[arcs], off[arcs + 1] - off[arcs]
+    idx = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+    coords = [graph.geom_coords[first[arcs[0]]].tolist()]
+    coords += pts[idx].tolist()
+    return float(graph.lengths[arcs].sum()), coords
 
 
 # --- service areas ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ read-mostly tests; tests that need an empty or broken database use their own.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -445,6 +446,126 @@ def test_graph_loaded_once_per_network_version(client, demo_db):
     with demo_db.engine.begin() as c:  # a rebuilt network has a new built_at
         c.execute(sa.text("UPDATE road_networks SET built_at = now() + interval '1 second' WHERE name = 'default'"))
     assert cache.get(demo_db.engine, "default", demo_db.home) is not g1
+
+
+# --- what the API keeps in memory (api/changes.py) -----------------------------------------------
+
+@contextlib.contextmanager
+def _statements(engine):
+    """Count the SQL statements sent through ``engine`` (the change feed's own connection is not)."""
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def _village_point(engine, offset: int) -> tuple[float, float]:
+    with engine.connect() as c:
+        return tuple(c.execute(sa.text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM admin_units "
+            "WHERE level = 'village' AND geom IS NOT NULL ORDER BY code OFFSET :o LIMIT 1) s"), {"o": offset}).one())
+
+
+def _wait_for(predicate, timeout_s: float = 5.0) -> float:
+    import time
+
+    t0 = time.perf_counter()
+    while not predicate():
+        assert time.perf_counter() - t0 < timeout_s, "not seen in time"
+        time.sleep(0.01)
+    return time.perf_counter() - t0
+
+
+def test_nearest_answers_from_memory_the_same_as_from_the_database(client, demo_db):
+    assert client.app.state.changes.listening
+    lon, lat = _village_point(demo_db.engine, 7)
+    plain = create_app(ApiSettings(cache=False, route_trees_mb=0), engine=demo_db.engine,
+                       db_settings=DatabaseSettings(home=demo_db.home))
+    for layer, direction in (("team_bases", "from_facility"), ("shelters", "to_facility"), ("depots", "from_facility")):
+        params = {"lon": lon, "lat": lat, "layer": layer, "k": 3, "direction": direction}
+        client.get("/analyses/nearest", params=params)  # keeps what it read
+        with _statements(demo_db.engine) as sql:
+            kept = client.get("/analyses/nearest", params=params)
+        assert kept.status_code == 200 and sql == [], sql  # nothing asked of the database
+        with TestClient(plain) as p, _statements(demo_db.engine) as sql:
+            fresh = p.get("/analyses/nearest", params=params)
+        assert sql, "the uncached app reads the database"
+        a, b = kept.json(), fresh.json()
+        assert [f["id"] for f in a["features"]] == [f["id"] for f in b["features"]], layer
+        for fa, fb in zip(a["features"], b["features"], strict=True):
+            assert fa["properties"]["time_s"] == pytest.approx(fb["properties"]["time_s"], abs=0.11)
+            assert fa["geometry"]["coordinates"][0] == fb["geometry"]["coordinates"][0]
+            assert fa["geometry"]["coordinates"][-1] == fb["geometry"]["coordinates"][-1]
+    trees = client.app.state.graphs.get(demo_db.engine, "default", demo_db.home)._cache[("trees", "from_facility")]
+    assert len(trees) > 0
+
+
+def test_writes_are_seen_at_once_through_the_api_and_soon_from_outside(client, demo_db):
+    lon, lat = _village_point(demo_db.engine, 21)
+    params = {"lon": lon, "lat": lat, "layer": "team_bases", "k": 3}
+
+    def nearest_ids():
+        return [f["id"] for f in client.get("/analyses/nearest", params=params).json()["features"]]
+
+    first = nearest_ids()
+    _, auth = _token(demo_db.engine, "planner")
+    with demo_db.engine.connect() as c:
+        home = c.execute(sa.text("SELECT ST_AsGeoJSON(geom) FROM team_bases WHERE id = :i"), {"i": first[2]}).scalar()
+    try:
+        # through the API: the very next request reads it (no waiting)
+        r = client.patch(f"/team_bases/{first[0]}", json={"status": "deployed"}, headers=auth)
+        assert r.status_code == 200, r.text
+        assert first[0] not in nearest_ids()
+        client.patch(f"/team_bases/{first[0]}", json={"status": "available"}, headers=auth)
+        assert nearest_ids() == first
+        # outside the API (psql, the CLI, another worker): seen once PostgreSQL's notification arrives
+        with demo_db.engine.begin() as c:
+            c.execute(sa.text("UPDATE team_bases SET status = 'unavailable' WHERE id = :i"), {"i": first[1]})
+        waited = _wait_for(lambda: first[1] not in nearest_ids(), timeout_s=2.0)
+        assert waited < 2.0
+        # a team that moves next to the place becomes the nearest (its new tree is grown)
+        with demo_db.engine.begin() as c:
+            c.execute(sa.text("UPDATE team_bases SET geom = ST_SetSRID(ST_MakePoint(:x, :y), 4326) WHERE id = :i"),
+                      {"x": lon + 0.0003, "y": lat, "i": first[2]})
+        _wait_for(lambda: nearest_ids()[0] == first[2], timeout_s=2.0)
+    finally:
+        with demo_db.engine.begin() as c:
+            c.execute(sa.text("UPDATE team_bases SET status = 'available' WHERE id = :i"), {"i": first[1]})
+        client.patch(f"/team_bases/{first[2]}", json={"position": json.loads(home)}, headers=auth)
+    assert nearest_ids() == first
+
+
+def test_caching_pauses_while_the_change_feed_is_lost_and_resumes(client, demo_db):
+    feed = client.app.state.changes
+    lon, lat = _village_point(demo_db.engine, 33)
+    params = {"lon": lon, "lat": lat, "layer": "shelters", "k": 2}
+    want = client.get("/analyses/nearest", params=params).json()["features"]
+    with demo_db.engine.begin() as c:  # as a database restart or a dropped connection would
+        n = c.execute(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                              "WHERE application_name = 'emgis-changes' AND datname = current_database()")).scalar()
+    assert n >= 1
+    _wait_for(lambda: not feed.listening or feed.version(()) is None, timeout_s=5.0)
+    with demo_db.engine.begin() as c:  # a change nobody is told about while not listening
+        c.execute(sa.text("UPDATE shelters SET status = 'closed' WHERE id = :i"), {"i": want[0]["id"]})
+    try:
+        got = client.get("/analyses/nearest", params=params)  # read from the database, not from memory
+        assert got.status_code == 200 and want[0]["id"] not in [f["id"] for f in got.json()["features"]]
+        _wait_for(lambda: feed.listening, timeout_s=5.0)  # listening again within its retry interval
+        hits = client.app.state.memo.hits
+        client.get("/analyses/nearest", params=params)
+        client.get("/analyses/nearest", params=params)
+        assert client.app.state.memo.hits > hits
+    finally:
+        with demo_db.engine.begin() as c:
+            c.execute(sa.text("UPDATE shelters SET status = 'open' WHERE id = :i"), {"i": want[0]["id"]})
+    _wait_for(lambda: [f["id"] for f in client.get("/analyses/nearest", params=params).json()["features"]]
+              == [f["id"] for f in want], timeout_s=2.0)
 
 
 def test_analyses_without_a_network(db, tmp_path):

@@ -12,6 +12,7 @@ from geo.compiled import CompiledGraph
 from geo.network import graph_from_lines
 from geo.routing import (
     Facilities,
+    FacilityTrees,
     closures_from_polygons,
     nearest_facility_times,
     nearest_k,
@@ -119,6 +120,56 @@ def test_nearest_k_matches_networkx_routes(county):
     assert back[0].coords[0] == pytest.approx([g.node_lon[s.node], g.node_lat[s.node]])
 
 
+@pytest.mark.parametrize("direction", ["from_facility", "to_facility"])
+def test_stored_trees_give_the_same_routes_as_searching(county, direction):
+    g, _ = county
+    rng = np.random.default_rng(5)
+    nodes = rng.choice(np.flatnonzero(~g.orphan), 40, replace=False)
+    fac = snap_facilities(g, g.node_lon[nodes] + 0.0002, g.node_lat[nodes])  # off-road offsets too
+    trees = FacilityTrees(g, direction)
+    for here in rng.choice(np.flatnonzero(~g.orphan), 25, replace=False):
+        lon, lat = g.node_lon[here] + 0.0003, g.node_lat[here] - 0.0002
+        searched = nearest_k(g, lon, lat, fac, k=4, direction=direction)
+        stored = nearest_k(g, lon, lat, fac, k=4, direction=direction, trees=trees)
+        assert [r.facility for r in stored] == [r.facility for r in searched]
+        for a, b in zip(stored, searched, strict=True):
+            assert a.time_s == pytest.approx(b.time_s, abs=1e-6)
+            assert a.length_m == pytest.approx(b.length_m, rel=1e-9, abs=1e-6)
+            assert a.coords[0] == b.coords[0] and a.coords[-1] == b.coords[-1]
+    assert trees.grown == len(set(fac.nodes.tolist()))  # grown once, then read
+
+
+def test_stored_trees_within_their_budget_and_never_with_closures(county):
+    g, _ = county
+    nodes = np.flatnonzero(~g.orphan)[:6]
+    fac = snap_facilities(g, g.node_lon[nodes], g.node_lat[nodes])
+    small = FacilityTrees(g, "from_facility", max_bytes=12 * g.n_nodes * 4)  # room for 4 trees
+    assert small.lookup(fac.nodes) is None  # 6 do not fit: the caller searches instead
+    assert small.lookup(fac.nodes[:3]) is not None and len(small) == 3
+    assert small.lookup(fac.nodes[3:5]) is not None and len(small) == 2  # full: emptied, then grown
+    lon, lat = g.node_lon[nodes[0]] + 0.001, g.node_lat[nodes[0]]
+    assert [r.facility for r in nearest_k(g, lon, lat, fac, k=2, trees=small)] == \
+        [r.facility for r in nearest_k(g, lon, lat, fac, k=2)]
+    closed = np.zeros(g.n_edges, dtype=bool)
+    closed[g.edge_u == nodes[0]] = True
+    before = small.grown
+    want = [r.facility for r in nearest_k(g, lon, lat, fac, k=2, closures=closed)]
+    assert [r.facility for r in nearest_k(g, lon, lat, fac, k=2, closures=closed, trees=small)] == want
+    assert small.grown == before
+    with pytest.raises(ValueError, match="direction"):
+        nearest_k(g, lon, lat, fac, k=2, direction="to_facility", trees=small)
+    # trees grown with the closures answer those queries (and only those), as searching would
+    closed_trees = FacilityTrees(g, "from_facility", closures=closed)
+    got = nearest_k(g, lon, lat, fac, k=3, closures=closed, trees=closed_trees)
+    ref = nearest_k(g, lon, lat, fac, k=3, closures=closed)
+    assert closed_trees.grown == len(set(fac.nodes.tolist()))
+    assert [(r.facility, round(r.time_s, 6), r.coords) for r in got] == \
+        [(r.facility, round(r.time_s, 6), r.coords) for r in ref]
+    assert not closed_trees.closes(None) and closed_trees.closes(np.flatnonzero(closed))
+    closed[:] = False  # the caller's mask changing later does not change the trees
+    assert not closed_trees.closes(closed) and closed_trees.closed.any()
+
+
 def test_nearest_k_with_fewer_facilities_than_k():
     g = _ladder()
     routes = nearest_k(g, 120.004, 30.0, [3], k=3)
@@ -126,6 +177,22 @@ def test_nearest_k_with_fewer_facilities_than_k():
 
 
 # --- snapping -----------------------------------------------------------------------------------
+
+def test_snapping_one_point_agrees_with_snapping_many(county):
+    g, _ = county
+    rng = np.random.default_rng(8)
+    lon = g.node_lon.min() + rng.random(300) * np.ptp(g.node_lon)
+    lat = g.node_lat.min() + rng.random(300) * np.ptp(g.node_lat)
+    for closures in (None, rng.random(g.n_edges) < 0.3):
+        many = snap(g, lon, lat, closures=closures)
+        for i in range(lon.size):
+            one = snap(g, lon[i], lat[i], closures=closures)  # the scalar path
+            assert one.node == many.node[i]
+            assert (one.distance_m, one.along_m, one.time_s) == pytest.approx(
+                (many.distance_m[i], many.along_m[i], many.time_s[i]), abs=1e-9)
+    with pytest.raises(ValueError, match="far outside"):
+        snap(g, 30.0, 0.0)
+
 
 def test_snap_reports_distance_and_offroad_time():
     g = _ladder()
