@@ -258,6 +258,7 @@ def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, 
 
 #: Closed-road sets (incident areas) whose facility trees are kept, per graph; each gets 1/this of the memory.
 CLOSED_TREE_SETS = 4
+_TREES_LOCK = threading.Lock()
 
 
 def _trees(request: Request, graph: CompiledGraph, direction: str, closures=None):
@@ -275,10 +276,10 @@ def _trees(request: Request, graph: CompiledGraph, direction: str, closures=None
     if closures is None:
         trees = graph._cache.get(("trees", direction))
         if trees is None:
-            with request.app.state.graphs._lock:
+            with _TREES_LOCK:
                 trees = graph._cache.setdefault(("trees", direction), FacilityTrees(graph, direction, max_bytes=budget))
         return trees
-    with request.app.state.graphs._lock:
+    with _TREES_LOCK:  # short: never held while searching or loading
         kept = graph._cache.setdefault("closed_trees", OrderedDict())
         key = (direction, id(closures))
         hit = kept.get(key)

@@ -40,6 +40,7 @@ class ApiSettings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="address `emgis serve` listens on")
     port: int = Field(default=8000, description="port `emgis serve` listens on")
+    workers: int = Field(default=1, ge=1, description="worker processes of `emgis serve` (up to one per core)")
     cors_origins: list[str] = Field(default_factory=list,
                                     description="origins allowed to call the API from a browser (CORS); "
                                                 "empty = CORS off")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -19,6 +20,8 @@ app.add_typer(token_app, name="token")
 def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on (default EMGIS_API_HOST or 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default EMGIS_API_PORT or 8000)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default EMGIS_API_WORKERS or 1); "
+                                                "up to one per core")] = None,
 ) -> None:
     """Run the HTTP API (layers as OGC API – Features, incidents, analyses) until Ctrl-C."""
     import uvicorn
@@ -30,12 +33,16 @@ def serve(
     api = ApiSettings()
     host = host or api.host
     port = port or api.port
+    workers = workers or api.workers
     # keep_running: the database outlives the server (another `emgis serve`, `emgis db stop` ends it)
     with open_database(dbs, keep_running=True) as db:
-        application = create_app(api, engine=db.engine, db_settings=dbs)
-        console.print(f"emgis API on [bold]http://{host}:{port}/[/] (OpenAPI: /openapi.json, docs: /docs); "
-                      "Ctrl-C stops it")
-        uvicorn.run(application, host=host, port=port, log_level="info")
+        console.print(f"emgis API on [bold]http://{host}:{port}/[/] (OpenAPI: /openapi.json, docs: /docs)"
+                      f"{f', {workers} workers' if workers > 1 else ''}; Ctrl-C stops it")
+        if workers > 1:  # each worker process builds its own app and engine from the environment
+            os.environ.update(EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(dbs.home))
+            uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+        else:
+            uvicorn.run(create_app(api, engine=db.engine, db_settings=dbs), host=host, port=port, log_level="info")
 
 
 def _engine_do(fn):

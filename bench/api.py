@@ -1,16 +1,17 @@
 """Benchmark the nearest-resources endpoint under load: 50 concurrent clients on loopback.
 
-Run ``python -m bench.api`` (about 5 minutes) or ``python -m bench.api --quick`` (under a minute);
-``--workers 2 --nodelay`` for several workers with the TCP_NODELAY workaround (see NODELAY_LAUNCHER).
+Run ``python -m bench.api`` (about 5 minutes) or ``python -m bench.api --quick`` (under a minute).
 
 A throwaway PostGIS gets the demo county (roads, 20-odd thousand nodes: county scale) and one
 area incident (a closed flooded area); the API runs as its own process (``python -m uvicorn
 --factory api.app:create_app`` with ``EMGIS_DATABASE_URL``, ``--workers 1`` then ``2`` on a 2-core
-machine) and this process is the load generator: ``--clients`` asyncio clients (httpx, one
-keep-alive connection each), each asking ``GET /analyses/nearest?lon=..&lat=..&layer=..&k=3`` for
+machine) and this process is the load generator: ``--clients`` asyncio clients (a lean keep-alive
+HTTP/1.1 client, one connection each; ``--httpx`` for httpx), each asking ``GET /analyses/nearest?lon=..&lat=..&layer=..&k=3`` for
 random places in the county (a village's point, jittered by up to ~300 m) until ``--requests``
 answers have come back. Before each run every connection is warmed up (so every worker has
-loaded its road graph); warm-up answers are not timed. Only 127.0.0.1 is contacted; every run
+loaded its road graph and grown its facilities' trees); warm-up answers are not timed.
+``--uncached`` adds runs with the API's memory off (``EMGIS_API_CACHE=false``,
+``EMGIS_API_ROUTE_TREES_MB=0``: a database read and a Dijkstra search per request), to compare. Only 127.0.0.1 is contacted; every run
 is bounded in count and in time (``--time-limit``).
 
 Runs per worker setting: team bases, shelters, team bases with ``avoid`` (the incident's area
@@ -19,8 +20,8 @@ exponential, between requests); plus one client alone, which is the service time
 
 Printed per run: requests, errors (with their status codes), throughput, p50 / p95 / p99 / max
 latency, CPU seconds per request in the server and in this load generator, and the issue's
-target (p95 under 100 ms at county scale). ``--profile N`` also profiles N requests in this
-process (cProfile through the ASGI app) to show where a request's time goes.
+target (p95 under 100 ms at county scale). ``--profile N`` also profiles the endpoint's handler
+alone (no HTTP) for N requests in this process (cProfile) to show where a request's time goes.
 
 The server and the cluster are stopped on every exit (Ctrl-C and SIGTERM included).
 """
@@ -50,24 +51,8 @@ sys.path.insert(0, str(ROOT))
 
 TARGET_P95_MS = 100.0
 
-#: ``--nodelay``: uvicorn with its listening socket marked IPPROTO_TCP. With ``--workers N`` uvicorn
-#: (0.54) binds the socket itself with proto 0, asyncio then never sets TCP_NODELAY on accepted
-#: connections and each keep-alive answer waits ~40 ms for the client's delayed ACK (Kludex/uvicorn#3149);
-#: one worker (and `emgis serve`) is unaffected.
-NODELAY_LAUNCHER = """
-import socket, sys
-import uvicorn.config as uc
-_bind = uc.Config.bind_socket
-def bind_socket(self):
-    s = _bind(self)
-    if s.family in (socket.AF_INET, socket.AF_INET6) and s.proto == 0:
-        s = socket.socket(s.family, s.type, socket.IPPROTO_TCP, fileno=s.detach())
-    return s
-uc.Config.bind_socket = bind_socket
-from uvicorn.main import main
-sys.argv[0] = "uvicorn"
-sys.exit(main())
-"""
+#: uvicorn runs on uvloop (a dependency), which sets TCP_NODELAY on every connection; on plain asyncio
+#: ``--workers 2`` or more would leave Nagle on (Kludex/uvicorn#3149, +40 ms an answer).
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -159,16 +144,18 @@ class Server:
 
 
 @contextlib.contextmanager
-def _server(url: str, home: Path, workers: int, logdir: Path, nodelay: bool = False):
+def _server(url: str, home: Path, workers: int, logdir: Path, cached: bool = True):
     """Run the API with uvicorn in a process group of its own; stopped (the whole group) on exit."""
     import httpx
 
     port = _free_port()
     env = dict(os.environ, EMGIS_DATABASE_URL=url, EMGIS_HOME=str(home), EMGIS_MAP_TILES="none")
-    log = logdir / f"uvicorn-{workers}.log"
+    if not cached:
+        env.update(EMGIS_API_CACHE="false", EMGIS_API_ROUTE_TREES_MB="0")
+    log = logdir / f"uvicorn-{workers}{'' if cached else '-uncached'}.log"
     with log.open("wb") as out:  # a file, not a pipe: a chatty server must never block on a full pipe
         proc = subprocess.Popen(
-            [sys.executable, *(["-c", NODELAY_LAUNCHER] if nodelay else ["-m", "uvicorn"]), "--factory", "api.app:create_app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
             env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)  # Ctrl-C reaches us only; we stop the group in order
@@ -371,7 +358,7 @@ async def _load(server: Server, urls: list[str], warmup: list[str], clients: int
     return res
 
 
-def _report(label: str, r: Result) -> bool:
+def _report(label: str, r: Result, judge: bool = True) -> bool:
     n = r.lat_ms.size
     done = n + sum(r.errors.values())
     if n:
@@ -384,8 +371,9 @@ def _report(label: str, r: Result) -> bool:
     print(f"{label}: {done} requests, errors {errs}, {n / r.wall_s:6.1f} req/s, p50 {p50:7.1f} ms, "
           f"p95 {p95:7.1f} ms, p99 {p99:7.1f} ms, max {mx:7.1f} ms | CPU/request: server "
           f"{1000 * r.server_cpu_s / max(done, 1):5.1f} ms, load generator {1000 * r.client_cpu_s / max(done, 1):4.1f} ms;"
-          f" cores busy {100 * r.machine_busy:3.0f}% | target p95 < {TARGET_P95_MS:.0f} ms: "
-          f"{'OK' if ok else 'MISS'}{' (stopped at the time limit)' if r.timed_out else ''}", flush=True)
+          f" cores busy {100 * r.machine_busy:3.0f}% | "
+          + (f"target p95 < {TARGET_P95_MS:.0f} ms: {'OK' if ok else 'MISS'}" if judge else "(to compare)")
+          + f"{' (stopped at the time limit)' if r.timed_out else ''}", flush=True)
     if r.reopened:
         print(f"    {r.reopened} requests found their idle keep-alive connection closed by the server and were sent "
               "again on a new one (timed from the first try)", flush=True)
@@ -475,8 +463,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="300 requests, 1 worker, team bases (+ avoid) only")
     ap.add_argument("--httpx", action="store_true", help="load with httpx.AsyncClient (costlier) instead of "
                     "the built-in keep-alive client")
-    ap.add_argument("--nodelay", action="store_true", help="run uvicorn with the workaround for Kludex/uvicorn#3149 "
-                    "(with --workers 2 or more every keep-alive answer otherwise waits ~40 ms)")
+    ap.add_argument("--uncached", action="store_true", help="also run each setting with the API's memory off "
+                    "(a database read and a search per request), to compare")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=120, help="stop a run after this many seconds")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
@@ -498,17 +486,20 @@ def main(argv=None) -> int:
             if a.profile:
                 _profile(db, home, places, a.profile, incident)
                 print()
-            for workers in [int(w) for w in a.workers.split(",")]:
-                with _server(db.url, home, workers, Path(logs), a.nodelay) as server:
-                    print(f"-- uvicorn --workers {workers}{' (TCP_NODELAY fixed)' if a.nodelay else ''} (pid "
-                          f"{server.proc.pid}), load average "
+            settings = [(int(w), cached) for w in a.workers.split(",") for cached in (True, False)
+                        if cached or a.uncached]
+            for workers, cached in settings:
+                with _server(db.url, home, workers, Path(logs), cached) as server:
+                    what = "" if cached else ", memory off (EMGIS_API_CACHE=false, EMGIS_API_ROUTE_TREES_MB=0)"
+                    print(f"-- uvicorn --workers {workers}{what} (pid {server.proc.pid}), load average "
                           f"{os.getloadavg()[0]:.2f}", flush=True)
                     for i, (label, tail, clients, think) in enumerate(_scenarios(a, incident)):
                         urls = [f"/analyses/nearest?lon={lon:.6f}&lat={lat:.6f}&k=3{tail}" for lon, lat in places]
                         n = a.requests if clients > 1 else min(a.requests, 300)
                         res = asyncio.run(_load(server, urls[n_warm:n_warm + n], urls[:n_warm], clients,
                                                 a.time_limit, think, a.seed + i, a.httpx))
-                        clean &= _report(f"workers {workers} {label}", res)
+                        clean &= _report(f"workers {workers}{'' if cached else ' uncached'} {label}", res,
+                                         judge=cached)
                     if server.proc.poll() is not None:
                         raise RuntimeError(f"the server died: {server.log.read_text()[-2000:]}")
     except KeyboardInterrupt:

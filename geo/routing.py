@@ -477,7 +477,7 @@ class FacilityTrees:
     new tree), grown for the missing nodes in one compiled scipy call, 12 bytes per graph
     node each. When the trees asked for do not fit ``max_bytes`` (a province-sized graph
     with many facilities) `lookup` returns None and the caller searches as before; when
-    they fit but the store is full it is emptied first. Thread-safe.
+    they fit but the store is full it is emptied first. Thread-safe; reading never waits.
 
     With ``closures`` the trees avoid those edges (a flooded area's roads): they answer
     only queries with the same closures (`closes`).
@@ -495,18 +495,16 @@ class FacilityTrees:
             self.closed = self.closed.copy()  # the caller may change its mask later; these trees may not
         self.weights = graph.arc_weights(self.closed)
         self.max_rows = int(max_bytes // max(12 * graph.n_nodes, 1))
-        self._lock = threading.Lock()
-        self._clear()
+        self._lock = threading.Lock()  # taken to grow only; reading takes none
+        self._state: tuple[dict[int, int], np.ndarray, np.ndarray] = self._empty()
         self.grown = 0
 
-    def _clear(self) -> None:
+    def _empty(self):
         n = self.graph.n_nodes
-        self._row: dict[int, int] = {}
-        self._dist = np.empty((0, n))
-        self._pred = np.empty((0, n), dtype=np.int32)
+        return {}, np.empty((0, n)), np.empty((0, n), dtype=np.int32)
 
     def __len__(self) -> int:
-        return len(self._row)
+        return len(self._state[0])
 
     def closes(self, closures: Any) -> bool:
         """Were these trees grown with exactly ``closures`` closed?"""
@@ -517,40 +515,47 @@ class FacilityTrees:
 
     def has(self, nodes: np.ndarray) -> bool:
         """Are the trees of all ``nodes`` stored (a `lookup` would not search)?"""
-        row = self._row
+        row = self._state[0]
         return all(n in row for n in np.asarray(nodes).tolist())
 
     def lookup(self, nodes: np.ndarray):
-        """``(dist, pred, rows)`` with ``dist[rows[i]]`` the tree of ``nodes[i]``; None if over budget."""
-        nodes = np.asarray(nodes, dtype=np.int64)
-        with self._lock:
-            row = self._row
-            missing = np.unique([n for n in nodes.tolist() if n not in row])
-            if missing.size:
-                need = np.unique(nodes).size
-                if need > self.max_rows:
-                    return None
-                if len(row) + missing.size > self.max_rows:
-                    self._clear()
-                    row = self._row
-                    missing = np.unique(nodes)
-                self._grow(missing)
-            return self._dist, self._pred, np.fromiter((row[n] for n in nodes.tolist()), np.int64, nodes.size)
+        """``(dist, pred, rows)`` with ``dist[rows[i]]`` the tree of ``nodes[i]``; None if over budget.
 
-    def _grow(self, missing: np.ndarray) -> None:
+        Trees already stored are read without a lock (from one consistent snapshot: growing
+        publishes a new one), so readers never wait on a search.
+        """
+        nodes = np.asarray(nodes, dtype=np.int64).tolist()
+        row, dist, pred = self._state
+        if all(n in row for n in nodes):
+            return dist, pred, np.fromiter((row[n] for n in nodes), np.int64, len(nodes))
+        with self._lock:
+            row = self._state[0]
+            missing = np.unique([n for n in nodes if n not in row]).astype(np.int64)
+            if missing.size:
+                if len(set(nodes)) > self.max_rows:
+                    return None
+                keep = len(row) + missing.size <= self.max_rows
+                if not keep:  # full: start again with these
+                    missing = np.unique(nodes).astype(np.int64)
+                self._grow(missing, keep)
+            row, dist, pred = self._state
+            return dist, pred, np.fromiter((row[n] for n in nodes), np.int64, len(nodes))
+
+    def _grow(self, missing: np.ndarray, keep: bool) -> None:
         mat = self.graph.matrix(None if self.closed is None else self.weights, reverse=self._reverse)
         dist, pred = dijkstra(mat, indices=missing, return_predecessors=True)
-        start = len(self._row)
-        if start + missing.size > self._dist.shape[0]:  # room for twice as many (within the budget)
+        row, d, p = self._state if keep else self._empty()
+        start = len(row)
+        if start + missing.size > d.shape[0]:  # room for twice as many (within the budget)
             cap = min(max(2 * (start + missing.size), 8), self.max_rows)
-            d = np.empty((cap, self.graph.n_nodes))
-            p = np.empty((cap, self.graph.n_nodes), dtype=np.int32)
-            d[:start], p[:start] = self._dist[:start], self._pred[:start]
-            self._dist, self._pred = d, p  # readers holding the old arrays still see their rows
-        self._dist[start:start + missing.size] = dist
-        self._pred[start:start + missing.size] = pred
-        for i, n in enumerate(missing.tolist()):
-            self._row[n] = start + i
+            d2 = np.empty((cap, self.graph.n_nodes))
+            p2 = np.empty((cap, self.graph.n_nodes), dtype=np.int32)
+            d2[:start], p2[:start] = d[:start], p[:start]
+            d, p = d2, p2
+        d[start:start + missing.size] = dist  # rows no published snapshot refers to yet
+        p[start:start + missing.size] = pred
+        row = {**row, **{n: start + i for i, n in enumerate(missing.tolist())}}
+        self._state = (row, d, p)  # published in one assignment
         self.grown += int(missing.size)
 
 

@@ -603,6 +603,51 @@ def test_serve_command_runs_the_app_with_uvicorn(db, monkeypatch, tmp_path):
     assert "http://127.0.0.1:8123/" in res.output
 
 
+def test_serve_with_several_workers(db, tmp_path):
+    """`emgis serve --workers 2`: worker processes answer on one port; Ctrl-C stops them all."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(tmp_path), EMGIS_MAP_TILES="none")
+    exe = Path(sys.executable).with_name("emgis")
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workers", "2"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "no answer within 60 s"
+            time.sleep(0.2)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "spawn_main"], capture_output=True,
+                                 text=True).stdout.split()
+        assert len(workers) == 2, workers
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            assert all(http.get("/collections").status_code == 200 for _ in range(20))
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "2 workers" in " ".join(out.split())
+        assert not any(Path(f"/proc/{w}").exists() for w in workers)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def test_cors_only_when_configured(db, tmp_path):
     app = create_app(ApiSettings(cors_origins=["http://gis.county.local"]), engine=db.engine,
                      db_settings=DatabaseSettings(home=tmp_path))
@@ -635,7 +680,7 @@ def _serve(app):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="none", lifespan="off"))
+                                           ws="none", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -697,18 +742,22 @@ def test_server_survives_a_database_restart(tmp_path):
         upgrade(url)
         engine = make_engine(url)
         app = create_app(engine=engine, db_settings=DatabaseSettings(home=home))
+        feed = app.state.changes
         with _serve(app) as base, httpx.Client(base_url=base, timeout=30) as http:
             assert http.get("/health").json() == {"status": "ok", "db": "ok"}
             assert http.get("/collections/shelters/items").status_code == 200
+            assert feed.listening
             cluster.stop()
             r = http.get("/health")
             assert r.status_code == 503 and r.headers["retry-after"].isdigit()
             r = http.get("/collections/shelters/items")
             assert r.status_code == 503 and r.headers["retry-after"].isdigit()
+            _wait_for(lambda: feed.version(()) is None)  # nothing is answered from memory meanwhile
             cluster.start()
             assert cluster.url() == url, "the restarted server moved to another port"
             assert http.get("/health").status_code == 200
             assert http.get("/collections/shelters/items").status_code == 200
+            _wait_for(lambda: feed.listening, timeout_s=10)  # the change feed listens again by itself
     finally:
         if engine is not None:
             engine.dispose()

@@ -170,6 +170,33 @@ def test_stored_trees_within_their_budget_and_never_with_closures(county):
     assert not closed_trees.closes(closed) and closed_trees.closed.any()
 
 
+def test_stored_trees_read_and_grown_from_many_threads(county):
+    """Readers never see a row of another node's tree, while others grow and empty the store."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scipy.sparse.csgraph import dijkstra
+
+    g, _ = county
+    rng = np.random.default_rng(9)
+    pool = rng.choice(np.flatnonzero(~g.orphan), 12, replace=False)
+    ref = dict(zip(pool.tolist(), dijkstra(g.matrix(), indices=pool), strict=True))
+    trees = FacilityTrees(g, "from_facility", max_bytes=12 * g.n_nodes * 6)  # room for 6: resets happen
+
+    def work(seed):
+        r = np.random.default_rng(seed)
+        bad = 0
+        for _ in range(40):
+            nodes = r.choice(pool, 4, replace=False)
+            dist, _, rows = trees.lookup(nodes)
+            probe = r.integers(0, g.n_nodes, 50)
+            bad += sum(not np.array_equal(dist[rows[i]][probe], ref[n][probe]) for i, n in enumerate(nodes.tolist()))
+        return bad
+
+    with ThreadPoolExecutor(4) as ex:
+        assert sum(ex.map(work, range(4))) == 0
+    assert trees.grown > len(pool)  # the store was emptied and grown again
+
+
 def test_nearest_k_with_fewer_facilities_than_k():
     g = _ladder()
     routes = nearest_k(g, 120.004, 30.0, [3], k=3)
