@@ -234,26 +234,35 @@ def _read_closures(request: Request, graph: CompiledGraph, avoid: int):
     return mask, int(mask.sum()), geom
 
 
-def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac):
-    """The facilities joined to the network, kept while the network and their positions are unchanged."""
+def _norms_in_force(request: Request, *, peek: bool = False):
+    """The norms (defaults, ``EMGIS_NORMS_FILE``, the database's overrides), kept while the overrides are unchanged."""
+    from api.cli import _norms
+
+    return request.app.state.memo.get(("norms",), ("norm_overrides",), lambda: _norms(request.app.state.engine),
+                                      peek=peek)
+
+
+def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac, norms):
+    """The facilities joined to the network, kept while the network, their positions and the off-road speed are unchanged."""
     from geo.routing import snap_facilities
 
-    key = ("snapped", version, _fingerprint(fac.ids, fac.lon, fac.lat))
+    key = ("snapped", version, _fingerprint(fac.ids, fac.lon, fac.lat), norms.number("road.speed_kmh.offroad"))
     cache: ResultCache = request.app.state.results
     hit = cache.get(key)
     if hit is None:
-        hit = snap_facilities(graph, fac.lon, fac.lat)
+        hit = snap_facilities(graph, fac.lon, fac.lat, norms=norms)
         cache.put(key, hit)
     return hit
 
 
-def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, *, peek: bool = False):
+def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, norms, *, peek: bool = False):
     """The usable facilities of ``layer`` near the network and their snaps, kept while the layer is unchanged."""
     def load():
         fac = _near_network(graph, facilities(request.app.state.engine, layer))
-        return fac, (_snapped(request, graph, version, fac) if len(fac) else None)
+        return fac, (_snapped(request, graph, version, fac, norms) if len(fac) else None)
 
-    return request.app.state.memo.get(("usable", layer, version), (layer,), load, peek=peek)
+    return request.app.state.memo.get(("usable", layer, version, id(norms)), (layer, "norm_overrides"), load,
+                                      peek=peek)
 
 
 #: Closed-road sets (incident areas) whose facility trees are kept, per graph; each gets 1/this of the memory.
@@ -326,7 +335,8 @@ def _nearest(request: Request, *, lon: float, lat: float, layer: str, k: int, av
     from geo.routing import nearest_k
 
     graph, graph_version = _graph(request, network, peek=peek)
-    fac, snapped = _usable(request, graph, graph_version, layer, peek=peek)
+    norms = _norms_in_force(request, peek=peek)
+    fac, snapped = _usable(request, graph, graph_version, layer, norms, peek=peek)
     _check_near_network(graph, lon, lat)
     closures, n_closed, area = _closures(request, graph, avoid, with_area=True, peek=peek)
     qlon, qlat = _outside(area, lon, lat)
@@ -335,7 +345,8 @@ def _nearest(request: Request, *, lon: float, lat: float, layer: str, k: int, av
         raise NotKept("trees not grown yet")
     feats = []
     if len(fac):
-        routes = nearest_k(graph, qlon, qlat, snapped, k, closures=closures, direction=direction, trees=trees)
+        routes = nearest_k(graph, qlon, qlat, snapped, k, closures=closures, direction=direction, norms=norms,
+                           trees=trees)
         for rank, r in enumerate(routes, 1):
             coords = r.coords if len(r.coords) >= 2 else [*r.coords, *r.coords] or [[lon, lat], [lon, lat]]
             feats.append({
@@ -396,13 +407,15 @@ def service_area(request: Request,
     if not len(fac):
         raise Conflict(f"the layer {layer} has no usable resources ({fac.skipped} left out: unusable by status "
                        "or beyond the road network); load some or set their status")
+    norms = _norms_in_force(request)
     cache: ResultCache = request.app.state.results
     key = ("service-areas", version, layer, tuple(bands), direction, buffer_m, avoid,
-           _fingerprint(fac.ids, fac.lon, fac.lat, closures))
+           _fingerprint(fac.ids, fac.lon, fac.lat, closures), norms.number("road.speed_kmh.offroad"))
     body = cache.get(key)
     if body is not None:
         return Response(body, media_type=GEOJSON)
-    gdf = service_areas(graph, fac.lon, fac.lat, bands, closures=closures, direction=direction, buffer_m=buffer_m)
+    gdf = service_areas(graph, fac.lon, fac.lat, bands, closures=closures, direction=direction, buffer_m=buffer_m,
+                        norms=norms)
     feats = [{"type": "Feature", "id": i,
               "geometry": None if g is None or g.is_empty else mapping(g),
               "properties": {"minutes": float(m), "area_km2": round(float(a), 4)}}

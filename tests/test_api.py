@@ -541,6 +541,32 @@ def test_writes_are_seen_at_once_through_the_api_and_soon_from_outside(client, d
     assert nearest_ids() == first
 
 
+def test_off_road_speed_override_is_used_and_followed(client, demo_db):
+    """The norm overrides in force (road.speed_kmh.offroad) set the time to walk to the road; a change
+    of them (here in SQL, as `emgis norms set` writes) reaches the next answers."""
+    from layers.norms import default_norms
+
+    lon, lat = _village_point(demo_db.engine, 50)
+    params = {"lon": lon + 0.004, "lat": lat + 0.004, "layer": "shelters", "k": 1}  # a field ~500 m off
+
+    def first():
+        f = client.get("/analyses/nearest", params=params).json()["features"][0]
+        return f["id"], f["properties"]["time_s"]
+
+    fid, before = first()
+    speed = default_norms().number("road.speed_kmh.offroad")
+    try:
+        with demo_db.engine.begin() as c:
+            c.execute(sa.text("INSERT INTO norm_overrides (key, value, note, set_by) VALUES "
+                              "('road.speed_kmh.offroad', :v, 'test: twice as fast', 'test')"), {"v": str(2 * speed)})
+        _wait_for(lambda: first()[1] < before - 1, timeout_s=2.0)
+        assert first()[0] == fid or first()[1] < before
+    finally:
+        with demo_db.engine.begin() as c:
+            c.execute(sa.text("DELETE FROM norm_overrides WHERE key = 'road.speed_kmh.offroad'"))
+    _wait_for(lambda: first()[1] == before, timeout_s=2.0)
+
+
 def test_caching_pauses_while_the_change_feed_is_lost_and_resumes(client, demo_db):
     feed = client.app.state.changes
     lon, lat = _village_point(demo_db.engine, 33)
