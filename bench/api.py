@@ -402,8 +402,8 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
                    "query_string": b""})
 
     def call(lon, lat, avoid):
-        r = analyses.nearest(req, lon=lon, lat=lat, layer="team_bases", k=3, avoid=avoid,
-                             direction="from_facility", network=None)
+        r = analyses._nearest(req, lon=lon, lat=lat, layer="team_bases", k=3, avoid=avoid,
+                              direction="from_facility", network=None)  # what the async endpoint runs
         assert r.status_code == 200
         return r
 
@@ -419,7 +419,7 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
         for lon, lat in places[20:20 + n]:
             call(lon, lat, avoid)
         prof.disable()
-        print(f"\nthe handler alone (api.analyses.nearest, no HTTP), {n} places, avoid={avoid}: {plain:.2f} ms a "
+        print(f"\nthe handler alone (api.analyses._nearest, no HTTP), {n} places, avoid={avoid}: {plain:.2f} ms a "
               "request; where it goes (cProfile, cumulative then own time):")
         for sort, lines in (("cumulative", 30), ("tottime", 12)):
             out = io.StringIO()
