@@ -26,14 +26,13 @@ from starlette.concurrency import run_in_threadpool
 from api.changes import NotKept
 from api.errors import BadRequest, Conflict, NotFound
 from geo.compiled import CompiledGraph
-from geo.store import RoadNetworkNotFound, facilities, load_network
+from geo.store import NETWORK_NAME_PATTERN, RoadNetworkNotFound, facilities, load_network
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
 GEOJSON = "application/geo+json"
 Layer = Literal["shelters", "depots", "team_bases"]
 Direction = Literal["from_facility", "to_facility"]
-_NETWORK_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 MAX_BANDS = 8
 MAX_MINUTES = 240.0
 
@@ -49,21 +48,17 @@ class GraphCache:
         """Return the compiled graph of network ``name``, loading it once per version."""
         return self.versioned(engine, name, home)[0]
 
-    def versioned(self, engine, name: str, home=None, *, conn=None, memo=None,
+    def versioned(self, engine, name: str, home=None, *, memo=None,
                   peek: bool = False) -> tuple[CompiledGraph, tuple[str, dt.datetime]]:
         """Return the graph and its version ``(name, built_at)``.
 
-        ``built_at`` is asked on ``conn`` when given, else kept in ``memo`` (an
-        `api.changes.Memo`) while ``road_networks`` is unchanged, else asked anew. With
-        ``peek`` nothing is read or loaded: `api.changes.NotKept` when not in memory.
+        ``built_at`` is kept in ``memo`` (an `api.changes.Memo`) while ``road_networks`` is
+        unchanged, else asked anew. With ``peek`` nothing is read or loaded:
+        `api.changes.NotKept` when not in memory.
         """
-        q = sa.text("SELECT built_at FROM road_networks WHERE name = :n")
-
         def ask():
-            if conn is not None:
-                return conn.execute(q, {"n": name}).scalar()
             with engine.connect() as c:
-                return c.execute(q, {"n": name}).scalar()
+                return c.execute(sa.text("SELECT built_at FROM road_networks WHERE name = :n"), {"n": name}).scalar()
 
         if memo is not None:
             built = memo.get(("built_at", name), ("road_networks",), ask, peek=peek)
@@ -200,19 +195,16 @@ def _outside(area, lon: float, lat: float) -> tuple[float, float]:
     return edge.x + dx / n * EDGE_STEP_DEG, edge.y + dy / n * EDGE_STEP_DEG
 
 
-def _closures(request: Request, graph: CompiledGraph, avoid: int | None, with_area: bool = False, *,
-              peek: bool = False):
-    """Closed edges from incident ``avoid``'s area (None when not asked); with ``with_area`` the area too.
+def _closures(request: Request, graph: CompiledGraph, version: tuple, avoid: int | None, *, peek: bool = False):
+    """``(mask, count, area)``: the edges incident ``avoid``'s area closes (``(None, 0, None)`` when not asked).
 
-    Kept (per graph) while ``incidents`` is unchanged: a commander's every click on a flooded
-    area's incident asks again.
+    Kept per network version while ``incidents`` is unchanged: a commander's every click on a
+    flooded area's incident asks again.
     """
     if avoid is None:
-        return (None, 0, None) if with_area else (None, 0)
-    key = ("closures", id(graph), graph.n_edges, avoid)
-    mask, n, geom = request.app.state.memo.get(key, ("incidents",), lambda: _read_closures(request, graph, avoid),
-                                               peek=peek)
-    return (mask, n, geom) if with_area else (mask, n)
+        return None, 0, None
+    return request.app.state.memo.get(("closures", version, avoid), ("incidents",),
+                                      lambda: _read_closures(request, graph, avoid), peek=peek)
 
 
 def _read_closures(request: Request, graph: CompiledGraph, avoid: int):
@@ -261,8 +253,7 @@ def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, 
         fac = _near_network(graph, facilities(request.app.state.engine, layer))
         return fac, (_snapped(request, graph, version, fac, norms) if len(fac) else None)
 
-    return request.app.state.memo.get(("usable", layer, version, id(norms)), (layer, "norm_overrides"), load,
-                                      peek=peek)
+    return request.app.state.memo.get(("usable", layer, version), (layer, "norm_overrides"), load, peek=peek)
 
 
 #: Closed-road sets (incident areas) whose facility trees are kept, per graph; each gets 1/this of the memory.
@@ -318,7 +309,7 @@ async def nearest(request: Request,
                                       description="id of an incident whose area closes the roads in it"),
             direction: Direction = Query("from_facility", description="from_facility: the resource travels "
                                          "to the place; to_facility: from the place to the resource"),
-            network: str | None = Query(None, pattern=_NETWORK_PATTERN, description="road network name")) -> Response:
+            network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN, description="road network name")) -> Response:
     """The answer from memory on the event loop when everything it needs is kept (no I/O, about a
     millisecond); otherwise (first request, a change, closed roads: database reads or a search)
     in the thread pool."""
@@ -338,7 +329,7 @@ def _nearest(request: Request, *, lon: float, lat: float, layer: str, k: int, av
     norms = _norms_in_force(request, peek=peek)
     fac, snapped = _usable(request, graph, graph_version, layer, norms, peek=peek)
     _check_near_network(graph, lon, lat)
-    closures, n_closed, area = _closures(request, graph, avoid, with_area=True, peek=peek)
+    closures, n_closed, area = _closures(request, graph, graph_version, avoid, peek=peek)
     qlon, qlat = _outside(area, lon, lat)
     trees = _trees(request, graph, direction, closures)
     if peek and len(fac) and (trees is None or not trees.has(snapped.nodes)):
@@ -395,14 +386,14 @@ def service_area(request: Request,
                  direction: Direction = Query("to_facility", description="to_facility: people travel to the "
                                               "resource; from_facility: the resource travels out"),
                  buffer_m: float = Query(100.0, gt=0, le=2000, description="half-width drawn around reached roads, m"),
-                 network: str | None = Query(None, pattern=_NETWORK_PATTERN, description="road network name")) -> Response:
+                 network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN, description="road network name")) -> Response:
     from shapely.geometry import mapping
 
     from geo.routing import service_areas
 
     bands = parse_minutes(minutes)
     graph, version = _graph(request, network)
-    closures, n_closed = _closures(request, graph, avoid)
+    closures, n_closed, _ = _closures(request, graph, version, avoid)
     fac = _near_network(graph, facilities(request.app.state.engine, layer))
     if not len(fac):
         raise Conflict(f"the layer {layer} has no usable resources ({fac.skipped} left out: unusable by status "

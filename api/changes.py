@@ -55,7 +55,6 @@ class ChangeFeed:
         self._versions: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.notifications = 0
 
     # --- life -----------------------------------------------------------------------------------
 
@@ -125,7 +124,6 @@ class ChangeFeed:
         if conn.notifies:
             for n in conn.notifies:
                 self._versions[n.payload] = self._versions.get(n.payload, 0) + 1
-            self.notifications += len(conn.notifies)
             conn.notifies.clear()
         return True
 

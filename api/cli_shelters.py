@@ -297,6 +297,17 @@ class SitingRun:
                                     for j in self.result.new]
         return out
 
+    def write_map(self, path: Path, demand, *, kind_label: str, title: str, chosen=None) -> Path:
+        """The before/after map: every demand point covered before and after, existing and new sites."""
+        from maps.coverage_map import write_coverage_map
+
+        frame = gpd.GeoDataFrame({"code": demand["code"].to_numpy(), "name": demand["name"].to_numpy(),
+                                  "population": self.w, "covered": self.before, "covered_after": self.after},
+                                 geometry=demand.geometry.to_numpy(), crs=4326)
+        return write_coverage_map(path, frame, self.existing, new_sites=self.chosen() if chosen is None else chosen,
+                                  kind_label=kind_label, standard=f"standard {self.standard_s / 60:g} min",
+                                  title=title)
+
 
 def run_siting(engine, inputs, norms, *, layer: str = "shelters", model: str = "mclp", add: int = 5,
                candidates: str = "grid:1000", site_class: str | None = None, capacity: float = 2000,
@@ -414,15 +425,8 @@ def site_cmd(
     if out:
         _write(chosen, out)
     if map_:
-        from maps.coverage_map import write_coverage_map
-
-        d = inputs.demand
-        frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(),
-                                  "population": w, "covered": before, "covered_after": after},
-                                 geometry=d.geometry.to_numpy(), crs=4326)
-        page = write_coverage_map(map_, frame, ex, new_sites=chosen, kind_label=LAYERS[layer],
-                                  standard=f"standard {std / 60:g} min",
-                                  title=f"选址 Siting ({model}): {LAYERS[layer]}")
+        page = sr.write_map(map_, inputs.demand, kind_label=LAYERS[layer], chosen=chosen,
+                            title=f"选址 Siting ({model}): {LAYERS[layer]}")
         console.print(f"wrote {page}")
 
 

@@ -71,10 +71,9 @@ DEMO_INCIDENTS = (
 def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[str, int]:
     """Incidents, coverage and gaps of shelters and fire stations, and three new shelters sited by
     MCLP; the pages go to ``EMGIS_HOME/maps`` (served at ``/maps/saved``)."""
-    import geopandas as gpd
 
     from api.cli import _norms
-    from api.cli_shelters import compute_coverage, facilities_of, run_siting
+    from api.cli_shelters import _result_frame, compute_coverage, facilities_of, run_siting
     from maps.coverage_map import write_coverage_map
     from shelters.coverage import uncovered_clusters
     from shelters.store import load_coverage_inputs
@@ -100,9 +99,7 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
     for layer, label in (("shelters", "避难场所 shelters"), ("fire", "消防站 fire stations")):
         cov = compute_coverage(inputs, layer, norms)
         covered = cov["covered"].to_numpy()
-        frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(),
-                                  "population": d["population"].to_numpy(), "covered": covered,
-                                  "time_s": cov["time_s"].to_numpy()}, geometry=d.geometry.to_numpy(), crs=4326)
+        frame = _result_frame(inputs, cov, layer).assign(time_s=cov["time_s"].to_numpy())  # as `emgis coverage --map`
         pop = float(frame["population"].sum())
         share = float(frame.loc[covered, "population"].sum()) / pop if pop else float("nan")
         write_coverage_map(out / f"coverage_{layer}.html", frame, facilities_of(inputs, layer),
@@ -116,11 +113,8 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
         raise RuntimeError(f"demo siting failed its independent check: {sr.check.problems}")
     w = sr.w
     before, after = sr.before, sr.after
-    frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(), "population": w,
-                              "covered": before, "covered_after": after}, geometry=d.geometry.to_numpy(), crs=4326)
-    write_coverage_map(out / "siting_shelters.html", frame, sr.existing, new_sites=sr.chosen(),
-                       kind_label="避难场所 shelters", standard=f"standard {sr.standard_s / 60:g} min",
-                       title="选址 Siting (MCLP, 3 new shelters)")
+    sr.write_map(out / "siting_shelters.html", d, kind_label="避难场所 shelters",
+                 title="选址 Siting (MCLP, 3 new shelters)")
     console.print(f"  siting (MCLP, 3 new shelters on a 1 km grid): {w[before].sum():,.0f} → {w[after].sum():,.0f} "
                   f"people within the standard ({sr.result.status}, gap {sr.result.mip_gap:.2%}); "
                   f"maps in {out}")

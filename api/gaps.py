@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.errors import Conflict
+from geo.store import NETWORK_NAME_PATTERN
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
@@ -27,13 +28,12 @@ GEOJSON = "application/geo+json"
 Layer = Literal["shelters", "fire", "depots", "teams", "team_bases"]
 #: ``team_bases`` (the collection's and /analyses/nearest's name) means the same as ``teams``
 _ALIASES = {"team_bases": "teams"}
-_NET = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 
 @dataclass
 class CoverageResult:
     layer: str
-    frame: gpd.GeoDataFrame     # one row per demand point: code, name, population, covered, time_s, standard_s
+    frame: gpd.GeoDataFrame     # one row per demand point: `emgis coverage`'s columns plus time_s, standard_s
     facilities: gpd.GeoDataFrame
     clusters: gpd.GeoDataFrame
     villages: pd.DataFrame      # gap table per village (ranked)
@@ -61,7 +61,7 @@ def cache_key(request: Request, what: str, layer: str, network: str | None) -> t
 def coverage_result(request: Request, layer: str, network: str | None = None) -> CoverageResult:
     """Compute (or take from the cache) the coverage of ``layer``."""
     from api.cli import _norms
-    from api.cli_shelters import compute_coverage, facilities_of
+    from api.cli_shelters import _result_frame, compute_coverage, facilities_of
     from shelters.coverage import gap_tables, uncovered_clusters
     from shelters.store import load_coverage_inputs
 
@@ -80,11 +80,9 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
     c = compute_coverage(inputs, layer, norms)
     d = inputs.demand
     covered = c["covered"].to_numpy(dtype=bool)
-    frame = gpd.GeoDataFrame({"code": d["code"].to_numpy(), "name": d["name"].to_numpy(),
-                              "population": d["population"].to_numpy(dtype=float), "covered": covered,
-                              "time_s": c["time_s"].to_numpy(dtype=float),
-                              "standard_s": c["standard_s"].to_numpy(dtype=float)},
-                             geometry=d.geometry.to_numpy(), crs=4326)
+    frame = _result_frame(inputs, c, layer).assign(  # the CLI's table, with the times unrounded
+        population=d["population"].to_numpy(dtype=float), covered=covered,
+        time_s=c["time_s"].to_numpy(dtype=float), standard_s=c["standard_s"].to_numpy(dtype=float))
     villages, townships = gap_tables(d, covered)
     with engine.connect() as conn:
         year = conn.execute(sa.text("SELECT max(year) FROM population")).scalar()
@@ -102,7 +100,7 @@ def _num(x: float) -> float | None:
 def coverage(request: Request,
              layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots, teams (or team_bases)"),
              top: int = Query(20, ge=0, le=1000, description="how many of the worst villages to list"),
-             network: str | None = Query(None, pattern=_NET)) -> JSONResponse:
+             network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> JSONResponse:
     layer = _ALIASES.get(layer, layer)
     r = coverage_result(request, layer, network)
     f = r.frame
@@ -128,7 +126,7 @@ def coverage(request: Request,
 def gaps(request: Request,
          layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots, teams (or team_bases)"),
          clusters: bool = Query(False, description="polygons around clusters of uncovered villages instead of points"),
-         network: str | None = Query(None, pattern=_NET)) -> Response:
+         network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
     layer = _ALIASES.get(layer, layer)
     r = coverage_result(request, layer, network)
     if clusters:

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.errors import BadRequest
+from geo.store import NETWORK_NAME_PATTERN
 
 log = logging.getLogger("emgis.api")
 
@@ -139,7 +140,7 @@ def risk(request: Request, kind: str | None = Query(None, pattern="^(admin|grid)
 def coverage(request: Request,
              layer: str = Query("shelters", pattern="^(shelters|fire|depots|teams)$",
                                 description="shelters, fire (fire stations), depots or teams"),
-             network: str | None = Query(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")) -> HTMLResponse:
+             network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> HTMLResponse:
     from api.gaps import cache_key, coverage_result
     from maps.coverage_map import coverage_map
 

@@ -32,6 +32,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.errors import BadRequest, NotFound
+from geo.store import NETWORK_NAME_PATTERN
 from layers.problems import Problems
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
@@ -89,7 +90,7 @@ def warning_area(request: Request, area, *, close_roads: bool = False, network: 
     """Compute the answer for ``area`` (a shapely polygon, lon/lat)."""
     import shapely
 
-    from api.analyses import _graph
+    from api.analyses import _graph, _norms_in_force
     from geo.routing import closures_from_polygons, nearest_facility_times, snap
     from geo.store import facilities
 
@@ -121,13 +122,14 @@ def warning_area(request: Request, area, *, close_roads: bool = False, network: 
     note = None
     if len(v):
         graph, _ = _graph(request, network)
+        norms = _norms_in_force(request)  # the off-road speed to and from the roads
         fac = facilities(engine, "shelters")  # open ones
         outside = ~np.isin(fac.ids, sh.loc[sh["inside_area"].astype(bool), "id"].to_numpy())
         closed = closures_from_polygons(graph, area) if close_roads else None
         if outside.any():
             times, which = nearest_facility_times(graph, (fac.lon[outside], fac.lat[outside]), closures=closed,
-                                                  direction="to_facility")
-            s = snap(graph, v["lon"].to_numpy(), v["lat"].to_numpy(), closures=closed)
+                                                  direction="to_facility", norms=norms)
+            s = snap(graph, v["lon"].to_numpy(), v["lat"].to_numpy(), closures=closed, norms=norms)
             t = s.time_s + times[s.node]
             k = which[s.node]
             ok = np.isfinite(t) & (k >= 0)
@@ -210,7 +212,7 @@ def post_warning_area(request: Request,
                       area: dict[str, Any] = Body(description="GeoJSON Polygon or MultiPolygon (or a Feature), lon/lat"),
                       format: Format = Query("json", description="json, or xlsx for a workbook"),
                       close_roads: bool = Query(False, description="close the roads inside the area"),
-                      network: str | None = Query(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")) -> Response:
+                      network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
     return _answer(warning_area(request, _area_from_body(area), close_roads=close_roads, network=network), format)
 
 
@@ -222,6 +224,6 @@ def get_warning_area(request: Request,
                                                     description="for a point incident: the warning circle's radius"),
                      format: Format = Query("json", description="json, or xlsx for a workbook"),
                      close_roads: bool = Query(False, description="close the roads inside the area"),
-                     network: str | None = Query(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")) -> Response:
+                     network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
     area = _area_from_incident(request.app.state.engine, incident, radius_m)
     return _answer(warning_area(request, area, close_roads=close_roads, network=network), format)

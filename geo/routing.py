@@ -435,32 +435,33 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
         if np.count_nonzero(total <= limit) >= want or not np.isfinite(limit):
             break
         limit = limit * 2 if limit < 1e7 else np.inf
-    order = np.argsort(total, kind="stable")[:want]
-    routes = []
-    for f in order:
-        if not np.isfinite(total[f]):
-            break
+    def travel(f: int) -> np.ndarray:  # the search's tree is rooted at the place
         path = _path(pred, int(fac.nodes[f]), here.node)
-        if to_fac:
-            path = path[::-1]
-        length, coords = _path_geometry(graph, path, w)
-        routes.append(Route(int(f), int(fac.nodes[f]), float(total[f] + here.time_s),
-                            float(length), coords))
-    return routes
+        return path[::-1] if to_fac else path
+
+    return _routes(graph, here, fac, total, want, w, travel)
 
 
 def _nearest_from_trees(graph: CompiledGraph, here: Snap, fac: Facilities, k: int, got, to_fac: bool,
                         w: np.ndarray) -> list[Route]:
     dist, pred, rows = got
-    total = dist[rows, here.node] + fac.offset_s
-    order = np.argsort(total, kind="stable")[:min(k, len(fac))]
+
+    def travel(f: int) -> np.ndarray:  # each facility's tree is rooted at the facility
+        path = _path(pred[rows[f]], here.node, int(fac.nodes[f]))
+        return path if to_fac else path[::-1]
+
+    return _routes(graph, here, fac, dist[rows, here.node] + fac.offset_s, min(k, len(fac)), w, travel)
+
+
+def _routes(graph: CompiledGraph, here: Snap, fac: Facilities, total: np.ndarray, want: int, w: np.ndarray,
+            travel) -> list[Route]:
+    """The ``want`` fastest facilities by ``total`` (reachable ones), each with the route ``travel(f)``."""
     routes = []
-    for f in order:
+    for f in np.argsort(total, kind="stable")[:want].tolist():
         if not np.isfinite(total[f]):
             break
-        path = _path(pred[rows[f]], here.node, int(fac.nodes[f]))  # the place back to the tree's root
-        length, coords = _path_geometry(graph, path if to_fac else path[::-1], w)
-        routes.append(Route(int(f), int(fac.nodes[f]), float(total[f] + here.time_s), float(length), coords))
+        length, coords = _path_geometry(graph, travel(f), w)
+        routes.append(Route(f, int(fac.nodes[f]), float(total[f] + here.time_s), float(length), coords))
     return routes
 
 

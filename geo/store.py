@@ -46,7 +46,9 @@ USABLE_STATUS = {
 }
 FACILITY_LAYERS = tuple(USABLE_STATUS)
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+#: A road network's name: what `emgis load roads --name` accepts and the API's ``network=`` parameters check.
+NETWORK_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+_NAME_RE = re.compile(NETWORK_NAME_PATTERN)
 
 
 class RoadNetworkNotFound(LookupError):
