@@ -1,5 +1,5 @@
 # The two commands of the README. Each sets itself up (system packages, .venv, project) first.
-.PHONY: demo test bench lint setup
+.PHONY: demo test bench lint setup lock
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -19,3 +19,8 @@ bench:
 lint:
 	@bash scripts/bootstrap.sh
 	.venv/bin/ruff check .
+
+# Resolve the newest allowed versions, run the whole suite with them, and only then rewrite
+# requirements.lock (what bootstrap installs).
+lock:
+	@bash scripts/lock.sh

@@ -383,6 +383,7 @@ def site_cmd(
     year: int | None = None,
 ) -> None:
     """Choose new sites from candidates, keeping existing facilities; hazard zones and risk points excluded."""
+    from shelters import siting
     from shelters.coverage import KINDS
 
     _check_layer(layer)
@@ -396,6 +397,10 @@ def site_cmd(
         except typer.BadParameter as exc:
             err.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
+        except (siting.SolutionCheckError, siting.SolverError) as exc:
+            # an answer that fails the independent check is an error, never a result
+            err.print(f"[red]siting failed:[/] {exc}")
+            raise typer.Exit(1) from None
     res, check, T, w, std = sr.result, sr.check, sr.T, sr.w, sr.standard_s
     ex, cand, why, existing_idx = sr.existing, sr.candidates, sr.why, sr.existing_idx
     n_ex = len(ex)

@@ -51,15 +51,18 @@ fi
 # Debian's postgresql package may auto-create and start a 'main' cluster; emgis runs its own,
 # so leave the system one alone: we never touch port 5432.
 
+# The project and its dependencies at the exact versions the test suite passed with
+# (requirements.lock; refreshed by scripts/lock.sh, which runs the suite first).
 stamp=.venv/.emgis-installed
-want="$(cat pyproject.toml | sha256sum | cut -c1-16)-$extras"
+want="$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)-$extras"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "emgis bootstrap: installing the project into .venv ($extras)"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[$extras]"
+  echo "emgis bootstrap: installing the project into .venv ($extras) from requirements.lock"
+  .venv/bin/python -m pip install -q -c requirements.lock pip
+  .venv/bin/python -m pip install -q -c requirements.lock -e ".[$extras]"
+  .venv/bin/python scripts/check_lock.py
   echo "$want" > "$stamp"
 fi
 if [ "$need_vendor" = 1 ]; then

@@ -483,8 +483,9 @@ def _times_csr(times, shape=None) -> sparse.csr_array:
 def _lp(cost, ub, A, rlo, rhi, *, time_limit_s=None):
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    from shelters.highs import new_highs
+
+    h = new_highs()
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
     A = sparse.csr_array(A)

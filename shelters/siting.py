@@ -34,9 +34,14 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from shelters import highs
+from shelters.highs import SolverError
+
 __all__ = [
     "SitingResult",
     "SolutionCheck",
+    "SolutionCheckError",
+    "SolverError",
     "capacitated_mclp",
     "capacitated_p_median",
     "check_solution",
@@ -105,6 +110,32 @@ class SolutionCheck:
     objective: float
     covered_weight: float | None = None
     loads: np.ndarray | None = None
+
+
+class SolutionCheckError(RuntimeError):
+    """A solve whose answer fails `check_solution`: an error, never a result.
+
+    ``result`` and ``check`` are kept for a bug report; nothing may print, save or serve them.
+    """
+
+    def __init__(self, result: SitingResult, check: SolutionCheck):
+        self.result, self.check = result, check
+        super().__init__(f"{result.model}: the solver's answer failed the independent check "
+                         f"({'; '.join(check.problems)}); it is not used")
+
+
+def _checked(res: SitingResult, T, w, **kw) -> SitingResult:
+    """``res`` when `check_solution` accepts it; `SolutionCheckError` otherwise.
+
+    A result with no solution at all (no incumbent for a capacitated model) is returned as it
+    is: its status says so.
+    """
+    if res.model.startswith("capacitated") and res.assignment is None:
+        return res
+    chk = check_solution(res, T, w, **kw)
+    if not chk.ok:
+        raise SolutionCheckError(res, chk)
+    return res
 
 
 # --- input handling ----------------------------------------------------------------------------
@@ -234,25 +265,7 @@ def _group_rows(r: np.ndarray, c: np.ndarray, n: int, m: int, t: np.ndarray | No
 
 # --- HiGHS -------------------------------------------------------------------------------------
 
-_STATUS = {
-    "kOptimal": "optimal", "kInfeasible": "infeasible", "kTimeLimit": "time_limit",
-    "kUnboundedOrInfeasible": "infeasible", "kUnbounded": "unbounded",
-    "kIterationLimit": "iteration_limit", "kSolutionLimit": "solution_limit",
-    "kInterrupt": "interrupted", "kModelEmpty": "optimal", "kMemoryLimit": "memory_limit",
-}
-
-
-@dataclass
-class _Model:
-    c: np.ndarray
-    lb: np.ndarray
-    ub: np.ndarray
-    A: sparse.csr_array
-    rlo: np.ndarray
-    rhi: np.ndarray
-    integer: np.ndarray  # bool per column
-    maximize: bool
-    offset: float = 0.0
+_Model = highs.Model
 
 
 def _coo_rows(parts, nrow, ncol):
@@ -266,51 +279,13 @@ def _coo_rows(parts, nrow, ncol):
 def _highs_solve(mdl: _Model, *, time_limit_s=None, mip_rel_gap=1e-6, threads=None,
                  start: np.ndarray | None = None, relax: bool = False, extra: dict | None = None,
                  presolve: bool = True):
-    import highspy
-
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    if not presolve:  # for models emgis has already reduced: HiGHS's presolve only costs time
-        h.setOptionValue("presolve", "off")
-    if time_limit_s is not None:
-        h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
-    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-    if threads is not None:
-        h.setOptionValue("threads", int(threads))
-    A = mdl.A.tocsr()
-    A.sort_indices()
-    ncol, nrow = mdl.c.size, A.shape[0]
-    integ = np.zeros(ncol, np.int32) if relax else mdl.integer.astype(np.int32)
-    st = h.passModel(int(ncol), int(nrow), int(A.nnz), 2, -1 if mdl.maximize else 1, float(mdl.offset),
-                mdl.c.astype(float), mdl.lb.astype(float), mdl.ub.astype(float),
-                mdl.rlo.astype(float), mdl.rhi.astype(float),
-                A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float), integ)
-    if st == highspy.HighsStatus.kError:
-        raise RuntimeError("HiGHS rejected the model")
-    if start is not None and not relax:
-        sol = highspy.HighsSolution()
-        sol.col_value = np.asarray(start, dtype=float).tolist()
-        sol.value_valid = True
-        h.setSolution(sol)
-    t0 = time.perf_counter()
-    h.run()
-    dt = time.perf_counter() - t0
-    st = h.getModelStatus()
-    status = _STATUS.get(st.name, st.name) if hasattr(st, "name") else str(st)
-    info = h.getInfo()
-    x = None
-    obj = bound = np.nan
-    if info.primal_solution_status == 2 or status == "optimal":  # feasible solution exists
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value, dtype=float)
-        obj = float(info.objective_function_value)
-        if extra is not None and relax:
-            extra["col_dual"] = np.asarray(sol.col_dual, dtype=float)
-    if relax or not mdl.integer.any():
-        bound = obj if status == "optimal" else np.nan
-    else:
-        bound = float(info.mip_dual_bound)
-    return status, x, obj, bound, dt, (ncol, nrow, int(A.nnz))
+    """`highs.solve` as (status, x, objective, bound, seconds, dims); duals into ``extra``."""
+    res = highs.solve(mdl, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,
+                      start=start, relax=relax, want_duals=extra is not None and relax,
+                      presolve=presolve)
+    if extra is not None and res.col_dual is not None:
+        extra["col_dual"] = res.col_dual
+    return res.status, res.x, res.objective, res.bound, res.seconds, res.dims
 
 
 def _gap(obj: float, bound: float) -> float:
@@ -605,7 +580,7 @@ def mclp(times, weights, standard_s: float, p: int, *, existing=(), allowed=None
     res.covered_weight = float(w[cov_all].sum())
     res.uncovered = np.flatnonzero(~cov_all)
     res.unreachable = np.flatnonzero(~coverable)
-    return res
+    return _checked(res, T, w, standard_s=standard_s, p=p, existing=ex, allowed=allowed)
 
 
 def _run(mdl, method, sel, hval, start, time_limit_s, mip_rel_gap, warm_start, threads):
@@ -781,7 +756,7 @@ def lscp(times, standard_s: float, *, existing=(), allowed=None, weights=None,
     res.covered_weight = float(w[cov_all].sum())
     res.uncovered = np.flatnonzero(~cov_all)
     res.unreachable = np.flatnonzero(~coverable)
-    return res
+    return _checked(res, T, w, standard_s=standard_s, existing=ex, allowed=allowed)
 
 
 # --- p-median ----------------------------------------------------------------------------------
@@ -1084,7 +1059,7 @@ def p_median(times, weights, p: int, *, existing=(), allowed=None, unserved_s: f
     res.assignment, unserved = _nearest_assignment(T, res.chosen, unserved_s)
     res.unserved_weight = float(w[unserved & reach].sum())
     res.uncovered = np.flatnonzero(unserved)
-    return res
+    return _checked(res, T, w, p=p, existing=ex, allowed=allowed, unserved_s=unserved_s)
 
 
 def _nearest_assignment(T, chosen, unserved_s):
@@ -1221,9 +1196,11 @@ def capacitated_mclp(times, weights, standard_s: float, p: int, capacity, *, exi
     t0 = time.perf_counter()
     T, w, ex, is_ex, new_ok = _prep(times, weights, existing, allowed)
     cap = _capacity(capacity, T.shape[1])
-    return _capacitated("capacitated_mclp", T, w, cap, p, ex, is_ex, new_ok, float(standard_s),
-                        None, method=method, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-                        threads=threads, strong=strong, t0=t0)
+    res = _capacitated("capacitated_mclp", T, w, cap, p, ex, is_ex, new_ok, float(standard_s),
+                       None, method=method, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                       threads=threads, strong=strong, t0=t0)
+    return _checked(res, T, w, standard_s=standard_s, p=p, existing=ex, allowed=allowed,
+                    capacity=cap)
 
 
 def capacitated_p_median(times, weights, p: int, capacity, *, existing=(), allowed=None,
@@ -1238,9 +1215,11 @@ def capacitated_p_median(times, weights, p: int, capacity, *, existing=(), allow
     t0 = time.perf_counter()
     T, w, ex, is_ex, new_ok = _prep(times, weights, existing, allowed)
     cap = _capacity(capacity, T.shape[1])
-    return _capacitated("capacitated_p_median", T, w, cap, p, ex, is_ex, new_ok, None,
-                        unserved_s, method=method, time_limit_s=time_limit_s,
-                        mip_rel_gap=mip_rel_gap, threads=threads, strong=strong, t0=t0)
+    res = _capacitated("capacitated_p_median", T, w, cap, p, ex, is_ex, new_ok, None,
+                       unserved_s, method=method, time_limit_s=time_limit_s,
+                       mip_rel_gap=mip_rel_gap, threads=threads, strong=strong, t0=t0)
+    return _checked(res, T, w, p=p, existing=ex, allowed=allowed, capacity=cap,
+                    unserved_s=unserved_s)
 
 
 # --- independent check -------------------------------------------------------------------------
