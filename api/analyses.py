@@ -23,10 +23,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.changes import NotKept
-from api.errors import BadRequest, Conflict, NotFound
-from geo.compiled import CompiledGraph
-from geo.store import NETWORK_NAME_PATTERN, RoadNetworkNotFound, facilities, load_network
+from emgis.api.changes import NotKept
+from emgis.api.errors import BadRequest, Conflict, NotFound
+from emgis.geo.compiled import CompiledGraph
+from emgis.geo.store import NETWORK_NAME_PATTERN, RoadNetworkNotFound, facilities, load_network
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
@@ -125,7 +125,7 @@ def _fingerprint(*arrays) -> str:
 
 def _warm(graph: CompiledGraph) -> None:
     """Build the graph's lazy indexes now, under the lock, not racing in concurrent requests."""
-    from geo.routing import closures_from_polygons, snap
+    from emgis.geo.routing import closures_from_polygons, snap
 
     if graph.n_nodes:
         snap(graph, float(graph.node_lon[0]), float(graph.node_lat[0]))
@@ -210,7 +210,7 @@ def _closures(request: Request, graph: CompiledGraph, version: tuple, avoid: int
 def _read_closures(request: Request, graph: CompiledGraph, avoid: int):
     import shapely
 
-    from geo.routing import closures_from_polygons
+    from emgis.geo.routing import closures_from_polygons
 
     with request.app.state.engine.connect() as c:
         row = c.execute(sa.text("SELECT ST_AsBinary(geom), GeometryType(geom) FROM incidents WHERE id = :i"),
@@ -228,7 +228,7 @@ def _read_closures(request: Request, graph: CompiledGraph, avoid: int):
 
 def _norms_in_force(request: Request, *, peek: bool = False):
     """The norms (defaults, ``EMGIS_NORMS_FILE``, the database's overrides), kept while the overrides are unchanged."""
-    from api.cli import _norms
+    from emgis.api.cli import _norms
 
     return request.app.state.memo.get(("norms",), ("norm_overrides",), lambda: _norms(request.app.state.engine),
                                       peek=peek)
@@ -236,7 +236,7 @@ def _norms_in_force(request: Request, *, peek: bool = False):
 
 def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac, norms):
     """The facilities joined to the network, kept while the network, their positions and the off-road speed are unchanged."""
-    from geo.routing import snap_facilities
+    from emgis.geo.routing import snap_facilities
 
     key = ("snapped", version, _fingerprint(fac.ids, fac.lon, fac.lat), norms.number("road.speed_kmh.offroad"))
     cache: ResultCache = request.app.state.results
@@ -268,7 +268,7 @@ def _trees(request: Request, graph: CompiledGraph, direction: str, closures=None
     last `CLOSED_TREE_SETS` such sets are kept, each tied to its mask object, so an
     incident whose area changes gets a new mask, hence new trees.
     """
-    from geo.routing import FacilityTrees
+    from emgis.geo.routing import FacilityTrees
 
     budget = request.app.state.settings.route_trees_mb << 20
     if budget <= 0:
@@ -323,7 +323,7 @@ async def nearest(request: Request,
 
 def _nearest(request: Request, *, lon: float, lat: float, layer: str, k: int, avoid: int | None, direction: str,
              network: str | None, peek: bool = False) -> Response:
-    from geo.routing import nearest_k
+    from emgis.geo.routing import nearest_k
 
     graph, graph_version = _graph(request, network, peek=peek)
     norms = _norms_in_force(request, peek=peek)
@@ -389,7 +389,7 @@ def service_area(request: Request,
                  network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN, description="road network name")) -> Response:
     from shapely.geometry import mapping
 
-    from geo.routing import service_areas
+    from emgis.geo.routing import service_areas
 
     bands = parse_minutes(minutes)
     graph, version = _graph(request, network)

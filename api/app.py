@@ -26,9 +26,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api import analyses, features, gaps, live, pages, planning, warning
-from api.errors import RETRY_AFTER_S, install_handlers
-from layers.settings import DatabaseSettings
+from emgis.api import analyses, features, gaps, live, pages, planning, warning
+from emgis.api.errors import RETRY_AFTER_S, install_handlers
+from emgis.layers.settings import DatabaseSettings
 
 log = logging.getLogger("emgis.api")
 
@@ -75,10 +75,10 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         if not db_settings.database_url:
             raise ValueError("create_app needs an engine or EMGIS_DATABASE_URL; `emgis serve` starts "
                              "emgis's own database and passes its engine")
-        from layers.db import make_engine
+        from emgis.layers.db import make_engine
 
         engine = make_engine(db_settings.database_url)
-    from api.changes import ChangeFeed, Memo
+    from emgis.api.changes import ChangeFeed, Memo
 
     feed = ChangeFeed(engine)
 
@@ -105,7 +105,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.state.results = analyses.ResultCache()
     app.state.changes = feed
     app.state.memo = Memo(feed)
-    from maps.tiles import MapSettings
+    from emgis.maps.tiles import MapSettings
 
     app.state.map_settings = map_settings or MapSettings()
     install_handlers(app)
@@ -136,7 +136,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(pages.router)
     pages.mount_saved(app, db_settings.home)
     try:
-        from maps.assets import AssetsMissing, mount_assets
+        from emgis.maps.assets import AssetsMissing, mount_assets
 
         mount_assets(app)
     except AssetsMissing as exc:  # the API works without; map pages will not

@@ -17,8 +17,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
-from api.errors import Forbidden, Unauthorized
-from layers.problems import Problems
+from emgis.api.errors import Forbidden, Unauthorized
+from emgis.layers.problems import Problems
 
 ROLES = ("viewer", "planner", "commander", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}

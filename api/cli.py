@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from layers.problems import InputError
+from emgis.layers.problems import InputError
 
 app = typer.Typer(help="emgis: risk, coverage and dispatch maps for a county emergency management bureau.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -29,20 +29,20 @@ err = Console(stderr=True)
 
 
 def _settings():
-    from layers.settings import DatabaseSettings, LoadSettings
+    from emgis.layers.settings import DatabaseSettings, LoadSettings
 
     return DatabaseSettings(), LoadSettings()
 
 
 def _norms(engine=None):
-    from layers.norms import Norm, load_norms
+    from emgis.layers.norms import Norm, load_norms
 
     _, load = _settings()
     rows = []
     if engine is not None:
         with engine.connect() as c:
             for r in c.execute(sa.text("SELECT key, value, unit, standard, clause, note FROM norm_overrides")):
-                from layers.norms import _parse_value
+                from emgis.layers.norms import _parse_value
 
                 rows.append(Norm(r[0], _parse_value(r[1]), r[2] or "", r[3] or "", r[4] or "", "L", r[5] or "", "database"))
     return load_norms(load.norms_file, rows)
@@ -67,8 +67,8 @@ def _report_input_error(exc: InputError) -> None:
 @db_app.command("start")
 def db_start() -> None:
     """Create (first time) and start emgis's own PostgreSQL + PostGIS, and migrate it."""
-    from layers.db import upgrade
-    from layers.pgserver import LocalCluster
+    from emgis.layers.db import upgrade
+    from emgis.layers.pgserver import LocalCluster
 
     dbs, _ = _settings()
     if dbs.database_url:
@@ -85,7 +85,7 @@ def db_start() -> None:
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop emgis's own server."""
-    from layers.pgserver import LocalCluster
+    from emgis.layers.pgserver import LocalCluster
 
     dbs, _ = _settings()
     if dbs.database_url:
@@ -97,8 +97,8 @@ def db_stop() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """Say where the data is and whether the server runs."""
-    from layers.db import current_revision, make_engine
-    from layers.pgserver import LocalCluster
+    from emgis.layers.db import current_revision, make_engine
+    from emgis.layers.pgserver import LocalCluster
 
     dbs, _ = _settings()
     if dbs.database_url:
@@ -115,7 +115,7 @@ def db_status() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    from layers.db import current_revision, open_database
+    from emgis.layers.db import current_revision, open_database
 
     with open_database() as db:
         console.print(f"schema at revision {current_revision(db.engine)}")
@@ -124,7 +124,7 @@ def db_upgrade() -> None:
 @db_app.command("backup")
 def db_backup(file: Path) -> None:
     """Write the whole database to FILE (pg_dump custom format)."""
-    from layers.db import backup, open_database
+    from emgis.layers.db import backup, open_database
 
     with open_database() as db:
         backup(db.url, file)
@@ -134,7 +134,7 @@ def db_backup(file: Path) -> None:
 @db_app.command("restore")
 def db_restore(file: Path) -> None:
     """Replace the database's contents with a backup FILE."""
-    from layers.db import open_database, restore
+    from emgis.layers.db import open_database, restore
 
     with open_database(migrate=False) as db:
         db.engine.dispose()
@@ -152,8 +152,8 @@ def init(
     crs: Annotated[str | None, typer.Option(help="CRS of the boundary file if it does not say")] = None,
 ) -> None:
     """Record the study area (the county) and pick its metric CRS for analyses."""
-    from layers.db import open_database
-    from layers.study_area import read_boundary, save_study_area
+    from emgis.layers.db import open_database
+    from emgis.layers.study_area import read_boundary, save_study_area
 
     try:
         area = read_boundary(boundary, county_code=county, crs=crs, name=name)
@@ -180,12 +180,12 @@ def load(
     year: Annotated[int | None, typer.Option(help="census year (census) or code-list vintage (codes)")] = None,
 ) -> None:
     """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing."""
-    from layers.db import open_database
-    from layers.loaders import load_layer
+    from emgis.layers.db import open_database
+    from emgis.layers.loaders import load_layer
 
     _, ls = _settings()
     if layer == "roads":  # OSM extracts or line layers; `emgis load-roads` has the road-only options
-        from api.cli_roads import load_roads_command
+        from emgis.api.cli_roads import load_roads_command
 
         load_roads_command(file, crs=crs, encoding=encoding)
         return
@@ -209,8 +209,8 @@ def load(
 
 def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool, encoding: str | None,
                           actor: str) -> None:
-    from layers.census_load import load_census, load_codes
-    from layers.db import open_database
+    from emgis.layers.census_load import load_census, load_codes
+    from emgis.layers.db import open_database
 
     if layer == "census" and year is None:
         err.print("[red]emgis load census needs --year YYYY[/] (the census or statistics year of the table)")
@@ -249,8 +249,8 @@ def export(
     encoding: Annotated[str | None, typer.Option(help="Shapefile/CSV text encoding: UTF-8 or GBK")] = None,
 ) -> None:
     """Write LAYER to FILE (.geojson, .gpkg, .shp, .csv)."""
-    from layers.db import open_database
-    from layers.exporters import export_layer
+    from emgis.layers.db import open_database
+    from emgis.layers.exporters import export_layer
 
     with open_database() as db:
         try:
@@ -264,8 +264,8 @@ def export(
 @app.command("layers")
 def layers_cmd() -> None:
     """List the layers and how many rows each holds."""
-    from layers.db import open_database
-    from layers.schema import LAYERS
+    from emgis.layers.db import open_database
+    from emgis.layers.schema import LAYERS
 
     with open_database() as db, db.engine.connect() as c:
         t = Table("layer", "中文", "rows")
@@ -279,7 +279,7 @@ def layers_cmd() -> None:
 @norms_app.command("list")
 def norms_list(prefix: Annotated[str, typer.Argument(help="only keys starting with this")] = "") -> None:
     """Show the norms in force with their sources."""
-    from layers.db import open_database
+    from emgis.layers.db import open_database
 
     with open_database() as db:
         norms = _norms(db.engine)
@@ -295,8 +295,8 @@ def norms_list(prefix: Annotated[str, typer.Argument(help="only keys starting wi
 def norms_set(key: str, value: str, source: Annotated[str, typer.Option(help="why: document or decision")] = "",
               note: str = "") -> None:
     """Override a norm in the database (recorded in the audit log)."""
-    from layers.db import open_database
-    from layers.norms import default_norms
+    from emgis.layers.db import open_database
+    from emgis.layers.norms import default_norms
 
     defaults = default_norms()
     if key in defaults and isinstance(defaults[key].value, float):
@@ -319,7 +319,7 @@ def norms_set(key: str, value: str, source: Annotated[str, typer.Option(help="wh
 @norms_app.command("unset")
 def norms_unset(key: str) -> None:
     """Remove a database override, going back to the file or default value."""
-    from layers.db import open_database
+    from emgis.layers.db import open_database
 
     with open_database() as db, db.engine.begin() as c:
         n = c.execute(sa.text("DELETE FROM norm_overrides WHERE key = :k"), {"k": key}).rowcount
@@ -331,7 +331,7 @@ def norms_export(file: Path) -> None:
     """Write the norms in force to a CSV a planner can edit and pass back with EMGIS_NORMS_FILE."""
     import csv
 
-    from layers.db import open_database
+    from emgis.layers.db import open_database
 
     with open_database() as db:
         norms = _norms(db.engine)
@@ -355,7 +355,7 @@ def demo(
     port: Annotated[int | None, typer.Option(help="port (default EMGIS_API_PORT or 8000)")] = None,
 ) -> None:
     """The whole demo: the synthetic county loaded through the ordinary loaders, analyses run, map pages served."""
-    from api.demo import run_demo
+    from emgis.api.demo import run_demo
 
     dbs, ls = _settings()
     out = out or dbs.home / "demo"
@@ -375,7 +375,7 @@ def _units_with_geometry(engine, level: str):
         units = gpd.read_postgis(sa.text("SELECT code, name, geom FROM admin_units WHERE level = :l AND geom IS NOT NULL "
                                          "ORDER BY code"), c, geom_col="geom", params={"l": level})
     if units.empty:
-        from layers.problems import Problem
+        from emgis.layers.problems import Problem
 
         raise InputError([Problem(
             "admin_units", None, "level", level, "has no unit with a boundary in the database",
@@ -385,8 +385,8 @@ def _units_with_geometry(engine, level: str):
 
 def _raster_units_census(raster: Path, level: str, year: int | None):
     """Read the raster, the stored units of ``level`` and one census year (the latest by default)."""
-    from layers.db import open_database
-    from layers.rasters import read_population_raster
+    from emgis.layers.db import open_database
+    from emgis.layers.rasters import read_population_raster
 
     try:
         pop = read_population_raster(raster)
@@ -409,7 +409,7 @@ def population_zonal(
     out: Annotated[Path | None, typer.Option(help="write code,name,raster_population[,census] as CSV")] = None,
 ) -> None:
     """Sum a population raster over the stored units, beside the latest census where there is one."""
-    from layers.rasters import zonal_sums
+    from emgis.layers.rasters import zonal_sums
 
     pop, units, _, census = _raster_units_census(raster, level, None)
     sums = zonal_sums(pop, units)
@@ -433,7 +433,7 @@ def population_dasymetric(
     level: str = "village",
 ) -> None:
     """Rescale a raster so each unit's cells sum to its census total (dasymetric mapping)."""
-    from layers.rasters import dasymetric, write_raster
+    from emgis.layers.rasters import dasymetric, write_raster
 
     pop, units, y, totals = _raster_units_census(raster, level, year)
     result = dasymetric(pop, units, {k: v for k, v in totals.items() if v is not None})
@@ -452,9 +452,9 @@ def population_demand(
     network: Annotated[str, typer.Option(help="road network to snap to")] = "default",
 ) -> None:
     """One demand point per village with its census population, placed even without a boundary."""
-    from geo.store import RoadNetworkNotFound, load_network
-    from layers.db import open_database
-    from layers.demand import demand_from_db, snap_demand, store_placements
+    from emgis.geo.store import RoadNetworkNotFound, load_network
+    from emgis.layers.db import open_database
+    from emgis.layers.demand import demand_from_db, snap_demand, store_placements
 
     dbs, ls = _settings()
     try:
@@ -491,7 +491,7 @@ def population_demand(
 
 
 # commands defined in their own modules register themselves on `app`
-from api import cli_risk, cli_roads, cli_serve, cli_shelters  # noqa: E402, F401
+from emgis.api import cli_risk, cli_roads, cli_serve, cli_shelters  # noqa: E402, F401
 
 
 def main() -> None:

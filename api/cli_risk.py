@@ -13,8 +13,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli import _norms, _report_input_error, _settings, app, console, err
-from layers.problems import InputError
+from emgis.api.cli import _norms, _report_input_error, _settings, app, console, err
+from emgis.layers.problems import InputError
 
 risk_app = typer.Typer(help="Four-colour safety risk (红橙黄蓝): candidates, areas, lists, map.",
                        no_args_is_help=True)
@@ -25,7 +25,7 @@ app.add_typer(hazard_app, name="hazard")
 
 
 def _levels(norms=None) -> dict:
-    from risk.levels import risk_levels
+    from emgis.risk.levels import risk_levels
 
     return {lv.key: lv for lv in risk_levels(norms)}
 
@@ -47,8 +47,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @risk_app.command("candidates")
 def risk_candidates(osmfile: Annotated[Path, typer.Argument(help="local OSM extract (.osm.pbf, .osm, .osm.gz)")]) -> None:
     """Add candidate risk points found in an OSM extract, scored with default inputs to refine."""
-    from layers.db import open_database
-    from risk.store import import_candidates
+    from emgis.layers.db import open_database
+    from emgis.risk.store import import_candidates
 
     _, ls = _settings()
     with open_database() as db:
@@ -75,8 +75,8 @@ def risk_areas(
     rule: Annotated[str, typer.Option(help="max | count_weighted | population_weighted")] = "max",
 ) -> None:
     """Colour admin units (default: villages) or a grid from the risk points, and store the run."""
-    from layers.db import open_database
-    from risk.store import compute_areas
+    from emgis.layers.db import open_database
+    from emgis.risk.store import compute_areas
 
     if grid is not None and admin is not None:
         raise _fail("give either --grid METRES or --admin LEVEL, not both")
@@ -111,8 +111,8 @@ def risk_list_cmd(
     limit: Annotated[int, typer.Option(help="show at most this many rows (0 = all)")] = 50,
 ) -> None:
     """Show risk points ranked by level, then score."""
-    from layers.db import open_database
-    from risk.store import risk_list
+    from emgis.layers.db import open_database
+    from emgis.risk.store import risk_list
 
     with open_database() as db:
         try:
@@ -135,8 +135,8 @@ def risk_list_cmd(
 @risk_app.command("export")
 def risk_export(file: Annotated[Path, typer.Argument(help="FILE.xlsx (one sheet per list) or FILE.csv (one file per list)")]) -> None:
     """Write 隐患清单, 责任清单 and 整改措施清单 with Chinese headers."""
-    from layers.db import open_database
-    from risk.store import export_lists
+    from emgis.layers.db import open_database
+    from emgis.risk.store import export_lists
 
     with open_database() as db:
         try:
@@ -150,9 +150,9 @@ def risk_export(file: Annotated[Path, typer.Argument(help="FILE.xlsx (one sheet 
 @risk_app.command("relevel")
 def risk_relevel() -> None:
     """Re-band every stored score with the band norms in force; say how many changed level."""
-    from layers.db import open_database
-    from risk.methods import band_tables
-    from risk.store import relevel_points
+    from emgis.layers.db import open_database
+    from emgis.risk.methods import band_tables
+    from emgis.risk.store import relevel_points
 
     _, ls = _settings()
     with open_database() as db:
@@ -175,9 +175,9 @@ def risk_map_cmd(
     admin: Annotated[bool, typer.Option("--admin", help="show the stored admin-unit areas")] = False,
 ) -> None:
     """Write the offline four-colour map from the stored areas and risk points."""
-    from layers.db import open_database
-    from maps.risk_map import write_risk_map
-    from risk.store import compute_areas, read_areas, read_points
+    from emgis.layers.db import open_database
+    from emgis.maps.risk_map import write_risk_map
+    from emgis.risk.store import compute_areas, read_areas, read_points
 
     _, ls = _settings()
     with open_database() as db:
@@ -216,9 +216,9 @@ def hazard_move(
     deadline: Annotated[str | None, typer.Option(help="rectification deadline YYYY-MM-DD (整改期限)")] = None,
 ) -> None:
     """Move a hazard to its next state; illegal moves are refused with the allowed ones."""
-    from layers.db import open_database
-    from risk.hazards import IllegalTransition, label
-    from risk.store import move_hazard
+    from emgis.layers.db import open_database
+    from emgis.risk.hazards import IllegalTransition, label
+    from emgis.risk.store import move_hazard
 
     due = None
     if deadline is not None:
@@ -241,8 +241,8 @@ def hazard_move(
 @hazard_app.command("note")
 def hazard_note(ext_id: str, text: str) -> None:
     """Record a supervision note (督办) on a hazard; its state does not change."""
-    from layers.db import open_database
-    from risk.store import note_hazard
+    from emgis.layers.db import open_database
+    from emgis.risk.store import note_hazard
 
     _, ls = _settings()
     with open_database() as db:
@@ -258,8 +258,8 @@ def hazard_list_cmd(
     overdue: Annotated[bool, typer.Option("--overdue", help="only hazards past their deadline and not closed")] = False,
 ) -> None:
     """List hazards with state, responsible person and deadline."""
-    from layers.db import open_database
-    from risk.store import hazard_list
+    from emgis.layers.db import open_database
+    from emgis.risk.store import hazard_list
 
     with open_database() as db:
         df = hazard_list(db.engine, overdue=overdue)

@@ -16,8 +16,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from api.cli import _norms, _report_input_error, _settings, app, console, err
-from layers.problems import InputError, Problem, Problems
+from emgis.api.cli import _norms, _report_input_error, _settings, app, console, err
+from emgis.layers.problems import InputError, Problem, Problems
 
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2", ".osm.xml", ".xml", ".xml.gz", ".xml.bz2")
 LINE_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".zip", ".fgb")
@@ -46,7 +46,7 @@ def is_osm_file(path: Path) -> bool:
 def _read_line_layer(path: Path, class_field: str | None, speed_field: str | None,
                      oneway_field: str | None, encoding: str | None, crs: str | None):
     """Read a road line layer and settle which fields hold class / speed; raise InputError."""
-    from layers.readers import read_input
+    from emgis.layers.readers import read_input
 
     p = Problems(path.name, row_label="feature")
     raw = read_input(path, p, encoding=encoding)
@@ -57,7 +57,7 @@ def _read_line_layer(path: Path, class_field: str | None, speed_field: str | Non
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
     notes = []
     if crs is not None:
-        from geo import crs as gcrs
+        from emgis.geo import crs as gcrs
 
         try:
             spec = gcrs.parse_crs(crs)
@@ -87,7 +87,7 @@ def _study_boundary(engine, margin_km: float):
     """Return the study area buffered by ``margin_km`` (EPSG:4326), or None when there is none."""
     import geopandas as gpd
 
-    from layers.study_area import load_study_area
+    from emgis.layers.study_area import load_study_area
 
     area = load_study_area(engine)
     if area is None:
@@ -108,9 +108,9 @@ def load_roads_command(file: Path, name: str = "default", class_field: str | Non
     fclass or 等级 is found without one) and a CRS (``crs`` when the file has none, or
     to override it: gcj02, bd09, EPSG codes). Exits with code 2 on bad input.
     """
-    from geo.network import graph_from_lines, graph_from_osm
-    from geo.store import check_network_name, save_network
-    from layers.db import open_database
+    from emgis.geo.network import graph_from_lines, graph_from_osm
+    from emgis.geo.store import check_network_name, save_network
+    from emgis.layers.db import open_database
 
     dbs, _ = _settings()
     file = Path(file)
@@ -195,7 +195,7 @@ def load_roads(
 # --- shared by route and isochrones ---------------------------------------------------------------
 
 def _parse_point(text: str, crs: str | None) -> tuple[float, float]:
-    from geo import crs as gcrs
+    from emgis.geo import crs as gcrs
 
     parts = [s.strip() for s in text.replace("，", ",").split(",")]
     try:
@@ -221,7 +221,7 @@ def _parse_point(text: str, crs: str | None) -> tuple[float, float]:
 
 def _read_avoid(path: Path):
     """Read polygons to avoid (a flooded area ...) as a GeoSeries in EPSG:4326."""
-    from layers.readers import read_input
+    from emgis.layers.readers import read_input
 
     p = Problems(path.name, row_label="feature")
     raw = read_input(path, p)
@@ -242,7 +242,7 @@ def _read_avoid(path: Path):
 
 
 def _open_network(db, network: str):
-    from geo.store import RoadNetworkNotFound, load_network
+    from emgis.geo.store import RoadNetworkNotFound, load_network
 
     dbs, _ = _settings()
     try:
@@ -252,7 +252,7 @@ def _open_network(db, network: str):
 
 
 def _facility_points(db, layer: str):
-    from geo.store import FACILITY_LAYERS, USABLE_STATUS, facilities
+    from emgis.geo.store import FACILITY_LAYERS, USABLE_STATUS, facilities
 
     if layer not in FACILITY_LAYERS:
         raise _fail(f"[red]--layer/--to {layer!r} is not a facility layer[/]; use one of {', '.join(FACILITY_LAYERS)}")
@@ -311,8 +311,8 @@ def route(
     network: Annotated[str, typer.Option(help="road network name")] = "default",
 ) -> None:
     """Find the K fastest facilities for a place, with their routes over the road network."""
-    from geo.routing import closures_from_polygons, nearest_k, snap, snap_facilities
-    from layers.db import open_database
+    from emgis.geo.routing import closures_from_polygons, nearest_k, snap, snap_facilities
+    from emgis.layers.db import open_database
 
     try:
         lon, lat = _parse_point(from_, crs)
@@ -386,8 +386,8 @@ def isochrones(
     """
     import shapely
 
-    from geo.routing import closures_from_polygons, service_areas
-    from layers.db import open_database
+    from emgis.geo.routing import closures_from_polygons, service_areas
+    from emgis.layers.db import open_database
 
     try:
         bands = sorted({float(m) for m in minutes.replace("，", ",").split(",") if m.strip()})

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli import _report_input_error, _settings, app, console, err
-from layers.problems import InputError
+from emgis.api.cli import _report_input_error, _settings, app, console, err
+from emgis.layers.problems import InputError
 
 token_app = typer.Typer(help="API tokens: writes over HTTP need one (roles: viewer < planner < commander < admin).",
                         no_args_is_help=True)
@@ -26,8 +26,8 @@ def serve(
     """Run the HTTP API (layers as OGC API – Features, incidents, analyses) until Ctrl-C."""
     import uvicorn
 
-    from api.app import ApiSettings, create_app
-    from layers.db import open_database
+    from emgis.api.app import ApiSettings, create_app
+    from emgis.layers.db import open_database
 
     dbs, _ = _settings()
     api = ApiSettings()
@@ -40,13 +40,13 @@ def serve(
                       f"{f', {workers} workers' if workers > 1 else ''}; Ctrl-C stops it")
         if workers > 1:  # each worker process builds its own app and engine from the environment
             os.environ.update(EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(dbs.home))
-            uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+            uvicorn.run("emgis.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
         else:
             uvicorn.run(create_app(api, engine=db.engine, db_settings=dbs), host=host, port=port, log_level="info")
 
 
 def _engine_do(fn):
-    from layers.db import open_database
+    from emgis.layers.db import open_database
 
     dbs, _ = _settings()
     with open_database(dbs) as db:
@@ -59,7 +59,7 @@ def token_create(
     role: Annotated[str, typer.Option(help="viewer, planner, commander or admin")] = "viewer",
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
-    from api.auth import create_token
+    from emgis.api.auth import create_token
 
     try:
         token = _engine_do(lambda e: create_token(e, name, role))
@@ -74,7 +74,7 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     """List the tokens (names, roles, revoked or not; never the tokens)."""
-    from api.auth import list_tokens
+    from emgis.api.auth import list_tokens
 
     rows = _engine_do(list_tokens)
     t = Table("name", "role", "created", "revoked")
@@ -86,7 +86,7 @@ def token_list() -> None:
 @token_app.command("revoke")
 def token_revoke(name: Annotated[str, typer.Argument(help="the token's name")]) -> None:
     """Revoke a token: requests with it are refused from now on."""
-    from api.auth import revoke_token
+    from emgis.api.auth import revoke_token
 
     if not _engine_do(lambda e: revoke_token(e, name)):
         err.print(f"[red]error[/]: there is no token named {name!r}; `emgis token list` shows them")

@@ -18,8 +18,8 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from api.cli import _norms, _report_input_error, _settings, app, console, err
-from layers.problems import InputError
+from emgis.api.cli import _norms, _report_input_error, _settings, app, console, err
+from emgis.layers.problems import InputError
 
 LAYERS = {"shelters": "避难场所 shelters", "fire": "消防站 fire stations", "depots": "物资储备库 depots",
           "teams": "救援队伍 teams"}
@@ -45,7 +45,7 @@ def facilities_of(inputs, layer: str):
 
 
 def compute_coverage(inputs, layer: str, norms) -> pd.DataFrame:
-    from shelters import coverage as cov
+    from emgis.shelters import coverage as cov
 
     fn = {"shelters": cov.shelter_coverage, "fire": cov.fire_coverage, "depots": cov.depot_coverage,
           "teams": cov.team_coverage}[layer]
@@ -58,9 +58,9 @@ def compute_coverage(inputs, layer: str, norms) -> pd.DataFrame:
 @contextlib.contextmanager
 def coverage_inputs(network: str, year: int | None):
     """Open the database and read what coverage needs; bad or missing inputs exit with code 2."""
-    from geo.store import RoadNetworkNotFound
-    from layers.db import open_database
-    from shelters.store import load_coverage_inputs
+    from emgis.geo.store import RoadNetworkNotFound
+    from emgis.layers.db import open_database
+    from emgis.shelters.store import load_coverage_inputs
 
     dbs, _ = _settings()
     try:
@@ -122,7 +122,7 @@ def coverage_cmd(
     year: Annotated[int | None, typer.Option(help="census year (default: the latest)")] = None,
 ) -> None:
     """Travel time from every village to the nearest facility of LAYER, checked against its standard."""
-    from shelters import coverage as cov
+    from emgis.shelters import coverage as cov
 
     _check_layer(layer)
     with coverage_inputs(network, year) as (_, norms, inputs):
@@ -165,7 +165,7 @@ def coverage_cmd(
     if out:
         _write(frame, out, sheets)
     if map_:
-        from maps.coverage_map import write_coverage_map
+        from emgis.maps.coverage_map import write_coverage_map
 
         page = write_coverage_map(map_, frame.assign(time_s=c["time_s"].to_numpy()),
                                   facilities_of(inputs, layer), kind_label=LAYERS[layer],
@@ -184,7 +184,7 @@ def gaps_cmd(
     year: int | None = None,
 ) -> None:
     """Uncovered and under-served people per village and township, their clusters, and hazard-zone villages."""
-    from shelters import coverage as cov
+    from emgis.shelters import coverage as cov
 
     _check_layer(layer)
     if out is not None and out.suffix.lower() != ".xlsx":
@@ -222,7 +222,7 @@ def gaps_cmd(
         blobs.to_file(clusters)
         console.print(f"wrote {clusters}")
     if map_:
-        from maps.coverage_map import write_coverage_map
+        from emgis.maps.coverage_map import write_coverage_map
 
         frame = _result_frame(inputs, c, layer)
         page = write_coverage_map(map_, frame, facilities_of(inputs, layer), clusters=blobs,
@@ -238,7 +238,7 @@ DEFAULT_CLASS = {"shelters": "emergency", "depots": "county"}
 
 def standard_seconds(layer: str, norms, site_class: str | None) -> float:
     """The standard new sites are held to: the norm of the kind (and class) from the norms table."""
-    from shelters.coverage import KINDS
+    from emgis.shelters.coverage import KINDS
 
     kind = KINDS[layer]
     key = kind.norm if kind.class_col is None else f"{kind.norm}.{site_class or DEFAULT_CLASS[layer]}"
@@ -247,8 +247,8 @@ def standard_seconds(layer: str, norms, site_class: str | None) -> float:
 
 def read_candidates(spec: str, engine, area_metric_epsg: int | None):
     """``grid:1000`` | ``osm:FILE`` | a layer FILE (points or polygons) → candidate points."""
-    from layers.study_area import load_study_area
-    from shelters.candidates import grid_candidates, osm_candidates
+    from emgis.layers.study_area import load_study_area
+    from emgis.shelters.candidates import grid_candidates, osm_candidates
 
     area = load_study_area(engine)
     if spec.startswith("grid:"):
@@ -299,7 +299,7 @@ class SitingRun:
 
     def write_map(self, path: Path, demand, *, kind_label: str, title: str, chosen=None) -> Path:
         """The before/after map: every demand point covered before and after, existing and new sites."""
-        from maps.coverage_map import write_coverage_map
+        from emgis.maps.coverage_map import write_coverage_map
 
         frame = gpd.GeoDataFrame({"code": demand["code"].to_numpy(), "name": demand["name"].to_numpy(),
                                   "population": self.w, "covered": self.before, "covered_after": self.after},
@@ -316,10 +316,10 @@ def run_siting(engine, inputs, norms, *, layer: str = "shelters", model: str = "
 
     Raises ``typer.BadParameter`` when there is no candidate site.
     """
-    from risk.store import read_points
-    from shelters import siting
-    from shelters.candidates import exclusions
-    from shelters.coverage import KINDS, demand_facility_times
+    from emgis.risk.store import read_points
+    from emgis.shelters import siting
+    from emgis.shelters.candidates import exclusions
+    from emgis.shelters.coverage import KINDS, demand_facility_times
 
     std = standard_seconds(layer, norms, site_class)
     cand = read_candidates(candidates, engine, None)
@@ -383,8 +383,8 @@ def site_cmd(
     year: int | None = None,
 ) -> None:
     """Choose new sites from candidates, keeping existing facilities; hazard zones and risk points excluded."""
-    from shelters import siting
-    from shelters.coverage import KINDS
+    from emgis.shelters import siting
+    from emgis.shelters.coverage import KINDS
 
     _check_layer(layer)
     if model not in MODELS:

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from layers.db import open_database
-from layers.loaders import load_layer
-from layers.study_area import read_boundary, save_study_area
+from emgis.layers.db import open_database
+from emgis.layers.loaders import load_layer
+from emgis.layers.study_area import read_boundary, save_study_area
 
 # (layer, file attribute of DemoFiles, --crs as a clerk would pass it; None = the file says)
 DEMO_LOADS = [
@@ -29,8 +29,8 @@ def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo", ser
              host: str | None = None, port: int | None = None) -> dict[str, int]:
     """Write the demo files to ``out``, load them into a fresh demo database, run the analyses
     and (with ``serve``) start the API and its map pages until Ctrl-C."""
-    from layers.demo import write_demo_county
-    from layers.settings import DatabaseSettings
+    from emgis.layers.demo import write_demo_county
+    from emgis.layers.settings import DatabaseSettings
 
     files = write_demo_county(Path(out), seed=seed)
     console.print(f"[bold]{files.county_name}[/] — synthetic data (seed {seed}), files in {out}")
@@ -49,8 +49,8 @@ def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo", ser
 def _serve(db, console: Console, *, host: str | None, port: int | None) -> None:
     import uvicorn
 
-    from api.app import ApiSettings, create_app
-    from layers.settings import DatabaseSettings
+    from emgis.api.app import ApiSettings, create_app
+    from emgis.layers.settings import DatabaseSettings
 
     api = ApiSettings()
     host = host or api.host
@@ -72,11 +72,11 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
     """Incidents, coverage and gaps of shelters and fire stations, and three new shelters sited by
     MCLP; the pages go to ``EMGIS_HOME/maps`` (served at ``/maps/saved``)."""
 
-    from api.cli import _norms
-    from api.cli_shelters import _result_frame, compute_coverage, facilities_of, run_siting
-    from maps.coverage_map import write_coverage_map
-    from shelters.coverage import uncovered_clusters
-    from shelters.store import load_coverage_inputs
+    from emgis.api.cli import _norms
+    from emgis.api.cli_shelters import _result_frame, compute_coverage, facilities_of, run_siting
+    from emgis.maps.coverage_map import write_coverage_map
+    from emgis.shelters.coverage import uncovered_clusters
+    from emgis.shelters.store import load_coverage_inputs
 
     with db.engine.begin() as c:
         c.execute(sa.text("SELECT set_config('emgis.actor', :a, true)"), {"a": actor})
@@ -149,8 +149,8 @@ def load_demo(db, files, *, console: Console, actor: str = "demo", home: Path | 
 def _load_roads(db, files, console: Console, home: Path) -> dict[str, int]:
     import geopandas as gpd
 
-    from geo.network import graph_from_lines
-    from geo.store import save_network
+    from emgis.geo.network import graph_from_lines
+    from emgis.geo.store import save_network
 
     lines = gpd.read_file(files.roads)
     graph = graph_from_lines(lines, class_field="highway", speed_field="maxspeed", oneway_field="oneway",
@@ -163,8 +163,8 @@ def _load_roads(db, files, console: Console, home: Path) -> dict[str, int]:
 
 def analyse_demo(db, files, *, console: Console, actor: str = "demo") -> dict[str, int]:
     """Colour the four-colour map (villages and a 1 km grid) and write it beside the demo files."""
-    from maps.risk_map import write_risk_map
-    from risk.store import compute_areas, read_areas, read_points
+    from emgis.maps.risk_map import write_risk_map
+    from emgis.risk.store import compute_areas, read_areas, read_points
 
     villages = compute_areas(db.engine, kind="admin", level="village", actor=actor)
     grid = compute_areas(db.engine, kind="grid", cell_m=1000, actor=actor)
@@ -176,7 +176,7 @@ def analyse_demo(db, files, *, console: Console, actor: str = "demo") -> dict[st
 
 
 def _load_census(db, files, console: Console, actor: str) -> dict[str, int]:
-    from layers.census_load import load_census, load_codes
+    from emgis.layers.census_load import load_census, load_codes
 
     out = {}
     for vintage, path in ((2020, files.codes_2020), (2023, files.codes_2023)):

@@ -16,8 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
-from geo.store import RoadNetworkNotFound
-from layers.problems import InputError
+from emgis.geo.store import RoadNetworkNotFound
+from emgis.layers.problems import InputError
 
 log = logging.getLogger("emgis.api")
 

@@ -20,8 +20,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from geoalchemy2 import Geometry
 
-from api.errors import BadRequest, NotFound
-from layers import models
+from emgis.api.errors import BadRequest, NotFound
+from emgis.layers import models
 
 GEOJSON = "application/geo+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.errors import Conflict
-from geo.store import NETWORK_NAME_PATTERN
+from emgis.api.errors import Conflict
+from emgis.geo.store import NETWORK_NAME_PATTERN
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
@@ -60,10 +60,10 @@ def cache_key(request: Request, what: str, layer: str, network: str | None) -> t
 
 def coverage_result(request: Request, layer: str, network: str | None = None) -> CoverageResult:
     """Compute (or take from the cache) the coverage of ``layer``."""
-    from api.cli import _norms
-    from api.cli_shelters import _result_frame, compute_coverage, facilities_of
-    from shelters.coverage import gap_tables, uncovered_clusters
-    from shelters.store import load_coverage_inputs
+    from emgis.api.cli import _norms
+    from emgis.api.cli_shelters import _result_frame, compute_coverage, facilities_of
+    from emgis.shelters.coverage import gap_tables, uncovered_clusters
+    from emgis.shelters.store import load_coverage_inputs
 
     engine = request.app.state.engine
     name = network or request.app.state.settings.network

@@ -20,10 +20,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from api.auth import Principal, require
-from api.errors import Conflict, NotFound
-from layers import vocab
-from layers.problems import Problems
+from emgis.api.auth import Principal, require
+from emgis.api.errors import Conflict, NotFound
+from emgis.layers import vocab
+from emgis.layers.problems import Problems
 
 router = APIRouter(tags=["live"])
 

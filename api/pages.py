@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.errors import BadRequest
-from geo.store import NETWORK_NAME_PATTERN
+from emgis.api.errors import BadRequest
+from emgis.geo.store import NETWORK_NAME_PATTERN
 
 log = logging.getLogger("emgis.api")
 
@@ -66,7 +66,7 @@ def _bounds(engine) -> list[list[float]] | None:
 
 
 def _map_settings(request: Request):
-    from maps.tiles import MapSettings, base_map
+    from emgis.maps.tiles import MapSettings, base_map
 
     s = getattr(request.app.state, "map_settings", None) or MapSettings()
     try:
@@ -97,21 +97,21 @@ def index(request: Request) -> HTMLResponse:
 
 @router.get("/live", response_class=HTMLResponse, summary="The live situation map")
 def live(request: Request) -> HTMLResponse:
-    from maps.live_map import live_map
-    from maps.vendor import VendorMissing, require
-    from risk.store import read_areas
+    from emgis.maps.live_map import live_map
+    from emgis.maps.vendor import VendorMissing, require
+    from emgis.risk.store import read_areas
 
     try:
         require()
     except VendorMissing as exc:
-        from api.errors import Conflict
+        from emgis.api.errors import Conflict
 
         raise Conflict(str(exc)) from None
     engine = request.app.state.engine
     areas = read_areas(engine)
     risk = None
     if len(areas):
-        from maps.risk_map import _area_features, _levels_by_key
+        from emgis.maps.risk_map import _area_features, _levels_by_key
 
         data = _area_features(areas.to_crs(4326), _levels_by_key(None))
         for f in data["features"]:
@@ -125,8 +125,8 @@ def live(request: Request) -> HTMLResponse:
 @router.get("/risk", response_class=HTMLResponse, summary="The four-colour risk map")
 def risk(request: Request, kind: str | None = Query(None, pattern="^(admin|grid)$",
                                                     description="admin units or grid cells (default: all)")) -> HTMLResponse:
-    from maps.risk_map import risk_map
-    from risk.store import read_areas, read_points
+    from emgis.maps.risk_map import risk_map
+    from emgis.risk.store import read_areas, read_points
 
     engine = request.app.state.engine
     areas = read_areas(engine, kind)
@@ -141,8 +141,8 @@ def coverage(request: Request,
              layer: str = Query("shelters", pattern="^(shelters|fire|depots|teams)$",
                                 description="shelters, fire (fire stations), depots or teams"),
              network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> HTMLResponse:
-    from api.gaps import cache_key, coverage_result
-    from maps.coverage_map import coverage_map
+    from emgis.api.gaps import cache_key, coverage_result
+    from emgis.maps.coverage_map import coverage_map
 
     key = cache_key(request, "coverage-page", layer, network)
     cache = request.app.state.results
@@ -164,8 +164,8 @@ def coverage(request: Request,
 
 def _retile(m, request: Request) -> None:
     """Swap the blank base of a maps/ page for the configured base map."""
-    from maps.risk_map import BlankBaseLayer
-    from maps.tiles import add_base_layers, base_map
+    from emgis.maps.risk_map import BlankBaseLayer
+    from emgis.maps.tiles import add_base_layers, base_map
 
     s = _map_settings(request)
     if base_map(s).kind == "none":

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.errors import BadRequest, Conflict
+from emgis.api.errors import BadRequest, Conflict
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
@@ -32,8 +32,8 @@ HOW_TO_COMPUTE = ("run `emgis risk areas` (admin units: `--admin village` or `--
 
 def _levels(engine) -> dict:
     """The four levels with the colours in force (norms file and database overrides)."""
-    from api.cli import _norms
-    from risk.levels import risk_levels
+    from emgis.api.cli import _norms
+    from emgis.risk.levels import risk_levels
 
     try:
         return {lv.key: lv for lv in risk_levels(_norms(engine))}
@@ -42,7 +42,7 @@ def _levels(engine) -> dict:
 
 
 def _level_filter(text: str | None) -> set[str] | None:
-    from risk.levels import LEVEL_KEYS, level_key
+    from emgis.risk.levels import LEVEL_KEYS, level_key
 
     if text is None:
         return None
@@ -78,9 +78,9 @@ def risk_areas(request: Request,
                level: str | None = Query(None, max_length=100,
                                          description="only these levels, comma-separated: red,orange,yellow,blue "
                                                      "(or 重大/较大/一般/低)")) -> Response:
-    from maps.risk_map import UNRATED
-    from risk.levels import LEVEL_KEYS
-    from risk.store import read_areas
+    from emgis.maps.risk_map import UNRATED
+    from emgis.risk.levels import LEVEL_KEYS
+    from emgis.risk.store import read_areas
 
     wanted = _level_filter(level)
     engine = request.app.state.engine

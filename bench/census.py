@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from layers.census import CensusResult, read_census
-from layers.codes import PROVINCES, URBAN_RURAL_CLASS
+from emgis.layers.census import CensusResult, read_census
+from emgis.layers.codes import PROVINCES, URBAN_RURAL_CLASS
 
 VILLAGES_PER_TOWNSHIP = 20
 TOWNSHIPS_PER_COUNTY = 15
@@ -109,8 +109,8 @@ def _throwaway_database():
     import contextlib
     import os
 
-    from layers.db import open_database
-    from layers.settings import DatabaseSettings
+    from emgis.layers.db import open_database
+    from emgis.layers.settings import DatabaseSettings
 
     @contextlib.contextmanager
     def ctx():
@@ -136,7 +136,7 @@ def run_database(n_rows: int = 700_000) -> dict[str, float]:
     """
     import sqlalchemy as sa
 
-    from layers.census_load import load_census, load_codes
+    from emgis.layers.census_load import load_census, load_codes
 
     out: dict[str, float] = {}
     with _throwaway_database() as db, tempfile.TemporaryDirectory() as tmp:

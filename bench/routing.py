@@ -28,14 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scipy.sparse.csgraph import dijkstra
 
-from geo.compiled import CompiledGraph
-from geo.routing import (
+from emgis.geo.compiled import CompiledGraph
+from emgis.geo.routing import (
     nearest_facility_times,
     nearest_k,
     snap,
     snap_facilities,
 )
-from geo.synthetic import synthetic_network
+from emgis.geo.synthetic import synthetic_network
 
 
 def _best(fn, reps: int) -> tuple[float, object]:

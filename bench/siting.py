@@ -37,9 +37,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.routing import travel_time_matrix
-from geo.synthetic import synthetic_network
-from shelters.siting import (
+from emgis.geo.routing import travel_time_matrix
+from emgis.geo.synthetic import synthetic_network
+from emgis.shelters.siting import (
     SolutionCheckError,
     SolverError,
     capacitated_mclp,

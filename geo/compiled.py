@@ -243,7 +243,7 @@ class CompiledGraph:
         orphan = small[labels]
 
         if crs is None:
-            from geo.crs import metric_crs_for
+            from emgis.geo.crs import metric_crs_for
 
             crs = metric_crs_for((lon.min(), lat.min(), lon.max(), lat.max()))
         x, y = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True).transform(lon, lat)

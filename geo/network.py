@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from geo.compiled import CompiledGraph, NetworkReport
-from geo.osm import CLASS_ALIASES, read_drivable_ways
-from layers.problems import Problems
+from emgis.geo.compiled import CompiledGraph, NetworkReport
+from emgis.geo.osm import CLASS_ALIASES, read_drivable_ways
+from emgis.layers.problems import Problems
 
 __all__ = [
     "CLASS_NAMES_ZH",
@@ -53,7 +53,7 @@ _SPEED_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?$")
 def road_speeds(norms=None) -> dict[str, float]:
     """Return ``{class: km/h}`` from the norms group ``road.speed_kmh`` (road classes only)."""
     if norms is None:
-        from layers.norms import default_norms
+        from emgis.layers.norms import default_norms
 
         norms = default_norms()
     group = norms.group("road.speed_kmh")
@@ -284,7 +284,7 @@ def graph_from_lines(gdf, *, class_field: str | None = None, speed_field: str | 
     # cluster vertices within the tolerance (in metres) into nodes
     from pyproj import Transformer
 
-    from geo.crs import metric_crs_for
+    from emgis.geo.crs import metric_crs_for
 
     crs = metric_crs_for(tuple(shapely.total_bounds(parts)))
     x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(coords[:, 0], coords[:, 1])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from layers.problems import Problems
+from emgis.layers.problems import Problems
 
 __all__ = ["OsmWays", "drivable_class", "oneway_direction", "read_drivable_ways"]
 

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-from geo.compiled import CompiledGraph
+from emgis.geo.compiled import CompiledGraph
 
 __all__ = [
     "Facilities",
@@ -109,7 +109,7 @@ class SparseTimes:
 
 def _offroad_speed_ms(norms) -> float:
     if norms is None:
-        from layers.norms import default_norms
+        from emgis.layers.norms import default_norms
 
         norms = default_norms()
     return norms.number("road.speed_kmh.offroad") / 3.6

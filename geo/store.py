@@ -22,8 +22,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from geo.compiled import CompiledGraph, NetworkReport
-from layers.problems import Problems
+from emgis.geo.compiled import CompiledGraph, NetworkReport
+from emgis.layers.problems import Problems
 
 __all__ = [
     "FACILITY_LAYERS",

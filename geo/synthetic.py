@@ -19,7 +19,7 @@ import numpy as np
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from geo.compiled import CompiledGraph, NetworkReport
+from emgis.geo.compiled import CompiledGraph, NetworkReport
 
 __all__ = ["SCALES", "synthetic_network"]
 
@@ -62,8 +62,8 @@ def synthetic_network(scale: str = "county", *, seed: int = 0,
     -------
     CompiledGraph, or (CompiledGraph, geopandas.GeoDataFrame) when ``as_lines``.
     """
-    from geo.crs import metric_crs_for
-    from geo.network import road_speeds
+    from emgis.geo.crs import metric_crs_for
+    from emgis.geo.network import road_speeds
 
     if scale not in SCALES:
         raise ValueError(f"scale={scale!r} is not known; use one of {sorted(SCALES)}")

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from layers import codes as C
-from layers.problems import Problems
+from emgis.layers import codes as C
+from emgis.layers.problems import Problems
 
 COUNT_FIELDS = ("population", "households", "age_0_14", "age_15_64", "age_65_plus")
 FRAME_COLUMNS = ["code", "level", "name", "year", "population", "households",

@@ -17,8 +17,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from layers.codes import CODE_LIST_COLUMNS, parse_code_list
-from layers.problems import Problem
+from emgis.layers.codes import CODE_LIST_COLUMNS, parse_code_list
+from emgis.layers.problems import Problem
 
 
 @dataclass
@@ -87,7 +87,7 @@ def _copy(conn: Connection, table: str, frame: pd.DataFrame, key: list[str], *, 
 
 
 def _begin_load(conn: Connection, layer: str, path: Path, rows: int, actor: str, warnings: list[Problem]) -> int:
-    from layers.loaders import _sha256
+    from emgis.layers.loaders import _sha256
 
     conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), set_config('emgis.bulk', 'on', true)"), {"a": actor})
     load_id = conn.execute(sa.text(
@@ -146,7 +146,7 @@ def code_list_for(conn: Connection, year: int) -> pd.DataFrame | None:
 def load_census(engine: Engine, path: str | Path, *, year: int, accept_warnings: bool = False,
                 actor: str = "cli", encoding: str | None = None, progress: Progress | None = None) -> CensusLoad:
     """Check a census table against the stored code list and study county, then store it."""
-    from layers.census import read_census
+    from emgis.layers.census import read_census
 
     path = Path(path)
     with engine.connect() as c:

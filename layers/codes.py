@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from layers.problems import InputError, Problems
+from emgis.layers.problems import InputError, Problems
 
 # --- the structure of a code (domain.md §6) -----------------------------------------------------
 # 12 digits: PP CC XX TTT VVV. These are identifier formats, not planning norms, so they are a

@@ -19,8 +19,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine, make_url
 
-from layers.pgserver import LocalCluster, find_pg_bin
-from layers.settings import DatabaseSettings
+from emgis.layers.pgserver import LocalCluster, find_pg_bin
+from emgis.layers.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
-from layers import codes as C
-from layers.problems import Problems
-from layers.rasters import PopRaster
+from emgis.layers import codes as C
+from emgis.layers.problems import Problems
+from emgis.layers.rasters import PopRaster
 
 __all__ = ["PLACEMENTS", "cell_demand", "snap_demand", "village_demand"]
 
@@ -97,7 +97,7 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
     import geopandas as gpd
     import shapely
 
-    from geo.crs import metric_crs_for
+    from emgis.geo.crs import metric_crs_for
 
     pu = Problems("units", row_label="feature")
     pp = Problems("population")
@@ -345,7 +345,7 @@ def snap_demand(graph, demand_gdf, norms=None) -> Any:
     """
     import shapely
 
-    from geo.routing import snap
+    from emgis.geo.routing import snap
 
     out = demand_gdf.copy()
     if out.crs is None:

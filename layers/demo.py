@@ -31,7 +31,7 @@ from pyproj import Transformer
 from shapely import affinity
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
-from geo.crs import gk_epsg, wgs84_to_gcj02
+from emgis.geo.crs import gk_epsg, wgs84_to_gcj02
 
 __all__ = ["COUNTY_CODE", "COUNTY_NAME", "COUNTY_NAME_EN", "DEFAULT_SEED", "DemoFiles", "write_demo_county"]
 
@@ -188,7 +188,7 @@ _FILES = {
 
 def _write_roads(w: _World, seed: int, to_wgs: Transformer, path: Path) -> int:
     """A surveyed-style road layer (lines with class, one-way and speed) around the seat."""
-    from geo.synthetic import synthetic_network
+    from emgis.geo.synthetic import synthetic_network
 
     # centred on the county and large enough to cover it: every village has roads near it
     x0, y0, x1, y1 = w.outline.bounds

@@ -9,9 +9,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from geo import crs as gcrs
-from layers.loaders import layer_spec
-from layers.problems import InputError, Problem
+from emgis.geo import crs as gcrs
+from emgis.layers.loaders import layer_spec
+from emgis.layers.problems import InputError, Problem
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".csv": "CSV"}
 

@@ -25,12 +25,12 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from geo import crs as gcrs
-from layers import vocab
-from layers.norms import Norms, default_norms
-from layers.problems import InputError, Problem, Problems
-from layers.readers import read_input
-from layers.schema import LAYERS, Field, LayerSpec, find_lonlat, map_headers
+from emgis.geo import crs as gcrs
+from emgis.layers import vocab
+from emgis.layers.norms import Norms, default_norms
+from emgis.layers.problems import InputError, Problem, Problems
+from emgis.layers.readers import read_input
+from emgis.layers.schema import LAYERS, Field, LayerSpec, find_lonlat, map_headers
 
 MODES = ("append", "replace", "upsert")
 _SCI = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
@@ -463,7 +463,7 @@ def _team_rules(gdf, p: Problems, notes, norms: Norms) -> None:
 
 
 def _risk_rules(gdf, p: Problems, notes, norms: Norms) -> None:
-    from risk.assess import score_points  # the risk package owns methods and bands
+    from emgis.risk.assess import score_points  # the risk package owns methods and bands
 
     score_points(gdf, p, notes, norms)
 

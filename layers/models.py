@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from layers import vocab
+from emgis.layers import vocab
 
 SRID = 4326
 # Division codes are digits: byte order ("C") is the right order and keeps their indexes fast

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-from layers.problems import Problems
+from emgis.layers.problems import Problems
 
 STATUSES = {"V": "verified", "S": "secondary", "U": "unverified", "M": "measured", "L": "local"}
 
@@ -143,7 +143,7 @@ def _read_csv(path: Path | None, text: str | None, origin: str, problems: Proble
 
 @functools.lru_cache(maxsize=1)
 def _default_rows() -> tuple[Norm, ...]:
-    text = resources.files("layers").joinpath("norms_default.csv").read_text(encoding="utf-8")
+    text = resources.files("emgis.layers").joinpath("norms_default.csv").read_text(encoding="utf-8")
     problems = Problems("norms_default.csv")
     rows = _read_csv(None, text, "default", problems)
     problems.raise_if_errors()

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from layers.problems import Problems
+from emgis.layers.problems import Problems
 
 __all__ = ["PopRaster", "dasymetric", "read_population_raster", "unit_labels", "write_raster",
            "zonal_sums"]

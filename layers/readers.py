@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from layers.problems import Problems
+from emgis.layers.problems import Problems
 
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".kml"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xls"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from layers import vocab
-from layers.vocab import Term
+from emgis.layers import vocab
+from emgis.layers.vocab import Term
 
 
 @dataclass(frozen=True)

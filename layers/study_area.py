@@ -10,9 +10,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from geo import crs as gcrs
-from layers.problems import Problems
-from layers.readers import read_input
+from emgis.geo import crs as gcrs
+from emgis.layers.problems import Problems
+from emgis.layers.readers import read_input
 
 CODE_COLUMNS = ("code", "adcode", "gb", "区划代码", "county_code", "编码")
 NAME_COLUMNS = ("name", "名称", "county", "县名")

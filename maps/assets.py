@@ -113,7 +113,7 @@ def asset_urls(base: str = STATIC_PREFIX) -> dict[str, str]:
     Leaflet and MarkerCluster sit directly under ``base``; the vendored plugins under
     ``base/vendor/<package>/...``.
     """
-    from maps.vendor import RESOURCES
+    from emgis.maps.vendor import RESOURCES
 
     base = base.rstrip("/")
     files = {**LOCAL_FILES, **{k: f"{VENDOR_SUBDIR}/{v}" for k, v in RESOURCES.items()}}
@@ -167,7 +167,7 @@ def copy_assets(dest: str | Path, *, plugins: bool = False) -> Path:
         d.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(s, d)
     if plugins:
-        from maps.vendor import require
+        from emgis.maps.vendor import require
 
         shutil.copytree(require(), dest / VENDOR_SUBDIR, dirs_exist_ok=True)
     return dest
@@ -181,7 +181,7 @@ def mount_assets(app, prefix: str = STATIC_PREFIX) -> None:
     """
     from starlette.staticfiles import StaticFiles
 
-    from maps.vendor import VendorMissing, require
+    from emgis.maps.vendor import VendorMissing, require
 
     try:
         app.mount(f"{prefix}/{VENDOR_SUBDIR}", StaticFiles(directory=str(require())), name="leaflet-plugins")

@@ -19,8 +19,8 @@ from branca.element import Element, MacroElement
 from folium.utilities import JsCode
 from jinja2 import Template
 
-from maps import assets
-from maps.risk_map import MAX_ZOOM, BlankBaseLayer
+from emgis.maps import assets
+from emgis.maps.risk_map import MAX_ZOOM, BlankBaseLayer
 
 COVERED = "#2b8cbe"
 UNCOVERED = "#e31a1c"

@@ -30,9 +30,9 @@ from folium.plugins import GroupedLayerControl, Realtime
 from folium.template import Template
 from folium.utilities import JsCode
 
-from maps import assets
-from maps.risk_map import MAX_ZOOM
-from maps.tiles import MapSettings, add_base_layers
+from emgis.maps import assets
+from emgis.maps.risk_map import MAX_ZOOM
+from emgis.maps.tiles import MapSettings, add_base_layers
 
 TITLE = "实时态势图 Live situation map"
 
@@ -366,7 +366,7 @@ def _legend_html(levels: dict[str, str]) -> str:
 
 def response_level_colours(norms=None) -> dict[str, str]:
     """I..IV in the colours of the four risk levels (most severe first), from the norms table."""
-    from risk.levels import risk_levels
+    from emgis.risk.levels import risk_levels
 
     colours = [lv.colour for lv in risk_levels(norms)]
     return dict(zip(RESPONSE_LEVELS, colours, strict=False))

@@ -33,9 +33,9 @@ from folium.plugins import MarkerCluster
 from folium.template import Template
 from folium.utilities import JsCode
 
-from layers.norms import Norms
-from maps import assets
-from risk.levels import RiskLevel, level_key, risk_levels
+from emgis.layers.norms import Norms
+from emgis.maps import assets
+from emgis.risk.levels import RiskLevel, level_key, risk_levels
 
 DEFAULT_TITLE = "安全风险四色图 Four-colour safety risk map"
 #: Map centre and zoom when there is nothing to show (mainland China).
@@ -395,7 +395,7 @@ def risk_map(
     m.get_root().header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
 
     if base_map is not None:
-        from maps.tiles import add_base_layers
+        from emgis.maps.tiles import add_base_layers
 
         add_base_layers(m, base_map)
     elif tiles is None:

@@ -6,7 +6,7 @@ situation map uses: ``leaflet-realtime`` (layers that refresh themselves from th
 shelter, depot or team by name). They are the very versions folium's ``Realtime``,
 ``GroupedLayerControl`` and ``Search`` plugins link from CDNs.
 
-``python -m maps.vendor`` (run by scripts/bootstrap.sh, only when a file is missing) fetches
+``python -m emgis.maps.vendor`` (run by scripts/bootstrap.sh, only when a file is missing) fetches
 each package with ``npm pack`` from the npm registry, checks the tarball against the
 sha512 pinned below (a changed tarball is refused, not used), and extracts the few files
 the maps need into :data:`VENDOR_DIR` (``maps/static/vendor``, not in git;
@@ -88,7 +88,7 @@ def require(d: Path | None = None) -> Path:
     if lacking:
         raise VendorMissing(f"the Leaflet plugins for the live map are not in {d} (missing "
                             f"{', '.join(str(f.relative_to(d)) for f in lacking[:3])}); run "
-                            "`.venv/bin/python -m maps.vendor` (or scripts/bootstrap.sh), which fetches "
+                            "`.venv/bin/python -m emgis.maps.vendor` (or scripts/bootstrap.sh), which fetches "
                             f"them once with npm, or set {ENV_VAR} to a directory that has them")
     return d
 

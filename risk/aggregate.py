@@ -50,8 +50,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from layers.problems import Problems
-from risk.levels import LEVEL_KEYS, RANK, key_for_rank, level_key
+from emgis.layers.problems import Problems
+from emgis.risk.levels import LEVEL_KEYS, RANK, key_for_rank, level_key
 
 RULES: tuple[str, ...] = ("max", "count_weighted", "population_weighted")
 DEFAULT_WEIGHTS: dict[str, float] = {"red": 8.0, "orange": 4.0, "yellow": 2.0, "blue": 1.0}

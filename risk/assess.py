@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layers.norms import Norms
-from layers.problems import InputError, Problems
-from risk.methods import assess_many
+from emgis.layers.norms import Norms
+from emgis.layers.problems import InputError, Problems
+from emgis.risk.methods import assess_many
 
 
 def score_points(gdf, p: Problems, notes: list[str], norms: Norms) -> None:

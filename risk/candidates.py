@@ -44,9 +44,9 @@ import numpy as np
 import osmium
 import shapely
 
-from layers import vocab
-from layers.norms import Norms
-from risk.methods import BandTable, assess_many, get_method
+from emgis.layers import vocab
+from emgis.layers.norms import Norms
+from emgis.risk.methods import BandTable, assess_many, get_method
 
 SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2", ".o5m")
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from layers import vocab
+from emgis.layers import vocab
 
 STATES: tuple[str, ...] = ("discovered", "confirmed", "under_control", "rectifying", "closed")
 

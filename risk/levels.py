@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from layers import vocab
-from layers.norms import Norms, default_norms
+from emgis.layers import vocab
+from emgis.layers.norms import Norms, default_norms
 
 #: Level keys from highest to lowest risk.
 LEVEL_KEYS: tuple[str, ...] = ("red", "orange", "yellow", "blue")

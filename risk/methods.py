@@ -34,10 +34,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from layers import vocab
-from layers.norms import Norms, default_norms
-from layers.problems import Problems
-from risk.levels import LEVEL_KEYS
+from emgis.layers import vocab
+from emgis.layers.norms import Norms, default_norms
+from emgis.layers.problems import Problems
+from emgis.risk.levels import LEVEL_KEYS
 
 _DECIMALS = 4
 

@@ -38,13 +38,13 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from layers import vocab
-from layers.norms import Norms
-from risk import hazards as hz
-from risk.aggregate import COUNT_COLUMNS, aggregate, make_grid
-from risk.candidates import find_candidates
-from risk.levels import LEVEL_KEYS, RANK
-from risk.methods import band_tables, relevel_frame
+from emgis.layers import vocab
+from emgis.layers.norms import Norms
+from emgis.risk import hazards as hz
+from emgis.risk.aggregate import COUNT_COLUMNS, aggregate, make_grid
+from emgis.risk.candidates import find_candidates
+from emgis.risk.levels import LEVEL_KEYS, RANK
+from emgis.risk.methods import band_tables, relevel_frame
 
 KINDS = ("admin", "grid")
 LIST_NAMES = ("隐患清单", "责任清单", "整改措施清单")
@@ -594,7 +594,7 @@ def zone_slope(
         areas, :func:`risk.zoning.class_areas`) and ``stored_area_m2`` (the stored polygons'
         geodesic area in PostGIS), ``ext_id``.
     """
-    from risk.zoning import class_areas, read_dem, slope_zones
+    from emgis.risk.zoning import class_areas, read_dem, slope_zones
 
     if len(labels) != len(breaks) + 1:
         raise ValueError(f"{len(breaks)} breaks make {len(breaks) + 1} slope classes but {len(labels)} labels "

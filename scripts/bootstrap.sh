@@ -66,5 +66,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 if [ "$need_vendor" = 1 ]; then
-  .venv/bin/python -m maps.vendor
+  .venv/bin/python -m emgis.maps.vendor
 fi

@@ -98,7 +98,7 @@ def exclusions(candidates: gpd.GeoDataFrame, *, hazard_zones: gpd.GeoDataFrame |
                risk_points: gpd.GeoDataFrame | None = None, norms=None, metric_epsg: int | None = None,
                zone_levels: tuple[str, ...] = ("high", "medium")) -> pd.Series:
     """Why each candidate may not be chosen ('' when it may): hazard zone or too near a risk point."""
-    from layers.norms import default_norms
+    from emgis.layers.norms import default_norms
 
     norms = norms or default_norms()
     reason = np.full(len(candidates), "", dtype=object)

@@ -95,7 +95,7 @@ FIRE_STATION = "fire_station"
 
 def _norms(norms):
     if norms is None:
-        from layers.norms import default_norms
+        from emgis.layers.norms import default_norms
 
         return default_norms()
     return norms
@@ -106,7 +106,7 @@ def _norms(norms):
 def _demand_snapped(graph, demand, norms) -> tuple[np.ndarray, np.ndarray]:
     """Return (node, offroad_s) of the demand points, snapping them when not done yet."""
     if not {"node", "offroad_s"} <= set(demand.columns):
-        from layers.demand import snap_demand
+        from emgis.layers.demand import snap_demand
 
         demand = snap_demand(graph, demand, norms=norms)
     node = np.asarray(demand["node"], dtype=np.int64)
@@ -121,7 +121,7 @@ def _facility_points(graph, fac, norms):
     Uses columns ``node`` and ``offroad_s`` when present (already snapped), else the point
     geometry (any CRS) or ``lon``/``lat`` columns.
     """
-    from geo.routing import Facilities, snap_facilities
+    from emgis.geo.routing import Facilities, snap_facilities
 
     if {"node", "offroad_s"} <= set(fac.columns):
         nodes = np.asarray(fac["node"], dtype=np.int64)
@@ -221,7 +221,7 @@ def coverage(graph, demand, facilities, kind: str | Kind, *, norms=None,
         missing), ``slack_s`` (standard minus time of ``covered_by``, or of the nearest
         when uncovered), and ``time_s.<class>`` per class.
     """
-    from geo.routing import Facilities, nearest_facility_times
+    from emgis.geo.routing import Facilities, nearest_facility_times
 
     norms = _norms(norms)
     k = KINDS[kind] if isinstance(kind, str) else kind
@@ -408,7 +408,7 @@ def demand_facility_times(graph, demand, facilities, *, cutoff_s: float,
     depot or fire engine comes to the village). Pairs slower than ``cutoff_s`` are left out.
     The siting models take this matrix with candidates as the facilities.
     """
-    from geo.routing import SparseTimes, travel_time_matrix
+    from emgis.geo.routing import SparseTimes, travel_time_matrix
 
     norms = _norms(norms)
     nodes, off = _demand_snapped(graph, demand, norms)
@@ -483,7 +483,7 @@ def _times_csr(times, shape=None) -> sparse.csr_array:
 def _lp(cost, ub, A, rlo, rhi, *, time_limit_s=None):
     import highspy
 
-    from shelters.highs import new_highs
+    from emgis.shelters.highs import new_highs
 
     h = new_highs()
     if time_limit_s is not None:
@@ -829,7 +829,7 @@ def uncovered_clusters(demand, covered, *, radius_m: float = 1000.0, metric_crs:
     import geopandas as gpd
     import shapely
 
-    from geo.crs import metric_crs_for
+    from emgis.geo.crs import metric_crs_for
 
     cov = np.asarray(covered, dtype=bool)
     g = demand.geometry

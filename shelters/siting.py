@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from shelters import highs
-from shelters.highs import SolverError
+from emgis.shelters import highs
+from emgis.shelters.highs import SolverError
 
 __all__ = [
     "SitingResult",

@@ -49,7 +49,7 @@ def _read(engine, sql: str, params: dict | None = None):
 
 
 def _facilities(engine, layer: str, usable_only: bool):
-    from geo.store import USABLE_STATUS
+    from emgis.geo.store import USABLE_STATUS
 
     where = " WHERE status = ANY(:ok)" if usable_only else ""
     return _read(engine, f"SELECT {_COLUMNS[layer]}, geom FROM {layer}{where} ORDER BY id",
@@ -120,8 +120,8 @@ class CoverageInputs:
 def load_coverage_inputs(engine, *, network: str = "default", home=None, year: int | None = None,
                          norms=None, usable_only: bool = True) -> CoverageInputs:
     """Read the network, village demand (snapped), facilities, stock, hazard zones, villages."""
-    from geo.store import load_network
-    from layers.demand import demand_from_db, snap_demand
+    from emgis.geo.store import load_network
+    from emgis.layers.demand import demand_from_db, snap_demand
 
     graph = load_network(engine, network, home=home)
     demand = snap_demand(graph, demand_from_db(engine, year=year), norms=norms)

@@ -53,7 +53,7 @@ def pg_server():
     """Yield (admin URL to the 'postgres' db, cluster or None)."""
     import sqlalchemy as sa
 
-    from layers.pgserver import ClusterError, LocalCluster
+    from emgis.layers.pgserver import ClusterError, LocalCluster
 
     external = os.environ.get("EMGIS_TEST_DATABASE_URL") or os.environ.get("EMGIS_DATABASE_URL")
     if external:
@@ -89,7 +89,7 @@ def pg_template(pg_server):
     """Name of a template database with the full schema migrated in."""
     import sqlalchemy as sa
 
-    from layers.db import upgrade
+    from emgis.layers.db import upgrade
 
     admin_url, _ = pg_server
     name = f"emgis_tpl_{uuid.uuid4().hex[:8]}"
@@ -104,7 +104,7 @@ def db(pg_server, pg_template):
     """A fresh, migrated database for one test: a layers.db.Database."""
     import sqlalchemy as sa
 
-    from layers.db import Database, make_engine
+    from emgis.layers.db import Database, make_engine
 
     admin_url, cluster = pg_server
     name = f"emgis_t_{uuid.uuid4().hex[:10]}"

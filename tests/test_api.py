@@ -22,11 +22,11 @@ with warnings.catch_warnings():  # starlette asks for httpx2; httpx still works 
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from api.app import ApiSettings, create_app
-from api.auth import create_token, revoke_token
-from api.features import COLLECTIONS, MAX_LIMIT
-from layers.db import make_engine
-from layers.settings import DatabaseSettings
+from emgis.api.app import ApiSettings, create_app
+from emgis.api.auth import create_token, revoke_token
+from emgis.api.features import COLLECTIONS, MAX_LIMIT
+from emgis.layers.db import make_engine
+from emgis.layers.settings import DatabaseSettings
 
 pytestmark = pytest.mark.postgis
 
@@ -45,10 +45,10 @@ def _admin_exec(admin_url: str, sql: str) -> None:
 @pytest.fixture(scope="module")
 def demo_db(pg_server, pg_template, tmp_path_factory):
     """One database with the whole demo county (roads, a risk run, two incidents) for this module."""
-    from api.demo import load_demo
-    from layers.db import Database
-    from layers.demo import write_demo_county
-    from risk.store import compute_areas
+    from emgis.api.demo import load_demo
+    from emgis.layers.db import Database
+    from emgis.layers.demo import write_demo_county
+    from emgis.risk.store import compute_areas
 
     admin_url, cluster = pg_server
     name = f"emgis_api_{uuid.uuid4().hex[:10]}"
@@ -245,9 +245,9 @@ def test_writes_refused_without_the_right_token(client, demo_db):
 def test_token_cli(db, monkeypatch):
     from typer.testing import CliRunner
 
-    import api.cli_serve  # noqa: F401  (registers `serve` and `token`)
-    from api.auth import authenticate
-    from api.cli import app
+    import emgis.api.cli_serve  # noqa: F401  (registers `serve` and `token`)
+    from emgis.api.auth import authenticate
+    from emgis.api.cli import app
 
     monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
     runner = CliRunner()
@@ -544,7 +544,7 @@ def test_writes_are_seen_at_once_through_the_api_and_soon_from_outside(client, d
 def test_off_road_speed_override_is_used_and_followed(client, demo_db):
     """The norm overrides in force (road.speed_kmh.offroad) set the time to walk to the road; a change
     of them (here in SQL, as `emgis norms set` writes) reaches the next answers."""
-    from layers.norms import default_norms
+    from emgis.layers.norms import default_norms
 
     lon, lat = _village_point(demo_db.engine, 50)
     params = {"lon": lon + 0.004, "lat": lat + 0.004, "layer": "shelters", "k": 1}  # a field ~500 m off
@@ -610,8 +610,8 @@ def test_serve_command_runs_the_app_with_uvicorn(db, monkeypatch, tmp_path):
     import uvicorn
     from typer.testing import CliRunner
 
-    import api.cli_serve  # noqa: F401
-    from api.cli import app
+    import emgis.api.cli_serve  # noqa: F401
+    from emgis.api.cli import app
 
     seen = {}
 
@@ -748,8 +748,8 @@ def test_server_survives_a_database_restart(tmp_path):
     """uvicorn serving the app; PostgreSQL stops (503 + Retry-After) and restarts (200, no server restart)."""
     import httpx
 
-    from layers.db import upgrade
-    from layers.pgserver import ClusterError, LocalCluster
+    from emgis.layers.db import upgrade
+    from emgis.layers.pgserver import ClusterError, LocalCluster
 
     home = tmp_path / "home"
     home.mkdir()

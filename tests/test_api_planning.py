@@ -30,8 +30,8 @@ GEOJSON = "application/geo+json"
 # --- /analyses/risk-areas ------------------------------------------------------------------------
 
 def test_risk_areas_are_the_stored_run_with_the_norms_colours(client, demo_db):  # noqa: F811
-    from layers.norms import default_norms
-    from risk.levels import risk_levels
+    from emgis.layers.norms import default_norms
+    from emgis.risk.levels import risk_levels
 
     r = client.get("/analyses/risk-areas?kind=admin")
     assert r.status_code == 200, r.text
@@ -75,8 +75,8 @@ def test_risk_areas_level_filter_and_bad_parameters(client, demo_db):  # noqa: F
 
 
 def test_risk_areas_not_computed_is_an_empty_collection_with_a_note(client, db, tmp_path):  # noqa: F811
-    from api.app import ApiSettings, create_app
-    from layers.settings import DatabaseSettings
+    from emgis.api.app import ApiSettings, create_app
+    from emgis.layers.settings import DatabaseSettings
 
     r = client.get("/analyses/risk-areas?kind=grid")  # the demo coloured villages only
     assert r.status_code == 200
@@ -139,8 +139,8 @@ def test_coverage_answer_follows_a_shelter_closing(client, demo_db):  # noqa: F8
 # --- warning area with the roads closed ----------------------------------------------------------
 
 def test_closed_roads_each_village_goes_to_the_nearest_open_shelter_outside(client, demo_db):  # noqa: F811
-    from geo.routing import closures_from_polygons, nearest_facility_times, snap
-    from geo.store import facilities, load_network
+    from emgis.geo.routing import closures_from_polygons, nearest_facility_times, snap
+    from emgis.geo.store import facilities, load_network
 
     with demo_db.engine.connect() as c:
         lon, lat = c.execute(sa.text(

@@ -37,8 +37,8 @@ def _sql_population(engine, area) -> tuple[float, int]:
 
 
 def test_post_area_counts_people_and_sends_every_village_to_the_nearest_open_shelter_outside(client, demo_db, area):  # noqa: F811
-    from geo.routing import nearest_facility_times, snap
-    from geo.store import facilities, load_network
+    from emgis.geo.routing import nearest_facility_times, snap
+    from emgis.geo.store import facilities, load_network
 
     r = client.post("/analyses/warning-area", json={"type": "Feature", "properties": {},
                                                     "geometry": shapely.geometry.mapping(area)})

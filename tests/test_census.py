@@ -44,8 +44,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from layers.census import FRAME_COLUMNS, read_census
-from layers.codes import combine_code_lists, read_code_list
+from emgis.layers.census import FRAME_COLUMNS, read_census
+from emgis.layers.codes import combine_code_lists, read_code_list
 
 try:
     from tests.conftest import shared

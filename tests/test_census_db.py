@@ -15,9 +15,9 @@ from conftest import shared
 from test_census import HEADER, rows_of, split, write
 from typer.testing import CliRunner
 
-from layers.census_load import load_census, load_codes
-from layers.problems import InputError
-from layers.study_area import read_boundary, save_study_area
+from emgis.layers.census_load import load_census, load_codes
+from emgis.layers.problems import InputError
+from emgis.layers.study_area import read_boundary, save_study_area
 
 pytestmark = pytest.mark.postgis
 
@@ -101,7 +101,7 @@ def test_a_broken_census_file_changes_nothing(changxing, tmp_path):
 
 
 def test_cli_loads_codes_and_census(changxing, tmp_path, monkeypatch):
-    from api.cli import app
+    from emgis.api.cli import app
 
     db, villages = changxing
     monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)

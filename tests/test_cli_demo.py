@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import missing
 
-from layers.pgserver import ClusterError, LocalCluster, find_pg_bin
+from emgis.layers.pgserver import ClusterError, LocalCluster, find_pg_bin
 
 pytestmark = [pytest.mark.postgis, pytest.mark.slow]
 

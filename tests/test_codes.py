@@ -11,7 +11,7 @@ import csv
 import numpy as np
 import pytest
 
-from layers.codes import (
+from emgis.layers.codes import (
     closest_known,
     code_levels,
     combine_code_lists,
@@ -22,7 +22,7 @@ from layers.codes import (
     parse_codes,
     read_code_list,
 )
-from layers.problems import InputError
+from emgis.layers.problems import InputError
 
 try:
     from tests.conftest import shared

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.network import graph_from_lines
-from geo.routing import nearest_facility_times, snap_facilities, travel_time_matrix
-from geo.synthetic import synthetic_network
-from layers.demand import snap_demand
-from layers.norms import Norm, default_norms
-from shelters.coverage import (
+from emgis.geo.network import graph_from_lines
+from emgis.geo.routing import nearest_facility_times, snap_facilities, travel_time_matrix
+from emgis.geo.synthetic import synthetic_network
+from emgis.layers.demand import snap_demand
+from emgis.layers.norms import Norm, default_norms
+from emgis.shelters.coverage import (
     assign_demand,
     coverage,
     demand_shelter_times,
@@ -427,7 +427,7 @@ def test_nearest_facility_times_includes_facility_snap(grid):
 def test_store_reads_usable_facilities_and_feeds_coverage(db, grid, demand):
     import sqlalchemy as sa
 
-    from shelters.store import (
+    from emgis.shelters.store import (
         read_depot_stock,
         read_depots,
         read_hazard_zones,
@@ -485,8 +485,8 @@ def test_store_reads_usable_facilities_and_feeds_coverage(db, grid, demand):
 def test_load_coverage_inputs_from_the_database(db, grid, tmp_path):
     import sqlalchemy as sa
 
-    from geo.store import save_network
-    from shelters.store import load_coverage_inputs
+    from emgis.geo.store import save_network
+    from emgis.shelters.store import load_coverage_inputs
 
     save_network(db.engine, grid, home=tmp_path)
     rows = [{"code": code, "name": name, "wkt": to84([p]).iloc[0].wkt, "pop": pop}

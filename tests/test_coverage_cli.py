@@ -10,10 +10,10 @@ from rich.console import Console
 from test_maps_risk import browser_page, served, watch_offline  # noqa: F401  (fixtures)
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.demo import load_demo
-from layers.demo import write_demo_county
-from layers.norms import default_norms
+from emgis.api.cli import app
+from emgis.api.demo import load_demo
+from emgis.layers.demo import write_demo_county
+from emgis.layers.norms import default_norms
 
 pytestmark = pytest.mark.postgis
 

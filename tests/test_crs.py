@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 
-from geo import crs as gcrs
+from emgis.geo import crs as gcrs
 
 GEOD = Geod(ellps="WGS84")
 X0, Y0, X1, Y1 = gcrs.CHINA_BBOX

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from layers import models
-from layers.db import backup, current_revision, restore
+from emgis.layers import models
+from emgis.layers.db import backup, current_revision, restore
 
 
 def _tables(engine) -> set[str]:

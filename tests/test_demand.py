@@ -13,12 +13,12 @@ import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
 
-from geo.network import graph_from_lines
-from geo.synthetic import synthetic_network
-from layers.demand import PLACEMENTS, cell_demand, snap_demand, village_demand
-from layers.norms import default_norms
-from layers.problems import InputError
-from layers.rasters import PopRaster
+from emgis.geo.network import graph_from_lines
+from emgis.geo.synthetic import synthetic_network
+from emgis.layers.demand import PLACEMENTS, cell_demand, snap_demand, village_demand
+from emgis.layers.norms import default_norms
+from emgis.layers.problems import InputError
+from emgis.layers.rasters import PopRaster
 
 GK = 4549  # CGCS2000 3-degree Gauss-Kruger, CM 120E
 X0, Y0 = 490_000.0, 3_435_000.0

@@ -7,10 +7,10 @@ import shapely
 import sqlalchemy as sa
 from rich.console import Console
 
-from api.demo import load_demo
-from layers.demand import demand_from_db, store_placements
-from layers.demo import write_demo_county
-from layers.problems import InputError
+from emgis.api.demo import load_demo
+from emgis.layers.demand import demand_from_db, store_placements
+from emgis.layers.demo import write_demo_county
+from emgis.layers.problems import InputError
 
 pytestmark = pytest.mark.postgis
 

@@ -27,11 +27,11 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
-from geo.crs import gcj02_to_wgs84
-from layers.census import read_census
-from layers.codes import combine_code_lists, parse_code_list, parse_codes
-from layers.demo import DemoFiles, write_demo_county
-from layers.norms import default_norms
+from emgis.geo.crs import gcj02_to_wgs84
+from emgis.layers.census import read_census
+from emgis.layers.codes import combine_code_lists, parse_code_list, parse_codes
+from emgis.layers.demo import DemoFiles, write_demo_county
+from emgis.layers.norms import default_norms
 
 GEOD = Geod(ellps="WGS84")
 SHELTER_HEADER = ["编号", "名称", "行政级别", "设计类别", "时长类别", "灾种", "空间类型", "有效面积", "容纳人数",

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from risk.hazards import (
+from emgis.risk.hazards import (
     ALLOWED,
     STATES,
     Hazard,

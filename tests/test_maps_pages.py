@@ -16,9 +16,9 @@ import pytest
 from test_api import _serve, _token, demo_db  # noqa: F401  (module fixture reused)
 from test_maps_risk import browser_page, watch_offline  # noqa: F401
 
-from api.app import ApiSettings, create_app
-from layers.settings import DatabaseSettings
-from maps.tiles import MapSettings, base_map
+from emgis.api.app import ApiSettings, create_app
+from emgis.layers.settings import DatabaseSettings
+from emgis.maps.tiles import MapSettings, base_map
 
 pytestmark = [pytest.mark.postgis, pytest.mark.browser]
 
@@ -28,7 +28,7 @@ REFRESH_S = 1.0
 
 @pytest.fixture(scope="module")
 def server(demo_db):  # noqa: F811
-    from maps.vendor import VendorMissing, require
+    from emgis.maps.vendor import VendorMissing, require
 
     try:
         require()
@@ -38,7 +38,7 @@ def server(demo_db):  # noqa: F811
         missing(str(exc))
     from rich.console import Console
 
-    from api.demo import plan_demo
+    from emgis.api.demo import plan_demo
 
     # the demo's incidents, coverage and siting pages (written into EMGIS_HOME/maps, served at /maps/saved)
     plan_demo(demo_db, demo_db.home, console=Console(quiet=True))
@@ -142,7 +142,7 @@ def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, d
     assert page.evaluate("window.__emgis_same_page") == 42  # no reload
     assert title in page.inner_text("#emgis-incidents")
     # the new incident is drawn in the colour of level II (orange in the norms table)
-    from maps.live_map import response_level_colours
+    from emgis.maps.live_map import response_level_colours
 
     colour = response_level_colours()["II"]
     fills = page.eval_on_selector_all(".emgis-incidents", "els => els.map(e => e.getAttribute('fill'))")
@@ -161,7 +161,7 @@ def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, d
     r = httpx.patch(f"{server}/shelters/{sid}", headers=hdr, json={"occupancy": int(cap)})
     assert r.status_code == 200, r.text
     full = MapSettings  # noqa: F841
-    from maps.live_map import STATE_COLOURS
+    from emgis.maps.live_map import STATE_COLOURS
 
     red = STATE_COLOURS["shelters"]["full"][0]
     page.wait_for_function(

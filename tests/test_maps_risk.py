@@ -19,10 +19,10 @@ import pytest
 from conftest import missing
 from shapely.geometry import Point, box
 
-from layers.norms import Norm, default_norms
-from maps import assets
-from maps.risk_map import risk_map, write_risk_map
-from risk.levels import risk_levels
+from emgis.layers.norms import Norm, default_norms
+from emgis.maps import assets
+from emgis.maps.risk_map import risk_map, write_risk_map
+from emgis.risk.levels import risk_levels
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

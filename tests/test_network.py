@@ -11,13 +11,13 @@ import pytest
 import shapely
 from conftest import shared
 
-from geo.compiled import CompiledGraph
-from geo.network import graph_from_lines, graph_from_osm, parse_maxspeed, road_speeds
-from geo.osm import drivable_class, read_drivable_ways
-from geo.routing import nearest_facility_times, snap
-from geo.synthetic import synthetic_network
-from layers.norms import default_norms
-from layers.problems import InputError
+from emgis.geo.compiled import CompiledGraph
+from emgis.geo.network import graph_from_lines, graph_from_osm, parse_maxspeed, road_speeds
+from emgis.geo.osm import drivable_class, read_drivable_ways
+from emgis.geo.routing import nearest_facility_times, snap
+from emgis.geo.synthetic import synthetic_network
+from emgis.layers.norms import default_norms
+from emgis.layers.problems import InputError
 
 REAL = [
     "osm/liechtenstein_osm2pgsql_2013.osm.pbf",

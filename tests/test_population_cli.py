@@ -11,10 +11,10 @@ from affine import Affine
 from rich.console import Console
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.demo import load_demo
-from layers.demo import write_demo_county
-from layers.rasters import read_population_raster, zonal_sums
+from emgis.api.cli import app
+from emgis.api.demo import load_demo
+from emgis.layers.demo import write_demo_county
+from emgis.layers.rasters import read_population_raster, zonal_sums
 
 pytestmark = pytest.mark.postgis
 

@@ -11,8 +11,14 @@ import rasterio
 import shapely
 from affine import Affine
 
-from layers.problems import InputError
-from layers.rasters import PopRaster, dasymetric, read_population_raster, write_raster, zonal_sums
+from emgis.layers.problems import InputError
+from emgis.layers.rasters import (
+    PopRaster,
+    dasymetric,
+    read_population_raster,
+    write_raster,
+    zonal_sums,
+)
 
 NODATA = -99999.0
 

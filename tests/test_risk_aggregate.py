@@ -10,8 +10,8 @@ import pytest
 import shapely
 from shapely.geometry import Point, box
 
-from layers.problems import InputError
-from risk.aggregate import aggregate, make_grid, risk_index
+from emgis.layers.problems import InputError
+from emgis.risk.aggregate import aggregate, make_grid, risk_index
 
 # Three 0.01° squares side by side near Changxing (119.9 E, 31.0 N): A | B | C.
 AREAS = gpd.GeoDataFrame(

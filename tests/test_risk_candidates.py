@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import shapely
 
-from risk.aggregate import aggregate, make_grid
-from risk.candidates import DEFAULT_RULES, CandidateRule, find_candidates
-from risk.levels import LEVEL_KEYS
+from emgis.risk.aggregate import aggregate, make_grid
+from emgis.risk.candidates import DEFAULT_RULES, CandidateRule, find_candidates
+from emgis.risk.levels import LEVEL_KEYS
 
 TINY_OSM = """<?xml version='1.0' encoding='UTF-8'?>
 <osm version="0.6" generator="hand">

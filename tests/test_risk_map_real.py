@@ -16,11 +16,11 @@ from conftest import shared
 from test_maps_risk import browser_page, served, watch_offline  # noqa: F401  (fixtures)
 from typer.testing import CliRunner
 
-from api.cli import app
-from layers.loaders import load_layer
-from layers.study_area import read_boundary, save_study_area
-from risk.levels import risk_levels
-from risk.store import compute_areas, import_candidates, read_points
+from emgis.api.cli import app
+from emgis.layers.loaders import load_layer
+from emgis.layers.study_area import read_boundary, save_study_area
+from emgis.risk.levels import risk_levels
+from emgis.risk.store import compute_areas, import_candidates, read_points
 
 pytestmark = [pytest.mark.postgis, pytest.mark.browser]
 

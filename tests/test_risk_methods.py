@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from layers.norms import Norm, default_norms
-from layers.problems import InputError
-from risk.levels import LEVEL_KEYS, RANK, key_for_rank, level_key, risk_levels
-from risk.methods import (
+from emgis.layers.norms import Norm, default_norms
+from emgis.layers.problems import InputError
+from emgis.risk.levels import LEVEL_KEYS, RANK, key_for_rank, level_key, risk_levels
+from emgis.risk.methods import (
     LEC,
     MATRIX,
     Assessment,

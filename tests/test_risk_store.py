@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from conftest import shared
 from typer.testing import CliRunner
 
-from layers.loaders import load_layer
-from layers.norms import Norm, default_norms
-from layers.study_area import StudyArea, save_study_area
-from risk import hazards as hz
-from risk.levels import LEVEL_KEYS, RANK
-from risk.methods import band_tables
-from risk.store import (
+from emgis.layers.loaders import load_layer
+from emgis.layers.norms import Norm, default_norms
+from emgis.layers.study_area import StudyArea, save_study_area
+from emgis.risk import hazards as hz
+from emgis.risk.levels import LEVEL_KEYS, RANK
+from emgis.risk.methods import band_tables
+from emgis.risk.store import (
     LIST_NAMES,
     compute_areas,
     export_lists,
@@ -334,7 +334,7 @@ def test_three_lists_export_to_xlsx_and_csv_with_chinese_headers(db, tmp_path):
 # --- slope zones ---------------------------------------------------------------------------------
 
 def test_slope_zones_of_the_real_dem_stored_with_raster_areas(db):
-    from risk.zoning import class_areas, read_dem, reclassify, slope
+    from emgis.risk.zoning import class_areas, read_dem, reclassify, slope
 
     eng = db.engine
     bounds = (122.30, 36.85, 122.50, 37.00)
@@ -365,9 +365,9 @@ def _flat(text: str) -> str:
 
 
 def test_cli_risk_and_hazard_commands(db, tmp_path, monkeypatch):
-    import api.cli_risk  # noqa: F401 - registers `risk` and `hazard`
-    from api import cli
-    from api.cli import app
+    import emgis.api.cli_risk  # noqa: F401 - registers `risk` and `hazard`
+    from emgis.api import cli
+    from emgis.api.cli import app
 
     for con in (cli.console, cli.err):  # wide enough that rich does not cut table cells
         monkeypatch.setattr(con, "_width", 200)

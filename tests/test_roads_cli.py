@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from conftest import shared
 from typer.testing import CliRunner
 
-import api.cli_roads  # noqa: F401  (registers the commands on api.cli.app)
-from api import cli
-from api.cli import app
+import emgis.api.cli_roads  # noqa: F401  (registers the commands on api.cli.app)
+from emgis.api import cli
+from emgis.api.cli import app
 
 pytestmark = [pytest.mark.postgis]
 
@@ -50,14 +50,14 @@ def _flat(result) -> str:
 
 
 def _save_area(engine, bounds, name="Liechtenstein"):
-    from layers.study_area import StudyArea, save_study_area
+    from emgis.layers.study_area import StudyArea, save_study_area
 
     geom = shapely.MultiPolygon([shapely.box(*bounds)])
     save_study_area(engine, StudyArea(name, None, geom, 32632, "EPSG:4326", 0.0), boundary_file="test")
 
 
 def _load_teams(engine, tmp_path, rows=TEAMS):
-    from layers.loaders import load_layer
+    from emgis.layers.loaders import load_layer
 
     path = tmp_path / "teams.csv"
     lines = ["id,name,team_type,personnel,status,lon,lat"]
@@ -78,9 +78,9 @@ def loaded(env, tmp_path):
 # --- load-roads --------------------------------------------------------------------------------
 
 def test_load_roads_stores_edges_and_graph(env, tmp_path):
-    from geo.network import graph_from_osm
-    from geo.routing import nearest_k
-    from geo.store import graph_file, load_network
+    from emgis.geo.network import graph_from_osm
+    from emgis.geo.routing import nearest_k
+    from emgis.geo.store import graph_file, load_network
 
     path = shared(LIECHTENSTEIN)
     res = run("load-roads", path)
@@ -119,9 +119,9 @@ def test_load_roads_stores_edges_and_graph(env, tmp_path):
 
 
 def test_graph_file_lost_is_rebuilt_from_road_edges(env, tmp_path):
-    from geo.network import graph_from_osm
-    from geo.routing import nearest_k
-    from geo.store import graph_file, load_network
+    from emgis.geo.network import graph_from_osm
+    from emgis.geo.routing import nearest_k
+    from emgis.geo.store import graph_file, load_network
 
     assert run("load-roads", shared(LIECHTENSTEIN)).exit_code == 0
     f = graph_file(tmp_path / "home", "default")
@@ -211,8 +211,8 @@ def test_load_roads_bad_inputs_exit_2_with_the_fix(env, tmp_path):
 # --- route ---------------------------------------------------------------------------------------
 
 def _expected_routes(engine, k, closures=None):
-    from geo.routing import nearest_k, snap_facilities
-    from geo.store import facilities, load_network
+    from emgis.geo.routing import nearest_k, snap_facilities
+    from emgis.geo.store import facilities, load_network
 
     g = load_network(engine)
     fac = facilities(engine, "team_bases")
@@ -256,7 +256,7 @@ def test_route_writes_k_routes_matching_nearest_k(loaded, tmp_path):
     assert new["facility_id"] != old["facility_id"] or new["time_s"] > old["time_s"] + 1
     assert shapely.LineString(feats2[0]["geometry"]["coordinates"]) != line
 
-    from geo.routing import closures_from_polygons
+    from emgis.geo.routing import closures_from_polygons
 
     expected = _expected_routes(loaded.engine, 3, lambda g: closures_from_polygons(g, [flood]))
     assert [(f["properties"]["facility_id"], f["properties"]["time_s"]) for f in feats2] == \
@@ -289,7 +289,7 @@ def test_route_without_roads_says_how_to_load_them(env, tmp_path):
 
 
 def test_route_from_a_gcj02_point(loaded, tmp_path):
-    from geo.crs import wgs84_to_gcj02
+    from emgis.geo.crs import wgs84_to_gcj02
 
     # Liechtenstein is outside China: GCJ-02 leaves it unshifted, so the result is the same
     x, y = wgs84_to_gcj02(9.5150, 47.1550)
@@ -345,7 +345,7 @@ def test_line_layer_crs_is_required_and_applied(env, tmp_path):
     assert "'fclass'" in _flat(res) and "GCJ-02" in _flat(res)
     with env.engine.connect() as c:
         x0 = c.execute(sa.text("SELECT min(ST_XMin(geom)) FROM road_edges")).scalar()
-    from geo.crs import gcj02_to_wgs84
+    from emgis.geo.crs import gcj02_to_wgs84
 
     assert x0 == pytest.approx(float(gcj02_to_wgs84(119.90, 30.0)[0]), abs=1e-7)
 
@@ -353,7 +353,7 @@ def test_line_layer_crs_is_required_and_applied(env, tmp_path):
 def test_migration_0003_downgrades_and_upgrades(db):
     from alembic import command
 
-    from layers.db import alembic_config, current_revision
+    from emgis.layers.db import alembic_config, current_revision
 
     cfg = alembic_config(db.url)
     command.downgrade(cfg, "0002")

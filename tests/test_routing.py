@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.compiled import CompiledGraph
-from geo.network import graph_from_lines
-from geo.routing import (
+from emgis.geo.compiled import CompiledGraph
+from emgis.geo.network import graph_from_lines
+from emgis.geo.routing import (
     Facilities,
     FacilityTrees,
     closures_from_polygons,
@@ -21,8 +21,8 @@ from geo.routing import (
     snap_facilities,
     travel_time_matrix,
 )
-from geo.synthetic import synthetic_network
-from layers.norms import default_norms
+from emgis.geo.synthetic import synthetic_network
+from emgis.layers.norms import default_norms
 
 DEG_LAT_M = 111_195.0  # metres per degree of latitude on osmnx's great-circle sphere
 

@@ -13,13 +13,13 @@ from conftest import shared
 from rich.console import Console
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.demo import load_demo
-from geo.network import graph_from_osm
-from layers.demo import write_demo_county
-from shelters import siting
-from shelters.candidates import exclusions, osm_candidates
-from shelters.coverage import demand_facility_times, shelter_coverage
+from emgis.api.cli import app
+from emgis.api.demo import load_demo
+from emgis.geo.network import graph_from_osm
+from emgis.layers.demo import write_demo_county
+from emgis.shelters import siting
+from emgis.shelters.candidates import exclusions, osm_candidates
+from emgis.shelters.coverage import demand_facility_times, shelter_coverage
 
 
 @pytest.fixture

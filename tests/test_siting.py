@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from shelters.siting import (
+from emgis.shelters.siting import (
     capacitated_mclp,
     capacitated_p_median,
     check_solution,
@@ -441,7 +441,7 @@ def test_same_objectives_as_spopt():
 
 
 def test_row_dominance_drops_exactly_the_implied_rows():
-    from shelters.siting import _undominated_rows
+    from emgis.shelters.siting import _undominated_rows
 
     rng = np.random.default_rng(3)
     for density in [0.15, 0.35] * 15:

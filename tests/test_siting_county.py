@@ -17,10 +17,10 @@ import warnings
 import numpy as np
 import pytest
 
-from geo.routing import travel_time_matrix
-from geo.synthetic import synthetic_network
-from shelters import highs, siting
-from shelters.siting import (
+from emgis.geo.routing import travel_time_matrix
+from emgis.geo.synthetic import synthetic_network
+from emgis.shelters import highs, siting
+from emgis.shelters.siting import (
     SolutionCheckError,
     capacitated_mclp,
     capacitated_p_median,

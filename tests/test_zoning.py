@@ -7,7 +7,7 @@ import pytest
 from affine import Affine
 from pyproj import CRS, Geod
 
-from risk.zoning import (
+from emgis.risk.zoning import (
     Raster,
     cell_area_m2,
     class_areas,

@@ -6,7 +6,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
-from layers.models import Base
+from emgis.layers.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,29 @@
+"""emgis installs under one name: every package of the six folders is `emgis.<folder>...` in
+pyproject.toml (a missing one would be left out of a wheel), and nothing imports the bare
+folder names (ruff's TID251 refuses them too)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("api", "geo", "layers", "risk", "shelters", "maps")
+
+
+def test_every_package_is_listed_under_emgis():
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    listed = set(cfg["packages"])
+    found = {"emgis." + ".".join(init.parent.relative_to(ROOT).parts)
+             for d in FOLDERS for init in (ROOT / d).rglob("__init__.py")}
+    assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+    assert listed - found == set()
+    assert cfg["package-dir"] == {f"emgis.{d}": d for d in FOLDERS}
+
+
+def test_the_package_imports_as_emgis():
+    import emgis.geo.crs
+    import emgis.layers.norms
+
+    assert Path(emgis.geo.crs.__file__).resolve().parent == ROOT / "geo"
+    assert emgis.layers.norms.default_norms().number("fire.response_min") > 0
