@@ -73,7 +73,7 @@ def _demo_database():
     import sqlalchemy as sa
     from rich.console import Console
 
-    from emgis.api.demo import load_demo
+    from emgis.api.cli.demo import load_demo
     from emgis.layers.db import open_database
     from emgis.layers.demo import write_demo_county
     from emgis.layers.settings import DatabaseSettings
@@ -155,7 +155,7 @@ def _server(url: str, home: Path, workers: int, logdir: Path, cached: bool = Tru
     log = logdir / f"uvicorn-{workers}{'' if cached else '-uncached'}.log"
     with log.open("wb") as out:  # a file, not a pipe: a chatty server must never block on a full pipe
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "emgis.api.app:create_app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "--factory", "emgis.api.http.app:create_app", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
             env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)  # Ctrl-C reaches us only; we stop the group in order
@@ -392,8 +392,8 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
 
     from starlette.requests import Request
 
-    from emgis.api import analyses
-    from emgis.api.app import ApiSettings, create_app
+    from emgis.api.http import analyses
+    from emgis.api.http.app import ApiSettings, create_app
     from emgis.layers.settings import DatabaseSettings
 
     app = create_app(ApiSettings(), engine=db.engine, db_settings=DatabaseSettings(home=home))

@@ -178,3 +178,25 @@ def load_norms(override_file: str | Path | None = None, db_rows: Iterable[Norm] 
     if override_file:
         norms = norms.with_overrides(read_override_file(override_file, norms))
     return norms.with_overrides(db_rows)
+
+
+def norms_in_force(engine: Any = None, override_file: str | Path | None = None) -> Norms:
+    """The norms an analysis uses: defaults, then ``EMGIS_NORMS_FILE`` (or ``override_file``),
+    then the planner's overrides stored in the database (``emgis norms set``), last wins.
+
+    The one function the CLI, the HTTP API and the demo call for "the norms in force".
+    """
+    import sqlalchemy as sa
+
+    from emgis.layers.settings import LoadSettings
+
+    if override_file is None:
+        override_file = LoadSettings().norms_file
+    rows = []
+    if engine is not None:
+        with engine.connect() as c:
+            for r in c.execute(sa.text(
+                    "SELECT key, value, unit, standard, clause, note FROM norm_overrides")):
+                rows.append(Norm(r[0], _parse_value(r[1]), r[2] or "", r[3] or "", r[4] or "", "L",
+                                 r[5] or "", "database"))
+    return load_norms(override_file, rows)

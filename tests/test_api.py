@@ -22,9 +22,9 @@ with warnings.catch_warnings():  # starlette asks for httpx2; httpx still works 
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from emgis.api.app import ApiSettings, create_app
-from emgis.api.auth import create_token, revoke_token
-from emgis.api.features import COLLECTIONS, MAX_LIMIT
+from emgis.api.http.app import ApiSettings, create_app
+from emgis.api.http.auth import create_token, revoke_token
+from emgis.api.http.features import COLLECTIONS, MAX_LIMIT
 from emgis.layers.db import make_engine
 from emgis.layers.settings import DatabaseSettings
 
@@ -45,7 +45,7 @@ def _admin_exec(admin_url: str, sql: str) -> None:
 @pytest.fixture(scope="module")
 def demo_db(pg_server, pg_template, tmp_path_factory):
     """One database with the whole demo county (roads, a risk run, two incidents) for this module."""
-    from emgis.api.demo import load_demo
+    from emgis.api.cli.demo import load_demo
     from emgis.layers.db import Database
     from emgis.layers.demo import write_demo_county
     from emgis.risk.store import compute_areas
@@ -245,9 +245,9 @@ def test_writes_refused_without_the_right_token(client, demo_db):
 def test_token_cli(db, monkeypatch):
     from typer.testing import CliRunner
 
-    import emgis.api.cli_serve  # noqa: F401  (registers `serve` and `token`)
-    from emgis.api.auth import authenticate
+    import emgis.api.cli.serve  # noqa: F401  (registers `serve` and `token`)
     from emgis.api.cli import app
+    from emgis.api.http.auth import authenticate
 
     monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
     runner = CliRunner()
@@ -610,7 +610,7 @@ def test_serve_command_runs_the_app_with_uvicorn(db, monkeypatch, tmp_path):
     import uvicorn
     from typer.testing import CliRunner
 
-    import emgis.api.cli_serve  # noqa: F401
+    import emgis.api.cli.serve  # noqa: F401
     from emgis.api.cli import app
 
     seen = {}

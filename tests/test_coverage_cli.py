@@ -11,7 +11,7 @@ from test_maps_risk import browser_page, served, watch_offline  # noqa: F401  (f
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
-from emgis.api.demo import load_demo
+from emgis.api.cli.demo import load_demo
 from emgis.layers.demo import write_demo_county
 from emgis.layers.norms import default_norms
 

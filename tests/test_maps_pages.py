@@ -16,7 +16,7 @@ import pytest
 from test_api import _serve, _token, demo_db  # noqa: F401  (module fixture reused)
 from test_maps_risk import browser_page, watch_offline  # noqa: F401
 
-from emgis.api.app import ApiSettings, create_app
+from emgis.api.http.app import ApiSettings, create_app
 from emgis.layers.settings import DatabaseSettings
 from emgis.maps.tiles import MapSettings, base_map
 
@@ -38,7 +38,7 @@ def server(demo_db):  # noqa: F811
         missing(str(exc))
     from rich.console import Console
 
-    from emgis.api.demo import plan_demo
+    from emgis.api.cli.demo import plan_demo
 
     # the demo's incidents, coverage and siting pages (written into EMGIS_HOME/maps, served at /maps/saved)
     plan_demo(demo_db, demo_db.home, console=Console(quiet=True))

@@ -12,7 +12,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
-from emgis.api.demo import load_demo
+from emgis.api.cli.demo import load_demo
 from emgis.layers.demo import write_demo_county
 from emgis.layers.rasters import read_population_raster, zonal_sums
 

@@ -365,9 +365,9 @@ def _flat(text: str) -> str:
 
 
 def test_cli_risk_and_hazard_commands(db, tmp_path, monkeypatch):
-    import emgis.api.cli_risk  # noqa: F401 - registers `risk` and `hazard`
-    from emgis.api import cli
+    import emgis.api.cli.risk  # noqa: F401 - registers `risk` and `hazard`
     from emgis.api.cli import app
+    from emgis.api.cli import base as cli
 
     for con in (cli.console, cli.err):  # wide enough that rich does not cut table cells
         monkeypatch.setattr(con, "_width", 200)

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from conftest import shared
 from typer.testing import CliRunner
 
-import emgis.api.cli_roads  # noqa: F401  (registers the commands on api.cli.app)
-from emgis.api import cli
+import emgis.api.cli.roads  # noqa: F401  (registers the commands on api.cli.app)
 from emgis.api.cli import app
+from emgis.api.cli import base as cli
 
 pytestmark = [pytest.mark.postgis]
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
-from emgis.api.demo import load_demo
+from emgis.api.cli.demo import load_demo
 from emgis.geo.network import graph_from_osm
 from emgis.layers.demo import write_demo_county
 from emgis.shelters import siting

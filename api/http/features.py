@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from geoalchemy2 import Geometry
 
-from emgis.api.errors import BadRequest, NotFound
+from emgis.api.http.errors import BadRequest, NotFound
 from emgis.layers import models
 
 GEOJSON = "application/geo+json"

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from emgis.api.errors import Conflict
+from emgis.api.http.errors import Conflict
 from emgis.geo.store import NETWORK_NAME_PATTERN
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
@@ -60,8 +60,8 @@ def cache_key(request: Request, what: str, layer: str, network: str | None) -> t
 
 def coverage_result(request: Request, layer: str, network: str | None = None) -> CoverageResult:
     """Compute (or take from the cache) the coverage of ``layer``."""
-    from emgis.api.cli import _norms
-    from emgis.api.cli_shelters import _result_frame, compute_coverage, facilities_of
+    from emgis.api.cli.base import _norms
+    from emgis.api.cli.shelters import _result_frame, compute_coverage, facilities_of
     from emgis.shelters.coverage import gap_tables, uncovered_clusters
     from emgis.shelters.store import load_coverage_inputs
 

@@ -18,7 +18,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from emgis.api.cli import _norms, _report_input_error, _settings, app, console, err
+from emgis.api.cli.base import _norms, _report_input_error, _settings, app, console, err
 from emgis.layers.problems import InputError
 
 LAYERS = {"shelters": "避难场所 shelters", "fire": "消防站 fire stations", "depots": "物资储备库 depots",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import sqlalchemy as sa
+import typer
 from rich.console import Console
 from rich.table import Table
 
+from emgis.api.cli.base import _report_input_error, _settings, app, console
 from emgis.layers.db import open_database
 from emgis.layers.loaders import load_layer
+from emgis.layers.problems import InputError
 from emgis.layers.study_area import read_boundary, save_study_area
 
 # (layer, file attribute of DemoFiles, --crs as a clerk would pass it; None = the file says)
@@ -49,7 +53,7 @@ def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo", ser
 def _serve(db, console: Console, *, host: str | None, port: int | None) -> None:
     import uvicorn
 
-    from emgis.api.app import ApiSettings, create_app
+    from emgis.api.http.app import ApiSettings, create_app
     from emgis.layers.settings import DatabaseSettings
 
     api = ApiSettings()
@@ -72,8 +76,8 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
     """Incidents, coverage and gaps of shelters and fire stations, and three new shelters sited by
     MCLP; the pages go to ``EMGIS_HOME/maps`` (served at ``/maps/saved``)."""
 
-    from emgis.api.cli import _norms
-    from emgis.api.cli_shelters import _result_frame, compute_coverage, facilities_of, run_siting
+    from emgis.api.cli.base import _norms
+    from emgis.api.cli.shelters import _result_frame, compute_coverage, facilities_of, run_siting
     from emgis.maps.coverage_map import write_coverage_map
     from emgis.shelters.coverage import uncovered_clusters
     from emgis.shelters.store import load_coverage_inputs
@@ -205,3 +209,23 @@ def _summary(db, console: Console) -> None:
         for label, q in queries.items():
             t.add_row(label, str(c.execute(sa.text(q)).scalar()))
     console.print(t)
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path | None, typer.Option(help="where to write the demo files (default EMGIS_HOME/demo)")] = None,
+    seed: int = 20250801,
+    serve: Annotated[bool, typer.Option(help="start the API and map pages afterwards (Ctrl-C stops it)")] = True,
+    host: Annotated[str | None, typer.Option(help="address to serve on (default EMGIS_API_HOST or 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default EMGIS_API_PORT or 8000)")] = None,
+) -> None:
+    """The whole demo: the synthetic county loaded through the ordinary loaders, analyses run, map pages served."""
+    dbs, ls = _settings()
+    out = out or dbs.home / "demo"
+    try:
+        run_demo(out, seed=seed, console=console, actor=ls.actor, serve=serve, host=host, port=port)
+    except InputError as exc:
+        _report_input_error(exc)
+        raise typer.Exit(2) from None
+
+

@@ -20,8 +20,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from emgis.api.auth import Principal, require
-from emgis.api.errors import Conflict, NotFound
+from emgis.api.http.auth import Principal, require
+from emgis.api.http.errors import Conflict, NotFound
 from emgis.layers import vocab
 from emgis.layers.problems import Problems
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from emgis.api.errors import BadRequest
+from emgis.api.http.errors import BadRequest
 from emgis.geo.store import NETWORK_NAME_PATTERN
 
 log = logging.getLogger("emgis.api")
@@ -104,7 +104,7 @@ def live(request: Request) -> HTMLResponse:
     try:
         require()
     except VendorMissing as exc:
-        from emgis.api.errors import Conflict
+        from emgis.api.http.errors import Conflict
 
         raise Conflict(str(exc)) from None
     engine = request.app.state.engine
@@ -141,7 +141,7 @@ def coverage(request: Request,
              layer: str = Query("shelters", pattern="^(shelters|fire|depots|teams)$",
                                 description="shelters, fire (fire stations), depots or teams"),
              network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> HTMLResponse:
-    from emgis.api.gaps import cache_key, coverage_result
+    from emgis.api.http.coverage import cache_key, coverage_result
     from emgis.maps.coverage_map import coverage_map
 
     key = cache_key(request, "coverage-page", layer, network)

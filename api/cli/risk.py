@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from emgis.api.cli import _norms, _report_input_error, _settings, app, console, err
+from emgis.api.cli.base import _norms, _report_input_error, _settings, app, console, err
 from emgis.layers.problems import InputError
 
 risk_app = typer.Typer(help="Four-colour safety risk (红橙黄蓝): candidates, areas, lists, map.",

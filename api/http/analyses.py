@@ -23,8 +23,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from emgis.api.changes import NotKept
-from emgis.api.errors import BadRequest, Conflict, NotFound
+from emgis.api.http.changes import NotKept
+from emgis.api.http.errors import BadRequest, Conflict, NotFound
 from emgis.geo.compiled import CompiledGraph
 from emgis.geo.store import NETWORK_NAME_PATTERN, RoadNetworkNotFound, facilities, load_network
 
@@ -228,7 +228,7 @@ def _read_closures(request: Request, graph: CompiledGraph, avoid: int):
 
 def _norms_in_force(request: Request, *, peek: bool = False):
     """The norms (defaults, ``EMGIS_NORMS_FILE``, the database's overrides), kept while the overrides are unchanged."""
-    from emgis.api.cli import _norms
+    from emgis.api.cli.base import _norms
 
     return request.app.state.memo.get(("norms",), ("norm_overrides",), lambda: _norms(request.app.state.engine),
                                       peek=peek)

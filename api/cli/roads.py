@@ -16,7 +16,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from emgis.api.cli import _norms, _report_input_error, _settings, app, console, err
+from emgis.api.cli.base import _norms, _report_input_error, _settings, app, console, err
 from emgis.layers.problems import InputError, Problem, Problems
 
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2", ".osm.xml", ".xml", ".xml.gz", ".xml.bz2")

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from emgis.api.errors import BadRequest, Conflict
+from emgis.api.http.errors import BadRequest, Conflict
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
@@ -32,7 +32,7 @@ HOW_TO_COMPUTE = ("run `emgis risk areas` (admin units: `--admin village` or `--
 
 def _levels(engine) -> dict:
     """The four levels with the colours in force (norms file and database overrides)."""
-    from emgis.api.cli import _norms
+    from emgis.api.cli.base import _norms
     from emgis.risk.levels import risk_levels
 
     try:

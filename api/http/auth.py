@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
-from emgis.api.errors import Forbidden, Unauthorized
+from emgis.api.http.errors import Forbidden, Unauthorized
 from emgis.layers.problems import Problems
 
 ROLES = ("viewer", "planner", "commander", "admin")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from emgis.api.cli import _report_input_error, _settings, app, console, err
+from emgis.api.cli.base import _report_input_error, _settings, app, console, err
 from emgis.layers.problems import InputError
 
 token_app = typer.Typer(help="API tokens: writes over HTTP need one (roles: viewer < planner < commander < admin).",
@@ -26,7 +26,7 @@ def serve(
     """Run the HTTP API (layers as OGC API – Features, incidents, analyses) until Ctrl-C."""
     import uvicorn
 
-    from emgis.api.app import ApiSettings, create_app
+    from emgis.api.http.app import ApiSettings, create_app
     from emgis.layers.db import open_database
 
     dbs, _ = _settings()
@@ -40,7 +40,7 @@ def serve(
                       f"{f', {workers} workers' if workers > 1 else ''}; Ctrl-C stops it")
         if workers > 1:  # each worker process builds its own app and engine from the environment
             os.environ.update(EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(dbs.home))
-            uvicorn.run("emgis.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+            uvicorn.run("emgis.api.http.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
         else:
             uvicorn.run(create_app(api, engine=db.engine, db_settings=dbs), host=host, port=port, log_level="info")
 
@@ -59,7 +59,7 @@ def token_create(
     role: Annotated[str, typer.Option(help="viewer, planner, commander or admin")] = "viewer",
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
-    from emgis.api.auth import create_token
+    from emgis.api.http.auth import create_token
 
     try:
         token = _engine_do(lambda e: create_token(e, name, role))
@@ -74,7 +74,7 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     """List the tokens (names, roles, revoked or not; never the tokens)."""
-    from emgis.api.auth import list_tokens
+    from emgis.api.http.auth import list_tokens
 
     rows = _engine_do(list_tokens)
     t = Table("name", "role", "created", "revoked")
@@ -86,7 +86,7 @@ def token_list() -> None:
 @token_app.command("revoke")
 def token_revoke(name: Annotated[str, typer.Argument(help="the token's name")]) -> None:
     """Revoke a token: requests with it are refused from now on."""
-    from emgis.api.auth import revoke_token
+    from emgis.api.http.auth import revoke_token
 
     if not _engine_do(lambda e: revoke_token(e, name)):
         err.print(f"[red]error[/]: there is no token named {name!r}; `emgis token list` shows them")

@@ -26,8 +26,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from emgis.api import analyses, features, gaps, live, pages, planning, warning
-from emgis.api.errors import RETRY_AFTER_S, install_handlers
+from emgis.api.http import analyses, coverage, features, live, pages, planning, warning
+from emgis.api.http.errors import RETRY_AFTER_S, install_handlers
 from emgis.layers.settings import DatabaseSettings
 
 log = logging.getLogger("emgis.api")
@@ -78,7 +78,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         from emgis.layers.db import make_engine
 
         engine = make_engine(db_settings.database_url)
-    from emgis.api.changes import ChangeFeed, Memo
+    from emgis.api.http.changes import ChangeFeed, Memo
 
     feed = ChangeFeed(engine)
 
@@ -131,7 +131,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(live.router)
     app.include_router(analyses.router)
     app.include_router(warning.router)
-    app.include_router(gaps.router)
+    app.include_router(coverage.router)
     app.include_router(planning.router)
     app.include_router(pages.router)
     pages.mount_saved(app, db_settings.home)

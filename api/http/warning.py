@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from emgis.api.errors import BadRequest, NotFound
+from emgis.api.http.errors import BadRequest, NotFound
 from emgis.geo.store import NETWORK_NAME_PATTERN
 from emgis.layers.problems import Problems
 
@@ -61,7 +61,7 @@ def _area_from_body(value: Any):
     p = Problems("warning area")
     if isinstance(value, dict) and value.get("type") == "Feature":
         value = value.get("geometry")
-    from emgis.api.live import _geometry
+    from emgis.api.http.live import _geometry
 
     text = _geometry(p, "geometry", value, _AREAS)
     p.raise_if_errors()
@@ -90,7 +90,7 @@ def warning_area(request: Request, area, *, close_roads: bool = False, network: 
     """Compute the answer for ``area`` (a shapely polygon, lon/lat)."""
     import shapely
 
-    from emgis.api.analyses import _graph, _norms_in_force
+    from emgis.api.http.analyses import _graph, _norms_in_force
     from emgis.geo.routing import closures_from_polygons, nearest_facility_times, snap
     from emgis.geo.store import facilities
 

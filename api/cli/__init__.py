@@ -1,0 +1,34 @@
+"""The `emgis` command line: parses, calls a service or a core, renders.
+
+Importing this package registers every command on `emgis.api.cli.base.app`; `main` runs it.
+The HTTP side (`emgis.api.http`) never imports anything from here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
+    db,
+    demo,
+    load,
+    norms,
+    population,
+    risk,
+    roads,
+    serve,
+    shelters,
+    warning,
+)
+from emgis.api.cli.base import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+

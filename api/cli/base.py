@@ -1,0 +1,53 @@
+"""The `emgis` command line's Typer apps and what every command shares (consoles, settings,
+the report of an `InputError`); the commands live in the modules beside it."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from emgis.layers.problems import InputError
+
+app = typer.Typer(help="emgis: risk, coverage and dispatch maps for a county emergency management bureau.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Manage the database (emgis's own PostGIS cluster, or EMGIS_DATABASE_URL).",
+                     no_args_is_help=True)
+norms_app = typer.Typer(help="The norms table: numbers from standards, with sources; override them here.",
+                        no_args_is_help=True)
+population_app = typer.Typer(help="Population as demand: rasters summed to units, rescaled to the census; demand points.",
+                             no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(norms_app, name="norms")
+app.add_typer(population_app, name="population")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings():
+    from emgis.layers.settings import DatabaseSettings, LoadSettings
+
+    return DatabaseSettings(), LoadSettings()
+
+
+def _norms(engine=None):
+    """The norms in force (defaults, EMGIS_NORMS_FILE, the database's overrides)."""
+    from emgis.layers.norms import norms_in_force
+
+    return norms_in_force(engine)
+
+
+def _report_input_error(exc: InputError) -> None:
+    err.print(f"[bold red]{exc.source}[/]: nothing was loaded. Problems found ({len(exc.problems)}):")
+    t = Table(show_lines=False, header_style="bold")
+    for col in ("", "row", "field", "value", "problem", "how to fix"):
+        t.add_column(col, overflow="fold")
+    for p in exc.problems:
+        t.add_row("[red]error[/]" if p.severity == "error" else "[yellow]warning[/]",
+                  "" if p.row is None else str(p.row), p.field or "", "" if p.value is None else str(p.value),
+                  p.message, p.fix)
+    err.print(t)
+    if all(p.severity == "warning" for p in exc.problems):
+        err.print("Only warnings: check them, then run again with [bold]--accept-warnings[/] to load.")
+
+
