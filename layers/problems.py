@@ -108,3 +108,21 @@ class Problems:
         """Raise :class:`InputError` if there is an error (or a warning not accepted)."""
         if self.errors or (self.warnings and not accept_warnings):
             raise InputError(self.items, source=self.file)
+
+
+# --- the domain's errors below the edges -------------------------------------------------------
+# Services and cores raise these, never an HTTP or typer exception; the edges map them: the
+# HTTP side in one table (api/http/errors.py), the command line to a red message and exit 2.
+
+
+class NotFound(LookupError):
+    """The thing asked for (an incident, a network, a layer's row) does not exist (HTTP 404)."""
+
+
+class MissingData(RuntimeError):
+    """What an analysis needs is not stored yet; the message names it and the command that
+    supplies it (HTTP 409)."""
+
+
+class BadArgument(ValueError):
+    """A parameter of a request is malformed or out of range; the message says how (HTTP 400)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -171,3 +172,17 @@ def write_coverage_map(path: str | Path, demand: gpd.GeoDataFrame, facilities=No
     assets.assert_offline(page)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def write_siting_map(run: Any, path: str | Path, demand: gpd.GeoDataFrame, *, kind_label: str,
+                     title: str, chosen: gpd.GeoDataFrame | None = None) -> Path:
+    """The before/after map of a siting run (`shelters.service.SitingRun`): every demand point
+    covered before and after, the existing and the new sites."""
+    frame = gpd.GeoDataFrame({"code": demand["code"].to_numpy(), "name": demand["name"].to_numpy(),
+                              "population": run.w, "covered": run.before,
+                              "covered_after": run.after},
+                             geometry=demand.geometry.to_numpy(), crs=4326)
+    return write_coverage_map(path, frame, run.existing,
+                              new_sites=run.chosen() if chosen is None else chosen,
+                              kind_label=kind_label, standard=f"standard {run.standard_s / 60:g} min",
+                              title=title)

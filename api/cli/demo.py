@@ -77,9 +77,9 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
     MCLP; the pages go to ``EMGIS_HOME/maps`` (served at ``/maps/saved``)."""
 
     from emgis.api.cli.base import _norms
-    from emgis.api.cli.shelters import _result_frame, compute_coverage, facilities_of, run_siting
-    from emgis.maps.coverage_map import write_coverage_map
+    from emgis.maps.coverage_map import write_coverage_map, write_siting_map
     from emgis.shelters.coverage import uncovered_clusters
+    from emgis.shelters.service import compute_coverage, coverage_table, facilities_of, run_siting
     from emgis.shelters.store import load_coverage_inputs
 
     with db.engine.begin() as c:
@@ -103,7 +103,7 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
     for layer, label in (("shelters", "避难场所 shelters"), ("fire", "消防站 fire stations")):
         cov = compute_coverage(inputs, layer, norms)
         covered = cov["covered"].to_numpy()
-        frame = _result_frame(inputs, cov, layer).assign(time_s=cov["time_s"].to_numpy())  # as `emgis coverage --map`
+        frame = coverage_table(inputs, cov, layer).assign(time_s=cov["time_s"].to_numpy())  # as `emgis coverage --map`
         pop = float(frame["population"].sum())
         share = float(frame.loc[covered, "population"].sum()) / pop if pop else float("nan")
         write_coverage_map(out / f"coverage_{layer}.html", frame, facilities_of(inputs, layer),
@@ -117,7 +117,7 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
         raise RuntimeError(f"demo siting failed its independent check: {sr.check.problems}")
     w = sr.w
     before, after = sr.before, sr.after
-    sr.write_map(out / "siting_shelters.html", d, kind_label="避难场所 shelters",
+    write_siting_map(sr, out / "siting_shelters.html", d, kind_label="避难场所 shelters",
                  title="选址 Siting (MCLP, 3 new shelters)")
     console.print(f"  siting (MCLP, 3 new shelters on a 1 km grid): {w[before].sum():,.0f} → {w[after].sum():,.0f} "
                   f"people within the standard ({sr.result.status}, gap {sr.result.mip_gap:.2%}); "

@@ -228,9 +228,9 @@ def _read_closures(request: Request, graph: CompiledGraph, avoid: int):
 
 def _norms_in_force(request: Request, *, peek: bool = False):
     """The norms (defaults, ``EMGIS_NORMS_FILE``, the database's overrides), kept while the overrides are unchanged."""
-    from emgis.api.cli.base import _norms
+    from emgis.layers.norms import norms_in_force
 
-    return request.app.state.memo.get(("norms",), ("norm_overrides",), lambda: _norms(request.app.state.engine),
+    return request.app.state.memo.get(("norms",), ("norm_overrides",), lambda: norms_in_force(request.app.state.engine),
                                       peek=peek)
 
 

@@ -60,9 +60,9 @@ def cache_key(request: Request, what: str, layer: str, network: str | None) -> t
 
 def coverage_result(request: Request, layer: str, network: str | None = None) -> CoverageResult:
     """Compute (or take from the cache) the coverage of ``layer``."""
-    from emgis.api.cli.base import _norms
-    from emgis.api.cli.shelters import _result_frame, compute_coverage, facilities_of
+    from emgis.layers.norms import norms_in_force
     from emgis.shelters.coverage import gap_tables, uncovered_clusters
+    from emgis.shelters.service import compute_coverage, coverage_table, facilities_of
     from emgis.shelters.store import load_coverage_inputs
 
     engine = request.app.state.engine
@@ -72,7 +72,7 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
     hit = cache.get(key)
     if hit is not None:
         return hit
-    norms = _norms(engine)
+    norms = norms_in_force(engine)
     inputs = load_coverage_inputs(engine, network=name, home=request.app.state.home, norms=norms)
     fac = facilities_of(inputs, layer)
     if not len(fac):
@@ -80,7 +80,7 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
     c = compute_coverage(inputs, layer, norms)
     d = inputs.demand
     covered = c["covered"].to_numpy(dtype=bool)
-    frame = _result_frame(inputs, c, layer).assign(  # the CLI's table, with the times unrounded
+    frame = coverage_table(inputs, c, layer).assign(  # the CLI's table, with the times unrounded
         population=d["population"].to_numpy(dtype=float), covered=covered,
         time_s=c["time_s"].to_numpy(dtype=float), standard_s=c["standard_s"].to_numpy(dtype=float))
     villages, townships = gap_tables(d, covered)

@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
 from emgis.geo.store import RoadNetworkNotFound
-from emgis.layers.problems import InputError
+from emgis.layers.problems import BadArgument, InputError, MissingData
+from emgis.layers.problems import NotFound as NotStored
 
 log = logging.getLogger("emgis.api")
 
@@ -100,6 +101,18 @@ def install_handlers(app: FastAPI) -> None:
             return JSONResponse(_body("text in the request contains a NUL (0x00) character; remove it"),
                                 status_code=400)
         raise exc
+
+    @app.exception_handler(NotStored)
+    async def _not_stored(request: Request, exc: NotStored) -> JSONResponse:
+        return JSONResponse(_body(str(exc)), status_code=404)
+
+    @app.exception_handler(MissingData)
+    async def _missing(request: Request, exc: MissingData) -> JSONResponse:
+        return JSONResponse(_body(str(exc)), status_code=409)
+
+    @app.exception_handler(BadArgument)
+    async def _bad_argument(request: Request, exc: BadArgument) -> JSONResponse:
+        return JSONResponse(_body(str(exc)), status_code=400)
 
     @app.exception_handler(RoadNetworkNotFound)
     async def _no_network(request: Request, exc: RoadNetworkNotFound) -> JSONResponse:

@@ -32,11 +32,11 @@ HOW_TO_COMPUTE = ("run `emgis risk areas` (admin units: `--admin village` or `--
 
 def _levels(engine) -> dict:
     """The four levels with the colours in force (norms file and database overrides)."""
-    from emgis.api.cli.base import _norms
+    from emgis.layers.norms import norms_in_force
     from emgis.risk.levels import risk_levels
 
     try:
-        return {lv.key: lv for lv in risk_levels(_norms(engine))}
+        return {lv.key: lv for lv in risk_levels(norms_in_force(engine))}
     except ValueError as exc:  # a colour norm that is not a colour: fix the norms, not the request
         raise Conflict(f"{exc}; then ask again") from None
 

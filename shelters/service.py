@@ -1,0 +1,202 @@
+"""Coverage and siting as services: what `emgis coverage | gaps | site`, the HTTP API's
+/analyses/coverage and /analyses/gaps, the coverage page and the demo all ask for, computed once
+here from the stored inputs (`shelters.store.load_coverage_inputs`) and the norms in force.
+
+The edges parse their arguments, call these and render the result; errors are the domain's
+(`MissingData`, `InputError`), which each edge maps to its own way of saying so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from emgis.layers.problems import MissingData
+
+LAYERS = {"shelters": "避难场所 shelters", "fire": "消防站 fire stations", "depots": "物资储备库 depots",
+          "teams": "救援队伍 teams"}
+#: the table (``emgis load TABLE``) each layer's facilities come from
+_TABLE = {"shelters": "shelters", "fire": "team_bases", "depots": "depots", "teams": "team_bases"}
+
+
+def facilities_of(inputs, layer: str):
+    """The facility table a layer's coverage is measured from."""
+    if layer == "shelters":
+        return inputs.shelters
+    if layer == "depots":
+        return inputs.depots
+    teams = inputs.team_bases
+    if layer == "fire" and "team_type" in teams.columns:
+        return teams[teams["team_type"] == "fire_station"]
+    return teams
+
+
+
+def compute_coverage(inputs, layer: str, norms) -> pd.DataFrame:
+    from emgis.shelters import coverage as cov
+
+    fn = {"shelters": cov.shelter_coverage, "fire": cov.fire_coverage, "depots": cov.depot_coverage,
+          "teams": cov.team_coverage}[layer]
+    fac = inputs.shelters if layer == "shelters" else inputs.depots if layer == "depots" else inputs.team_bases
+    if not len(facilities_of(inputs, layer)):
+        raise MissingData(f"no usable {LAYERS[layer]} are stored; load them first (emgis load {_TABLE[layer]} FILE)")
+    return fn(inputs.graph, inputs.demand, fac, norms=norms)
+
+
+def coverage_table(inputs, c: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
+    """One row per demand point: its nearest facility by name, minutes, the standard, covered."""
+    d = inputs.demand
+    fac = facilities_of(inputs, layer)
+    label = dict(zip(fac["id"], fac["name"].fillna(fac["ext_id"]), strict=True)) if "id" in fac else {}
+    out = gpd.GeoDataFrame({
+        "code": d["code"].to_numpy(), "name": d["name"].to_numpy(), "population": d["population"].to_numpy(),
+        "facility": [label.get(f, f) for f in c["facility_id"].astype(object)], "time_min": np.round(c["time_s"].to_numpy() / 60, 2),
+        "standard_min": np.round(c["standard_s"].to_numpy(dtype=float) / 60, 2), "covered": c["covered"].to_numpy(),
+        "snap_m": np.round(d["snap_m"].to_numpy(dtype=float), 1),
+    }, geometry=d.geometry.to_numpy(), crs=4326)
+    out["time_min"] = out["time_min"].where(np.isfinite(out["time_min"]), None)
+    # a shelter class's own standard decides coverage: keep the time to the nearest of each class
+    for col in [k for k in c.columns if k.startswith("time_s.") and layer in ("shelters", "depots")]:
+        t = np.round(c[col].to_numpy(dtype=float) / 60, 2)
+        out[f"time_min.{col[7:]}"] = np.where(np.isfinite(t), t, np.nan)
+    out["covered_by"] = [None if pd.isna(f) or f == -1 else label.get(f, f) for f in c["covered_by_id"].astype(object)]
+    return out
+
+
+MODELS = ("mclp", "lscp", "pmedian", "cmclp", "cpmedian")
+DEFAULT_CLASS = {"shelters": "emergency", "depots": "county"}
+
+
+def standard_seconds(layer: str, norms, site_class: str | None) -> float:
+    """The standard new sites are held to: the norm of the kind (and class) from the norms table."""
+    from emgis.shelters.coverage import KINDS
+
+    kind = KINDS[layer]
+    key = kind.norm if kind.class_col is None else f"{kind.norm}.{site_class or DEFAULT_CLASS[layer]}"
+    return float(norms.number(key)) * kind.unit_s
+
+
+def read_candidates(spec: str, engine, area_metric_epsg: int | None):
+    """``grid:1000`` | ``osm:FILE`` | a layer FILE (points or polygons) → candidate points."""
+    from emgis.layers.study_area import load_study_area
+    from emgis.shelters.candidates import grid_candidates, osm_candidates
+
+    area = load_study_area(engine)
+    if spec.startswith("grid:"):
+        if area is None:
+            raise MissingData("grid candidates need a study area: run `emgis init` first")
+        return grid_candidates(area.geom, float(spec[5:]), area.metric_epsg)
+    if spec.startswith("osm:"):
+        return osm_candidates(spec[4:], boundary=None if area is None else area.geom)
+    gdf = gpd.read_file(spec).to_crs(4326)
+    gdf = gdf.set_geometry(gdf.geometry.representative_point())
+    gdf["ext_id"] = gdf.get("id", pd.Series([f"cand:{i}" for i in range(len(gdf))], index=gdf.index)).astype(str)
+    gdf["name"] = gdf.get("name", gdf["ext_id"])
+    gdf["kind"], gdf["kind_zh"] = "given", "指定"
+    gdf["area_m2"] = pd.to_numeric(gdf.get("area_m2", np.nan), errors="coerce")
+    return gdf[["ext_id", "name", "kind", "kind_zh", "area_m2", "geometry"]]
+
+
+@dataclass
+class SitingRun:
+    """Everything `run_siting` computed: the result, its independent check and the inputs."""
+
+    result: Any
+    check: Any
+    T: Any
+    w: np.ndarray
+    standard_s: float
+    existing: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    why: pd.Series
+    sites: gpd.GeoDataFrame
+    existing_idx: np.ndarray
+
+    @property
+    def before(self) -> np.ndarray:
+        return _covered(self.T, self.existing_idx, self.standard_s)
+
+    @property
+    def after(self) -> np.ndarray:
+        return _covered(self.T, self.result.chosen, self.standard_s)
+
+    def chosen(self) -> gpd.GeoDataFrame:
+        """The new sites with the people each newly brings within the standard."""
+        before = self.before
+        out = self.sites.iloc[self.result.new].copy()
+        out["covers_new_people"] = [float(self.w[_covered(self.T, [j], self.standard_s) & ~before].sum())
+                                    for j in self.result.new]
+        return out
+
+
+def run_siting(engine, inputs, norms, *, layer: str = "shelters", model: str = "mclp", add: int = 5,
+               candidates: str = "grid:1000", site_class: str | None = None, capacity: float = 2000,
+               time_limit: float = 60) -> SitingRun:
+    """Choose new sites (the work of `emgis site`, also run by `emgis demo`).
+
+    Raises `MissingData` when there is no candidate site (or no study area for a grid).
+    """
+    from emgis.risk.store import read_points
+    from emgis.shelters import siting
+    from emgis.shelters.candidates import exclusions
+    from emgis.shelters.coverage import KINDS, demand_facility_times
+
+    std = standard_seconds(layer, norms, site_class)
+    cand = read_candidates(candidates, engine, None)
+    why = exclusions(cand, hazard_zones=inputs.hazard_zones, risk_points=read_points(engine), norms=norms)
+    existing = facilities_of(inputs, layer)
+    if cand.empty:
+        raise MissingData(f"no candidate sites from {candidates}: give another source (grid:1000, osm:FILE, "
+                          "a layer)")
+    ex = gpd.GeoDataFrame({"ext_id": existing["ext_id"].astype(str).to_numpy(), "name": existing["name"].to_numpy(),
+                           "kind": "existing", "kind_zh": "现有", "area_m2": np.nan},
+                          geometry=existing.geometry.to_numpy(), crs=4326)
+    sites = pd.concat([ex, cand], ignore_index=True)
+    sites = gpd.GeoDataFrame(sites, geometry="geometry", crs=4326)
+    if layer == "shelters":
+        sites["duration_class"] = site_class or DEFAULT_CLASS[layer]
+    n_ex = len(ex)
+    allowed = np.r_[np.ones(n_ex, dtype=bool), (why == "").to_numpy()]
+    cutoff = std if model in ("mclp", "lscp", "cmclp") else max(3 * std, std + 1800)
+    times = demand_facility_times(inputs.graph, inputs.demand, sites, cutoff_s=cutoff,
+                                  direction=KINDS[layer].direction, norms=norms)
+    T = siting.times_matrix(times)
+    w = inputs.demand["population"].to_numpy(dtype=float)
+    existing_idx = np.arange(n_ex)
+    per = norms.number(f"shelter.m2_per_person.{site_class or 'emergency'}") if layer == "shelters" else None
+    cap = np.full(len(sites), float(capacity))
+    if per:
+        cap = np.where(sites["area_m2"].notna(), sites["area_m2"].fillna(0) / per, cap)
+    if layer == "shelters" and n_ex:
+        known = existing["capacity"].to_numpy(dtype=float)
+        cap[:n_ex] = np.where(np.isfinite(known), known, cap[:n_ex])
+    kw = dict(existing=existing_idx, allowed=allowed, time_limit_s=time_limit)
+    if model == "mclp":
+        res = siting.mclp(T, w, std, add, **kw)
+    elif model == "lscp":
+        res = siting.lscp(T, std, weights=w, **kw)
+    elif model == "pmedian":
+        res = siting.p_median(T, w, add, unserved_s=cutoff, **kw)
+    elif model == "cmclp":
+        res = siting.capacitated_mclp(T, w, std, add, cap, **kw)
+    else:
+        res = siting.capacitated_p_median(T, w, add, cap, unserved_s=cutoff, **kw)
+    check = siting.check_solution(res, T, w, standard_s=std if model in ("mclp", "lscp", "cmclp") else None,
+                                  p=None if model == "lscp" else add, existing=existing_idx, allowed=allowed,
+                                  capacity=cap if model.startswith("c") else None,
+                                  unserved_s=cutoff if model in ("pmedian", "cpmedian") else None)
+    return SitingRun(res, check, T, w, std, ex, cand, why, sites, existing_idx)
+
+
+def _covered(T, cols, standard_s: float) -> np.ndarray:
+    """Demand points with one of ``cols`` within ``standard_s`` in the sparse matrix ``T``."""
+    sub = T[:, np.asarray(cols, dtype=np.int64)].tocsr() if len(cols) else None
+    if sub is None:
+        return np.zeros(T.shape[0], dtype=bool)
+    hit = sub.copy()
+    hit.data = (hit.data <= standard_s).astype(np.int8)
+    return np.asarray(hit.sum(axis=1)).ravel() > 0
