@@ -152,3 +152,29 @@ def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db): 
     assert fire["standard_min"] == [5.0] and fire["covered"] <= fire["population"]
     assert client.get("/analyses/coverage?layer=bogus").status_code == 422
     assert client.get("/analyses/coverage?layer=team_bases").json() == client.get("/analyses/coverage?layer=teams").json()
+
+
+def test_the_command_line_gives_the_http_answer(client, demo_db, area, tmp_path, monkeypatch):  # noqa: F811
+    """`emgis warning-area` calls the same service as the route: same villages, people, shelters."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from emgis.api.cli import app
+
+    monkeypatch.setenv("EMGIS_DATABASE_URL", demo_db.url)
+    monkeypatch.setenv("EMGIS_HOME", str(demo_db.home))
+    f = tmp_path / "area.geojson"
+    f.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(area)}]}))
+    res = CliRunner().invoke(app, ["warning-area", "--area", str(f), "--out", str(tmp_path / "a.json")])
+    assert res.exit_code == 0, res.output
+    assert "villages warned" in res.output
+    cli = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    http = client.post("/analyses/warning-area", json=shapely.geometry.mapping(area)).json()
+    assert cli["villages"] == http["villages"] and cli["population_total"] == http["population_total"]
+    assert cli["shelters_used"] == http["shelters_used"]
+    res = CliRunner().invoke(app, ["warning-area", "--incident", "99999999", "--radius-m", "500"])
+    assert res.exit_code == 2 and "no incident 99999999" in res.output
+    res = CliRunner().invoke(app, ["warning-area"])
+    assert res.exit_code == 2 and "--incident ID" in res.output
