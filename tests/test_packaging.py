@@ -27,3 +27,23 @@ def test_the_package_imports_as_emgis():
 
     assert Path(emgis.geo.crs.__file__).resolve().parent == ROOT / "geo"
     assert emgis.layers.norms.default_norms().number("fire.response_min") > 0
+
+
+def test_the_http_process_loads_no_command_line():
+    """The server built by `create_app` (and every route module) imports no CLI module, typer or
+    rich: `lint-imports` checks the code; this checks what a real process has loaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sqlalchemy as sa\n"
+        "from emgis.api.http.app import ApiSettings, create_app\n"
+        "app = create_app(ApiSettings(), engine=sa.create_engine('postgresql+psycopg2://x@127.0.0.1:1/x'))\n"
+        "assert app.routes\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich')\n"
+        "             or m.startswith('emgis.api.cli'))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT.parent)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
