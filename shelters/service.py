@@ -133,13 +133,26 @@ class SitingRun:
         return out
 
 
-def run_siting(engine, inputs, norms, *, layer: str = "shelters", model: str = "mclp", add: int = 5,
-               candidates: str = "grid:1000", site_class: str | None = None, capacity: float = 2000,
-               time_limit: float = 60) -> SitingRun:
+@dataclass(frozen=True)
+class SitingRequest:
+    """What a planner asks of `run_siting` (the options of `emgis site`)."""
+
+    layer: str = "shelters"
+    model: str = "mclp"          # one of MODELS
+    add: int = 5                 # new sites (not for lscp)
+    candidates: str = "grid:1000"  # grid:METRES | osm:FILE | a layer file
+    site_class: str | None = None  # class of the new sites (shelter duration class, depot level)
+    capacity: float = 2000       # persons per new site when its area is unknown
+    time_limit: float = 60       # solver time limit, seconds
+
+
+def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
     """Choose new sites (the work of `emgis site`, also run by `emgis demo`).
 
     Raises `MissingData` when there is no candidate site (or no study area for a grid).
     """
+    layer, model, add, site_class = request.layer, request.model, request.add, request.site_class
+    candidates, capacity, time_limit = request.candidates, request.capacity, request.time_limit
     from emgis.risk.store import read_points
     from emgis.shelters import siting
     from emgis.shelters.candidates import exclusions

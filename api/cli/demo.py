@@ -79,7 +79,13 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
     from emgis.api.cli.base import _norms
     from emgis.maps.coverage_map import write_coverage_map, write_siting_map
     from emgis.shelters.coverage import uncovered_clusters
-    from emgis.shelters.service import compute_coverage, coverage_table, facilities_of, run_siting
+    from emgis.shelters.service import (
+        SitingRequest,
+        compute_coverage,
+        coverage_table,
+        facilities_of,
+        run_siting,
+    )
     from emgis.shelters.store import load_coverage_inputs
 
     with db.engine.begin() as c:
@@ -111,8 +117,8 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
                            title=f"覆盖与缺口 Coverage and gaps: {label}")
         console.print(f"  coverage of {label}: {share:.1%} of {pop:,.0f} people within the standard")
         pages += 1
-    sr = run_siting(db.engine, inputs, norms, layer="shelters", model="mclp", add=3, candidates="grid:1000",
-                    time_limit=60)
+    sr = run_siting(db.engine, inputs, norms, SitingRequest(layer="shelters", model="mclp", add=3,
+                                                            candidates="grid:1000", time_limit=60))
     if not sr.check.ok:
         raise RuntimeError(f"demo siting failed its independent check: {sr.check.problems}")
     w = sr.w

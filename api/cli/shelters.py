@@ -23,6 +23,7 @@ from emgis.shelters.service import (
     DEFAULT_CLASS,
     LAYERS,
     MODELS,
+    SitingRequest,
     _covered,
     compute_coverage,
     coverage_table,
@@ -221,8 +222,9 @@ def site_cmd(
         raise typer.Exit(2)
     with coverage_inputs(network, year) as (db, norms, inputs):
         try:
-            sr = run_siting(db.engine, inputs, norms, layer=layer, model=model, add=add, candidates=candidates,
-                            site_class=site_class, capacity=capacity, time_limit=time_limit)
+            sr = run_siting(db.engine, inputs, norms, SitingRequest(
+                layer=layer, model=model, add=add, candidates=candidates, site_class=site_class,
+                capacity=capacity, time_limit=time_limit))
         except MissingData as exc:
             err.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
