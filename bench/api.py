@@ -402,8 +402,8 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
                    "query_string": b""})
 
     def call(lon, lat, avoid):
-        r = analyses._nearest(req, lon=lon, lat=lat, layer="team_bases", k=3, avoid=avoid,
-                              direction="from_facility", network=None)  # what the async endpoint runs
+        q = analyses.NearestQuery(lon, lat, "team_bases", 3, avoid, "from_facility", None)
+        r = analyses._nearest(req, q)  # what the async endpoint runs
         assert r.status_code == 200
         return r
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -313,17 +314,31 @@ async def nearest(request: Request,
     """The answer from memory on the event loop when everything it needs is kept (no I/O, about a
     millisecond); otherwise (first request, a change, closed roads: database reads or a search)
     in the thread pool."""
-    args = {"lon": lon, "lat": lat, "layer": layer, "k": k, "avoid": avoid, "direction": direction,
-            "network": network}
+    q = NearestQuery(lon, lat, layer, k, avoid, direction, network)
     try:
-        return _nearest(request, peek=True, **args)
+        return _nearest(request, q, peek=True)
     except NotKept:
-        return await run_in_threadpool(_nearest, request, **args)
+        return await run_in_threadpool(_nearest, request, q)
 
 
-def _nearest(request: Request, *, lon: float, lat: float, layer: str, k: int, avoid: int | None, direction: str,
-             network: str | None, peek: bool = False) -> Response:
+@dataclass(frozen=True)
+class NearestQuery:
+    """The parsed query of ``/analyses/nearest``."""
+
+    lon: float
+    lat: float
+    layer: str
+    k: int
+    avoid: int | None
+    direction: str
+    network: str | None
+
+
+def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Response:
     from emgis.geo.routing import nearest_k
+
+    lon, lat, layer, k, avoid, direction, network = (q.lon, q.lat, q.layer, q.k, q.avoid,
+                                                     q.direction, q.network)
 
     graph, graph_version = _graph(request, network, peek=peek)
     norms = _norms_in_force(request, peek=peek)
