@@ -393,8 +393,8 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
     from starlette.requests import Request
 
     from emgis.api.http import analyses
-    from emgis.api.http.app import ApiSettings, create_app
-    from emgis.layers.settings import DatabaseSettings
+    from emgis.api.http.app import create_app
+    from emgis.layers.settings import ApiSettings, DatabaseSettings
 
     app = create_app(ApiSettings(), engine=db.engine, db_settings=DatabaseSettings(home=home))
     app.state.changes.start()  # what the app's lifespan does when served

@@ -32,7 +32,9 @@ class ClusterError(RuntimeError):
 
 def find_pg_bin() -> Path:
     """Return the directory of the newest installed PostgreSQL server programs."""
-    env = os.environ.get("EMGIS_PG_BIN")
+    from emgis.layers.settings import ToolSettings
+
+    env = ToolSettings().pg_bin
     candidates = [Path(env)] if env else []
     candidates += sorted(
         (Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")),

@@ -1,6 +1,7 @@
 """Settings, one class per concern, read from ``EMGIS_*`` environment variables.
 
-Built once by the CLI or the app factory and passed down; analysis code never reads them.
+The one place every ``EMGIS_`` variable is declared (the README's Configuration table lists the
+same). Built once by the CLI or the app factory and passed down; analysis code never reads them.
 """
 
 from __future__ import annotations
@@ -41,3 +42,36 @@ class LoadSettings(BaseSettings):
         description="points this far outside the study area still load (with a warning); beyond it they are errors",
     )
     actor: str = Field(default="cli", description="name recorded in the audit log for CLI edits")
+
+
+class ApiSettings(BaseSettings):
+    """How the HTTP API is served (``EMGIS_API_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMGIS_API_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="address `emgis serve` listens on")
+    port: int = Field(default=8000, description="port `emgis serve` listens on")
+    workers: int = Field(default=1, ge=1, description="worker processes of `emgis serve` (up to one per core)")
+    cors_origins: list[str] = Field(default_factory=list,
+                                    description="origins allowed to call the API from a browser (CORS); "
+                                                "empty = CORS off")
+    network: str = Field(default="default", description="road network the analyses route on by default")
+    cache: bool = Field(default=True, description="keep facilities, network versions and incident areas in "
+                        "memory, dropped when PostgreSQL notifies a change (api/changes.py); false = read the "
+                        "database on every request")
+    route_trees_mb: int = Field(default=256, ge=0, description="memory for stored shortest-path trees of "
+                                "facilities (nearest-resources answers without a search; 12 bytes per road "
+                                "node and facility); 0 = search on every request")
+
+
+class ToolSettings(BaseSettings):
+    """Where emgis finds the programs and files it did not install itself."""
+
+    model_config = SettingsConfigDict(env_prefix="EMGIS_", extra="ignore")
+
+    pg_bin: Path | None = Field(default=None, description="directory of PostgreSQL's server programs; "
+                                "unset = the newest /usr/lib/postgresql/*/bin")
+    leaflet_dir: Path | None = Field(default=None, description="where the map pages take Leaflet from; "
+                                     "unset = maps/static/leaflet, then Debian's")
+    vendor_dir: Path | None = Field(default=None, description="where the live map's Leaflet plugins are; "
+                                    "unset = maps/static/vendor")

@@ -22,11 +22,11 @@ with warnings.catch_warnings():  # starlette asks for httpx2; httpx still works 
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from emgis.api.http.app import ApiSettings, create_app
+from emgis.api.http.app import create_app
 from emgis.api.http.auth import create_token, revoke_token
 from emgis.api.http.features import COLLECTIONS, MAX_LIMIT
 from emgis.layers.db import make_engine
-from emgis.layers.settings import DatabaseSettings
+from emgis.layers.settings import ApiSettings, DatabaseSettings
 
 pytestmark = pytest.mark.postgis
 

@@ -75,8 +75,8 @@ def test_risk_areas_level_filter_and_bad_parameters(client, demo_db):  # noqa: F
 
 
 def test_risk_areas_not_computed_is_an_empty_collection_with_a_note(client, db, tmp_path):  # noqa: F811
-    from emgis.api.http.app import ApiSettings, create_app
-    from emgis.layers.settings import DatabaseSettings
+    from emgis.api.http.app import create_app
+    from emgis.layers.settings import ApiSettings, DatabaseSettings
 
     r = client.get("/analyses/risk-areas?kind=grid")  # the demo coloured villages only
     assert r.status_code == 200

@@ -37,7 +37,8 @@ def test_the_http_process_loads_no_command_line():
 
     code = (
         "import sys, sqlalchemy as sa\n"
-        "from emgis.api.http.app import ApiSettings, create_app\n"
+        "from emgis.api.http.app import create_app\n"
+        "from emgis.layers.settings import ApiSettings\n"
         "app = create_app(ApiSettings(), engine=sa.create_engine('postgresql+psycopg2://x@127.0.0.1:1/x'))\n"
         "assert app.routes\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich')\n"

@@ -53,8 +53,8 @@ def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo", ser
 def _serve(db, console: Console, *, host: str | None, port: int | None) -> None:
     import uvicorn
 
-    from emgis.api.http.app import ApiSettings, create_app
-    from emgis.layers.settings import DatabaseSettings
+    from emgis.api.http.app import create_app
+    from emgis.layers.settings import ApiSettings, DatabaseSettings
 
     api = ApiSettings()
     host = host or api.host

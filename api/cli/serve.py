@@ -26,8 +26,9 @@ def serve(
     """Run the HTTP API (layers as OGC API – Features, incidents, analyses) until Ctrl-C."""
     import uvicorn
 
-    from emgis.api.http.app import ApiSettings, create_app
+    from emgis.api.http.app import create_app
     from emgis.layers.db import open_database
+    from emgis.layers.settings import ApiSettings
 
     dbs, _ = _settings()
     api = ApiSettings()

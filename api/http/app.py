@@ -21,36 +21,14 @@ import logging
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from emgis.api.http import analyses, coverage, features, live, pages, planning, warning
 from emgis.api.http.errors import RETRY_AFTER_S, install_handlers
-from emgis.layers.settings import DatabaseSettings
+from emgis.layers.settings import ApiSettings, DatabaseSettings
 
 log = logging.getLogger("emgis.api")
-
-
-class ApiSettings(BaseSettings):
-    """How the HTTP API is served (``EMGIS_API_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="EMGIS_API_", extra="ignore")
-
-    host: str = Field(default="127.0.0.1", description="address `emgis serve` listens on")
-    port: int = Field(default=8000, description="port `emgis serve` listens on")
-    workers: int = Field(default=1, ge=1, description="worker processes of `emgis serve` (up to one per core)")
-    cors_origins: list[str] = Field(default_factory=list,
-                                    description="origins allowed to call the API from a browser (CORS); "
-                                                "empty = CORS off")
-    network: str = Field(default="default", description="road network the analyses route on by default")
-    cache: bool = Field(default=True, description="keep facilities, network versions and incident areas in "
-                        "memory, dropped when PostgreSQL notifies a change (api/changes.py); false = read the "
-                        "database on every request")
-    route_trees_mb: int = Field(default=256, ge=0, description="memory for stored shortest-path trees of "
-                                "facilities (nearest-resources answers without a search; 12 bytes per road "
-                                "node and facility); 0 = search on every request")
 
 
 def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = None,
