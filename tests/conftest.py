@@ -116,3 +116,28 @@ def db(pg_server, pg_template):
     finally:
         database.dispose()
         _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- markers that make a missing part fail in CI -----------------------------------------------
+# A test that reaches PostgreSQL (through `pg_server`), Chromium or ../shared/data carries the
+# matching marker, set here from the fixtures it uses so no module can forget it; with CI=true a
+# skip of such a test is turned into a failure.
+
+_MARKER_OF_FIXTURE = {"pg_server": "postgis", "shared_data": "shared_data", "browser_page": "browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, marker in _MARKER_OF_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
+                item.add_marker(getattr(pytest.mark, marker))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and any(item.get_closest_marker(m) for m in ("postgis", "browser",
+                                                                             "shared_data")):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: {item.nodeid} needs a real part and was skipped: {report.longrepr}"
