@@ -56,6 +56,9 @@ __all__ = [
     "fire_coverage",
     "gap_tables",
     "hazard_shelter_check",
+    "kind",
+    "kind_names",
+    "kinds_help",
     "need_items",
     "shelter_assignment",
     "shelter_capacity",
@@ -70,10 +73,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Kind:
-    """How one kind of facility is measured.
+    """One kind of facility: how it is measured, what it is called and where it is read from.
 
     ``norm``: the standard's norm key (``<norm>.<class>`` when ``class_col`` is set);
-    ``unit_s``: seconds per unit of the norm (60 for minutes, 3600 for hours).
+    ``unit_s``: seconds per unit of the norm (60 for minutes, 3600 for hours);
+    ``label_zh`` / ``label_en``: its names in tables, titles and maps (`label` joins them);
+    ``table``: the facility table it reads (also the `shelters.store.CoverageInputs` field);
+    ``team_type``: only rows with this ``team_type`` count, when the table has the column;
+    ``aliases``: other names accepted for it (`kind`);
+    ``default_class``: the class of new sites when none is given (``emgis site --class``).
     """
 
     name: str
@@ -81,16 +89,70 @@ class Kind:
     norm: str
     unit_s: float
     class_col: str | None = None
+    label_zh: str = ""
+    label_en: str = ""
+    table: str = ""
+    team_type: str | None = None
+    aliases: tuple[str, ...] = ()
+    default_class: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``避难场所 shelters``: Chinese and English, as every table and map shows it."""
+        return f"{self.label_zh} {self.label_en}".strip()
 
 
-KINDS: dict[str, Kind] = {
-    "shelters": Kind("shelters", "to_facility", "shelter.service_time_min", 60.0, "duration_class"),
-    "fire": Kind("fire", "from_facility", "fire.response_min", 60.0),
-    "depots": Kind("depots", "from_facility", "depot.delivery_h", 3600.0, "level"),
-    "teams": Kind("teams", "from_facility", "team.response_min", 60.0),
-}
+#: The one list of facility kinds: the CLI (--layer), the API (?layer=), the map pages and the
+#: demo all read it. Order is the order they are listed in.
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("shelters", "to_facility", "shelter.service_time_min", 60.0, "duration_class",
+         label_zh="避难场所", label_en="shelters", table="shelters", default_class="emergency"),
+    Kind("fire", "from_facility", "fire.response_min", 60.0,
+         label_zh="消防站", label_en="fire stations", table="team_bases",
+         team_type="fire_station"),
+    Kind("depots", "from_facility", "depot.delivery_h", 3600.0, "level",
+         label_zh="物资储备库", label_en="depots", table="depots", default_class="county"),
+    # team_bases: the collection's and /analyses/nearest's name for the same table
+    Kind("teams", "from_facility", "team.response_min", 60.0,
+         label_zh="救援队伍", label_en="teams", table="team_bases", aliases=("team_bases",)),
+)}
 
-FIRE_STATION = "fire_station"
+
+def kind_names(*, aliases: bool = False) -> tuple[str, ...]:
+    """The kinds' names in `KINDS` order, followed by their aliases when ``aliases``."""
+    names = tuple(KINDS)
+    if aliases:
+        names += tuple(a for k in KINDS.values() for a in k.aliases)
+    return names
+
+
+def kinds_help(*, aliases: bool = True) -> str:
+    """``shelters, fire (fire stations), depots, teams (or team_bases)``, for help texts."""
+    parts = []
+    for k in KINDS.values():
+        part = k.name if k.label_en == k.name else f"{k.name} ({k.label_en})"
+        if aliases and k.aliases:
+            part += f" (or {', '.join(k.aliases)})"
+        parts.append(part)
+    return ", ".join(parts)
+
+
+def kind(name: str | Kind) -> Kind:
+    """The `Kind` called ``name`` or one of its aliases (``team_bases`` → ``teams``).
+
+    Raises ``ValueError`` naming the known kinds when there is none.
+    """
+    if isinstance(name, Kind):
+        return name
+    if name in KINDS:
+        return KINDS[name]
+    for k in KINDS.values():
+        if name in k.aliases:
+            return k
+    raise ValueError(f"unknown facility kind {name!r}; use one of: {kinds_help()}")
+
+
+_kind = kind  # coverage()'s parameter is called kind
 
 
 def _norms(norms):
@@ -200,7 +262,7 @@ def coverage(graph, demand, facilities, kind: str | Kind, *, norms=None,
         for depots ``level``. For ``kind="fire"`` only rows with ``team_type ==
         "fire_station"`` count when the column is there.
     kind
-        ``"shelters"``, ``"fire"``, ``"depots"``, ``"teams"`` or a `Kind`.
+        A name in `KINDS` (or an alias: see `kind`) or a `Kind`.
     norms
         `layers.norms.Norms` (defaults when None).
     standard_s
@@ -224,13 +286,13 @@ def coverage(graph, demand, facilities, kind: str | Kind, *, norms=None,
     from emgis.geo.routing import Facilities, nearest_facility_times
 
     norms = _norms(norms)
-    k = KINDS[kind] if isinstance(kind, str) else kind
+    k = _kind(kind)
     nodes, off = _demand_snapped(graph, demand, norms)
     n = nodes.size
     fac_all = _facility_points(graph, facilities, norms) if len(facilities) else None
     use = np.ones(len(facilities), dtype=bool)
-    if k.name == "fire" and "team_type" in facilities.columns:
-        use = (facilities["team_type"].astype("str") == FIRE_STATION).to_numpy()
+    if k.team_type is not None and "team_type" in facilities.columns:
+        use = (facilities["team_type"].astype("str") == k.team_type).to_numpy()
     if k.class_col is not None and k.class_col not in facilities.columns and standard_s is None:
         raise ValueError(f"{k.name}: facilities have no column {k.class_col!r}, needed for the "
                          f"standard {k.norm}.<class>; add it or pass standard_s=")
@@ -753,8 +815,9 @@ def team_personnel(team_cov: pd.DataFrame, teams: pd.DataFrame, norms=None, *, p
     rate = norms.number(per_1000_key)
     served = _served_by(team_cov, population)
     ids = _ids(teams)
-    if team_cov.attrs.get("kind") == "fire" and "team_type" in teams.columns:
-        keep = (teams["team_type"].astype("str") == FIRE_STATION).to_numpy()
+    k = KINDS.get(team_cov.attrs.get("kind"))
+    if k is not None and k.team_type is not None and "team_type" in teams.columns:
+        keep = (teams["team_type"].astype("str") == k.team_type).to_numpy()
         teams, ids = teams[keep], ids[keep]
     pers = pd.to_numeric(teams["personnel"], errors="coerce").fillna(0).to_numpy(dtype=float)
     pop = np.array([float(served.get(i, 0.0)) for i in ids])
