@@ -75,7 +75,8 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
     from emgis.api.cli import _norms
     from emgis.api.cli_shelters import _result_frame, compute_coverage, facilities_of, run_siting
     from emgis.maps.coverage_map import write_coverage_map
-    from emgis.shelters.coverage import KINDS, uncovered_clusters
+    from emgis.shelters.coverage import KINDS
+    from emgis.shelters.gaps import uncovered_clusters
     from emgis.shelters.store import load_coverage_inputs
 
     with db.engine.begin() as c:

@@ -1,9 +1,9 @@
 """Coverage and gap summaries over HTTP (``/analyses/coverage``, ``/analyses/gaps``).
 
-The same computation as `emgis coverage` / `emgis gaps` (api/cli_shelters.py, shelters/coverage.py)
-on the stored layers, cached per (network version, layer, last change of the data): a page or a
-dashboard asking again gets the answer at once, an edit to a shelter or a new census load makes a
-new one. The coverage map page (api/pages.py) uses the same cache.
+The same computation as `emgis coverage` / `emgis gaps` (api/cli_shelters.py, shelters/coverage.py,
+shelters/gaps.py) on the stored layers, cached per (network version, layer, last change of the
+data): a page or a dashboard asking again gets the answer at once, an edit to a shelter or a new
+census load makes a new one. The coverage map page (api/pages.py) uses the same cache.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
     """Compute (or take from the cache) the coverage of ``layer``."""
     from emgis.api.cli import _norms
     from emgis.api.cli_shelters import _result_frame, compute_coverage, facilities_of
-    from emgis.shelters.coverage import gap_tables, uncovered_clusters
+    from emgis.shelters.gaps import gap_tables, uncovered_clusters
     from emgis.shelters.store import load_coverage_inputs
 
     engine = request.app.state.engine
