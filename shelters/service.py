@@ -16,35 +16,31 @@ import numpy as np
 import pandas as pd
 
 from emgis.layers.problems import MissingData
+from emgis.shelters.coverage import KINDS
 
-LAYERS = {"shelters": "避难场所 shelters", "fire": "消防站 fire stations", "depots": "物资储备库 depots",
-          "teams": "救援队伍 teams"}
-#: the table (``emgis load TABLE``) each layer's facilities come from
-_TABLE = {"shelters": "shelters", "fire": "team_bases", "depots": "depots", "teams": "team_bases"}
+# the kinds, their labels and default classes are shelters.coverage.KINDS; these are views of it
+LAYERS = {k.name: k.label for k in KINDS.values()}
+DEFAULT_CLASS = {k.name: k.default_class for k in KINDS.values() if k.default_class}
 
 
 def facilities_of(inputs, layer: str):
     """The facility table a layer's coverage is measured from."""
-    if layer == "shelters":
-        return inputs.shelters
-    if layer == "depots":
-        return inputs.depots
-    teams = inputs.team_bases
-    if layer == "fire" and "team_type" in teams.columns:
-        return teams[teams["team_type"] == "fire_station"]
-    return teams
-
+    kind = KINDS[layer]
+    fac = getattr(inputs, kind.table)
+    if kind.team_type is not None and "team_type" in fac.columns:
+        return fac[fac["team_type"] == kind.team_type]
+    return fac
 
 
 def compute_coverage(inputs, layer: str, norms) -> pd.DataFrame:
-    from emgis.shelters import coverage as cov
+    """Coverage of ``layer`` for every demand point (`shelters.coverage.coverage`)."""
+    from emgis.shelters.coverage import coverage
 
-    fn = {"shelters": cov.shelter_coverage, "fire": cov.fire_coverage, "depots": cov.depot_coverage,
-          "teams": cov.team_coverage}[layer]
-    fac = inputs.shelters if layer == "shelters" else inputs.depots if layer == "depots" else inputs.team_bases
+    kind = KINDS[layer]
     if not len(facilities_of(inputs, layer)):
-        raise MissingData(f"no usable {LAYERS[layer]} are stored; load them first (emgis load {_TABLE[layer]} FILE)")
-    return fn(inputs.graph, inputs.demand, fac, norms=norms)
+        raise MissingData(f"no usable {LAYERS[layer]} are stored; load them first "
+                          f"(emgis load {kind.table} FILE)")
+    return coverage(inputs.graph, inputs.demand, getattr(inputs, kind.table), kind, norms=norms)
 
 
 def coverage_table(inputs, c: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
@@ -60,7 +56,7 @@ def coverage_table(inputs, c: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
     }, geometry=d.geometry.to_numpy(), crs=4326)
     out["time_min"] = out["time_min"].where(np.isfinite(out["time_min"]), None)
     # a shelter class's own standard decides coverage: keep the time to the nearest of each class
-    for col in [k for k in c.columns if k.startswith("time_s.") and layer in ("shelters", "depots")]:
+    for col in [k for k in c.columns if k.startswith("time_s.") and KINDS[layer].class_col]:
         t = np.round(c[col].to_numpy(dtype=float) / 60, 2)
         out[f"time_min.{col[7:]}"] = np.where(np.isfinite(t), t, np.nan)
     out["covered_by"] = [None if pd.isna(f) or f == -1 else label.get(f, f) for f in c["covered_by_id"].astype(object)]
@@ -68,13 +64,10 @@ def coverage_table(inputs, c: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
 
 
 MODELS = ("mclp", "lscp", "pmedian", "cmclp", "cpmedian")
-DEFAULT_CLASS = {"shelters": "emergency", "depots": "county"}
 
 
 def standard_seconds(layer: str, norms, site_class: str | None) -> float:
     """The standard new sites are held to: the norm of the kind (and class) from the norms table."""
-    from emgis.shelters.coverage import KINDS
-
     kind = KINDS[layer]
     key = kind.norm if kind.class_col is None else f"{kind.norm}.{site_class or DEFAULT_CLASS[layer]}"
     return float(norms.number(key)) * kind.unit_s
@@ -156,7 +149,7 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
     from emgis.risk.store import read_points
     from emgis.shelters import siting
     from emgis.shelters.candidates import exclusions
-    from emgis.shelters.coverage import KINDS, demand_facility_times
+    from emgis.shelters.coverage import demand_facility_times
 
     std = standard_seconds(layer, norms, site_class)
     cand = read_candidates(candidates, engine, None)
@@ -180,7 +173,7 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
     T = siting.times_matrix(times)
     w = inputs.demand["population"].to_numpy(dtype=float)
     existing_idx = np.arange(n_ex)
-    per = norms.number(f"shelter.m2_per_person.{site_class or 'emergency'}") if layer == "shelters" else None
+    per = norms.number(f"shelter.m2_per_person.{site_class or DEFAULT_CLASS[layer]}") if layer == "shelters" else None
     cap = np.full(len(sites), float(capacity))
     if per:
         cap = np.where(sites["area_m2"].notna(), sites["area_m2"].fillna(0) / per, cap)

@@ -1,4 +1,4 @@
-"""Read what the coverage engine (`shelters.coverage`) needs from PostGIS.
+"""Read what coverage, capacity, supply and gaps (`shelters.coverage` and its neighbours) need.
 
 Every reader returns a GeoDataFrame in EPSG:4326 with the table's ``id`` column, the
 attributes the analyses use and, for facilities, only usable rows by default (the rule of
@@ -60,7 +60,8 @@ def read_shelters(engine, *, usable_only: bool = True):
     """Shelters with duration_class, capacity (NaN = unknown), capacity_source, occupancy."""
     gdf = _facilities(engine, "shelters", usable_only)
     gdf["capacity"] = pd.to_numeric(gdf["capacity"], errors="coerce").astype(float)
-    gdf["effective_area_m2"] = pd.to_numeric(gdf["effective_area_m2"], errors="coerce").astype(float)
+    area = pd.to_numeric(gdf["effective_area_m2"], errors="coerce")
+    gdf["effective_area_m2"] = area.astype(float)
     return gdf
 
 
@@ -92,7 +93,8 @@ def read_depot_stock(engine) -> pd.DataFrame:
 def read_hazard_zones(engine, *, levels=None):
     """Hazard zones (hazard_type, level, geometry), optionally only the given levels."""
     where = " WHERE level = ANY(:lv)" if levels is not None else ""
-    return _read(engine, f"SELECT id, ext_id, hazard_type, level, geom FROM hazard_zones{where} ORDER BY id",
+    return _read(engine, "SELECT id, ext_id, hazard_type, level, geom FROM hazard_zones"
+                         f"{where} ORDER BY id",
                  {"lv": list(levels)} if levels is not None else None)
 
 
@@ -104,7 +106,10 @@ def read_village_polygons(engine):
 
 @dataclass
 class CoverageInputs:
-    """Everything `shelters.coverage` reads, from one database."""
+    """Everything coverage, capacity, supply and gaps read, from one database.
+
+    The facility fields are named after their tables (`shelters.coverage.Kind.table`).
+    """
 
     graph: Any
     demand: Any
@@ -127,7 +132,7 @@ def load_coverage_inputs(engine, *, network: str = "default", home=None, year: i
     demand = snap_demand(graph, demand_from_db(engine, year=year), norms=norms)
     out = CoverageInputs(graph, demand, read_shelters(engine, usable_only=usable_only),
                          read_depots(engine, usable_only=usable_only), read_depot_stock(engine),
-                         read_team_bases(engine, usable_only=usable_only), read_hazard_zones(engine),
-                         read_village_polygons(engine))
+                         read_team_bases(engine, usable_only=usable_only),
+                         read_hazard_zones(engine), read_village_polygons(engine))
     out.notes = list(demand.attrs.get("notes", []))
     return out

@@ -19,23 +19,17 @@ from emgis.geo.routing import nearest_facility_times, snap_facilities, travel_ti
 from emgis.geo.synthetic import synthetic_network
 from emgis.layers.demand import snap_demand
 from emgis.layers.norms import Norm, default_norms
+from emgis.shelters.capacity import assign_demand, shelter_assignment, shelter_capacity
 from emgis.shelters.coverage import (
-    assign_demand,
     coverage,
     demand_shelter_times,
     depot_coverage,
-    depot_supply,
     fire_coverage,
-    gap_tables,
-    hazard_shelter_check,
-    need_items,
-    shelter_assignment,
-    shelter_capacity,
     shelter_coverage,
     team_coverage,
-    team_personnel,
-    uncovered_clusters,
 )
+from emgis.shelters.gaps import gap_tables, hazard_shelter_check, uncovered_clusters
+from emgis.shelters.supply import depot_supply, need_items, team_personnel
 
 GK = 4549  # CGCS2000 3-degree Gauss-Kruger CM 120E, false easting 500 000
 X0, Y0 = 500_000.0, 3_320_000.0

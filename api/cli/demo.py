@@ -78,7 +78,8 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
 
     from emgis.api.cli.base import _norms
     from emgis.maps.coverage_map import write_coverage_map, write_siting_map
-    from emgis.shelters.coverage import uncovered_clusters
+    from emgis.shelters.coverage import KINDS
+    from emgis.shelters.gaps import uncovered_clusters
     from emgis.shelters.service import (
         SitingRequest,
         compute_coverage,
@@ -106,7 +107,7 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
     out = Path(home) / "maps"
     d = inputs.demand
     pages = 0
-    for layer, label in (("shelters", "避难场所 shelters"), ("fire", "消防站 fire stations")):
+    for layer, label in ((k, KINDS[k].label) for k in ("shelters", "fire")):
         cov = compute_coverage(inputs, layer, norms)
         covered = cov["covered"].to_numpy()
         frame = coverage_table(inputs, cov, layer).assign(time_s=cov["time_s"].to_numpy())  # as `emgis coverage --map`
@@ -123,7 +124,7 @@ def plan_demo(db, home: Path, *, console: Console, actor: str = "demo") -> dict[
         raise RuntimeError(f"demo siting failed its independent check: {sr.check.problems}")
     w = sr.w
     before, after = sr.before, sr.after
-    write_siting_map(sr, out / "siting_shelters.html", d, kind_label="避难场所 shelters",
+    write_siting_map(sr, out / "siting_shelters.html", d, kind_label=KINDS["shelters"].label,
                  title="选址 Siting (MCLP, 3 new shelters)")
     console.print(f"  siting (MCLP, 3 new shelters on a 1 km grid): {w[before].sum():,.0f} → {w[after].sum():,.0f} "
                   f"people within the standard ({sr.result.status}, gap {sr.result.mip_gap:.2%}); "

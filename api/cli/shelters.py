@@ -1,8 +1,8 @@
 """`emgis coverage | gaps`: who is within reach of shelters, depots, fire stations and teams.
 
 Registered on `api.cli.app` by the import at the bottom of api/cli.py. The cores are in
-shelters/coverage.py (and shelters/siting.py for `emgis site`); this module reads the
-inputs from PostGIS, calls them, prints the answer and writes the files.
+shelters/coverage.py, capacity.py and gaps.py (and shelters/siting.py for `emgis site`); this
+module reads the inputs from PostGIS, calls them, prints the answer and writes the files.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from rich.table import Table
 
 from emgis.api.cli.base import _norms, _report_input_error, _settings, app, console, err
 from emgis.layers.problems import InputError, MissingData
+from emgis.shelters.coverage import KINDS
 from emgis.shelters.service import (
     DEFAULT_CLASS,
     LAYERS,
@@ -31,12 +32,12 @@ from emgis.shelters.service import (
     run_siting,
 )
 
-LayerOpt = Annotated[str, typer.Option("--layer", help="shelters | fire | depots | teams")]
+LayerOpt = Annotated[str, typer.Option("--layer", help=" | ".join(KINDS))]
 
 
 def _check_layer(layer: str) -> None:
-    if layer not in LAYERS:
-        err.print(f"[red]--layer {layer!r} is not known[/]; use one of: {', '.join(LAYERS)}")
+    if layer not in KINDS:
+        err.print(f"[red]--layer {layer!r} is not known[/]; use one of: {', '.join(KINDS)}")
         raise typer.Exit(2)
 
 
@@ -88,12 +89,12 @@ def coverage_cmd(
     year: Annotated[int | None, typer.Option(help="census year (default: the latest)")] = None,
 ) -> None:
     """Travel time from every village to the nearest facility of LAYER, checked against its standard."""
-    from emgis.shelters import coverage as cov
+    from emgis.shelters.capacity import shelter_assignment
 
     _check_layer(layer)
     with coverage_inputs(network, year) as (_, norms, inputs):
         c = compute_coverage(inputs, layer, norms)
-        assignment = (cov.shelter_assignment(inputs.graph, inputs.demand, inputs.shelters, norms=norms)
+        assignment = (shelter_assignment(inputs.graph, inputs.demand, inputs.shelters, norms=norms)
                       if layer == "shelters" else None)
     frame = coverage_table(inputs, c, layer)
     pop = frame["population"].astype(float)
@@ -150,7 +151,8 @@ def gaps_cmd(
     year: int | None = None,
 ) -> None:
     """Uncovered and under-served people per village and township, their clusters, and hazard-zone villages."""
-    from emgis.shelters import coverage as cov
+    from emgis.shelters.capacity import shelter_assignment
+    from emgis.shelters.gaps import gap_tables, hazard_shelter_check, uncovered_clusters
 
     _check_layer(layer)
     if out is not None and out.suffix.lower() != ".xlsx":
@@ -160,10 +162,10 @@ def gaps_cmd(
         c = compute_coverage(inputs, layer, norms)
         unserved = None
         if layer == "shelters":
-            unserved = cov.shelter_assignment(inputs.graph, inputs.demand, inputs.shelters,
-                                              norms=norms).demand["unserved"].to_numpy()
-    villages, townships = cov.gap_tables(inputs.demand, c["covered"].to_numpy(), unserved)
-    blobs = cov.uncovered_clusters(inputs.demand, c["covered"].to_numpy(), radius_m=radius_m)
+            unserved = shelter_assignment(inputs.graph, inputs.demand, inputs.shelters,
+                                          norms=norms).demand["unserved"].to_numpy()
+    villages, townships = gap_tables(inputs.demand, c["covered"].to_numpy(), unserved)
+    blobs = uncovered_clusters(inputs.demand, c["covered"].to_numpy(), radius_m=radius_m)
     t = Table("township", "villages with a gap", "population", "uncovered", "under-served", "gap",
               title=f"gaps: {LAYERS[layer]} (ranked)", header_style="bold")
     for _, r in townships.head(15).iterrows():
@@ -174,7 +176,7 @@ def gaps_cmd(
                   + (", ".join(f"{p:,.0f}" for p in blobs["population"].head(5)) or "none"))
     sheets = {"townships": townships}
     if layer == "shelters":
-        check = cov.hazard_shelter_check(inputs.demand, c, inputs.hazard_zones, villages=inputs.villages)
+        check = hazard_shelter_check(inputs.demand, c, inputs.hazard_zones, villages=inputs.villages)
         console.print(f"villages in high/medium hazard zones: {check.attrs.get('in_hazard', 0)}; "
                       f"without a usable shelter within its standard: {len(check)}")
         sheets["hazard_villages"] = check
@@ -214,7 +216,6 @@ def site_cmd(
 ) -> None:
     """Choose new sites from candidates, keeping existing facilities; hazard zones and risk points excluded."""
     from emgis.shelters import siting
-    from emgis.shelters.coverage import KINDS
 
     _check_layer(layer)
     if model not in MODELS:

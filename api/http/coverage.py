@@ -1,9 +1,9 @@
 """Coverage and gap summaries over HTTP (``/analyses/coverage``, ``/analyses/gaps``).
 
-The same computation as `emgis coverage` / `emgis gaps` (api/cli_shelters.py, shelters/coverage.py)
-on the stored layers, cached per (network version, layer, last change of the data): a page or a
-dashboard asking again gets the answer at once, an edit to a shelter or a new census load makes a
-new one. The coverage map page (api/pages.py) uses the same cache.
+The same computation as `emgis coverage` / `emgis gaps` (api/cli_shelters.py, shelters/coverage.py,
+shelters/gaps.py) on the stored layers, cached per (network version, layer, last change of the
+data): a page or a dashboard asking again gets the answer at once, an edit to a shelter or a new
+census load makes a new one. The coverage map page (api/pages.py) uses the same cache.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from fastapi.responses import JSONResponse, Response
 
 from emgis.api.http.errors import Conflict
 from emgis.geo.store import NETWORK_NAME_PATTERN
+from emgis.shelters.coverage import kind, kind_names, kinds_help
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
 GEOJSON = "application/geo+json"
-Layer = Literal["shelters", "fire", "depots", "teams", "team_bases"]
-#: ``team_bases`` (the collection's and /analyses/nearest's name) means the same as ``teams``
-_ALIASES = {"team_bases": "teams"}
+#: every name of shelters.coverage.KINDS, aliases too (``team_bases`` means ``teams``)
+Layer = Literal[kind_names(aliases=True)]  # type: ignore[valid-type]
 
 
 @dataclass
@@ -61,7 +61,7 @@ def cache_key(request: Request, what: str, layer: str, network: str | None) -> t
 def coverage_result(request: Request, layer: str, network: str | None = None) -> CoverageResult:
     """Compute (or take from the cache) the coverage of ``layer``."""
     from emgis.layers.norms import norms_in_force
-    from emgis.shelters.coverage import gap_tables, uncovered_clusters
+    from emgis.shelters.gaps import gap_tables, uncovered_clusters
     from emgis.shelters.service import compute_coverage, coverage_table, facilities_of
     from emgis.shelters.store import load_coverage_inputs
 
@@ -98,10 +98,10 @@ def _num(x: float) -> float | None:
 @router.get("/coverage", summary="Who is within the standard of a kind of facility, by township",
             responses={409: {"description": "no road network, or no usable facility of the kind"}})
 def coverage(request: Request,
-             layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots, teams (or team_bases)"),
+             layer: Layer = Query("shelters", description=kinds_help()),
              top: int = Query(20, ge=0, le=1000, description="how many of the worst villages to list"),
              network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> JSONResponse:
-    layer = _ALIASES.get(layer, layer)
+    layer = kind(layer).name
     r = coverage_result(request, layer, network)
     f = r.frame
     pop = float(f["population"].sum())
@@ -124,10 +124,10 @@ def coverage(request: Request,
 @router.get("/gaps", summary="Out-of-reach villages (points) or clusters of them (polygons), ranked",
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 409: {}})
 def gaps(request: Request,
-         layer: Layer = Query("shelters", description="shelters, fire (fire stations), depots, teams (or team_bases)"),
+         layer: Layer = Query("shelters", description=kinds_help()),
          clusters: bool = Query(False, description="polygons around clusters of uncovered villages instead of points"),
          network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
-    layer = _ALIASES.get(layer, layer)
+    layer = kind(layer).name
     r = coverage_result(request, layer, network)
     if clusters:
         body = r.clusters.to_crs(4326).to_json(drop_id=True) if len(r.clusters) else \

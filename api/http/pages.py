@@ -23,13 +23,14 @@ from fastapi.responses import HTMLResponse
 
 from emgis.api.http.errors import BadRequest
 from emgis.geo.store import NETWORK_NAME_PATTERN
+from emgis.shelters.coverage import KINDS, kinds_help
 
 log = logging.getLogger("emgis.api")
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
 SAVED_DIR = "maps"  # under EMGIS_HOME
-COVERAGE_LAYERS = ("shelters", "fire", "depots", "teams")
+COVERAGE_LAYERS = tuple(KINDS)  # shelters.coverage.KINDS, the one list of facility kinds
 
 
 def saved_dir(home) -> Path | None:
@@ -138,8 +139,8 @@ def risk(request: Request, kind: str | None = Query(None, pattern="^(admin|grid)
 
 @router.get("/coverage", response_class=HTMLResponse, summary="Coverage and gaps of a kind of facility")
 def coverage(request: Request,
-             layer: str = Query("shelters", pattern="^(shelters|fire|depots|teams)$",
-                                description="shelters, fire (fire stations), depots or teams"),
+             layer: str = Query("shelters", pattern=f"^({'|'.join(COVERAGE_LAYERS)})$",
+                                description=kinds_help(aliases=False)),
              network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> HTMLResponse:
     from emgis.api.http.coverage import cache_key, coverage_result
     from emgis.maps.coverage_map import coverage_map
