@@ -31,7 +31,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from emgis.maps import assets
-from emgis.maps.risk_map import MAX_ZOOM
+from emgis.maps.base_layer import MAX_ZOOM
 from emgis.maps.tiles import MapSettings, add_base_layers
 
 TITLE = "实时态势图 Live situation map"
