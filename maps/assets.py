@@ -16,17 +16,24 @@ test must not leave 127.0.0.1, so emgis serves its own copies:
   (:func:`mount_assets`), or a path relative to a standalone HTML file whose directory gets a
   copy (:func:`copy_assets`). Resources the risk map does not use (jQuery, Bootstrap, fonts,
   awesome-markers) are dropped; any other unknown resource is an error, not a silent CDN link.
+* **emgis's own files.** The pages' own scripts and styles (the live map's logic and panel,
+  ``maps/static/emgis/``, in git) are linked the same way, under ``<base>/emgis/``, and are
+  copied beside a page written to disk like Leaflet's.
+* **Serving.** :func:`static_mounts` says which directory the app serves under which URL
+  prefix; :func:`mount_assets` mounts them on a Starlette/FastAPI app.
 * **Proof.** :func:`remote_resources` lists every ``src``/``href``/``url()`` in rendered HTML
   that leaves the machine; :func:`assert_offline` raises if there is one.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 #: Where Debian's libjs-leaflet and libjs-leaflet.markercluster install their files.
 DEBIAN_DIR = Path("/usr/share/javascript/leaflet")
@@ -106,17 +113,28 @@ def asset_dir() -> Path:
 #: Sub-path (under the assets base) of the npm-vendored plugins (maps/vendor.py).
 VENDOR_SUBDIR = "vendor"
 
+#: emgis's own scripts and styles for the map pages (in git, unlike the vendored plugins).
+OWN_DIR = Path(__file__).resolve().parent / "static" / "emgis"
+#: Sub-path (under the assets base) of emgis's own files.
+OWN_SUBDIR = "emgis"
+#: resource name -> file name inside :data:`OWN_DIR`.
+OWN_FILES: dict[str, str] = {
+    "emgis_live_map_js": "live_map.js",
+    "emgis_live_map_css": "live_map.css",
+}
+
 
 def asset_urls(base: str = STATIC_PREFIX) -> dict[str, str]:
     """Return ``{folium resource name: URL}`` under ``base`` (absolute or relative).
 
     Leaflet and MarkerCluster sit directly under ``base``; the vendored plugins under
-    ``base/vendor/<package>/...``.
+    ``base/vendor/<package>/...``; emgis's own files under ``base/emgis/``.
     """
     from emgis.maps.vendor import RESOURCES
 
     base = base.rstrip("/")
-    files = {**LOCAL_FILES, **{k: f"{VENDOR_SUBDIR}/{v}" for k, v in RESOURCES.items()}}
+    files = {**LOCAL_FILES, **{k: f"{VENDOR_SUBDIR}/{v}" for k, v in RESOURCES.items()},
+             **{k: f"{OWN_SUBDIR}/{v}" for k, v in OWN_FILES.items()}}
     return {name: f"{base}/{fname}" if base else fname for name, fname in files.items()}
 
 
@@ -156,7 +174,8 @@ def localize(element, base: str = STATIC_PREFIX):
 
 
 def copy_assets(dest: str | Path, *, plugins: bool = False) -> Path:
-    """Copy the Leaflet files (and with ``plugins`` the vendored plugins) into ``dest``."""
+    """Copy the Leaflet files, emgis's own files (and with ``plugins`` the vendored plugins)
+    into ``dest``."""
     src = asset_dir()
     dest = Path(dest)
     for rel in (*LOCAL_FILES.values(), *EXTRA_FILES):
@@ -166,6 +185,9 @@ def copy_assets(dest: str | Path, *, plugins: bool = False) -> Path:
         d = dest / rel
         d.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(s, d)
+    (dest / OWN_SUBDIR).mkdir(parents=True, exist_ok=True)
+    for fname in OWN_FILES.values():
+        shutil.copyfile(OWN_DIR / fname, dest / OWN_SUBDIR / fname)
     if plugins:
         from emgis.maps.vendor import require
 
@@ -173,23 +195,49 @@ def copy_assets(dest: str | Path, *, plugins: bool = False) -> Path:
     return dest
 
 
+class StaticMount(NamedTuple):
+    """One directory the app serves: URL ``path``, local ``directory``, route ``name``."""
+
+    path: str
+    directory: Path
+    name: str
+
+
+def static_mounts(prefix: str = STATIC_PREFIX) -> Iterator[StaticMount]:
+    """Yield what the app serves under ``prefix``, more specific prefixes first.
+
+    emgis's own files (``prefix/emgis``), the vendored plugins (``prefix/vendor``) when they
+    are installed (a missing plugin directory only costs the live map and is logged, not
+    raised), then Leaflet itself (``prefix``). Lazy, so a caller that mounts as it goes has
+    mounted the others when the Leaflet files turn out missing.
+
+    Raises
+    ------
+    AssetsMissing
+        When it reaches the Leaflet files and they are not installed.
+    """
+    from emgis.maps.vendor import VendorMissing, require
+
+    yield StaticMount(f"{prefix}/{OWN_SUBDIR}", OWN_DIR, "emgis-static")
+    try:
+        plugins = require()
+    except VendorMissing as exc:
+        logging.getLogger("emgis.maps").warning("%s", exc)
+    else:
+        yield StaticMount(f"{prefix}/{VENDOR_SUBDIR}", plugins, "leaflet-plugins")
+    yield StaticMount(prefix, asset_dir(), "leaflet")
+
+
 def mount_assets(app, prefix: str = STATIC_PREFIX) -> None:
-    """Serve the assets from a FastAPI/Starlette ``app`` under ``prefix``.
+    """Serve the assets (:func:`static_mounts`) from a FastAPI/Starlette ``app`` under ``prefix``.
 
     The vendored plugins are served under ``prefix/vendor`` when they are installed; a
     missing plugin directory only costs the live map (logged by the app), not the others.
     """
     from starlette.staticfiles import StaticFiles
 
-    from emgis.maps.vendor import VendorMissing, require
-
-    try:
-        app.mount(f"{prefix}/{VENDOR_SUBDIR}", StaticFiles(directory=str(require())), name="leaflet-plugins")
-    except VendorMissing as exc:
-        import logging
-
-        logging.getLogger("emgis.maps").warning("%s", exc)
-    app.mount(prefix, StaticFiles(directory=str(asset_dir())), name="leaflet")
+    for m in static_mounts(prefix):
+        app.mount(m.path, StaticFiles(directory=str(m.directory)), name=m.name)
 
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")

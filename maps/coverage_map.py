@@ -21,7 +21,7 @@ from folium.utilities import JsCode
 from jinja2 import Template
 
 from emgis.maps import assets
-from emgis.maps.risk_map import MAX_ZOOM, BlankBaseLayer
+from emgis.maps.base_layer import MAX_ZOOM, BlankBaseLayer
 
 COVERED = "#2b8cbe"
 UNCOVERED = "#e31a1c"

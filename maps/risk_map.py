@@ -28,19 +28,19 @@ import folium
 import geopandas as gpd
 import pandas as pd
 from branca.element import Element, MacroElement
-from folium.map import Layer
 from folium.plugins import MarkerCluster
 from folium.template import Template
 from folium.utilities import JsCode
 
 from emgis.layers.norms import Norms
 from emgis.maps import assets
+from emgis.maps.base_layer import MAX_ZOOM, BlankBaseLayer
+from emgis.maps.tiles import add_base_layers
 from emgis.risk.levels import RiskLevel, level_key, risk_levels
 
 DEFAULT_TITLE = "安全风险四色图 Four-colour safety risk map"
 #: Map centre and zoom when there is nothing to show (mainland China).
 EMPTY_VIEW = ([35.0, 105.0], 4)
-MAX_ZOOM = 18
 #: Outline/fill for an area or point with no level (no points inside): not an official level.
 UNRATED = {"key": "", "zh": "未定级", "en": "Unrated", "colour": "#9e9e9e"}
 
@@ -149,34 +149,6 @@ function (cluster) {
 
 
 # --- page elements ---------------------------------------------------------------------------
-
-
-class BlankBaseLayer(Layer):
-    """A base layer that draws plain tiles and requests nothing; sets ``maxZoom``.
-
-    MarkerCluster needs the map's maxZoom, which comes from its layers: a map without any
-    tile layer has none and the cluster fails on load.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = L.gridLayer({{ this.options|tojavascript }});
-            {{ this.get_name() }}.createTile = function () {
-                var tile = document.createElement("div");
-                tile.style.background = {{ this.background|tojson }};
-                return tile;
-            };
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, name: str = "空白底图 Blank", max_zoom: int = MAX_ZOOM,
-                 background: str = "#f2f1ec") -> None:
-        super().__init__(name=name, overlay=False, control=True, show=True)
-        self._name = "BlankBaseLayer"
-        self.background = background
-        self.options = {"max_zoom": max_zoom, "attribution": "emgis"}
 
 
 class _ClusterPoints(MacroElement):
@@ -395,8 +367,6 @@ def risk_map(
     m.get_root().header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
 
     if base_map is not None:
-        from emgis.maps.tiles import add_base_layers
-
         add_base_layers(m, base_map)
     elif tiles is None:
         BlankBaseLayer(max_zoom=max_zoom).add_to(m)

@@ -21,7 +21,7 @@ import folium
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from emgis.maps.risk_map import MAX_ZOOM, BlankBaseLayer
+from emgis.maps.base_layer import MAX_ZOOM, BlankBaseLayer
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'

@@ -1,4 +1,4 @@
-"""Raster hazard zoning: slope from a DEM, reclassification, weighted overlay, polygons.
+"""Raster hazard zoning: slope from a DEM, reclassification, overlay, polygons, stored zones.
 
 All rasters are :class:`Raster` values: a float array with NaN as nodata, an affine
 transform (north-up) and a CRS. A DEM in EPSG:4326 has cells in degrees; slope and areas
@@ -16,6 +16,13 @@ cells keep a slope: a missing neighbour is replaced by the centre cell (as
 Reclassification bins are closed on the left: with breaks ``b``, class 1 is ``v < b[0]``,
 class k+1 is ``b[k-1] ≤ v < b[k]``, and the last class is ``v ≥ b[-1]``. Class numbers run
 from 1 (lowest hazard) upward; ``labels`` name them in the same order.
+
+Stored zones: :func:`zone_slope` runs the slope zoning on a DEM file and keeps the result in
+``hazard_zones`` (one multipolygon per level, ``ext_id`` 'slope:<level>'), beside the zones
+loaded from files; :func:`stored_zone_areas` reads their areas back. They live here, beside
+the raster steps they chain, because a slope zone is defined by those steps: the breaks, the
+class labels and the cell areas it reports are this module's. Like the other bulk writes of
+emgis, the store switches per-row auditing off and writes one ``audit_log`` entry.
 """
 
 from __future__ import annotations
@@ -26,14 +33,20 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio
 import rasterio.features
 import rasterio.warp
 import rasterio.windows
 import shapely
+import sqlalchemy as sa
 from affine import Affine
 from pyproj import CRS
 from rasterio.enums import Resampling
+from sqlalchemy.engine import Engine
+
+from emgis.layers import vocab
+from emgis.risk._db import bulk_done, multipolygon, set_actor
 
 
 @dataclass(frozen=True)
@@ -172,11 +185,11 @@ def reclassify(raster: Raster, breaks: Sequence[float], *,
     """Return class numbers 1..len(breaks)+1 by left-closed bins (NaN stays NaN)."""
     b = np.asarray(breaks, dtype=float)
     if b.ndim != 1 or len(b) == 0 or np.any(np.diff(b) <= 0):
-        raise ValueError(f"breaks={list(breaks)!r} must be one or more strictly increasing numbers, "
-                         "e.g. [8, 15, 25] for slope degrees")
+        raise ValueError(f"breaks={list(breaks)!r} must be one or more strictly increasing "
+                         "numbers, e.g. [8, 15, 25] for slope degrees")
     if labels is not None and len(labels) != len(b) + 1:
-        raise ValueError(f"labels={list(labels)!r} has {len(labels)} names but {len(b)} breaks make "
-                         f"{len(b) + 1} classes; give one label per class, lowest first")
+        raise ValueError(f"labels={list(labels)!r} has {len(labels)} names but {len(b)} breaks "
+                         f"make {len(b) + 1} classes; give one label per class, lowest first")
     v = raster.data
     cls = (np.digitize(np.nan_to_num(v, nan=-np.inf), b, right=False) + 1).astype("float64")
     cls[np.isnan(v)] = np.nan
@@ -219,7 +232,8 @@ def weighted_overlay(rasters: Sequence[Raster], weights: Sequence[float], *,
 def _local_equal_area(bounds: np.ndarray) -> CRS:
     lon = (bounds[0] + bounds[2]) / 2
     lat = (bounds[1] + bounds[3]) / 2
-    return CRS.from_proj4(f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +datum=WGS84 +units=m +no_defs")
+    return CRS.from_proj4(f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +datum=WGS84 +units=m "
+                          "+no_defs")
 
 
 def vectorise(raster: Raster, *, connectivity: int = 4) -> gpd.GeoDataFrame:
@@ -263,6 +277,102 @@ def slope_zones(dem: Raster, breaks: Sequence[float], *, labels: Sequence[str] |
     return classes, vectorise(classes, connectivity=connectivity)
 
 
+# --- stored slope zones ------------------------------------------------------------------------
+
+#: ``ext_id`` prefix of the slope zones :func:`zone_slope` stores in ``hazard_zones``.
+SLOPE_PREFIX = "slope:"
+
+
+def zone_slope(
+    engine: Engine,
+    dem_path: str | Path,
+    breaks: Sequence[float],
+    labels: Sequence[str],
+    *,
+    actor: str,
+    hazard_type: str = "landslide",
+    bounds: tuple[float, float, float, float] | None = None,
+    mask_at_or_below: float | None = 0.0,
+) -> pd.DataFrame:
+    """Zone a DEM by slope and store one ``hazard_zones`` multipolygon per level.
+
+    ``labels`` name the ``len(breaks) + 1`` slope classes, lowest first, as zone levels
+    (low/medium/high or 低/中/高; aliases such as 'very_high' → high). Classes with the same
+    level are stored together. Earlier slope zones (``ext_id`` 'slope:…') are replaced.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per level: ``level``, ``classes``, ``area_m2`` (raster cell counts × cell
+        areas, :func:`class_areas`) and ``stored_area_m2`` (the stored polygons' geodesic
+        area in PostGIS), ``ext_id``.
+    """
+    if len(labels) != len(breaks) + 1:
+        raise ValueError(f"{len(breaks)} breaks make {len(breaks) + 1} slope classes but "
+                         f"{len(labels)} labels were given; give one label per class, lowest "
+                         "slope first")
+    levels = []
+    for lab in labels:
+        key = vocab.lookup(vocab.ZONE_LEVEL, lab)
+        if key is None:
+            raise ValueError(f"label {lab!r} is not a zone level; use one of "
+                             f"{vocab.describe(vocab.ZONE_LEVEL)}")
+        levels.append(key)
+    htype = vocab.lookup(vocab.ZONE_HAZARD, hazard_type)
+    if htype is None:
+        raise ValueError(f"hazard_type={hazard_type!r} is not a zone hazard; use one of "
+                         f"{vocab.describe(vocab.ZONE_HAZARD)}")
+    dem = read_dem(dem_path, bounds=bounds, mask_at_or_below=mask_at_or_below)
+    classes, polys = slope_zones(dem, breaks, labels=levels)
+    raster_area = class_areas(classes)
+    src = Path(dem_path).name
+    out_rows = []
+    with engine.begin() as c:
+        set_actor(c, actor, bulk=True)
+        c.execute(sa.text("DELETE FROM hazard_zones WHERE ext_id LIKE :p"),
+                  {"p": SLOPE_PREFIX + "%"})
+        for lv in dict.fromkeys(levels):
+            cls = [i + 1 for i, x in enumerate(levels) if x == lv]
+            parts = polys[polys["class"].isin(cls)].geometry.to_numpy()
+            area = float(sum(raster_area.get(k, 0.0) for k in cls))
+            if not len(parts):
+                out_rows.append({"level": lv, "classes": cls, "area_m2": area,
+                                 "stored_area_m2": 0.0, "ext_id": None})
+                continue
+            geom = shapely.union_all(parts) if len(cls) > 1 else shapely.MultiPolygon(
+                [q for p in parts for q in (p.geoms if p.geom_type == "MultiPolygon" else [p])])
+            geom = multipolygon(geom)
+            ranges = []
+            for k in cls:
+                lo = breaks[k - 2] if k > 1 else None
+                hi = breaks[k - 1] if k <= len(breaks) else None
+                ranges.append(f"<{hi:g}°" if lo is None else f"≥{lo:g}°" if hi is None
+                              else f"{lo:g}–{hi:g}°")
+            ext_id = f"{SLOPE_PREFIX}{lv}"
+            stored = c.execute(sa.text(
+                "INSERT INTO hazard_zones (ext_id, hazard_type, level, source, geom) VALUES "
+                "(:e, :t, :l, :s, ST_Multi(ST_MakeValid(ST_GeomFromWKB(:wkb, 4326)))) "
+                "RETURNING ST_Area(geom::geography)"),
+                {"e": ext_id, "t": htype, "l": lv, "wkb": shapely.to_wkb(geom),
+                 "s": f"slope of {src}, classes {', '.join(ranges)}"}).scalar_one()
+            out_rows.append({"level": lv, "classes": cls, "area_m2": area,
+                             "stored_area_m2": float(stored), "ext_id": ext_id})
+        bulk_done(c, actor, "compute", "hazard_zones", SLOPE_PREFIX.rstrip(":"),
+                  f"slope zones from {src}: breaks {list(breaks)}, levels {levels}")
+    return pd.DataFrame(out_rows)
+
+
+def stored_zone_areas(engine: Engine) -> dict[str, float]:
+    """Return ``{level: geodesic area m²}`` of the stored slope zones."""
+    with engine.connect() as c:
+        rows = c.execute(sa.text("SELECT level, sum(ST_Area(geom::geography)) FROM hazard_zones "
+                                 "WHERE ext_id LIKE :p GROUP BY level"),
+                         {"p": SLOPE_PREFIX + "%"}).all()
+    return {r[0]: float(r[1]) for r in rows}
+
+
 __all__ = [
-    "Raster", "cell_area_m2", "cell_sizes_m", "class_areas", "read_dem", "reclassify", "slope", "slope_zones", "vectorise", "weighted_overlay",
+    "SLOPE_PREFIX", "Raster", "cell_area_m2", "cell_sizes_m", "class_areas", "read_dem",
+    "reclassify", "slope", "slope_zones", "stored_zone_areas", "vectorise", "weighted_overlay",
+    "zone_slope",
 ]

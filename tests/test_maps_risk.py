@@ -235,6 +235,33 @@ def test_app_serves_assets():
     assert asyncio.run(get("/static/leaflet/nope.js")).status_code == 404
 
 
+
+def test_own_files_linked_served_and_copied(tmp_path):
+    """emgis's own page files (maps/static/emgis) go where Leaflet's go: URL, server, copy."""
+    import asyncio
+
+    import httpx
+    from fastapi import FastAPI
+
+    urls = assets.asset_urls("x/leaflet")
+    for name, fname in assets.OWN_FILES.items():
+        assert urls[name] == f"x/leaflet/{assets.OWN_SUBDIR}/{fname}"
+    copied = assets.copy_assets(tmp_path / "leaflet")
+    for fname in assets.OWN_FILES.values():
+        assert (copied / assets.OWN_SUBDIR / fname).read_bytes() == \
+            (assets.OWN_DIR / fname).read_bytes()
+    app = FastAPI()
+    assets.mount_assets(app)
+
+    async def get(path):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            return await c.get(path)
+
+    r = asyncio.run(get(f"/static/leaflet/{assets.OWN_SUBDIR}/live_map.js"))
+    assert r.status_code == 200 and "emgisLive" in r.text
+    assert asyncio.run(get("/static/leaflet/leaflet.js")).status_code == 200
+
 # --- browser -----------------------------------------------------------------------------------
 
 

@@ -26,24 +26,18 @@ from emgis.layers.loaders import load_layer
 from emgis.layers.norms import Norm, default_norms
 from emgis.layers.study_area import StudyArea, save_study_area
 from emgis.risk import hazards as hz
+from emgis.risk.hazard_log import hazard_list, move_hazard, note_hazard
 from emgis.risk.levels import LEVEL_KEYS, RANK
+from emgis.risk.lists import LIST_NAMES, export_lists, hazard_lists, risk_list
 from emgis.risk.methods import band_tables
 from emgis.risk.store import (
-    LIST_NAMES,
     compute_areas,
-    export_lists,
-    hazard_list,
-    hazard_lists,
     import_candidates,
-    move_hazard,
-    note_hazard,
     read_areas,
     read_points,
     relevel_points,
-    risk_list,
-    stored_zone_areas,
-    zone_slope,
 )
+from emgis.risk.zoning import stored_zone_areas, zone_slope
 
 pytestmark = [pytest.mark.postgis, pytest.mark.shared_data]
 

@@ -112,7 +112,7 @@ def risk_list_cmd(
 ) -> None:
     """Show risk points ranked by level, then score."""
     from emgis.layers.db import open_database
-    from emgis.risk.store import risk_list
+    from emgis.risk.lists import risk_list
 
     with open_database() as db:
         try:
@@ -136,7 +136,7 @@ def risk_list_cmd(
 def risk_export(file: Annotated[Path, typer.Argument(help="FILE.xlsx (one sheet per list) or FILE.csv (one file per list)")]) -> None:
     """Write 隐患清单, 责任清单 and 整改措施清单 with Chinese headers."""
     from emgis.layers.db import open_database
-    from emgis.risk.store import export_lists
+    from emgis.risk.lists import export_lists
 
     with open_database() as db:
         try:
@@ -217,8 +217,8 @@ def hazard_move(
 ) -> None:
     """Move a hazard to its next state; illegal moves are refused with the allowed ones."""
     from emgis.layers.db import open_database
+    from emgis.risk.hazard_log import move_hazard
     from emgis.risk.hazards import IllegalTransition, label
-    from emgis.risk.store import move_hazard
 
     due = None
     if deadline is not None:
@@ -242,7 +242,7 @@ def hazard_move(
 def hazard_note(ext_id: str, text: str) -> None:
     """Record a supervision note (督办) on a hazard; its state does not change."""
     from emgis.layers.db import open_database
-    from emgis.risk.store import note_hazard
+    from emgis.risk.hazard_log import note_hazard
 
     _, ls = _settings()
     with open_database() as db:
@@ -259,7 +259,7 @@ def hazard_list_cmd(
 ) -> None:
     """List hazards with state, responsible person and deadline."""
     from emgis.layers.db import open_database
-    from emgis.risk.store import hazard_list
+    from emgis.risk.hazard_log import hazard_list
 
     with open_database() as db:
         df = hazard_list(db.engine, overdue=overdue)

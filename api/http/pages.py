@@ -165,7 +165,7 @@ def coverage(request: Request,
 
 def _retile(m, request: Request) -> None:
     """Swap the blank base of a maps/ page for the configured base map."""
-    from emgis.maps.risk_map import BlankBaseLayer
+    from emgis.maps.base_layer import BlankBaseLayer
     from emgis.maps.tiles import add_base_layers, base_map
 
     s = _map_settings(request)

@@ -1,0 +1,290 @@
+/* The live situation map's logic (maps/live_map.py), served by emgis with Leaflet.
+ *
+ * Two parts, both on window.emgisLive:
+ * - the layer callbacks the Leaflet-Realtime layers are built with (featureId, update,
+ *   pointToLayer, style, each): colours by resource state and response level, popups;
+ * - start(map, realtime, routes), called once the layers exist: the incident panel, selection
+ *   with the nearest resources' routes, search by name and the legend.
+ *
+ * Everything that comes from Python (API base, colours of levels, states and routes, legend
+ * HTML) is read from the page's JSON config: <script type="application/json"
+ * id="emgis-live-config">. Nothing in this file is filled in by string formatting.
+ */
+(function () {
+  var L_ = window.emgisLive = window.emgisLive || {};
+
+  L_.config = function () {
+    if (!L_.cfg) {
+      var node = document.getElementById('emgis-live-config');
+      L_.cfg = node ? JSON.parse(node.textContent) : null;
+    }
+    return L_.cfg;
+  };
+  L_.config();
+
+  L_.esc = function (v) {
+    return String(v === null || v === undefined ? '' : v).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]; });
+  };
+  L_.state = function (kind, p) {
+    if (kind === 'shelters') {
+      if (p.status !== 'open') return 'closed';
+      var cap = Number(p.capacity), occ = Number(p.occupancy || 0);
+      if (cap > 0 && occ >= cap) return 'full';
+      if (cap > 0 && occ >= 0.9 * cap) return 'nearly_full';
+      return 'open';
+    }
+    if (kind === 'team_bases') {
+      return (p.status in L_.config().states.team_bases) ? p.status : 'unavailable';
+    }
+    if (kind === 'depots') return p.status === 'active' ? 'active' : 'inactive';
+    return '';
+  };
+  L_.levelColour = function (level) {
+    var s = String(level || '').trim().toUpperCase()
+      .replace('Ⅰ', 'I').replace('Ⅱ', 'II').replace('Ⅲ', 'III').replace('Ⅳ', 'IV');
+    return L_.config().levels[s] || '#6a3d9a';
+  };
+  L_.colour = function (kind, p) {
+    if (kind === 'incidents') return L_.levelColour(p.level);
+    return L_.config().states[kind][L_.state(kind, p)][0];
+  };
+  L_.rows = function (kind, p) {
+    var r = [];
+    if (kind === 'incidents') {
+      r = [['类型 type', p.incident_type], ['等级 level', p.level], ['状态 status', p.status],
+           ['接报 reported', p.reported_at]];
+    }
+    if (kind === 'shelters') {
+      r = [['状态 status', p.status], ['容量 capacity', p.capacity],
+           ['在场 occupancy', p.occupancy], ['类别 class', p.duration_class],
+           ['地址 address', p.address]];
+    }
+    if (kind === 'depots') r = [['级别 level', p.level], ['状态 status', p.status]];
+    if (kind === 'team_bases') {
+      r = [['类型 type', p.team_type], ['状态 status', p.status], ['人员 personnel', p.personnel],
+           ['车辆 vehicles', p.vehicles]];
+    }
+    return r;
+  };
+  L_.popup = function (kind, f) {
+    var p = f.properties || {}, title = p.name || p.title || p.ext_id || ('#' + f.id);
+    var cells = L_.rows(kind, p)
+      .filter(function (x) { return x[1] !== null && x[1] !== undefined && x[1] !== ''; })
+      .map(function (x) {
+        return '<tr><th>' + L_.esc(x[0]) + '</th><td>' + L_.esc(x[1]) + '</td></tr>';
+      }).join('');
+    var act = kind === 'incidents' ? '<div><a href="#" class="emgis-select" data-id="' +
+      L_.esc(f.id) + '">调度 nearest resources &amp; routes</a></div>' : '';
+    return '<div class="emgis-popup"><b>' + L_.esc(title) + '</b><table>' + cells + '</table>' +
+      act + '</div>';
+  };
+  L_.pointStyle = function (kind, f) {
+    var c = L_.colour(kind, f.properties || {});
+    var r = kind === 'incidents' ? 10 : (kind === 'shelters' ? 7 : 6);
+    // teams: a dark ring, so an available team (green) is not taken for an open shelter (green)
+    var ring = kind === 'incidents' ? ['#000', 2]
+      : (kind === 'team_bases' ? ['#222', 2.5] : ['#fff', 1.5]);
+    return {radius: r, color: ring[0], weight: ring[1], fillColor: c, fillOpacity: 0.9,
+            className: 'emgis-' + kind};
+  };
+  L_.areaStyle = function (kind, f) {
+    var c = L_.colour(kind, f.properties || {});
+    return {color: c, weight: 2, dashArray: '6 4', fillColor: c, fillOpacity: 0.25,
+            className: 'emgis-' + kind};
+  };
+  L_.pointToLayer = function (kind) {
+    return function (f, latlng) { return L.circleMarker(latlng, L_.pointStyle(kind, f)); };
+  };
+  L_.style = function (kind) {
+    return function (f) {
+      return (f.geometry && f.geometry.type === 'Point') ? L_.pointStyle(kind, f)
+        : L_.areaStyle(kind, f);
+    };
+  };
+  function tooltip(f) {
+    return L_.esc((f.properties || {}).name || (f.properties || {}).title || '');
+  }
+  L_.each = function (kind) {
+    return function (f, layer) {
+      layer.bindPopup(L_.popup(kind, f), {maxWidth: 340});
+      layer.bindTooltip(tooltip(f));
+      if (kind === 'incidents') layer.on('click', function () { L_.select(layer.feature || f); });
+    };
+  };
+  L_.update = function (kind) {
+    return function (f, old) {
+      if (!old) return undefined;
+      old.feature = f;
+      if (f.geometry && f.geometry.type === 'Point' && old.setLatLng) {
+        var c = f.geometry.coordinates;
+        old.setLatLng([c[1], c[0]]);
+        old.setStyle(L_.pointStyle(kind, f));
+      } else if (old.setStyle && old.toGeoJSON &&
+                 JSON.stringify(old.toGeoJSON().geometry.coordinates) ===
+                 JSON.stringify(f.geometry.coordinates)) {
+        old.setStyle(L_.areaStyle(kind, f));
+      } else {
+        return undefined;  // the shape changed: draw it anew
+      }
+      old.setPopupContent(L_.popup(kind, f));
+      old.setTooltipContent(tooltip(f));
+      return old;
+    };
+  };
+  L_.featureId = function (f) { return f.id; };
+
+  // --- the page once the layers exist -----------------------------------------------------
+
+  L_.start = function (map, rt, routes) {
+    var cfg = L_.config();
+    L_.map = map; L_.realtime = rt; L_.routes = routes; L_.selected = null;
+    L_.incidents = {};
+    function fmtMin(s) { return (Math.round(s / 6) / 10).toFixed(1) + ' min'; }
+    function stamp() {
+      var d = new Date();
+      document.getElementById('emgis-updated').textContent = d.toLocaleTimeString();
+    }
+    function renderIncidents() {
+      var ul = document.getElementById('emgis-incidents'), feats = [];
+      rt.incidents._container.eachLayer(function (l) { if (l.feature) feats.push(l.feature); });
+      feats.sort(function (a, b) {
+        return String(b.properties.reported_at || '')
+          .localeCompare(String(a.properties.reported_at || ''));
+      });
+      L_.incidents = {};
+      ul.innerHTML = feats.map(function (f) {
+        L_.incidents[f.id] = f;
+        var p = f.properties || {};
+        return '<li data-id="' + L_.esc(f.id) + '"' +
+          (L_.selected === f.id ? ' class="sel"' : '') + '>' +
+          '<span class="emgis-dot" style="background:' + L_.levelColour(p.level) + '"></span>' +
+          L_.esc(p.title || p.ext_id || ('#' + f.id)) + ' · ' + L_.esc(p.level || '') + ' · ' +
+          L_.esc(p.status || '') + '</li>';
+      }).join('');
+      document.getElementById('emgis-incident-count').textContent = String(feats.length);
+    }
+    var panel = document.getElementById('emgis-panel');
+    L.DomEvent.disableClickPropagation(panel); L.DomEvent.disableScrollPropagation(panel);
+    document.getElementById('emgis-fold').addEventListener('click', function (e) {
+      e.preventDefault();
+      var b = document.getElementById('emgis-body'), open = b.style.display !== 'none';
+      b.style.display = open ? 'none' : ''; this.textContent = open ? '▸' : '▾';
+    });
+    document.getElementById('emgis-incidents').addEventListener('click', function (e) {
+      var li = e.target.closest('li'); if (!li) return;
+      var f = L_.incidents[li.getAttribute('data-id')]; if (f) L_.select(f, true);
+    });
+    map.on('popupopen', function (e) {
+      var a = e.popup.getElement().querySelector('a.emgis-select');
+      if (a) a.addEventListener('click', function (ev) {
+        ev.preventDefault(); var f = L_.incidents[a.getAttribute('data-id')];
+        if (f) L_.select(f, false);
+      });
+    });
+    Object.keys(rt).forEach(function (k) {
+      rt[k].on('update', function () {
+        stamp(); document.getElementById('emgis-conn').textContent = '在线 live';
+        if (k === 'incidents') renderIncidents();
+      });
+      rt[k].on('error', function () {
+        document.getElementById('emgis-conn').textContent = '连接中断 connection lost, retrying';
+      });
+    });
+    function centre(f) {
+      var g = f.geometry;
+      if (g.type === 'Point') return [g.coordinates[1], g.coordinates[0]];
+      var c = L.geoJSON(g).getBounds().getCenter(); return [c.lat, c.lng];
+    }
+    function getJSON(url) {
+      var accept = {Accept: 'application/json, application/geo+json'};
+      return fetch(url, {headers: accept}).then(function (r) {
+        return r.json().then(function (b) { return {ok: r.ok, status: r.status, body: b}; });
+      });
+    }
+    function areaHtml(res) {
+      var b = res.body || {};
+      return '<div class="emgis-h">影响范围 Affected area</div>' + (res.ok ?
+        '<div id="emgis-affected">人口 population <b>' +
+        L_.esc(Math.round(b.population_total || 0).toLocaleString()) +
+        '</b> · 村 villages ' + L_.esc((b.villages || []).length) + '</div>' :
+        '<div>' + L_.esc(b.detail || res.status) + '</div>');
+    }
+    function nearestHtml(x, res) {
+      var html = '<div class="emgis-h">' + L_.esc(x[2]) + '</div>';
+      if (!res.ok) return html + '<div>' + L_.esc((res.body || {}).detail || res.status) + '</div>';
+      var feats = (res.body.features || []);
+      if (!feats.length) return html + '<div>—</div>';
+      return html + '<table>' + feats.map(function (r) {
+        var q = r.properties;
+        L.geoJSON(r, {style: {color: cfg.routes[x[0]], weight: 5 - Math.min(q.rank, 3),
+                              opacity: 0.85, className: 'emgis-route'}})
+          .bindTooltip(L_.esc(q.name || q.ext_id) + ' · ' + fmtMin(q.time_s)).addTo(routes);
+        return '<tr><td>' + q.rank + '</td><th>' + L_.esc(q.name || q.ext_id) + '</th><td>' +
+          fmtMin(q.time_s) + '</td><td>' + (q.length_m / 1000).toFixed(1) + ' km</td></tr>';
+      }).join('') + '</table>';
+    }
+    L_.select = function (f, fly) {
+      L_.selected = f.id; renderIncidents(); routes.clearLayers();
+      var c = centre(f), isArea = f.geometry.type !== 'Point';
+      var box = document.getElementById('emgis-selection'), p = f.properties || {};
+      box.innerHTML = '<div class="emgis-h">' + L_.esc(p.title || ('#' + f.id)) + '</div>' +
+        '<div id="emgis-sel-body">…</div>';
+      if (fly) map.setView(c, Math.max(map.getZoom(), 12));
+      var layers = [['team_bases', 'from_facility', '救援队伍 teams'],
+                    ['depots', 'from_facility', '物资 depots'],
+                    ['shelters', 'to_facility', '避难场所 shelters']];
+      var jobs = layers.map(function (x) {
+        var url = cfg.api + '/analyses/nearest?lon=' + c[1] + '&lat=' + c[0] + '&layer=' + x[0] +
+          '&k=3&direction=' + x[1] + (isArea ? '&avoid=' + encodeURIComponent(f.id) : '');
+        return getJSON(url).then(function (res) { return [x, res]; });
+      });
+      if (isArea) {
+        jobs.push(getJSON(cfg.api + '/analyses/warning-area?incident=' + encodeURIComponent(f.id))
+          .then(function (res) { return [['area'], res]; }));
+      }
+      Promise.all(jobs).then(function (all) {
+        if (L_.selected !== f.id) return;
+        var html = '';
+        all.forEach(function (pair) {
+          html += pair[0][0] === 'area' ? areaHtml(pair[1]) : nearestHtml(pair[0], pair[1]);
+        });
+        document.getElementById('emgis-sel-body').innerHTML = html;
+        if (!map.hasLayer(routes)) routes.addTo(map);
+      }).catch(function (e) {
+        document.getElementById('emgis-sel-body').textContent = '请求失败 request failed: ' + e;
+      });
+    };
+    // search by name over every resource layer and the incidents (leaflet-search over live data)
+    var byName = {};
+    function records(text, callResponse) {
+      var out = []; byName = {};
+      ['shelters', 'depots', 'team_bases', 'incidents'].forEach(function (k) {
+        rt[k]._container.eachLayer(function (l) {
+          var p = (l.feature || {}).properties || {}, n = p.name || p.title;
+          if (!n || !l.getLatLng && !l.getBounds) return;
+          var ll = l.getLatLng ? l.getLatLng() : l.getBounds().getCenter();
+          byName[n] = l; out.push({name: n, loc: [ll.lat, ll.lng]});
+        });
+      });
+      callResponse(out);
+      return {abort: function () {}};
+    }
+    L_.search = new L.Control.Search({sourceData: records, propertyName: 'name',
+      propertyLoc: 'loc', initial: false, zoom: 15, marker: false,
+      textPlaceholder: '搜索名称 Search by name', textErr: '未找到 not found',
+      moveToLocation: function (latlng, title, m) {
+        m.setView(latlng, Math.max(m.getZoom(), 15));
+        var l = byName[title]; if (l && l.openPopup) l.openPopup();
+      }});
+    map.addControl(L_.search);
+    // legend
+    var legend = L.control({position: 'bottomright'});
+    legend.onAdd = function () {
+      var d = L.DomUtil.create('div', 'emgis-legend');
+      d.innerHTML = cfg.legend;
+      return d;
+    };
+    legend.addTo(map);
+  };
+})();
