@@ -13,14 +13,15 @@ test must not leave 127.0.0.1, so emgis serves its own copies:
 * **How they are linked.** :func:`localize` rewrites ``default_js``/``default_css`` on each
   element *instance* of a map (``add_js_link`` on the class would change every map in the
   process) to URLs under a base: ``/static/leaflet`` when the app serves them
-  (:func:`mount_assets`), or a path relative to a standalone HTML file whose directory gets a
+  (``emgis.api.http.pages.mount_assets``), or a path relative to a standalone HTML file whose directory gets a
   copy (:func:`copy_assets`). Resources the risk map does not use (jQuery, Bootstrap, fonts,
   awesome-markers) are dropped; any other unknown resource is an error, not a silent CDN link.
 * **emgis's own files.** The pages' own scripts and styles (the live map's logic and panel,
   ``maps/static/emgis/``, in git) are linked the same way, under ``<base>/emgis/``, and are
   copied beside a page written to disk like Leaflet's.
 * **Serving.** :func:`static_mounts` says which directory the app serves under which URL
-  prefix; :func:`mount_assets` mounts them on a Starlette/FastAPI app.
+  prefix; the HTTP side (``emgis.api.http.pages.mount_assets``) mounts them: maps/ never imports
+  the web framework.
 * **Proof.** :func:`remote_resources` lists every ``src``/``href``/``url()`` in rendered HTML
   that leaves the machine; :func:`assert_offline` raises if there is one.
 """
@@ -226,18 +227,6 @@ def static_mounts(prefix: str = STATIC_PREFIX) -> Iterator[StaticMount]:
     else:
         yield StaticMount(f"{prefix}/{VENDOR_SUBDIR}", plugins, "leaflet-plugins")
     yield StaticMount(prefix, asset_dir(), "leaflet")
-
-
-def mount_assets(app, prefix: str = STATIC_PREFIX) -> None:
-    """Serve the assets (:func:`static_mounts`) from a FastAPI/Starlette ``app`` under ``prefix``.
-
-    The vendored plugins are served under ``prefix/vendor`` when they are installed; a
-    missing plugin directory only costs the live map (logged by the app), not the others.
-    """
-    from starlette.staticfiles import StaticFiles
-
-    for m in static_mounts(prefix):
-        app.mount(m.path, StaticFiles(directory=str(m.directory)), name=m.name)
 
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")

@@ -340,7 +340,7 @@ def risk_map(
         Page title.
     asset_base
         URL (absolute, or relative to the page) under which Leaflet files are served:
-        ``/static/leaflet`` for the app (:func:`maps.assets.mount_assets`).
+        ``/static/leaflet`` for the app (``emgis.api.http.pages.mount_assets``).
     tiles
         A *local* tile URL template; None draws a blank base layer (no requests).
     max_zoom

@@ -221,8 +221,10 @@ def test_app_serves_assets():
     import httpx
     from fastapi import FastAPI
 
+    from emgis.api.http.pages import mount_assets
+
     app = FastAPI()
-    assets.mount_assets(app)
+    mount_assets(app)
 
     async def get(path):
         transport = httpx.ASGITransport(app=app)
@@ -243,6 +245,8 @@ def test_own_files_linked_served_and_copied(tmp_path):
     import httpx
     from fastapi import FastAPI
 
+    from emgis.api.http.pages import mount_assets
+
     urls = assets.asset_urls("x/leaflet")
     for name, fname in assets.OWN_FILES.items():
         assert urls[name] == f"x/leaflet/{assets.OWN_SUBDIR}/{fname}"
@@ -251,7 +255,7 @@ def test_own_files_linked_served_and_copied(tmp_path):
         assert (copied / assets.OWN_SUBDIR / fname).read_bytes() == \
             (assets.OWN_DIR / fname).read_bytes()
     app = FastAPI()
-    assets.mount_assets(app)
+    mount_assets(app)
 
     async def get(path):
         transport = httpx.ASGITransport(app=app)

@@ -114,9 +114,9 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(pages.router)
     pages.mount_saved(app, db_settings.home)
     try:
-        from emgis.maps.assets import AssetsMissing, mount_assets
+        from emgis.maps.assets import AssetsMissing
 
-        mount_assets(app)
+        pages.mount_assets(app)
     except AssetsMissing as exc:  # the API works without; map pages will not
         log.warning("map assets not served: %s", exc)
     return app

@@ -175,3 +175,17 @@ def _retile(m, request: Request) -> None:
         if isinstance(child, BlankBaseLayer):
             del m._children[k]
     add_base_layers(m, s)
+
+
+def mount_assets(app, prefix: str | None = None) -> None:
+    """Serve the map assets (`emgis.maps.assets.static_mounts`: emgis's own files, the vendored
+    plugins when installed, Leaflet) from ``app`` under ``prefix`` (default ``/static/leaflet``).
+
+    Raises `emgis.maps.assets.AssetsMissing` when Leaflet is not installed.
+    """
+    from starlette.staticfiles import StaticFiles
+
+    from emgis.maps.assets import STATIC_PREFIX, static_mounts
+
+    for m in static_mounts(prefix or STATIC_PREFIX):
+        app.mount(m.path, StaticFiles(directory=str(m.directory)), name=m.name)
