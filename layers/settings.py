@@ -75,3 +75,13 @@ class ToolSettings(BaseSettings):
                                      "unset = maps/static/leaflet, then Debian's")
     vendor_dir: Path | None = Field(default=None, description="where the live map's Leaflet plugins are; "
                                     "unset = maps/static/vendor")
+
+
+class MapSettings(BaseSettings):
+    """How the served map pages look and refresh (``EMGIS_MAP_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMGIS_MAP_", extra="ignore")
+
+    tiles: str = Field(default="osm", description="base map: osm | tianditu | none | a {z}/{x}/{y} URL template")
+    tianditu_key: str = Field(default="", description="Tianditu key (with tiles=tianditu)")
+    refresh_s: float = Field(default=5.0, gt=0.5, le=3600, description="live map refresh interval, seconds")

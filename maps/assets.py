@@ -29,7 +29,6 @@ test must not leave 127.0.0.1, so emgis serves its own copies:
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
@@ -98,7 +97,9 @@ def asset_dir() -> Path:
     AssetsMissing
         If none of them has every file, with the command that installs them.
     """
-    env = os.environ.get(ENV_VAR)
+    from emgis.layers.settings import ToolSettings
+
+    env = ToolSettings().leaflet_dir
     if env:
         d = Path(env)
         if not _complete(d):

@@ -37,9 +37,10 @@ from folium.plugins import GroupedLayerControl, Realtime
 from folium.template import Template
 from folium.utilities import JsCode
 
+from emgis.layers.settings import MapSettings
 from emgis.maps import assets
 from emgis.maps.base_layer import MAX_ZOOM
-from emgis.maps.tiles import MapSettings, add_base_layers
+from emgis.maps.tiles import add_base_layers
 
 TITLE = "实时态势图 Live situation map"
 

@@ -346,7 +346,7 @@ def risk_map(
     max_zoom
         Highest zoom; MarkerCluster needs one.
     base_map
-        `maps.tiles.MapSettings` for a served page whose operator configured the base map
+        `emgis.layers.settings.MapSettings` for a served page whose operator configured the base map
         (OpenStreetMap, Tianditu, an internal server); overrides ``tiles``.
 
     Raises

@@ -18,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import folium
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from emgis.layers.settings import MapSettings
 from emgis.maps.base_layer import MAX_ZOOM, BlankBaseLayer
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -29,16 +28,6 @@ TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUES
                 "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
                 "&TILECOL={x}&tk={key}")
 TIANDITU_ATTR = "&copy; 天地图 Tianditu"
-
-
-class MapSettings(BaseSettings):
-    """How the served map pages look and refresh (``EMGIS_MAP_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="EMGIS_MAP_", extra="ignore")
-
-    tiles: str = Field(default="osm", description="base map: osm | tianditu | none | a {z}/{x}/{y} URL template")
-    tianditu_key: str = Field(default="", description="Tianditu key (with tiles=tianditu)")
-    refresh_s: float = Field(default=5.0, gt=0.5, le=3600, description="live map refresh interval, seconds")
 
 
 @dataclass(frozen=True)

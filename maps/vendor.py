@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -68,7 +67,9 @@ class VendorMissing(FileNotFoundError):
 
 
 def vendor_dir() -> Path:
-    env = os.environ.get(ENV_VAR)
+    from emgis.layers.settings import ToolSettings
+
+    env = ToolSettings().vendor_dir
     return Path(env) if env else VENDOR_DIR
 
 

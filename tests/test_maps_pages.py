@@ -17,8 +17,8 @@ from test_api import _serve, _token, demo_db  # noqa: F401  (module fixture reus
 from test_maps_risk import browser_page, watch_offline  # noqa: F401
 
 from emgis.api.http.app import create_app
-from emgis.layers.settings import ApiSettings, DatabaseSettings
-from emgis.maps.tiles import MapSettings, base_map
+from emgis.layers.settings import ApiSettings, DatabaseSettings, MapSettings
+from emgis.maps.tiles import base_map
 
 pytestmark = [pytest.mark.postgis, pytest.mark.browser]
 

@@ -83,7 +83,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.state.results = analyses.ResultCache()
     app.state.changes = feed
     app.state.memo = Memo(feed)
-    from emgis.maps.tiles import MapSettings
+    from emgis.layers.settings import MapSettings
 
     app.state.map_settings = map_settings or MapSettings()
     install_handlers(app)

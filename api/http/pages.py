@@ -67,7 +67,8 @@ def _bounds(engine) -> list[list[float]] | None:
 
 
 def _map_settings(request: Request):
-    from emgis.maps.tiles import MapSettings, base_map
+    from emgis.layers.settings import MapSettings
+    from emgis.maps.tiles import base_map
 
     s = getattr(request.app.state, "map_settings", None) or MapSettings()
     try:
