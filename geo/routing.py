@@ -13,14 +13,23 @@ or fire engine dispatched to an incident). One-way streets make the two differ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
+from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-from emgis.geo.compiled import CompiledGraph
+from emgis.geo.compiled import BoolArray, CompiledGraph, FloatArray, Int32Array, Int64Array
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
+
+    from emgis.layers.norms import Norms
 
 __all__ = [
     "Facilities",
@@ -44,6 +53,10 @@ _DIRECTIONS = ("to_facility", "from_facility")
 _FIRST_LIMIT_S = 600.0
 # Rows of a dense Dijkstra block in travel_time_matrix are capped to this many cells.
 _BLOCK_CELLS = 1 << 24
+
+#: Stored shortest-path trees read for some facility nodes (`FacilityTrees.lookup`):
+#: ``(dist, pred, rows)``, the tree of ``nodes[i]`` being row ``rows[i]`` of ``dist``/``pred``.
+TreeLookup = tuple[FloatArray, Int32Array, Int64Array]
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,7 @@ class SparseTimes:
 
 # --- snapping ----------------------------------------------------------------------------------
 
-def _offroad_speed_ms(norms) -> float:
+def _offroad_speed_ms(norms: Norms | None) -> float:
     if norms is None:
         from emgis.layers.norms import default_norms
 
@@ -115,19 +128,31 @@ def _offroad_speed_ms(norms) -> float:
     return norms.number("road.speed_kmh.offroad") / 3.6
 
 
-def _snap_index(graph: CompiledGraph):
+class _SnapIndex(NamedTuple):
+    """The roads points may join (all but orphan islands'), metric, with a search tree."""
+
+    tree: shapely.STRtree  # over ``lines``
+    keep: Int64Array  # edge id of each line
+    lines: NDArray[np.object_]  # shapely LineStrings in the graph's metric CRS
+    length: FloatArray  # of each line, metres
+    to_metric: Transformer  # lon/lat to the graph's metric CRS
+
+
+def _snap_index(graph: CompiledGraph) -> _SnapIndex:
     if "snap" not in graph._cache:
         import shapely
-        from pyproj import Transformer
 
         keep = np.flatnonzero(~graph.orphan[graph.edge_u])
         lines = graph.edge_lines(metric=True)[keep]
-        graph._cache["snap"] = (shapely.STRtree(lines), keep, lines, shapely.length(lines),
-                                Transformer.from_crs(4326, graph.crs, always_xy=True))
-    return graph._cache["snap"]
+        graph._cache["snap"] = _SnapIndex(
+            shapely.STRtree(lines), keep, lines, shapely.length(lines),
+            Transformer.from_crs(4326, graph.crs, always_xy=True))
+    index: _SnapIndex = graph._cache["snap"]
+    return index
 
 
-def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None, closures: Any = None) -> Snap:
+def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms: Norms | None = None,
+         closures: Any = None) -> Snap:
     """Join points to the nearest road that is not on a tiny orphan island (nor closed).
 
     Parameters
@@ -161,8 +186,8 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None, closures: Any 
     x, y = to_metric.transform(lon, lat)
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():  # far outside the network's projected zone: the projection gives inf
-        i = int(np.flatnonzero(bad)[0])
-        raise _far_outside(graph, int(bad.sum()), lon[i], lat[i])
+        first = int(np.flatnonzero(bad)[0])
+        raise _far_outside(graph, int(bad.sum()), lon[first], lat[first])
     pts = shapely.points(x, y)
     idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
     order = np.argsort(idx[0])
@@ -191,7 +216,8 @@ def _far_outside(graph: CompiledGraph, n: int, lon: float, lat: float) -> ValueE
                       "first) and that the right network is loaded")
 
 
-def _snap_one(graph: CompiledGraph, lon: float, lat: float, norms, closures) -> Snap:
+def _snap_one(graph: CompiledGraph, lon: float, lat: float, norms: Norms | None,
+              closures: Any) -> Snap:
     """`snap` for one point: the same steps on scalars (a live map's query), a few times faster."""
     import shapely
 
@@ -214,7 +240,8 @@ def _snap_one(graph: CompiledGraph, lon: float, lat: float, norms, closures) -> 
                 float(d / _offroad_speed_ms(norms) + rest * graph.edge_time_s[edge]))
 
 
-def _nearest_open(tree, keep: np.ndarray, closed: np.ndarray, pt) -> tuple[int, float]:
+def _nearest_open(tree: shapely.STRtree, keep: Int64Array, closed: BoolArray,
+                  pt: shapely.Geometry) -> tuple[int, float]:
     """Index (into the snap tree) and distance of the nearest open road to ``pt`` (metric)."""
     import shapely
 
@@ -229,13 +256,14 @@ def _nearest_open(tree, keep: np.ndarray, closed: np.ndarray, pt) -> tuple[int, 
     raise ValueError("snap: every road within 50 km of the place is closed; open some or choose another place")
 
 
-def snap_facilities(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None) -> Facilities:
+def snap_facilities(graph: CompiledGraph, lon: Any, lat: Any, *,
+                    norms: Norms | None = None) -> Facilities:
     """Snap facility points once so that many queries can reuse them."""
     s = snap(graph, np.atleast_1d(lon), np.atleast_1d(lat), norms=norms)
     return Facilities(np.asarray(s.node), np.asarray(s.time_s), np.asarray(s.distance_m))
 
 
-def _facilities(graph: CompiledGraph, facilities: Any, norms) -> Facilities:
+def _facilities(graph: CompiledGraph, facilities: Any, norms: Norms | None) -> Facilities:
     if isinstance(facilities, Facilities):
         return facilities
     if isinstance(facilities, tuple) and len(facilities) == 2:
@@ -266,7 +294,7 @@ def _check_direction(direction: str) -> bool:
 
 def nearest_facility_times(graph: CompiledGraph, facilities: Any, *, cutoff_s: float | None = None,
                            closures: Any = None, direction: Direction = "to_facility",
-                           norms=None) -> tuple[np.ndarray, np.ndarray]:
+                           norms: Norms | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return, for every node, the travel time to (or from) the nearest facility and which.
 
     Parameters
@@ -379,7 +407,7 @@ def travel_time_matrix(graph: CompiledGraph, origins: Any, destinations: Any, *,
 
 def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: int = 3, *,
               closures: Any = None, direction: Direction = "from_facility",
-              norms=None, trees: FacilityTrees | None = None) -> list[Route]:
+              norms: Norms | None = None, trees: FacilityTrees | None = None) -> list[Route]:
     """Return the ``k`` fastest facilities for a point, each with its route.
 
     One bounded Dijkstra from the point (on the reversed graph for ``"from_facility"``),
@@ -442,8 +470,8 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
     return _routes(graph, here, fac, total, want, w, travel)
 
 
-def _nearest_from_trees(graph: CompiledGraph, here: Snap, fac: Facilities, k: int, got, to_fac: bool,
-                        w: np.ndarray) -> list[Route]:
+def _nearest_from_trees(graph: CompiledGraph, here: Snap, fac: Facilities, k: int,
+                        got: TreeLookup, to_fac: bool, w: FloatArray) -> list[Route]:
     dist, pred, rows = got
 
     def travel(f: int) -> np.ndarray:  # each facility's tree is rooted at the facility
@@ -453,8 +481,8 @@ def _nearest_from_trees(graph: CompiledGraph, here: Snap, fac: Facilities, k: in
     return _routes(graph, here, fac, dist[rows, here.node] + fac.offset_s, min(k, len(fac)), w, travel)
 
 
-def _routes(graph: CompiledGraph, here: Snap, fac: Facilities, total: np.ndarray, want: int, w: np.ndarray,
-            travel) -> list[Route]:
+def _routes(graph: CompiledGraph, here: Snap, fac: Facilities, total: np.ndarray, want: int,
+            w: FloatArray, travel: Callable[[int], Int64Array]) -> list[Route]:
     """The ``want`` fastest facilities by ``total`` (reachable ones), each with the route ``travel(f)``."""
     routes = []
     for f in np.argsort(total, kind="stable")[:want].tolist():
@@ -500,7 +528,7 @@ class FacilityTrees:
         self._state: tuple[dict[int, int], np.ndarray, np.ndarray] = self._empty()
         self.grown = 0
 
-    def _empty(self):
+    def _empty(self) -> tuple[dict[int, int], FloatArray, Int32Array]:
         n = self.graph.n_nodes
         return {}, np.empty((0, n)), np.empty((0, n), dtype=np.int32)
 
@@ -519,7 +547,7 @@ class FacilityTrees:
         row = self._state[0]
         return all(n in row for n in np.asarray(nodes).tolist())
 
-    def lookup(self, nodes: np.ndarray):
+    def lookup(self, nodes: np.ndarray) -> TreeLookup | None:
         """``(dist, pred, rows)`` with ``dist[rows[i]]`` the tree of ``nodes[i]``; None if over budget.
 
         Trees already stored are read without a lock (from one consistent snapshot: growing
@@ -560,7 +588,7 @@ class FacilityTrees:
         self.grown += int(missing.size)
 
 
-def _path(pred: np.ndarray, start: int, root: int) -> np.ndarray:
+def _path(pred: np.ndarray, start: int, root: int) -> Int64Array:
     out = [start]
     x = start
     while x != root:
@@ -569,7 +597,15 @@ def _path(pred: np.ndarray, start: int, root: int) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def _arc_points(graph: CompiledGraph):
+class _ArcPoints(NamedTuple):
+    key: Int64Array
+    dup: BoolArray
+    first: Int64Array
+    off: Int64Array
+    pts: FloatArray
+
+
+def _arc_points(graph: CompiledGraph) -> _ArcPoints:
     """Per arc, its geometry's points in travel order without the first one, laid end to end.
 
     ``(key, dup, first, off, pts)``: ``key`` sorts arcs by (tail, head) for lookup, ``dup``
@@ -588,11 +624,14 @@ def _arc_points(graph: CompiledGraph):
         np.cumsum(n_pts, out=off[1:])
         within = np.arange(off[-1]) - np.repeat(off[:-1], n_pts)
         idx = np.where(np.repeat(rev, n_pts), np.repeat(end - 2, n_pts) - within, np.repeat(start + 1, n_pts) + within)
-        graph._cache["arc_points"] = (key, dup, np.where(rev, end - 1, start), off, graph.geom_coords[idx])
-    return graph._cache["arc_points"]
+        graph._cache["arc_points"] = _ArcPoints(key, dup, np.where(rev, end - 1, start), off,
+                                                graph.geom_coords[idx])
+    points: _ArcPoints = graph._cache["arc_points"]
+    return points
 
 
-def _path_geometry(graph: CompiledGraph, path: np.ndarray, w: np.ndarray) -> tuple[float, list]:
+def _path_geometry(graph: CompiledGraph, path: Int64Array,
+                   w: FloatArray) -> tuple[float, list[list[float]]]:
     """Return (length, lon/lat coords) of the fastest arcs joining consecutive path nodes."""
     if path.size < 2:
         return 0.0, [[float(graph.node_lon[path[0]]), float(graph.node_lat[path[0]])]]
@@ -613,7 +652,8 @@ def _path_geometry(graph: CompiledGraph, path: np.ndarray, w: np.ndarray) -> tup
 
 def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
                   closures: Any = None, direction: Direction = "from_facility",
-                  buffer_m: float = 100.0, min_hole_m2: float | None = None, norms=None):
+                  buffer_m: float = 100.0, min_hole_m2: float | None = None,
+                  norms: Norms | None = None) -> gpd.GeoDataFrame:
     """Return the areas reached within each time band as polygons (one row per band).
 
     Reached roads (partly reached roads cut where time runs out) are buffered by
@@ -688,7 +728,7 @@ def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
     return out
 
 
-def _fill_holes(geom, min_hole_m2: float):
+def _fill_holes(geom: shapely.Geometry, min_hole_m2: float) -> shapely.Geometry:
     import shapely
 
     polys = shapely.get_parts(geom)
