@@ -23,12 +23,15 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
 import shapely
 from pyproj import CRS, Transformer
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -317,9 +320,8 @@ def _invert(forward, lon: np.ndarray, lat: np.ndarray, *, exact: bool, first=Non
 
 
 def _as_float(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    return np.broadcast_arrays(lon, lat)
+    blon, blat = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return blon, blat
 
 
 def _out(a: np.ndarray) -> Any:
@@ -624,7 +626,8 @@ def _epsg_spec(crs: CRS, raw: str | None = None) -> CrsSpec:
     else:
         auth = crs.to_authority()
         label = f"{auth[0]}:{auth[1]}" if auth else _short_text(crs)
-    datum = crs.geodetic_crs.datum.name if crs.geodetic_crs is not None else ""
+    geodetic = crs.geodetic_crs
+    datum = geodetic.datum.name if geodetic is not None and geodetic.datum is not None else ""
     warning = None
     for legacy in ("Xian 1980", "Beijing 1954"):
         if legacy.lower() in datum.lower():
@@ -654,6 +657,14 @@ def _cached_transformer(src: CRS, dst: CRS, _thread: int) -> Transformer:
 _WGS84 = CRS.from_epsg(4326)
 
 
+def _proj_crs(spec: CrsSpec) -> CRS:
+    """The PROJ coordinate system of ``spec``; GCJ-02 and BD-09 have none (handle them first)."""
+    if spec.crs is None:
+        raise ValueError(f"{spec.label} ({spec.kind}) is not a coordinate system PROJ knows; "
+                         "convert it with the GCJ-02/BD-09 functions of emgis.geo.crs")
+    return spec.crs
+
+
 def to_wgs84(x: Any, y: Any, spec: CrsSpec | str) -> tuple[Any, Any]:
     """Convert coordinates in the coordinate system ``spec`` to WGS84 lon/lat.
 
@@ -676,7 +687,7 @@ def to_wgs84(x: Any, y: Any, spec: CrsSpec | str) -> tuple[Any, Any]:
         return gcj02_to_wgs84(x, y)
     if spec.kind == "bd09":
         return bd09_to_wgs84(x, y)
-    lon, lat = _transformer(spec.crs, _WGS84).transform(x, y)
+    lon, lat = _transformer(_proj_crs(spec), _WGS84).transform(x, y)
     return _out(lon), _out(lat)
 
 
@@ -701,11 +712,11 @@ def from_wgs84(lon: Any, lat: Any, spec: CrsSpec | str) -> tuple[Any, Any]:
         return wgs84_to_gcj02(lon, lat)
     if spec.kind == "bd09":
         return wgs84_to_bd09(lon, lat)
-    x, y = _transformer(_WGS84, spec.crs).transform(lon, lat)
+    x, y = _transformer(_WGS84, _proj_crs(spec)).transform(lon, lat)
     return _out(x), _out(y)
 
 
-def geoseries_to_wgs84(geoseries, spec: CrsSpec | str):
+def geoseries_to_wgs84(geoseries: gpd.GeoSeries, spec: CrsSpec | str) -> gpd.GeoSeries:
     """Convert a GeoSeries of any geometry type from ``spec`` to WGS84.
 
     Parameters
@@ -732,7 +743,7 @@ def geoseries_to_wgs84(geoseries, spec: CrsSpec | str):
     return gpd.GeoSeries(geoms, index=geoseries.index, name=geoseries.name, crs=_WGS84)
 
 
-def geoseries_from_wgs84(geoseries, spec: CrsSpec | str):
+def geoseries_from_wgs84(geoseries: gpd.GeoSeries, spec: CrsSpec | str) -> gpd.GeoSeries:
     """Convert a GeoSeries of any geometry type from WGS84 to ``spec``.
 
     Parameters
