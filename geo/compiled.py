@@ -24,13 +24,17 @@ import json
 from collections.abc import Hashable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import networkx as nx
 
 __all__ = ["EARTH_RADIUS_M", "CompiledGraph", "NetworkReport", "great_circle_m"]
 
@@ -373,7 +377,7 @@ class CompiledGraph:
 
     # --- geometry ------------------------------------------------------------------------------
 
-    def edge_lines(self, *, metric: bool = False):
+    def edge_lines(self, *, metric: bool = False) -> NDArray[np.object_]:
         """Return a shapely LineString array of edge geometries (lon/lat, or metric when asked)."""
         import shapely
 
@@ -392,7 +396,7 @@ class CompiledGraph:
             self._cache["mcoords"] = np.column_stack([x, y])
         return self._cache["mcoords"]
 
-    def edges_gdf(self):
+    def edges_gdf(self) -> gpd.GeoDataFrame:
         """Return the edges as a GeoDataFrame in EPSG:4326 (one row per edge, index edge_id).
 
         Columns: u, v (node indices), highway, speed_kmh, length_m, travel_time_s, oneway
@@ -410,7 +414,7 @@ class CompiledGraph:
         }, index=pd.RangeIndex(self.n_edges, name="edge_id"))
         return gpd.GeoDataFrame(df, geometry=self.edge_lines(), crs="EPSG:4326")
 
-    def to_networkx(self):
+    def to_networkx(self) -> nx.MultiDiGraph:
         """Return the graph as an osmnx-style networkx MultiDiGraph (for checks and benchmarks).
 
         Nodes are 0..n-1 with ``x``/``y`` (lon/lat); each arc is an edge with ``length``,

@@ -15,13 +15,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from emgis.geo.compiled import CompiledGraph, NetworkReport
 from emgis.geo.osm import CLASS_ALIASES, read_drivable_ways
 from emgis.layers.problems import Problems
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
+
+    from emgis.layers.norms import Norms
 
 __all__ = [
     "CLASS_NAMES_ZH",
@@ -50,7 +56,7 @@ _KNOT_KMH = 1.852
 _SPEED_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?$")
 
 
-def road_speeds(norms=None) -> dict[str, float]:
+def road_speeds(norms: Norms | None = None) -> dict[str, float]:
     """Return ``{class: km/h}`` from the norms group ``road.speed_kmh`` (road classes only)."""
     if norms is None:
         from emgis.layers.norms import default_norms
@@ -82,8 +88,8 @@ def parse_maxspeed(value: Any) -> float | None:
 
 # --- OSM ---------------------------------------------------------------------------------------
 
-def graph_from_osm(path: str | Path, *, boundary=None, norms=None,
-                   orphan_max_nodes: int = 10) -> CompiledGraph:
+def graph_from_osm(path: str | Path, *, boundary: shapely.Geometry | None = None,
+                   norms: Norms | None = None, orphan_max_nodes: int = 10) -> CompiledGraph:
     """Build the drive network of an OSM extract, optionally clipped to a study area.
 
     Parameters
@@ -166,8 +172,9 @@ _ONEWAY_BWD = {"-1", "reverse", "tf", "backward"}
 _ONEWAY_NO = {"no", "false", "0", "n", "b", "both", "", "nan", "none", "否", "双向"}
 
 
-def graph_from_lines(gdf, *, class_field: str | None = None, speed_field: str | None = None,
-                     oneway_field: str | None = None, norms=None, snap_tolerance_m: float = 0.5,
+def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
+                     speed_field: str | None = None, oneway_field: str | None = None,
+                     norms: Norms | None = None, snap_tolerance_m: float = 0.5,
                      orphan_max_nodes: int = 10, source: str = "line layer") -> CompiledGraph:
     """Build a network from road line features (GeoPackage, Shapefile, ...).
 
