@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
+from pyproj import CRS
 
-from emgis.geo.compiled import CompiledGraph, NetworkReport
+from emgis.geo.compiled import CompiledGraph, FloatArray, Int16Array, Int64Array, NetworkReport
 from emgis.geo.osm import CLASS_ALIASES, read_drivable_ways
 from emgis.layers.problems import Problems
 
@@ -159,9 +162,10 @@ def graph_from_osm(path: str | Path, *, boundary: shapely.Geometry | None = None
     report = NetworkReport(ways_read=ways.ways_read, drivable_ways=len(ways.highway),
                            maxspeed_unparsed=unparsed)
     return _compile_ways(
-        v_lon, v_lat, refs, ways.offsets, ways.oneway,
-        np.array([code[h] for h in ways.highway], dtype=np.int16), names, way_speed,
-        node_ids=vert_ids, report=report, orphan_max_nodes=orphan_max_nodes, source=str(path),
+        _Ways(v_lon=v_lon, v_lat=v_lat, v_ids=vert_ids, refs=refs, offsets=ways.offsets,
+              oneway=ways.oneway, highway=np.array([code[h] for h in ways.highway], dtype=np.int16),
+              highway_names=names, speed_kmh=way_speed),
+        report=report, orphan_max_nodes=orphan_max_nodes, source=str(path),
     )
 
 
@@ -305,9 +309,11 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
     code = {h: i for i, h in enumerate(names)}
     report = NetworkReport(ways_read=n, drivable_ways=int(parts.size))
     return _compile_ways(
-        coords[first, 0], coords[first, 1], refs.astype(np.int64), offsets, oneway[part_of],
-        np.array([code[h] for h in cls_name[part_of]], dtype=np.int16), names, way_speed[part_of],
-        node_ids=None, report=report, orphan_max_nodes=orphan_max_nodes, source=source, crs=crs,
+        _Ways(v_lon=coords[first, 0], v_lat=coords[first, 1], v_ids=None,
+              refs=refs.astype(np.int64), offsets=offsets, oneway=oneway[part_of],
+              highway=np.array([code[h] for h in cls_name[part_of]], dtype=np.int16),
+              highway_names=names, speed_kmh=way_speed[part_of]),
+        report=report, orphan_max_nodes=orphan_max_nodes, source=source, crs=crs,
     )
 
 
@@ -348,10 +354,25 @@ def _oneway_of(raw: Any) -> int | None:
 
 # --- the shared core ---------------------------------------------------------------------------
 
-def _compile_ways(v_lon, v_lat, refs, offsets, oneway, cls_code, names, way_speed, *,
-                  node_ids, report: NetworkReport, orphan_max_nodes: int, source: str,
-                  crs=None) -> CompiledGraph:
+@dataclass(frozen=True)
+class _Ways:
+    """Ways to compile: way ``i`` runs through vertices ``refs[offsets[i]:offsets[i + 1]]``."""
+
+    v_lon: FloatArray  # vertex coordinates, EPSG:4326
+    v_lat: FloatArray
+    v_ids: Int64Array | None  # source id of each vertex (OSM node ids); None: none kept
+    refs: Int64Array  # vertex of each point of each way; -1 where it is missing (clipped)
+    offsets: Int64Array
+    oneway: NDArray[np.int8]  # per way: +1 along its points only, -1 against them, 0 both
+    highway: Int16Array  # per way: class code, indexes highway_names
+    highway_names: list[str]
+    speed_kmh: FloatArray  # per way
+
+
+def _compile_ways(ways: _Ways, *, report: NetworkReport, orphan_max_nodes: int, source: str,
+                  crs: CRS | None = None) -> CompiledGraph:
     """Split ways (vertex refs, -1 = missing) into edges between shared vertices and compile."""
+    v_lon, v_lat, refs, offsets, oneway = ways.v_lon, ways.v_lat, ways.refs, ways.offsets, ways.oneway
     w = offsets.size - 1
     way_of = np.repeat(np.arange(w), np.diff(offsets))
     # ways one-way against their drawing direction: reverse their vertex order
@@ -409,14 +430,16 @@ def _compile_ways(v_lon, v_lat, refs, offsets, oneway, cls_code, names, way_spee
     node_verts, inv = np.unique(np.concatenate([u_vert, v_vert]), return_inverse=True)
     return CompiledGraph.from_edges(
         v_lon[node_verts], v_lat[node_verts], inv[: a.size], inv[a.size:],
-        highway=cls_code[e_way], highway_names=names, speed_kmh=way_speed[e_way],
-        oneway=one[e_way], geom_coords=np.column_stack([v_lon[gverts], v_lat[gverts]]),
-        geom_offsets=goff, node_ids=None if node_ids is None else node_ids[node_verts],
+        highway=ways.highway[e_way], highway_names=ways.highway_names,
+        speed_kmh=ways.speed_kmh[e_way], oneway=one[e_way],
+        geom_coords=np.column_stack([v_lon[gverts], v_lat[gverts]]), geom_offsets=goff,
+        node_ids=None if ways.v_ids is None else ways.v_ids[node_verts],
         crs=crs, report=report, orphan_max_nodes=orphan_max_nodes,
     )
 
 
-def _duplicate_edges(a, b, u_vert, v_vert, r_refs) -> np.ndarray:
+def _duplicate_edges(a: Int64Array, b: Int64Array, u_vert: Int64Array, v_vert: Int64Array,
+                     r_refs: Int64Array) -> NDArray[np.bool_]:
     """Flag edges whose vertex sequence repeats an earlier edge's (either direction)."""
     lo, hi = np.minimum(u_vert, v_vert), np.maximum(u_vert, v_vert)
     key = lo.astype(np.int64) * (int(max(hi.max(), 1)) + 1) + hi
