@@ -250,8 +250,8 @@ class CompiledGraph:
         speed = np.asarray(speed_kmh, dtype=np.float64)
         if not np.all(np.isfinite(speed) & (speed > 0)):
             bad = np.flatnonzero(~(np.isfinite(speed) & (speed > 0)))[:5]
-            raise ValueError(f"CompiledGraph.from_edges: speed_kmh must be positive; edges {bad.tolist()} "
-                             f"have {speed[bad].tolist()}")
+            raise ValueError(f"CompiledGraph.from_edges: speed_kmh must be positive; edges "
+                             f"{bad.tolist()} have {speed[bad].tolist()}")
         oneway = np.asarray(oneway, dtype=bool)
         if geom_coords is None or geom_offsets is None:
             geom_coords = np.empty((2 * m, 2))
@@ -272,7 +272,8 @@ class CompiledGraph:
         a_rev = np.concatenate([np.zeros(m, bool), np.ones(two.size, bool)])
         a_w = time_s[a_edge]
         order = np.lexsort((a_w, head, tail))
-        tail, head, a_edge, a_rev, a_w = tail[order], head[order], a_edge[order], a_rev[order], a_w[order]
+        tail, head, a_edge = tail[order], head[order], a_edge[order]
+        a_rev, a_w = a_rev[order], a_w[order]
         indptr = np.zeros(n + 1, dtype=np.int32)
         np.cumsum(np.bincount(tail, minlength=n), out=indptr[1:])
         rev_order = np.lexsort((tail, head)).astype(np.int64)
@@ -337,7 +338,9 @@ class CompiledGraph:
         """Return a boolean mask over edges for ``closures`` (None when nothing is closed)."""
         if closures is None:
             return None
-        arr = np.asarray(closures if not isinstance(closures, set | frozenset) else sorted(closures))
+        if isinstance(closures, set | frozenset):
+            closures = sorted(closures)
+        arr = np.asarray(closures)
         if arr.dtype == bool:
             if arr.shape != (self.n_edges,):
                 raise ValueError(f"closures: a boolean mask must have one value per edge "
@@ -355,14 +358,16 @@ class CompiledGraph:
         mask[ids] = True
         return mask
 
-    def matrix(self, weights: np.ndarray | None = None, *, reverse: bool = False) -> sparse.csr_matrix:
+    def matrix(self, weights: np.ndarray | None = None, *,
+               reverse: bool = False) -> sparse.csr_matrix:
         """Return the arcs as a scipy CSR matrix (transposed when ``reverse``) for csgraph."""
         w = self.weights if weights is None else weights
         if weights is None and f"m{reverse}" in self._cache:
             return self._cache[f"m{reverse}"]
         n = self.n_nodes
         if reverse:
-            mat = sparse.csr_matrix((w[self.rev_order], self.rev_indices, self.rev_indptr), shape=(n, n))
+            mat = sparse.csr_matrix((w[self.rev_order], self.rev_indices, self.rev_indptr),
+                                    shape=(n, n))
         else:
             mat = sparse.csr_matrix((w, self.indices, self.indptr), shape=(n, n))
         if weights is None:
@@ -372,7 +377,8 @@ class CompiledGraph:
     def arc_tails(self) -> np.ndarray:
         """Return the tail node of every arc."""
         if "tails" not in self._cache:
-            self._cache["tails"] = np.repeat(np.arange(self.n_nodes, dtype=np.int32), np.diff(self.indptr))
+            self._cache["tails"] = np.repeat(np.arange(self.n_nodes, dtype=np.int32),
+                                             np.diff(self.indptr))
         return self._cache["tails"]
 
     # --- geometry ------------------------------------------------------------------------------
@@ -424,8 +430,8 @@ class CompiledGraph:
         import networkx as nx
 
         g = nx.MultiDiGraph(crs="epsg:4326")
-        g.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in
-                         enumerate(zip(self.node_lon.tolist(), self.node_lat.tolist(), strict=True)))
+        lon_lat = zip(self.node_lon.tolist(), self.node_lat.tolist(), strict=True)
+        g.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in enumerate(lon_lat))
         names = self.highway_names
         hw = self.edge_highway[self.arc_edge].tolist()
         g.add_edges_from(

@@ -351,7 +351,8 @@ def gk_zone(lon: Any, *, width: int = 3) -> Any:
     _check_width(width)
     lon = np.asarray(lon, dtype=float)
     if not np.all(np.isfinite(lon)):
-        raise ValueError(f"gk_zone: lon={_show(lon)} holds NaN or infinite values; pass finite longitudes in degrees")
+        raise ValueError(f"gk_zone: lon={_show(lon)} holds NaN or infinite values; "
+                         "pass finite longitudes in degrees")
     zone = np.floor(lon / 3.0 + 0.5) if width == 3 else np.floor(lon / 6.0) + 1
     zone = zone.astype(int)
     return int(zone) if zone.ndim == 0 else zone
@@ -380,8 +381,9 @@ def gk_epsg(lon: Any, *, width: int = 3, prefixed: bool = False) -> Any:
     lo, hi = _GK3_ZONES if width == 3 else _GK6_ZONES
     bad = (zone < lo) | (zone > hi)
     if np.any(bad):
+        lons = np.broadcast_to(np.asarray(lon, dtype=float), zone.shape)
         raise ValueError(
-            f"gk_epsg: lon={_show(np.broadcast_to(np.asarray(lon, dtype=float), zone.shape)[bad])} falls in "
+            f"gk_epsg: lon={_show(lons[bad])} falls in "
             f"{width}-degree zone {_show(zone[bad])}, outside the CGCS2000 zones "
             f"{lo}-{hi} (central meridians 75E-135E); use metric_crs_for() to get UTM outside China"
         )
@@ -410,7 +412,8 @@ def metric_crs_for(geometry_or_bounds: Any, *, prefer: str = "gk") -> CRS:
         ``always_xy=True``.
     """
     if prefer not in ("gk", "utm"):
-        raise ValueError(f"metric_crs_for: prefer={prefer!r} is not known; pass prefer='gk' or prefer='utm'")
+        raise ValueError(f"metric_crs_for: prefer={prefer!r} is not known; "
+                         "pass prefer='gk' or prefer='utm'")
     lon, lat = _centre(geometry_or_bounds)
     # The CGCS2000 zones stop at CM 135E; the bbox reaches 137.8E, so clamp into the last zone.
     if prefer == "gk" and bool(in_china(lon, lat)):
@@ -423,7 +426,8 @@ def metric_crs_for(geometry_or_bounds: Any, *, prefer: str = "gk") -> CRS:
 def _centre(obj: Any) -> tuple[float, float]:
     if isinstance(obj, shapely.Geometry):
         if obj.is_empty:
-            raise ValueError("metric_crs_for: the geometry is empty; pass a geometry with coordinates")
+            raise ValueError("metric_crs_for: the geometry is empty; "
+                             "pass a geometry with coordinates")
         c = obj.centroid
         return float(c.x), float(c.y)
     bounds = getattr(obj, "total_bounds", None)
@@ -435,8 +439,9 @@ def _centre(obj: Any) -> tuple[float, float]:
         b = np.array([])
     if b.size != 4 or not np.all(np.isfinite(b)):
         raise ValueError(
-            f"metric_crs_for: geometry_or_bounds={obj!r:.120} is neither a shapely geometry, a non-empty "
-            "GeoSeries/GeoDataFrame nor (min lon, min lat, max lon, max lat); pass one of those in WGS84"
+            f"metric_crs_for: geometry_or_bounds={obj!r:.120} is neither a shapely geometry, "
+            "a non-empty GeoSeries/GeoDataFrame nor (min lon, min lat, max lon, max lat); "
+            "pass one of those in WGS84"
         )
     if abs(b[0]) > 180 or abs(b[2]) > 180 or abs(b[1]) > 90 or abs(b[3]) > 90:
         raise ValueError(
@@ -448,7 +453,8 @@ def _centre(obj: Any) -> tuple[float, float]:
 
 def _check_width(width: int) -> None:
     if width not in (3, 6):
-        raise ValueError(f"width={width!r} is not a Gauss-Kruger zone width; pass width=3 or width=6")
+        raise ValueError(f"width={width!r} is not a Gauss-Kruger zone width; "
+                         "pass width=3 or width=6")
 
 
 def _show(a: Any) -> str:
@@ -520,8 +526,8 @@ class CrsSpec:
 
 
 _GCJ_NAMES = {"gcj02", "gcj-02", "gcj", "gcj02ll", "amap", "autonavi", "gaode", "tencent", "qq",
-              "mars", "火星", "火星坐标", "火星坐标系", "高德", "高德坐标", "腾讯", "腾讯坐标", "国测局",
-              "国测局坐标"}
+              "mars", "火星", "火星坐标", "火星坐标系", "高德", "高德坐标", "腾讯", "腾讯坐标",
+              "国测局", "国测局坐标"}
 _BD_NAMES = {"bd09", "bd-09", "bd09ll", "baidu", "百度", "百度坐标", "百度坐标系"}
 _EPSG_NAMES = {
     "wgs84": 4326, "wgs-84": 4326, "wgs 84": 4326, "gps": 4326,
@@ -534,11 +540,13 @@ _EPSG_NAMES = {
 _GK_RE = re.compile(r"^cgcs2000-(?:gk([36])|([36])deg)-(zone|cm)?(\d{2,3})$")
 
 ACCEPTED_FORMS = (
-    "an EPSG code ('4326', 'EPSG:4549'); 'wgs84'; 'cgcs2000' / '国家2000' / '2000坐标系' (EPSG:4490); "
+    "an EPSG code ('4326', 'EPSG:4549'); 'wgs84'; "
+    "'cgcs2000' / '国家2000' / '2000坐标系' (EPSG:4490); "
     "'gcj02' / 'gcj-02' / 'amap' / 'gaode' / 'tencent' / 'mars' / '火星坐标' / '高德' (GCJ-02); "
     "'bd09' / 'bd-09' / 'baidu' / '百度' (BD-09); CGCS2000 Gauss-Kruger zones 'cgcs2000-gk3-39' or "
     "'cgcs2000-3deg-zone39' (3-degree zone 39, easting with zone prefix), 'cgcs2000-gk3-cm117' "
-    "(central meridian 117E, false easting 500000), 'cgcs2000-gk6-20' / 'cgcs2000-gk6-cm117' (6-degree); "
+    "(central meridian 117E, false easting 500000), "
+    "'cgcs2000-gk6-20' / 'cgcs2000-gk6-cm117' (6-degree); "
     "legacy 'xian80' / 'beijing54' (with a warning); or any PROJ string or WKT"
 )
 
@@ -592,13 +600,14 @@ def _gk_code(raw: str, width: int, how: str | None, n: int) -> int:
         zone = n / 3 if width == 3 else (n + 3) / 6
         if zone != int(zone) or not lo <= zone <= hi:
             valid = "75, 78, ..., 135" if width == 3 else "75, 81, ..., 135"
-            raise ValueError(f"crs={raw!r}: {n} is not a central meridian of a CGCS2000 {width}-degree "
-                             f"Gauss-Kruger zone; use one of {valid}")
+            raise ValueError(f"crs={raw!r}: {n} is not a central meridian of a CGCS2000 "
+                             f"{width}-degree Gauss-Kruger zone; use one of {valid}")
         return gk_epsg(float(n), width=width, prefixed=False)
     lo, hi = _GK3_ZONES if width == 3 else _GK6_ZONES
     if not lo <= n <= hi:
-        raise ValueError(f"crs={raw!r}: CGCS2000 {width}-degree Gauss-Kruger zones are {lo}-{hi}, not {n}; "
-                         f"write e.g. 'cgcs2000-gk{width}-{(lo + hi) // 2}' for a zone number or "
+        raise ValueError(f"crs={raw!r}: CGCS2000 {width}-degree Gauss-Kruger zones are "
+                         f"{lo}-{hi}, not {n}; write e.g. 'cgcs2000-gk{width}-{(lo + hi) // 2}' "
+                         "for a zone number or "
                          f"'cgcs2000-gk{width}-cm117' for a central meridian")
     return _GK_EPSG[(width, True)][0] + n - lo
 

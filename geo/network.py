@@ -224,10 +224,10 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
     from scipy.spatial import cKDTree
 
     p = Problems(source)
-    cols = [c for c in gdf.columns if c != gdf.geometry.name] if isinstance(gdf, gpd.GeoDataFrame) else []
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise ValueError(f"graph_from_lines: gdf is a {type(gdf).__name__}, not a GeoDataFrame; "
                          "read the layer with geopandas.read_file(path)")
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
     if class_field is None and speed_field is None:
         p.error(None, None, None, "has no class_field and no speed_field",
                 f"pass class_field= or speed_field= naming one of the columns {cols}")
@@ -248,8 +248,9 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
     kinds = shapely.get_type_id(geoms)
     bad = np.flatnonzero(~np.isin(kinds, [1, 5]) | shapely.is_empty(geoms))
     for i in bad[:50]:
-        p.error(int(i) + 1, "geometry", shapely.get_type_id(geoms[i]) if geoms[i] is not None else None,
-                "is not a (Multi)LineString or is empty", "keep only road centre lines in the layer")
+        kind = shapely.get_type_id(geoms[i]) if geoms[i] is not None else None
+        p.error(int(i) + 1, "geometry", kind, "is not a (Multi)LineString or is empty",
+                "keep only road centre lines in the layer")
 
     n = len(gdf)
     way_speed = np.full(n, np.nan)
@@ -262,8 +263,8 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
                 way_speed[i] = speeds[c]
             elif speed_field is None:
                 p.error(i + 1, class_field, raw, "is not a road class with a speed",
-                        f"use one of {sorted(speeds)} (or *_link, living_street, road, or a Chinese "
-                        f"grade such as 县道), or give a speed_field")
+                        f"use one of {sorted(speeds)} (or *_link, living_street, road, or a "
+                        f"Chinese grade such as 县道), or give a speed_field")
     if speed_field is not None:
         for i, raw in enumerate(gdf[speed_field].tolist()):
             s = _number(raw)
@@ -372,7 +373,8 @@ class _Ways:
 def _compile_ways(ways: _Ways, *, report: NetworkReport, orphan_max_nodes: int, source: str,
                   crs: CRS | None = None) -> CompiledGraph:
     """Split ways (vertex refs, -1 = missing) into edges between shared vertices and compile."""
-    v_lon, v_lat, refs, offsets, oneway = ways.v_lon, ways.v_lat, ways.refs, ways.offsets, ways.oneway
+    v_lon, v_lat, refs, offsets, oneway = (
+        ways.v_lon, ways.v_lat, ways.refs, ways.offsets, ways.oneway)
     w = offsets.size - 1
     way_of = np.repeat(np.arange(w), np.diff(offsets))
     # ways one-way against their drawing direction: reverse their vertex order
@@ -396,7 +398,9 @@ def _compile_ways(ways: _Ways, *, report: NetworkReport, orphan_max_nodes: int, 
     r_way = way_of[sel]
     keep = np.bincount(r_run)[r_run] >= 2
     r_refs, r_run, r_way = r_refs[keep], r_run[keep], r_way[keep]
-    report.clipped_ways_split = int(np.unique(way_of[~valid & (np.bincount(way_of[valid], minlength=w)[way_of] > 0)]).size)
+    # ways that lost points at the border but kept some
+    kept_some = np.bincount(way_of[valid], minlength=w)[way_of] > 0
+    report.clipped_ways_split = int(np.unique(way_of[~valid & kept_some]).size)
     if r_refs.size == 0:
         p = Problems(source)
         p.error(None, None, None, "has no road with two or more vertices inside the area",

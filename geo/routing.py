@@ -211,9 +211,9 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms: Norms | None = None
 
 
 def _far_outside(graph: CompiledGraph, n: int, lon: float, lat: float) -> ValueError:
-    return ValueError(f"snap: {n} point(s), e.g. ({lon:.5f}, {lat:.5f}), are far outside the road network (its "
-                      f"coordinate system {graph.crs} cannot hold them); check the coordinates (longitude "
-                      "first) and that the right network is loaded")
+    return ValueError(f"snap: {n} point(s), e.g. ({lon:.5f}, {lat:.5f}), are far outside the road "
+                      f"network (its coordinate system {graph.crs} cannot hold them); check the "
+                      "coordinates (longitude first) and that the right network is loaded")
 
 
 def _snap_one(graph: CompiledGraph, lon: float, lat: float, norms: Norms | None,
@@ -253,7 +253,8 @@ def _nearest_open(tree: shapely.STRtree, keep: Int64Array, closed: BoolArray,
             d = shapely.distance(geoms[cand], pt)
             j = int(np.argmin(d))
             return int(cand[j]), float(d[j])
-    raise ValueError("snap: every road within 50 km of the place is closed; open some or choose another place")
+    raise ValueError("snap: every road within 50 km of the place is closed; "
+                     "open some or choose another place")
 
 
 def snap_facilities(graph: CompiledGraph, lon: Any, lat: Any, *,
@@ -346,8 +347,8 @@ def _multi_source(graph: CompiledGraph, fac: Facilities, w: np.ndarray, *, rever
     # snap times differ: a super source joined to each facility node by its snap time
     k = src_nodes.size
     indptr = np.r_[mat.indptr, mat.indptr[-1] + k].astype(np.int32)
-    aug = sparse.csr_matrix((np.r_[mat.data, offsets], np.r_[mat.indices, src_nodes].astype(np.int32),
-                             indptr), shape=(n + 1, n + 1))
+    heads = np.r_[mat.indices, src_nodes].astype(np.int32)
+    aug = sparse.csr_matrix((np.r_[mat.data, offsets], heads, indptr), shape=(n + 1, n + 1))
     dist, pred = dijkstra(aug, indices=n, limit=limit, return_predecessors=True)
     dist, pred = dist[:n], pred[:n]
     root = np.where((pred == n) | (pred < 0), np.arange(n), pred)
@@ -448,8 +449,9 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
     here = snap(graph, lon, lat, norms=norms, closures=closures)
     if trees is not None:
         if trees.graph is not graph or trees.direction != direction:
-            raise ValueError(f"trees were grown on another graph or for direction={trees.direction!r}; "
-                             f"this query is direction={direction!r}")
+            raise ValueError("trees were grown on another graph or for "
+                             f"direction={trees.direction!r}; this query is "
+                             f"direction={direction!r}")
         got = trees.lookup(fac.nodes) if trees.closes(closures) else None
         if got is not None:
             return _nearest_from_trees(graph, here, fac, k, got, to_fac, trees.weights)
@@ -478,18 +480,23 @@ def _nearest_from_trees(graph: CompiledGraph, here: Snap, fac: Facilities, k: in
         path = _path(pred[rows[f]], here.node, int(fac.nodes[f]))
         return path if to_fac else path[::-1]
 
-    return _routes(graph, here, fac, dist[rows, here.node] + fac.offset_s, min(k, len(fac)), w, travel)
+    total = dist[rows, here.node] + fac.offset_s
+    return _routes(graph, here, fac, total, min(k, len(fac)), w, travel)
 
 
 def _routes(graph: CompiledGraph, here: Snap, fac: Facilities, total: np.ndarray, want: int,
             w: FloatArray, travel: Callable[[int], Int64Array]) -> list[Route]:
-    """The ``want`` fastest facilities by ``total`` (reachable ones), each with the route ``travel(f)``."""
+    """The ``want`` fastest facilities by ``total`` (reachable ones), each with its route.
+
+    ``travel(f)`` gives the nodes facility ``f``'s route goes through, in travel order.
+    """
     routes = []
     for f in np.argsort(total, kind="stable")[:want].tolist():
         if not np.isfinite(total[f]):
             break
         length, coords = _path_geometry(graph, travel(f), w)
-        routes.append(Route(f, int(fac.nodes[f]), float(total[f] + here.time_s), float(length), coords))
+        routes.append(Route(f, int(fac.nodes[f]), float(total[f] + here.time_s), float(length),
+                            coords))
     return routes
 
 
@@ -518,10 +525,12 @@ class FacilityTrees:
 
         self.graph = graph
         self.direction = direction
-        self._reverse = _check_direction(direction)  # trees of arrivals (to_facility) grow on the reversed graph
+        # trees of arrivals (to_facility) grow on the reversed graph
+        self._reverse = _check_direction(direction)
         self.closed = graph.edge_mask(closures)
         if self.closed is not None and self.closed.flags.writeable:
-            self.closed = self.closed.copy()  # the caller may change its mask later; these trees may not
+            # the caller may change its mask later; these trees may not
+            self.closed = self.closed.copy()
         self.weights = graph.arc_weights(self.closed)
         self.max_rows = int(max_bytes // max(12 * graph.n_nodes, 1))
         self._lock = threading.Lock()  # taken to grow only; reading takes none
@@ -548,7 +557,7 @@ class FacilityTrees:
         return all(n in row for n in np.asarray(nodes).tolist())
 
     def lookup(self, nodes: np.ndarray) -> TreeLookup | None:
-        """``(dist, pred, rows)`` with ``dist[rows[i]]`` the tree of ``nodes[i]``; None if over budget.
+        """``(dist, pred, rows)``, ``dist[rows[i]]`` the tree of ``nodes[i]``; None if over budget.
 
         Trees already stored are read without a lock (from one consistent snapshot: growing
         publishes a new one), so readers never wait on a search.
@@ -571,7 +580,8 @@ class FacilityTrees:
             return dist, pred, np.fromiter((row[n] for n in nodes), np.int64, len(nodes))
 
     def _grow(self, missing: np.ndarray, keep: bool) -> None:
-        mat = self.graph.matrix(None if self.closed is None else self.weights, reverse=self._reverse)
+        weights = None if self.closed is None else self.weights
+        mat = self.graph.matrix(weights, reverse=self._reverse)
         dist, pred = dijkstra(mat, indices=missing, return_predecessors=True)
         row, d, p = self._state if keep else self._empty()
         start = len(row)
@@ -618,12 +628,14 @@ def _arc_points(graph: CompiledGraph) -> _ArcPoints:
         dup = np.zeros(key.size, dtype=bool)
         dup[:-1] = key[1:] == key[:-1]
         e, rev = graph.arc_edge, graph.arc_reversed
-        start, end = graph.geom_offsets[e].astype(np.int64), graph.geom_offsets[e + 1].astype(np.int64)
+        start = graph.geom_offsets[e].astype(np.int64)
+        end = graph.geom_offsets[e + 1].astype(np.int64)
         n_pts = end - start - 1
         off = np.zeros(e.size + 1, dtype=np.int64)
         np.cumsum(n_pts, out=off[1:])
         within = np.arange(off[-1]) - np.repeat(off[:-1], n_pts)
-        idx = np.where(np.repeat(rev, n_pts), np.repeat(end - 2, n_pts) - within, np.repeat(start + 1, n_pts) + within)
+        idx = np.where(np.repeat(rev, n_pts), np.repeat(end - 2, n_pts) - within,
+                       np.repeat(start + 1, n_pts) + within)
         graph._cache["arc_points"] = _ArcPoints(key, dup, np.where(rev, end - 1, start), off,
                                                 graph.geom_coords[idx])
     points: _ArcPoints = graph._cache["arc_points"]

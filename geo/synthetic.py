@@ -135,7 +135,9 @@ def synthetic_network(scale: str = "county", *, seed: int = 0,
     # rivers cut everything but the main roads (bridges); one ferry per river
     ferry = np.zeros(eu.size, dtype=bool)
     for _ in range(max(1, round(2 * half / 40_000))):
-        amp, lam, phase = rng.uniform(0.02, 0.08) * half, rng.uniform(0.3, 0.8) * 2 * half, rng.uniform(0, 6.3)
+        amp = rng.uniform(0.02, 0.08) * half  # drawn in this order: the seed fixes the network
+        lam = rng.uniform(0.3, 0.8) * 2 * half
+        phase = rng.uniform(0, 6.3)
         y0 = rng.uniform(-0.6, 0.6) * half
         side = (y - y0 - amp * np.sin(2 * np.pi * x / lam + phase)) > 0
         cross = side[eu] != side[ev]
