@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -297,7 +298,12 @@ def _bd_rough_inverse(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.
     return z * np.cos(theta), z * np.sin(theta)
 
 
-def _invert(forward, lon: np.ndarray, lat: np.ndarray, *, exact: bool, first=None):
+# A vectorised (lon, lat) -> (lon, lat) conversion.
+_Convert = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _invert(forward: _Convert, lon: np.ndarray, lat: np.ndarray, *, exact: bool,
+            first: _Convert | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Invert ``forward`` near the identity by fixed-point iteration (Caijun 2014)."""
     if first is None:
         flon, flat = forward(lon, lat)
@@ -783,7 +789,8 @@ def geoseries_from_wgs84(geoseries: gpd.GeoSeries, spec: CrsSpec | str) -> gpd.G
     return gpd.GeoSeries(geoms, index=geoseries.index, name=geoseries.name, crs=None)
 
 
-def _per_coords(func):
+def _per_coords(func: Callable[[np.ndarray, np.ndarray], tuple[Any, Any]]
+                ) -> Callable[[np.ndarray], np.ndarray]:
     """Wrap a (lon, lat) -> (lon, lat) converter for `shapely.transform` (z passes through)."""
     def apply(coords: np.ndarray) -> np.ndarray:
         out = np.array(coords, dtype=float, copy=True)

@@ -138,7 +138,7 @@ def save_network(engine: Engine, graph: CompiledGraph, *, name: str = "default",
     return final
 
 
-def _copy_edges(conn, graph: CompiledGraph, name: str) -> None:
+def _copy_edges(conn: sa.Connection, graph: CompiledGraph, name: str) -> None:
     import pandas as pd
     import shapely
 
@@ -161,7 +161,11 @@ def _copy_edges(conn, graph: CompiledGraph, name: str) -> None:
     df.to_csv(buf, header=False, index=False, float_format="%.17g")
     buf.seek(0)
     cols = ", ".join(df.columns)
-    cur = conn.connection.dbapi_connection.cursor()
+    raw = conn.connection.dbapi_connection
+    if raw is None:  # the pooled connection was invalidated (the server went away)
+        raise sa.exc.DisconnectionError("save_network: the database connection was lost while "
+                                        "saving the road network; save it again")
+    cur = raw.cursor()
     try:
         cur.copy_expert(f"COPY road_edges ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
     finally:
