@@ -21,14 +21,20 @@ are used for snapping and buffers only.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Hashable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import networkx as nx
 
 __all__ = ["EARTH_RADIUS_M", "CompiledGraph", "NetworkReport", "great_circle_m"]
 
@@ -36,6 +42,12 @@ __all__ = ["EARTH_RADIUS_M", "CompiledGraph", "NetworkReport", "great_circle_m"]
 EARTH_RADIUS_M = 6_371_009.0
 
 _FORMAT = "emgis-compiled-graph/1"
+
+FloatArray = NDArray[np.float64]
+Int16Array = NDArray[np.int16]
+Int32Array = NDArray[np.int32]
+Int64Array = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
 @dataclass
@@ -69,6 +81,7 @@ def great_circle_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class CompiledGraph:
     """A directed road graph as flat numpy arrays, ready for scipy's csgraph kernels.
 
@@ -86,6 +99,8 @@ class CompiledGraph:
         CSR arcs sorted by tail then head then weight: heads, seconds, metres.
     arc_edge, arc_reversed : numpy.ndarray
         The edge an arc travels and whether it runs against the edge's geometry.
+    rev_indptr, rev_indices, rev_order : numpy.ndarray
+        The same arcs sorted by head (the reversed graph): tails, and the arc index of each.
     edge_u, edge_v, edge_highway, edge_speed_kmh, edge_length_m, edge_time_s, edge_oneway
         One row per edge; ``edge_highway`` indexes ``highway_names``.
     geom_offsets, geom_coords : numpy.ndarray
@@ -97,7 +112,46 @@ class CompiledGraph:
     report : NetworkReport
     """
 
-    _ARRAYS = (
+    # nodes
+    node_lon: FloatArray
+    node_lat: FloatArray
+    node_x: FloatArray
+    node_y: FloatArray
+    node_ids: Int64Array
+    # arcs (CSR by tail)
+    indptr: Int32Array
+    indices: Int32Array
+    weights: FloatArray
+    lengths: FloatArray
+    arc_edge: Int32Array
+    arc_reversed: BoolArray
+    # arcs (CSR by head)
+    rev_indptr: Int32Array
+    rev_indices: Int32Array
+    rev_order: Int64Array
+    # edges
+    edge_u: Int32Array
+    edge_v: Int32Array
+    edge_highway: Int16Array
+    edge_speed_kmh: FloatArray
+    edge_length_m: FloatArray
+    edge_time_s: FloatArray
+    edge_oneway: BoolArray
+    geom_offsets: Int64Array
+    geom_coords: FloatArray
+    # components
+    component: Int32Array
+    orphan: BoolArray
+
+    crs: CRS
+    highway_names: list[str]
+    report: NetworkReport
+    #: Derived data built on first use (matrices, snapping index, ...); other packages keep
+    #: their own entries here too, under tuple keys.
+    _cache: dict[Hashable, Any] = field(default_factory=dict, init=False)
+
+    #: The arrays of a saved file, in the order they are written (the file format: keep it).
+    _ARRAYS: ClassVar[tuple[str, ...]] = (
         "node_lon", "node_lat", "node_x", "node_y", "node_ids",
         "indptr", "indices", "weights", "lengths", "arc_edge", "arc_reversed",
         "rev_indptr", "rev_indices", "rev_order",
@@ -106,18 +160,8 @@ class CompiledGraph:
         "component", "orphan",
     )
 
-    def __init__(self, arrays: dict[str, np.ndarray], *, crs: CRS, highway_names: list[str],
-                 report: NetworkReport) -> None:
-        missing = [k for k in self._ARRAYS if k not in arrays]
-        if missing:
-            raise ValueError(f"CompiledGraph: arrays {missing} are missing; build the graph with "
-                             "CompiledGraph.from_edges or load a file written by CompiledGraph.save")
-        for k in self._ARRAYS:
-            setattr(self, k, arrays[k])
-        self.crs = crs
-        self.highway_names = list(highway_names)
-        self.report = report
-        self._cache: dict[str, Any] = {}
+    def __post_init__(self) -> None:
+        self.highway_names = list(self.highway_names)
 
     # --- sizes ---------------------------------------------------------------------------------
 
@@ -206,8 +250,8 @@ class CompiledGraph:
         speed = np.asarray(speed_kmh, dtype=np.float64)
         if not np.all(np.isfinite(speed) & (speed > 0)):
             bad = np.flatnonzero(~(np.isfinite(speed) & (speed > 0)))[:5]
-            raise ValueError(f"CompiledGraph.from_edges: speed_kmh must be positive; edges {bad.tolist()} "
-                             f"have {speed[bad].tolist()}")
+            raise ValueError(f"CompiledGraph.from_edges: speed_kmh must be positive; edges "
+                             f"{bad.tolist()} have {speed[bad].tolist()}")
         oneway = np.asarray(oneway, dtype=bool)
         if geom_coords is None or geom_offsets is None:
             geom_coords = np.empty((2 * m, 2))
@@ -228,7 +272,8 @@ class CompiledGraph:
         a_rev = np.concatenate([np.zeros(m, bool), np.ones(two.size, bool)])
         a_w = time_s[a_edge]
         order = np.lexsort((a_w, head, tail))
-        tail, head, a_edge, a_rev, a_w = tail[order], head[order], a_edge[order], a_rev[order], a_w[order]
+        tail, head, a_edge = tail[order], head[order], a_edge[order]
+        a_rev, a_w = a_rev[order], a_w[order]
         indptr = np.zeros(n + 1, dtype=np.int32)
         np.cumsum(np.bincount(tail, minlength=n), out=indptr[1:])
         rev_order = np.lexsort((tail, head)).astype(np.int64)
@@ -254,22 +299,22 @@ class CompiledGraph:
         report.orphan_components = int(small.sum())
         report.orphan_nodes = int(orphan.sum())
         report.largest_component_nodes = int(sizes.max())
-        arrays = {
-            "node_lon": lon, "node_lat": lat,
-            "node_x": np.asarray(x, dtype=np.float64), "node_y": np.asarray(y, dtype=np.float64),
-            "node_ids": np.arange(n, dtype=np.int64) if node_ids is None
+        return cls(
+            node_lon=lon, node_lat=lat,
+            node_x=np.asarray(x, dtype=np.float64), node_y=np.asarray(y, dtype=np.float64),
+            node_ids=np.arange(n, dtype=np.int64) if node_ids is None
             else np.asarray(node_ids, dtype=np.int64),
-            "indptr": indptr, "indices": head.astype(np.int32), "weights": a_w,
-            "lengths": length[a_edge], "arc_edge": a_edge.astype(np.int32), "arc_reversed": a_rev,
-            "rev_indptr": rev_indptr, "rev_indices": tail[rev_order].astype(np.int32),
-            "rev_order": rev_order,
-            "edge_u": u.astype(np.int32), "edge_v": v.astype(np.int32),
-            "edge_highway": np.asarray(highway, dtype=np.int16),
-            "edge_speed_kmh": speed, "edge_length_m": length, "edge_time_s": time_s,
-            "edge_oneway": oneway, "geom_offsets": geom_offsets, "geom_coords": geom_coords,
-            "component": labels.astype(np.int32), "orphan": orphan,
-        }
-        return cls(arrays, crs=crs, highway_names=highway_names, report=report)
+            indptr=indptr, indices=head.astype(np.int32), weights=a_w,
+            lengths=length[a_edge], arc_edge=a_edge.astype(np.int32), arc_reversed=a_rev,
+            rev_indptr=rev_indptr, rev_indices=tail[rev_order].astype(np.int32),
+            rev_order=rev_order,
+            edge_u=u.astype(np.int32), edge_v=v.astype(np.int32),
+            edge_highway=np.asarray(highway, dtype=np.int16),
+            edge_speed_kmh=speed, edge_length_m=length, edge_time_s=time_s,
+            edge_oneway=oneway, geom_offsets=geom_offsets, geom_coords=geom_coords,
+            component=labels.astype(np.int32), orphan=orphan,
+            crs=crs, highway_names=highway_names, report=report,
+        )
 
     # --- weights and matrices ------------------------------------------------------------------
 
@@ -293,7 +338,9 @@ class CompiledGraph:
         """Return a boolean mask over edges for ``closures`` (None when nothing is closed)."""
         if closures is None:
             return None
-        arr = np.asarray(closures if not isinstance(closures, set | frozenset) else sorted(closures))
+        if isinstance(closures, set | frozenset):
+            closures = sorted(closures)
+        arr = np.asarray(closures)
         if arr.dtype == bool:
             if arr.shape != (self.n_edges,):
                 raise ValueError(f"closures: a boolean mask must have one value per edge "
@@ -311,14 +358,16 @@ class CompiledGraph:
         mask[ids] = True
         return mask
 
-    def matrix(self, weights: np.ndarray | None = None, *, reverse: bool = False) -> sparse.csr_matrix:
+    def matrix(self, weights: np.ndarray | None = None, *,
+               reverse: bool = False) -> sparse.csr_matrix:
         """Return the arcs as a scipy CSR matrix (transposed when ``reverse``) for csgraph."""
         w = self.weights if weights is None else weights
         if weights is None and f"m{reverse}" in self._cache:
             return self._cache[f"m{reverse}"]
         n = self.n_nodes
         if reverse:
-            mat = sparse.csr_matrix((w[self.rev_order], self.rev_indices, self.rev_indptr), shape=(n, n))
+            mat = sparse.csr_matrix((w[self.rev_order], self.rev_indices, self.rev_indptr),
+                                    shape=(n, n))
         else:
             mat = sparse.csr_matrix((w, self.indices, self.indptr), shape=(n, n))
         if weights is None:
@@ -328,12 +377,13 @@ class CompiledGraph:
     def arc_tails(self) -> np.ndarray:
         """Return the tail node of every arc."""
         if "tails" not in self._cache:
-            self._cache["tails"] = np.repeat(np.arange(self.n_nodes, dtype=np.int32), np.diff(self.indptr))
+            self._cache["tails"] = np.repeat(np.arange(self.n_nodes, dtype=np.int32),
+                                             np.diff(self.indptr))
         return self._cache["tails"]
 
     # --- geometry ------------------------------------------------------------------------------
 
-    def edge_lines(self, *, metric: bool = False):
+    def edge_lines(self, *, metric: bool = False) -> NDArray[np.object_]:
         """Return a shapely LineString array of edge geometries (lon/lat, or metric when asked)."""
         import shapely
 
@@ -352,7 +402,7 @@ class CompiledGraph:
             self._cache["mcoords"] = np.column_stack([x, y])
         return self._cache["mcoords"]
 
-    def edges_gdf(self):
+    def edges_gdf(self) -> gpd.GeoDataFrame:
         """Return the edges as a GeoDataFrame in EPSG:4326 (one row per edge, index edge_id).
 
         Columns: u, v (node indices), highway, speed_kmh, length_m, travel_time_s, oneway
@@ -370,7 +420,7 @@ class CompiledGraph:
         }, index=pd.RangeIndex(self.n_edges, name="edge_id"))
         return gpd.GeoDataFrame(df, geometry=self.edge_lines(), crs="EPSG:4326")
 
-    def to_networkx(self):
+    def to_networkx(self) -> nx.MultiDiGraph:
         """Return the graph as an osmnx-style networkx MultiDiGraph (for checks and benchmarks).
 
         Nodes are 0..n-1 with ``x``/``y`` (lon/lat); each arc is an edge with ``length``,
@@ -380,8 +430,8 @@ class CompiledGraph:
         import networkx as nx
 
         g = nx.MultiDiGraph(crs="epsg:4326")
-        g.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in
-                         enumerate(zip(self.node_lon.tolist(), self.node_lat.tolist(), strict=True)))
+        lon_lat = zip(self.node_lon.tolist(), self.node_lat.tolist(), strict=True)
+        g.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in enumerate(lon_lat))
         names = self.highway_names
         hw = self.edge_highway[self.arc_edge].tolist()
         g.add_edges_from(
@@ -422,7 +472,7 @@ class CompiledGraph:
         except (KeyError, ValueError, OSError) as exc:
             raise ValueError(f"{path} is not a compiled road graph written by emgis ({exc}); "
                              "rebuild it with graph_from_osm(...).save(path)") from None
-        return cls(arrays, crs=CRS.from_wkt(meta["crs"]), highway_names=meta["highway_names"],
+        return cls(**arrays, crs=CRS.from_wkt(meta["crs"]), highway_names=meta["highway_names"],
                    report=NetworkReport(**meta["report"]))
 
 

@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
 import shapely
 from pyproj import CRS, Transformer
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -294,7 +298,12 @@ def _bd_rough_inverse(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.
     return z * np.cos(theta), z * np.sin(theta)
 
 
-def _invert(forward, lon: np.ndarray, lat: np.ndarray, *, exact: bool, first=None):
+# A vectorised (lon, lat) -> (lon, lat) conversion.
+_Convert = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _invert(forward: _Convert, lon: np.ndarray, lat: np.ndarray, *, exact: bool,
+            first: _Convert | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Invert ``forward`` near the identity by fixed-point iteration (Caijun 2014)."""
     if first is None:
         flon, flat = forward(lon, lat)
@@ -317,9 +326,8 @@ def _invert(forward, lon: np.ndarray, lat: np.ndarray, *, exact: bool, first=Non
 
 
 def _as_float(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    return np.broadcast_arrays(lon, lat)
+    blon, blat = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return blon, blat
 
 
 def _out(a: np.ndarray) -> Any:
@@ -349,7 +357,8 @@ def gk_zone(lon: Any, *, width: int = 3) -> Any:
     _check_width(width)
     lon = np.asarray(lon, dtype=float)
     if not np.all(np.isfinite(lon)):
-        raise ValueError(f"gk_zone: lon={_show(lon)} holds NaN or infinite values; pass finite longitudes in degrees")
+        raise ValueError(f"gk_zone: lon={_show(lon)} holds NaN or infinite values; "
+                         "pass finite longitudes in degrees")
     zone = np.floor(lon / 3.0 + 0.5) if width == 3 else np.floor(lon / 6.0) + 1
     zone = zone.astype(int)
     return int(zone) if zone.ndim == 0 else zone
@@ -378,8 +387,9 @@ def gk_epsg(lon: Any, *, width: int = 3, prefixed: bool = False) -> Any:
     lo, hi = _GK3_ZONES if width == 3 else _GK6_ZONES
     bad = (zone < lo) | (zone > hi)
     if np.any(bad):
+        lons = np.broadcast_to(np.asarray(lon, dtype=float), zone.shape)
         raise ValueError(
-            f"gk_epsg: lon={_show(np.broadcast_to(np.asarray(lon, dtype=float), zone.shape)[bad])} falls in "
+            f"gk_epsg: lon={_show(lons[bad])} falls in "
             f"{width}-degree zone {_show(zone[bad])}, outside the CGCS2000 zones "
             f"{lo}-{hi} (central meridians 75E-135E); use metric_crs_for() to get UTM outside China"
         )
@@ -408,7 +418,8 @@ def metric_crs_for(geometry_or_bounds: Any, *, prefer: str = "gk") -> CRS:
         ``always_xy=True``.
     """
     if prefer not in ("gk", "utm"):
-        raise ValueError(f"metric_crs_for: prefer={prefer!r} is not known; pass prefer='gk' or prefer='utm'")
+        raise ValueError(f"metric_crs_for: prefer={prefer!r} is not known; "
+                         "pass prefer='gk' or prefer='utm'")
     lon, lat = _centre(geometry_or_bounds)
     # The CGCS2000 zones stop at CM 135E; the bbox reaches 137.8E, so clamp into the last zone.
     if prefer == "gk" and bool(in_china(lon, lat)):
@@ -421,7 +432,8 @@ def metric_crs_for(geometry_or_bounds: Any, *, prefer: str = "gk") -> CRS:
 def _centre(obj: Any) -> tuple[float, float]:
     if isinstance(obj, shapely.Geometry):
         if obj.is_empty:
-            raise ValueError("metric_crs_for: the geometry is empty; pass a geometry with coordinates")
+            raise ValueError("metric_crs_for: the geometry is empty; "
+                             "pass a geometry with coordinates")
         c = obj.centroid
         return float(c.x), float(c.y)
     bounds = getattr(obj, "total_bounds", None)
@@ -433,8 +445,9 @@ def _centre(obj: Any) -> tuple[float, float]:
         b = np.array([])
     if b.size != 4 or not np.all(np.isfinite(b)):
         raise ValueError(
-            f"metric_crs_for: geometry_or_bounds={obj!r:.120} is neither a shapely geometry, a non-empty "
-            "GeoSeries/GeoDataFrame nor (min lon, min lat, max lon, max lat); pass one of those in WGS84"
+            f"metric_crs_for: geometry_or_bounds={obj!r:.120} is neither a shapely geometry, "
+            "a non-empty GeoSeries/GeoDataFrame nor (min lon, min lat, max lon, max lat); "
+            "pass one of those in WGS84"
         )
     if abs(b[0]) > 180 or abs(b[2]) > 180 or abs(b[1]) > 90 or abs(b[3]) > 90:
         raise ValueError(
@@ -446,7 +459,8 @@ def _centre(obj: Any) -> tuple[float, float]:
 
 def _check_width(width: int) -> None:
     if width not in (3, 6):
-        raise ValueError(f"width={width!r} is not a Gauss-Kruger zone width; pass width=3 or width=6")
+        raise ValueError(f"width={width!r} is not a Gauss-Kruger zone width; "
+                         "pass width=3 or width=6")
 
 
 def _show(a: Any) -> str:
@@ -518,8 +532,8 @@ class CrsSpec:
 
 
 _GCJ_NAMES = {"gcj02", "gcj-02", "gcj", "gcj02ll", "amap", "autonavi", "gaode", "tencent", "qq",
-              "mars", "火星", "火星坐标", "火星坐标系", "高德", "高德坐标", "腾讯", "腾讯坐标", "国测局",
-              "国测局坐标"}
+              "mars", "火星", "火星坐标", "火星坐标系", "高德", "高德坐标", "腾讯", "腾讯坐标",
+              "国测局", "国测局坐标"}
 _BD_NAMES = {"bd09", "bd-09", "bd09ll", "baidu", "百度", "百度坐标", "百度坐标系"}
 _EPSG_NAMES = {
     "wgs84": 4326, "wgs-84": 4326, "wgs 84": 4326, "gps": 4326,
@@ -532,11 +546,13 @@ _EPSG_NAMES = {
 _GK_RE = re.compile(r"^cgcs2000-(?:gk([36])|([36])deg)-(zone|cm)?(\d{2,3})$")
 
 ACCEPTED_FORMS = (
-    "an EPSG code ('4326', 'EPSG:4549'); 'wgs84'; 'cgcs2000' / '国家2000' / '2000坐标系' (EPSG:4490); "
+    "an EPSG code ('4326', 'EPSG:4549'); 'wgs84'; "
+    "'cgcs2000' / '国家2000' / '2000坐标系' (EPSG:4490); "
     "'gcj02' / 'gcj-02' / 'amap' / 'gaode' / 'tencent' / 'mars' / '火星坐标' / '高德' (GCJ-02); "
     "'bd09' / 'bd-09' / 'baidu' / '百度' (BD-09); CGCS2000 Gauss-Kruger zones 'cgcs2000-gk3-39' or "
     "'cgcs2000-3deg-zone39' (3-degree zone 39, easting with zone prefix), 'cgcs2000-gk3-cm117' "
-    "(central meridian 117E, false easting 500000), 'cgcs2000-gk6-20' / 'cgcs2000-gk6-cm117' (6-degree); "
+    "(central meridian 117E, false easting 500000), "
+    "'cgcs2000-gk6-20' / 'cgcs2000-gk6-cm117' (6-degree); "
     "legacy 'xian80' / 'beijing54' (with a warning); or any PROJ string or WKT"
 )
 
@@ -590,13 +606,14 @@ def _gk_code(raw: str, width: int, how: str | None, n: int) -> int:
         zone = n / 3 if width == 3 else (n + 3) / 6
         if zone != int(zone) or not lo <= zone <= hi:
             valid = "75, 78, ..., 135" if width == 3 else "75, 81, ..., 135"
-            raise ValueError(f"crs={raw!r}: {n} is not a central meridian of a CGCS2000 {width}-degree "
-                             f"Gauss-Kruger zone; use one of {valid}")
+            raise ValueError(f"crs={raw!r}: {n} is not a central meridian of a CGCS2000 "
+                             f"{width}-degree Gauss-Kruger zone; use one of {valid}")
         return gk_epsg(float(n), width=width, prefixed=False)
     lo, hi = _GK3_ZONES if width == 3 else _GK6_ZONES
     if not lo <= n <= hi:
-        raise ValueError(f"crs={raw!r}: CGCS2000 {width}-degree Gauss-Kruger zones are {lo}-{hi}, not {n}; "
-                         f"write e.g. 'cgcs2000-gk{width}-{(lo + hi) // 2}' for a zone number or "
+        raise ValueError(f"crs={raw!r}: CGCS2000 {width}-degree Gauss-Kruger zones are "
+                         f"{lo}-{hi}, not {n}; write e.g. 'cgcs2000-gk{width}-{(lo + hi) // 2}' "
+                         "for a zone number or "
                          f"'cgcs2000-gk{width}-cm117' for a central meridian")
     return _GK_EPSG[(width, True)][0] + n - lo
 
@@ -624,7 +641,8 @@ def _epsg_spec(crs: CRS, raw: str | None = None) -> CrsSpec:
     else:
         auth = crs.to_authority()
         label = f"{auth[0]}:{auth[1]}" if auth else _short_text(crs)
-    datum = crs.geodetic_crs.datum.name if crs.geodetic_crs is not None else ""
+    geodetic = crs.geodetic_crs
+    datum = geodetic.datum.name if geodetic is not None and geodetic.datum is not None else ""
     warning = None
     for legacy in ("Xian 1980", "Beijing 1954"):
         if legacy.lower() in datum.lower():
@@ -654,6 +672,14 @@ def _cached_transformer(src: CRS, dst: CRS, _thread: int) -> Transformer:
 _WGS84 = CRS.from_epsg(4326)
 
 
+def _proj_crs(spec: CrsSpec) -> CRS:
+    """The PROJ coordinate system of ``spec``; GCJ-02 and BD-09 have none (handle them first)."""
+    if spec.crs is None:
+        raise ValueError(f"{spec.label} ({spec.kind}) is not a coordinate system PROJ knows; "
+                         "convert it with the GCJ-02/BD-09 functions of emgis.geo.crs")
+    return spec.crs
+
+
 def to_wgs84(x: Any, y: Any, spec: CrsSpec | str) -> tuple[Any, Any]:
     """Convert coordinates in the coordinate system ``spec`` to WGS84 lon/lat.
 
@@ -676,7 +702,7 @@ def to_wgs84(x: Any, y: Any, spec: CrsSpec | str) -> tuple[Any, Any]:
         return gcj02_to_wgs84(x, y)
     if spec.kind == "bd09":
         return bd09_to_wgs84(x, y)
-    lon, lat = _transformer(spec.crs, _WGS84).transform(x, y)
+    lon, lat = _transformer(_proj_crs(spec), _WGS84).transform(x, y)
     return _out(lon), _out(lat)
 
 
@@ -701,11 +727,11 @@ def from_wgs84(lon: Any, lat: Any, spec: CrsSpec | str) -> tuple[Any, Any]:
         return wgs84_to_gcj02(lon, lat)
     if spec.kind == "bd09":
         return wgs84_to_bd09(lon, lat)
-    x, y = _transformer(_WGS84, spec.crs).transform(lon, lat)
+    x, y = _transformer(_WGS84, _proj_crs(spec)).transform(lon, lat)
     return _out(x), _out(y)
 
 
-def geoseries_to_wgs84(geoseries, spec: CrsSpec | str):
+def geoseries_to_wgs84(geoseries: gpd.GeoSeries, spec: CrsSpec | str) -> gpd.GeoSeries:
     """Convert a GeoSeries of any geometry type from ``spec`` to WGS84.
 
     Parameters
@@ -732,7 +758,7 @@ def geoseries_to_wgs84(geoseries, spec: CrsSpec | str):
     return gpd.GeoSeries(geoms, index=geoseries.index, name=geoseries.name, crs=_WGS84)
 
 
-def geoseries_from_wgs84(geoseries, spec: CrsSpec | str):
+def geoseries_from_wgs84(geoseries: gpd.GeoSeries, spec: CrsSpec | str) -> gpd.GeoSeries:
     """Convert a GeoSeries of any geometry type from WGS84 to ``spec``.
 
     Parameters
@@ -763,7 +789,8 @@ def geoseries_from_wgs84(geoseries, spec: CrsSpec | str):
     return gpd.GeoSeries(geoms, index=geoseries.index, name=geoseries.name, crs=None)
 
 
-def _per_coords(func):
+def _per_coords(func: Callable[[np.ndarray, np.ndarray], tuple[Any, Any]]
+                ) -> Callable[[np.ndarray], np.ndarray]:
     """Wrap a (lon, lat) -> (lon, lat) converter for `shapely.transform` (z passes through)."""
     def apply(coords: np.ndarray) -> np.ndarray:
         out = np.array(coords, dtype=float, copy=True)

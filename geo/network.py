@@ -14,14 +14,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
+from pyproj import CRS
 
-from emgis.geo.compiled import CompiledGraph, NetworkReport
+from emgis.geo.compiled import CompiledGraph, FloatArray, Int16Array, Int64Array, NetworkReport
 from emgis.geo.osm import CLASS_ALIASES, read_drivable_ways
 from emgis.layers.problems import Problems
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
+
+    from emgis.layers.norms import Norms
 
 __all__ = [
     "CLASS_NAMES_ZH",
@@ -50,7 +59,7 @@ _KNOT_KMH = 1.852
 _SPEED_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?$")
 
 
-def road_speeds(norms=None) -> dict[str, float]:
+def road_speeds(norms: Norms | None = None) -> dict[str, float]:
     """Return ``{class: km/h}`` from the norms group ``road.speed_kmh`` (road classes only)."""
     if norms is None:
         from emgis.layers.norms import default_norms
@@ -82,8 +91,8 @@ def parse_maxspeed(value: Any) -> float | None:
 
 # --- OSM ---------------------------------------------------------------------------------------
 
-def graph_from_osm(path: str | Path, *, boundary=None, norms=None,
-                   orphan_max_nodes: int = 10) -> CompiledGraph:
+def graph_from_osm(path: str | Path, *, boundary: shapely.Geometry | None = None,
+                   norms: Norms | None = None, orphan_max_nodes: int = 10) -> CompiledGraph:
     """Build the drive network of an OSM extract, optionally clipped to a study area.
 
     Parameters
@@ -153,9 +162,10 @@ def graph_from_osm(path: str | Path, *, boundary=None, norms=None,
     report = NetworkReport(ways_read=ways.ways_read, drivable_ways=len(ways.highway),
                            maxspeed_unparsed=unparsed)
     return _compile_ways(
-        v_lon, v_lat, refs, ways.offsets, ways.oneway,
-        np.array([code[h] for h in ways.highway], dtype=np.int16), names, way_speed,
-        node_ids=vert_ids, report=report, orphan_max_nodes=orphan_max_nodes, source=str(path),
+        _Ways(v_lon=v_lon, v_lat=v_lat, v_ids=vert_ids, refs=refs, offsets=ways.offsets,
+              oneway=ways.oneway, highway=np.array([code[h] for h in ways.highway], dtype=np.int16),
+              highway_names=names, speed_kmh=way_speed),
+        report=report, orphan_max_nodes=orphan_max_nodes, source=str(path),
     )
 
 
@@ -166,8 +176,9 @@ _ONEWAY_BWD = {"-1", "reverse", "tf", "backward"}
 _ONEWAY_NO = {"no", "false", "0", "n", "b", "both", "", "nan", "none", "否", "双向"}
 
 
-def graph_from_lines(gdf, *, class_field: str | None = None, speed_field: str | None = None,
-                     oneway_field: str | None = None, norms=None, snap_tolerance_m: float = 0.5,
+def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
+                     speed_field: str | None = None, oneway_field: str | None = None,
+                     norms: Norms | None = None, snap_tolerance_m: float = 0.5,
                      orphan_max_nodes: int = 10, source: str = "line layer") -> CompiledGraph:
     """Build a network from road line features (GeoPackage, Shapefile, ...).
 
@@ -213,10 +224,10 @@ def graph_from_lines(gdf, *, class_field: str | None = None, speed_field: str | 
     from scipy.spatial import cKDTree
 
     p = Problems(source)
-    cols = [c for c in gdf.columns if c != gdf.geometry.name] if isinstance(gdf, gpd.GeoDataFrame) else []
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise ValueError(f"graph_from_lines: gdf is a {type(gdf).__name__}, not a GeoDataFrame; "
                          "read the layer with geopandas.read_file(path)")
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
     if class_field is None and speed_field is None:
         p.error(None, None, None, "has no class_field and no speed_field",
                 f"pass class_field= or speed_field= naming one of the columns {cols}")
@@ -237,8 +248,9 @@ def graph_from_lines(gdf, *, class_field: str | None = None, speed_field: str | 
     kinds = shapely.get_type_id(geoms)
     bad = np.flatnonzero(~np.isin(kinds, [1, 5]) | shapely.is_empty(geoms))
     for i in bad[:50]:
-        p.error(int(i) + 1, "geometry", shapely.get_type_id(geoms[i]) if geoms[i] is not None else None,
-                "is not a (Multi)LineString or is empty", "keep only road centre lines in the layer")
+        kind = shapely.get_type_id(geoms[i]) if geoms[i] is not None else None
+        p.error(int(i) + 1, "geometry", kind, "is not a (Multi)LineString or is empty",
+                "keep only road centre lines in the layer")
 
     n = len(gdf)
     way_speed = np.full(n, np.nan)
@@ -251,8 +263,8 @@ def graph_from_lines(gdf, *, class_field: str | None = None, speed_field: str | 
                 way_speed[i] = speeds[c]
             elif speed_field is None:
                 p.error(i + 1, class_field, raw, "is not a road class with a speed",
-                        f"use one of {sorted(speeds)} (or *_link, living_street, road, or a Chinese "
-                        f"grade such as 县道), or give a speed_field")
+                        f"use one of {sorted(speeds)} (or *_link, living_street, road, or a "
+                        f"Chinese grade such as 县道), or give a speed_field")
     if speed_field is not None:
         for i, raw in enumerate(gdf[speed_field].tolist()):
             s = _number(raw)
@@ -298,9 +310,11 @@ def graph_from_lines(gdf, *, class_field: str | None = None, speed_field: str | 
     code = {h: i for i, h in enumerate(names)}
     report = NetworkReport(ways_read=n, drivable_ways=int(parts.size))
     return _compile_ways(
-        coords[first, 0], coords[first, 1], refs.astype(np.int64), offsets, oneway[part_of],
-        np.array([code[h] for h in cls_name[part_of]], dtype=np.int16), names, way_speed[part_of],
-        node_ids=None, report=report, orphan_max_nodes=orphan_max_nodes, source=source, crs=crs,
+        _Ways(v_lon=coords[first, 0], v_lat=coords[first, 1], v_ids=None,
+              refs=refs.astype(np.int64), offsets=offsets, oneway=oneway[part_of],
+              highway=np.array([code[h] for h in cls_name[part_of]], dtype=np.int16),
+              highway_names=names, speed_kmh=way_speed[part_of]),
+        report=report, orphan_max_nodes=orphan_max_nodes, source=source, crs=crs,
     )
 
 
@@ -341,10 +355,26 @@ def _oneway_of(raw: Any) -> int | None:
 
 # --- the shared core ---------------------------------------------------------------------------
 
-def _compile_ways(v_lon, v_lat, refs, offsets, oneway, cls_code, names, way_speed, *,
-                  node_ids, report: NetworkReport, orphan_max_nodes: int, source: str,
-                  crs=None) -> CompiledGraph:
+@dataclass(frozen=True)
+class _Ways:
+    """Ways to compile: way ``i`` runs through vertices ``refs[offsets[i]:offsets[i + 1]]``."""
+
+    v_lon: FloatArray  # vertex coordinates, EPSG:4326
+    v_lat: FloatArray
+    v_ids: Int64Array | None  # source id of each vertex (OSM node ids); None: none kept
+    refs: Int64Array  # vertex of each point of each way; -1 where it is missing (clipped)
+    offsets: Int64Array
+    oneway: NDArray[np.int8]  # per way: +1 along its points only, -1 against them, 0 both
+    highway: Int16Array  # per way: class code, indexes highway_names
+    highway_names: list[str]
+    speed_kmh: FloatArray  # per way
+
+
+def _compile_ways(ways: _Ways, *, report: NetworkReport, orphan_max_nodes: int, source: str,
+                  crs: CRS | None = None) -> CompiledGraph:
     """Split ways (vertex refs, -1 = missing) into edges between shared vertices and compile."""
+    v_lon, v_lat, refs, offsets, oneway = (
+        ways.v_lon, ways.v_lat, ways.refs, ways.offsets, ways.oneway)
     w = offsets.size - 1
     way_of = np.repeat(np.arange(w), np.diff(offsets))
     # ways one-way against their drawing direction: reverse their vertex order
@@ -368,7 +398,9 @@ def _compile_ways(v_lon, v_lat, refs, offsets, oneway, cls_code, names, way_spee
     r_way = way_of[sel]
     keep = np.bincount(r_run)[r_run] >= 2
     r_refs, r_run, r_way = r_refs[keep], r_run[keep], r_way[keep]
-    report.clipped_ways_split = int(np.unique(way_of[~valid & (np.bincount(way_of[valid], minlength=w)[way_of] > 0)]).size)
+    # ways that lost points at the border but kept some
+    kept_some = np.bincount(way_of[valid], minlength=w)[way_of] > 0
+    report.clipped_ways_split = int(np.unique(way_of[~valid & kept_some]).size)
     if r_refs.size == 0:
         p = Problems(source)
         p.error(None, None, None, "has no road with two or more vertices inside the area",
@@ -402,14 +434,16 @@ def _compile_ways(v_lon, v_lat, refs, offsets, oneway, cls_code, names, way_spee
     node_verts, inv = np.unique(np.concatenate([u_vert, v_vert]), return_inverse=True)
     return CompiledGraph.from_edges(
         v_lon[node_verts], v_lat[node_verts], inv[: a.size], inv[a.size:],
-        highway=cls_code[e_way], highway_names=names, speed_kmh=way_speed[e_way],
-        oneway=one[e_way], geom_coords=np.column_stack([v_lon[gverts], v_lat[gverts]]),
-        geom_offsets=goff, node_ids=None if node_ids is None else node_ids[node_verts],
+        highway=ways.highway[e_way], highway_names=ways.highway_names,
+        speed_kmh=ways.speed_kmh[e_way], oneway=one[e_way],
+        geom_coords=np.column_stack([v_lon[gverts], v_lat[gverts]]), geom_offsets=goff,
+        node_ids=None if ways.v_ids is None else ways.v_ids[node_verts],
         crs=crs, report=report, orphan_max_nodes=orphan_max_nodes,
     )
 
 
-def _duplicate_edges(a, b, u_vert, v_vert, r_refs) -> np.ndarray:
+def _duplicate_edges(a: Int64Array, b: Int64Array, u_vert: Int64Array, v_vert: Int64Array,
+                     r_refs: Int64Array) -> NDArray[np.bool_]:
     """Flag edges whose vertex sequence repeats an earlier edge's (either direction)."""
     lo, hi = np.minimum(u_vert, v_vert), np.maximum(u_vert, v_vert)
     key = lo.astype(np.int64) * (int(max(hi.max(), 1)) + 1) + hi

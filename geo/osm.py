@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -39,6 +40,12 @@ _EXCLUDE = {
 CLASS_ALIASES = {"living_street": "residential", "road": "unclassified"}
 
 
+class Tags(Protocol):
+    """OSM tags as pyosmium (``TagList``) or a dict gives them: only ``get`` is used."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
 @dataclass
 class OsmWays:
     """Drivable ways of one OSM file, flat: way ``i`` has nodes ``offsets[i]:offsets[i + 1]``."""
@@ -55,7 +62,7 @@ class OsmWays:
     ways_read: int
 
 
-def drivable_class(tags, classes: Container[str]) -> str | None:
+def drivable_class(tags: Tags, classes: Container[str]) -> str | None:
     """Return the speed class of a way (e.g. ``"primary"`` for ``primary_link``) or None.
 
     Parameters
@@ -82,7 +89,7 @@ def drivable_class(tags, classes: Container[str]) -> str | None:
     return cls
 
 
-def oneway_direction(tags) -> int:
+def oneway_direction(tags: Tags) -> int:
     """Return +1 (one-way along the way), -1 (one-way against it) or 0 (both ways)."""
     ow = (tags.get("oneway") or "").strip().lower()
     if ow in ("yes", "true", "1"):
@@ -133,6 +140,7 @@ def read_drivable_ways(path: str | Path, *, classes: Container[str]) -> OsmWays:
         problems.error(None, None, path.suffix, "is not an OSM file extension",
                        "give a .osm.pbf, .osm, .osm.gz or .osm.bz2 file (rename it if it is one)")
     problems.raise_if_errors()
+    assert fmt is not None  # an unknown extension was reported and raised just above
 
     way_ids: list[int] = []
     highway: list[str] = []
@@ -151,6 +159,8 @@ def read_drivable_ways(path: str | Path, *, classes: Container[str]) -> OsmWays:
               .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
               .with_filter(osmium.filter.KeyFilter("highway", "route")))
         for w in fp:
+            if not isinstance(w, osmium.osm.Way):  # never: the entity filter passes ways only
+                continue
             n_read += 1
             tags = w.tags
             cls = drivable_class(tags, classes)

@@ -13,14 +13,23 @@ or fire engine dispatched to an incident). One-way streets make the two differ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
+from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-from emgis.geo.compiled import CompiledGraph
+from emgis.geo.compiled import BoolArray, CompiledGraph, FloatArray, Int32Array, Int64Array
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
+
+    from emgis.layers.norms import Norms
 
 __all__ = [
     "Facilities",
@@ -44,6 +53,10 @@ _DIRECTIONS = ("to_facility", "from_facility")
 _FIRST_LIMIT_S = 600.0
 # Rows of a dense Dijkstra block in travel_time_matrix are capped to this many cells.
 _BLOCK_CELLS = 1 << 24
+
+#: Stored shortest-path trees read for some facility nodes (`FacilityTrees.lookup`):
+#: ``(dist, pred, rows)``, the tree of ``nodes[i]`` being row ``rows[i]`` of ``dist``/``pred``.
+TreeLookup = tuple[FloatArray, Int32Array, Int64Array]
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,7 @@ class SparseTimes:
 
 # --- snapping ----------------------------------------------------------------------------------
 
-def _offroad_speed_ms(norms) -> float:
+def _offroad_speed_ms(norms: Norms | None) -> float:
     if norms is None:
         from emgis.layers.norms import default_norms
 
@@ -115,19 +128,31 @@ def _offroad_speed_ms(norms) -> float:
     return norms.number("road.speed_kmh.offroad") / 3.6
 
 
-def _snap_index(graph: CompiledGraph):
+class _SnapIndex(NamedTuple):
+    """The roads points may join (all but orphan islands'), metric, with a search tree."""
+
+    tree: shapely.STRtree  # over ``lines``
+    keep: Int64Array  # edge id of each line
+    lines: NDArray[np.object_]  # shapely LineStrings in the graph's metric CRS
+    length: FloatArray  # of each line, metres
+    to_metric: Transformer  # lon/lat to the graph's metric CRS
+
+
+def _snap_index(graph: CompiledGraph) -> _SnapIndex:
     if "snap" not in graph._cache:
         import shapely
-        from pyproj import Transformer
 
         keep = np.flatnonzero(~graph.orphan[graph.edge_u])
         lines = graph.edge_lines(metric=True)[keep]
-        graph._cache["snap"] = (shapely.STRtree(lines), keep, lines, shapely.length(lines),
-                                Transformer.from_crs(4326, graph.crs, always_xy=True))
-    return graph._cache["snap"]
+        graph._cache["snap"] = _SnapIndex(
+            shapely.STRtree(lines), keep, lines, shapely.length(lines),
+            Transformer.from_crs(4326, graph.crs, always_xy=True))
+    index: _SnapIndex = graph._cache["snap"]
+    return index
 
 
-def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None, closures: Any = None) -> Snap:
+def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms: Norms | None = None,
+         closures: Any = None) -> Snap:
     """Join points to the nearest road that is not on a tiny orphan island (nor closed).
 
     Parameters
@@ -161,8 +186,8 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None, closures: Any 
     x, y = to_metric.transform(lon, lat)
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():  # far outside the network's projected zone: the projection gives inf
-        i = int(np.flatnonzero(bad)[0])
-        raise _far_outside(graph, int(bad.sum()), lon[i], lat[i])
+        first = int(np.flatnonzero(bad)[0])
+        raise _far_outside(graph, int(bad.sum()), lon[first], lat[first])
     pts = shapely.points(x, y)
     idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
     order = np.argsort(idx[0])
@@ -186,12 +211,13 @@ def snap(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None, closures: Any 
 
 
 def _far_outside(graph: CompiledGraph, n: int, lon: float, lat: float) -> ValueError:
-    return ValueError(f"snap: {n} point(s), e.g. ({lon:.5f}, {lat:.5f}), are far outside the road network (its "
-                      f"coordinate system {graph.crs} cannot hold them); check the coordinates (longitude "
-                      "first) and that the right network is loaded")
+    return ValueError(f"snap: {n} point(s), e.g. ({lon:.5f}, {lat:.5f}), are far outside the road "
+                      f"network (its coordinate system {graph.crs} cannot hold them); check the "
+                      "coordinates (longitude first) and that the right network is loaded")
 
 
-def _snap_one(graph: CompiledGraph, lon: float, lat: float, norms, closures) -> Snap:
+def _snap_one(graph: CompiledGraph, lon: float, lat: float, norms: Norms | None,
+              closures: Any) -> Snap:
     """`snap` for one point: the same steps on scalars (a live map's query), a few times faster."""
     import shapely
 
@@ -214,7 +240,8 @@ def _snap_one(graph: CompiledGraph, lon: float, lat: float, norms, closures) -> 
                 float(d / _offroad_speed_ms(norms) + rest * graph.edge_time_s[edge]))
 
 
-def _nearest_open(tree, keep: np.ndarray, closed: np.ndarray, pt) -> tuple[int, float]:
+def _nearest_open(tree: shapely.STRtree, keep: Int64Array, closed: BoolArray,
+                  pt: shapely.Geometry) -> tuple[int, float]:
     """Index (into the snap tree) and distance of the nearest open road to ``pt`` (metric)."""
     import shapely
 
@@ -226,16 +253,18 @@ def _nearest_open(tree, keep: np.ndarray, closed: np.ndarray, pt) -> tuple[int, 
             d = shapely.distance(geoms[cand], pt)
             j = int(np.argmin(d))
             return int(cand[j]), float(d[j])
-    raise ValueError("snap: every road within 50 km of the place is closed; open some or choose another place")
+    raise ValueError("snap: every road within 50 km of the place is closed; "
+                     "open some or choose another place")
 
 
-def snap_facilities(graph: CompiledGraph, lon: Any, lat: Any, *, norms=None) -> Facilities:
+def snap_facilities(graph: CompiledGraph, lon: Any, lat: Any, *,
+                    norms: Norms | None = None) -> Facilities:
     """Snap facility points once so that many queries can reuse them."""
     s = snap(graph, np.atleast_1d(lon), np.atleast_1d(lat), norms=norms)
     return Facilities(np.asarray(s.node), np.asarray(s.time_s), np.asarray(s.distance_m))
 
 
-def _facilities(graph: CompiledGraph, facilities: Any, norms) -> Facilities:
+def _facilities(graph: CompiledGraph, facilities: Any, norms: Norms | None) -> Facilities:
     if isinstance(facilities, Facilities):
         return facilities
     if isinstance(facilities, tuple) and len(facilities) == 2:
@@ -266,7 +295,7 @@ def _check_direction(direction: str) -> bool:
 
 def nearest_facility_times(graph: CompiledGraph, facilities: Any, *, cutoff_s: float | None = None,
                            closures: Any = None, direction: Direction = "to_facility",
-                           norms=None) -> tuple[np.ndarray, np.ndarray]:
+                           norms: Norms | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return, for every node, the travel time to (or from) the nearest facility and which.
 
     Parameters
@@ -318,8 +347,8 @@ def _multi_source(graph: CompiledGraph, fac: Facilities, w: np.ndarray, *, rever
     # snap times differ: a super source joined to each facility node by its snap time
     k = src_nodes.size
     indptr = np.r_[mat.indptr, mat.indptr[-1] + k].astype(np.int32)
-    aug = sparse.csr_matrix((np.r_[mat.data, offsets], np.r_[mat.indices, src_nodes].astype(np.int32),
-                             indptr), shape=(n + 1, n + 1))
+    heads = np.r_[mat.indices, src_nodes].astype(np.int32)
+    aug = sparse.csr_matrix((np.r_[mat.data, offsets], heads, indptr), shape=(n + 1, n + 1))
     dist, pred = dijkstra(aug, indices=n, limit=limit, return_predecessors=True)
     dist, pred = dist[:n], pred[:n]
     root = np.where((pred == n) | (pred < 0), np.arange(n), pred)
@@ -379,7 +408,7 @@ def travel_time_matrix(graph: CompiledGraph, origins: Any, destinations: Any, *,
 
 def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: int = 3, *,
               closures: Any = None, direction: Direction = "from_facility",
-              norms=None, trees: FacilityTrees | None = None) -> list[Route]:
+              norms: Norms | None = None, trees: FacilityTrees | None = None) -> list[Route]:
     """Return the ``k`` fastest facilities for a point, each with its route.
 
     One bounded Dijkstra from the point (on the reversed graph for ``"from_facility"``),
@@ -420,8 +449,9 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
     here = snap(graph, lon, lat, norms=norms, closures=closures)
     if trees is not None:
         if trees.graph is not graph or trees.direction != direction:
-            raise ValueError(f"trees were grown on another graph or for direction={trees.direction!r}; "
-                             f"this query is direction={direction!r}")
+            raise ValueError("trees were grown on another graph or for "
+                             f"direction={trees.direction!r}; this query is "
+                             f"direction={direction!r}")
         got = trees.lookup(fac.nodes) if trees.closes(closures) else None
         if got is not None:
             return _nearest_from_trees(graph, here, fac, k, got, to_fac, trees.weights)
@@ -442,26 +472,31 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
     return _routes(graph, here, fac, total, want, w, travel)
 
 
-def _nearest_from_trees(graph: CompiledGraph, here: Snap, fac: Facilities, k: int, got, to_fac: bool,
-                        w: np.ndarray) -> list[Route]:
+def _nearest_from_trees(graph: CompiledGraph, here: Snap, fac: Facilities, k: int,
+                        got: TreeLookup, to_fac: bool, w: FloatArray) -> list[Route]:
     dist, pred, rows = got
 
     def travel(f: int) -> np.ndarray:  # each facility's tree is rooted at the facility
         path = _path(pred[rows[f]], here.node, int(fac.nodes[f]))
         return path if to_fac else path[::-1]
 
-    return _routes(graph, here, fac, dist[rows, here.node] + fac.offset_s, min(k, len(fac)), w, travel)
+    total = dist[rows, here.node] + fac.offset_s
+    return _routes(graph, here, fac, total, min(k, len(fac)), w, travel)
 
 
-def _routes(graph: CompiledGraph, here: Snap, fac: Facilities, total: np.ndarray, want: int, w: np.ndarray,
-            travel) -> list[Route]:
-    """The ``want`` fastest facilities by ``total`` (reachable ones), each with the route ``travel(f)``."""
+def _routes(graph: CompiledGraph, here: Snap, fac: Facilities, total: np.ndarray, want: int,
+            w: FloatArray, travel: Callable[[int], Int64Array]) -> list[Route]:
+    """The ``want`` fastest facilities by ``total`` (reachable ones), each with its route.
+
+    ``travel(f)`` gives the nodes facility ``f``'s route goes through, in travel order.
+    """
     routes = []
     for f in np.argsort(total, kind="stable")[:want].tolist():
         if not np.isfinite(total[f]):
             break
         length, coords = _path_geometry(graph, travel(f), w)
-        routes.append(Route(f, int(fac.nodes[f]), float(total[f] + here.time_s), float(length), coords))
+        routes.append(Route(f, int(fac.nodes[f]), float(total[f] + here.time_s), float(length),
+                            coords))
     return routes
 
 
@@ -490,17 +525,19 @@ class FacilityTrees:
 
         self.graph = graph
         self.direction = direction
-        self._reverse = _check_direction(direction)  # trees of arrivals (to_facility) grow on the reversed graph
+        # trees of arrivals (to_facility) grow on the reversed graph
+        self._reverse = _check_direction(direction)
         self.closed = graph.edge_mask(closures)
         if self.closed is not None and self.closed.flags.writeable:
-            self.closed = self.closed.copy()  # the caller may change its mask later; these trees may not
+            # the caller may change its mask later; these trees may not
+            self.closed = self.closed.copy()
         self.weights = graph.arc_weights(self.closed)
         self.max_rows = int(max_bytes // max(12 * graph.n_nodes, 1))
         self._lock = threading.Lock()  # taken to grow only; reading takes none
         self._state: tuple[dict[int, int], np.ndarray, np.ndarray] = self._empty()
         self.grown = 0
 
-    def _empty(self):
+    def _empty(self) -> tuple[dict[int, int], FloatArray, Int32Array]:
         n = self.graph.n_nodes
         return {}, np.empty((0, n)), np.empty((0, n), dtype=np.int32)
 
@@ -519,8 +556,8 @@ class FacilityTrees:
         row = self._state[0]
         return all(n in row for n in np.asarray(nodes).tolist())
 
-    def lookup(self, nodes: np.ndarray):
-        """``(dist, pred, rows)`` with ``dist[rows[i]]`` the tree of ``nodes[i]``; None if over budget.
+    def lookup(self, nodes: np.ndarray) -> TreeLookup | None:
+        """``(dist, pred, rows)``, ``dist[rows[i]]`` the tree of ``nodes[i]``; None if over budget.
 
         Trees already stored are read without a lock (from one consistent snapshot: growing
         publishes a new one), so readers never wait on a search.
@@ -543,7 +580,8 @@ class FacilityTrees:
             return dist, pred, np.fromiter((row[n] for n in nodes), np.int64, len(nodes))
 
     def _grow(self, missing: np.ndarray, keep: bool) -> None:
-        mat = self.graph.matrix(None if self.closed is None else self.weights, reverse=self._reverse)
+        weights = None if self.closed is None else self.weights
+        mat = self.graph.matrix(weights, reverse=self._reverse)
         dist, pred = dijkstra(mat, indices=missing, return_predecessors=True)
         row, d, p = self._state if keep else self._empty()
         start = len(row)
@@ -560,7 +598,7 @@ class FacilityTrees:
         self.grown += int(missing.size)
 
 
-def _path(pred: np.ndarray, start: int, root: int) -> np.ndarray:
+def _path(pred: np.ndarray, start: int, root: int) -> Int64Array:
     out = [start]
     x = start
     while x != root:
@@ -569,7 +607,15 @@ def _path(pred: np.ndarray, start: int, root: int) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def _arc_points(graph: CompiledGraph):
+class _ArcPoints(NamedTuple):
+    key: Int64Array
+    dup: BoolArray
+    first: Int64Array
+    off: Int64Array
+    pts: FloatArray
+
+
+def _arc_points(graph: CompiledGraph) -> _ArcPoints:
     """Per arc, its geometry's points in travel order without the first one, laid end to end.
 
     ``(key, dup, first, off, pts)``: ``key`` sorts arcs by (tail, head) for lookup, ``dup``
@@ -582,17 +628,22 @@ def _arc_points(graph: CompiledGraph):
         dup = np.zeros(key.size, dtype=bool)
         dup[:-1] = key[1:] == key[:-1]
         e, rev = graph.arc_edge, graph.arc_reversed
-        start, end = graph.geom_offsets[e].astype(np.int64), graph.geom_offsets[e + 1].astype(np.int64)
+        start = graph.geom_offsets[e].astype(np.int64)
+        end = graph.geom_offsets[e + 1].astype(np.int64)
         n_pts = end - start - 1
         off = np.zeros(e.size + 1, dtype=np.int64)
         np.cumsum(n_pts, out=off[1:])
         within = np.arange(off[-1]) - np.repeat(off[:-1], n_pts)
-        idx = np.where(np.repeat(rev, n_pts), np.repeat(end - 2, n_pts) - within, np.repeat(start + 1, n_pts) + within)
-        graph._cache["arc_points"] = (key, dup, np.where(rev, end - 1, start), off, graph.geom_coords[idx])
-    return graph._cache["arc_points"]
+        idx = np.where(np.repeat(rev, n_pts), np.repeat(end - 2, n_pts) - within,
+                       np.repeat(start + 1, n_pts) + within)
+        graph._cache["arc_points"] = _ArcPoints(key, dup, np.where(rev, end - 1, start), off,
+                                                graph.geom_coords[idx])
+    points: _ArcPoints = graph._cache["arc_points"]
+    return points
 
 
-def _path_geometry(graph: CompiledGraph, path: np.ndarray, w: np.ndarray) -> tuple[float, list]:
+def _path_geometry(graph: CompiledGraph, path: Int64Array,
+                   w: FloatArray) -> tuple[float, list[list[float]]]:
     """Return (length, lon/lat coords) of the fastest arcs joining consecutive path nodes."""
     if path.size < 2:
         return 0.0, [[float(graph.node_lon[path[0]]), float(graph.node_lat[path[0]])]]
@@ -613,7 +664,8 @@ def _path_geometry(graph: CompiledGraph, path: np.ndarray, w: np.ndarray) -> tup
 
 def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
                   closures: Any = None, direction: Direction = "from_facility",
-                  buffer_m: float = 100.0, min_hole_m2: float | None = None, norms=None):
+                  buffer_m: float = 100.0, min_hole_m2: float | None = None,
+                  norms: Norms | None = None) -> gpd.GeoDataFrame:
     """Return the areas reached within each time band as polygons (one row per band).
 
     Reached roads (partly reached roads cut where time runs out) are buffered by
@@ -688,7 +740,7 @@ def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
     return out
 
 
-def _fill_holes(geom, min_hole_m2: float):
+def _fill_holes(geom: shapely.Geometry, min_hole_m2: float) -> shapely.Geometry:
     import shapely
 
     polys = shapely.get_parts(geom)

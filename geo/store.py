@@ -46,7 +46,8 @@ USABLE_STATUS = {
 }
 FACILITY_LAYERS = tuple(USABLE_STATUS)
 
-#: A road network's name: what `emgis load roads --name` accepts and the API's ``network=`` parameters check.
+#: A road network's name: what `emgis load roads --name` accepts and the API's ``network=``
+#: parameters check.
 NETWORK_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 _NAME_RE = re.compile(NETWORK_NAME_PATTERN)
 
@@ -119,7 +120,8 @@ def save_network(engine: Engine, graph: CompiledGraph, *, name: str = "default",
             conn.execute(sa.text(
                 "INSERT INTO road_networks (name, source_file, sha256, nodes, edges, components, "
                 "graph_path, report, built_at) VALUES (:n, :f, :s, :nodes, :edges, :comp, :path, "
-                "CAST(:rep AS jsonb), now()) ON CONFLICT (name) DO UPDATE SET source_file = EXCLUDED.source_file, "
+                "CAST(:rep AS jsonb), now()) ON CONFLICT (name) DO UPDATE SET "
+                "source_file = EXCLUDED.source_file, "
                 "sha256 = EXCLUDED.sha256, nodes = EXCLUDED.nodes, edges = EXCLUDED.edges, "
                 "components = EXCLUDED.components, graph_path = EXCLUDED.graph_path, "
                 "report = EXCLUDED.report, built_at = now()"),
@@ -136,7 +138,7 @@ def save_network(engine: Engine, graph: CompiledGraph, *, name: str = "default",
     return final
 
 
-def _copy_edges(conn, graph: CompiledGraph, name: str) -> None:
+def _copy_edges(conn: sa.Connection, graph: CompiledGraph, name: str) -> None:
     import pandas as pd
     import shapely
 
@@ -159,7 +161,11 @@ def _copy_edges(conn, graph: CompiledGraph, name: str) -> None:
     df.to_csv(buf, header=False, index=False, float_format="%.17g")
     buf.seek(0)
     cols = ", ".join(df.columns)
-    cur = conn.connection.dbapi_connection.cursor()
+    raw = conn.connection.dbapi_connection
+    if raw is None:  # the pooled connection was invalidated (the server went away)
+        raise sa.exc.DisconnectionError("save_network: the database connection was lost while "
+                                        "saving the road network; save it again")
+    cur = raw.cursor()
     try:
         cur.copy_expert(f"COPY road_edges ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
     finally:
@@ -169,7 +175,10 @@ def _copy_edges(conn, graph: CompiledGraph, name: str) -> None:
 # --- loading -------------------------------------------------------------------------------------
 
 def list_networks(engine: Engine) -> list[dict]:
-    """Return the loaded networks (name, source_file, nodes, edges, components, built_at, graph_path)."""
+    """Return the loaded networks.
+
+    One dict per network: name, source_file, nodes, edges, components, built_at, graph_path.
+    """
     with engine.connect() as c:
         rows = c.execute(sa.text(
             "SELECT name, source_file, nodes, edges, components, built_at, graph_path "
@@ -177,7 +186,8 @@ def list_networks(engine: Engine) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def load_network(engine: Engine, name: str = "default", *, home: str | Path | None = None) -> CompiledGraph:
+def load_network(engine: Engine, name: str = "default", *,
+                 home: str | Path | None = None) -> CompiledGraph:
     """Return the compiled graph of network ``name``.
 
     Reads the saved graph file; if it is missing or does not match ``road_edges``, the
@@ -189,10 +199,11 @@ def load_network(engine: Engine, name: str = "default", *, home: str | Path | No
         When no network of that name was loaded (the message says how to load one).
     """
     with engine.connect() as c:
-        row = c.execute(sa.text("SELECT graph_path, edges, nodes, report FROM road_networks WHERE name = :n"),
-                        {"n": name}).first()
+        row = c.execute(sa.text("SELECT graph_path, edges, nodes, report FROM road_networks "
+                                "WHERE name = :n"), {"n": name}).first()
         if row is None:
-            have = c.execute(sa.text("SELECT name FROM road_networks ORDER BY name")).scalars().all()
+            all_names = sa.text("SELECT name FROM road_networks ORDER BY name")
+            have = c.execute(all_names).scalars().all()
     if row is None:
         other = f" (loaded networks: {', '.join(have)}; pick one with --network)" if have else ""
         raise RoadNetworkNotFound(
@@ -226,8 +237,8 @@ def _graph_from_table(engine: Engine, name: str, report: dict | None) -> Compile
             "SELECT u, v, road_class, speed_kmh, oneway, ST_AsBinary(geom) FROM road_edges "
             "WHERE network = :n ORDER BY edge_id"), {"n": name}).all()
     if not rows:
-        raise RoadNetworkNotFound(f"road network {name!r} has no edges in road_edges; load it again "
-                                  "with `emgis load roads FILE`")
+        raise RoadNetworkNotFound(f"road network {name!r} has no edges in road_edges; "
+                                  "load it again with `emgis load roads FILE`")
     u_id = np.array([r[0] for r in rows], dtype=np.int64)
     v_id = np.array([r[1] for r in rows], dtype=np.int64)
     lines = shapely.from_wkb([bytes(r[5]) for r in rows])
@@ -277,17 +288,20 @@ def facilities(engine: Engine, layer: str, *, usable_only: bool = True) -> Facil
     available at their base (see `USABLE_STATUS`).
     """
     if layer not in USABLE_STATUS:
-        raise ValueError(f"layer={layer!r} is not a facility layer; use one of {', '.join(FACILITY_LAYERS)}")
+        raise ValueError(f"layer={layer!r} is not a facility layer; "
+                         f"use one of {', '.join(FACILITY_LAYERS)}")
     ok = USABLE_STATUS[layer]
     with engine.connect() as c:
         rows = c.execute(sa.text(
-            f"SELECT id, ext_id, name, ST_X(geom), ST_Y(geom), status = ANY(:ok) FROM {layer} ORDER BY id"),
+            f"SELECT id, ext_id, name, ST_X(geom), ST_Y(geom), status = ANY(:ok) FROM {layer} "
+            "ORDER BY id"),
             {"ok": list(ok)}).all()
     use = [r for r in rows if r[5] or not usable_only]
     return FacilityPoints(
         layer=layer,
         ids=np.array([r[0] for r in use], dtype=np.int64),
         ext_ids=[r[1] for r in use], names=[r[2] for r in use],
-        lon=np.array([r[3] for r in use], dtype=float), lat=np.array([r[4] for r in use], dtype=float),
+        lon=np.array([r[3] for r in use], dtype=float),
+        lat=np.array([r[4] for r in use], dtype=float),
         skipped=len(rows) - len(use),
     )

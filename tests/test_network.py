@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 
 import geopandas as gpd
@@ -215,6 +216,13 @@ def test_save_and_load_round_trip(tmp_path):
     assert gdf.crs.to_epsg() == 4326 and len(gdf) == h.n_edges
     # Ninghua is in China: the metric CRS is a CGCS2000 Gauss-Kruger zone
     assert "CGCS2000" in h.crs.name
+
+
+def test_saved_arrays_are_all_the_graph_arrays():
+    # save/load write and read the arrays named in _ARRAYS: every array field must be there
+    other = {"crs", "highway_names", "report", "_cache"}
+    arrays = [f.name for f in dataclasses.fields(CompiledGraph) if f.name not in other]
+    assert sorted(CompiledGraph._ARRAYS) == sorted(arrays)
 
 
 def test_load_rejects_other_files(tmp_path):
