@@ -26,6 +26,7 @@ import pandas as pd
 
 from emgis.layers import codes as C
 from emgis.layers.problems import Problems
+from emgis.layers.text import UTF8, decode_text
 
 COUNT_FIELDS = ("population", "households", "age_0_14", "age_15_64", "age_65_plus")
 FRAME_COLUMNS = ["code", "level", "name", "year", "population", "households",
@@ -162,44 +163,16 @@ def _read_table(path: Path, p: Problems, notes: list[str], encoding: str | None,
         p.error(None, None, path.name, "is an old Excel 97–2003 (.xls) workbook, which emgis does not read",
                 "open it in Excel/WPS and save as .xlsx (Excel 工作簿) or as CSV")
         return None, None
-    codec, label = _pick_codec(data, encoding)
-    if codec is None:
-        p.error(None, None, encoding, "the file could not be decoded",
+    try:
+        text, label = decode_text(data, encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        p.error(None, None, encoding, f"the file could not be decoded ({exc})",
                 "save it as UTF-8 or GBK (CSV), or pass the right encoding")
         return None, None
-    try:
-        table = _read_csv(data, codec, p, notes)
-    except UnicodeDecodeError:  # not GB18030 after all: let charset-normalizer decide, then read as UTF-8
-        try:
-            text, label = C._decode(data) if encoding is None else (data.decode(encoding), encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            p.error(None, None, encoding, f"the file could not be decoded ({exc})",
-                    "save it as UTF-8 or GBK (CSV), or pass the right encoding")
-            return None, None
-        table = _read_csv(text.encode("utf-8"), "utf-8", p, notes)
+    # the body is parsed as UTF-8 bytes by pandas' C reader: re-encode anything else once
+    table = _read_csv(data if label == UTF8 else text.encode("utf-8"), p, notes)
     notes.insert(0, f"read {path.name} as {label} text")
     return table, label
-
-
-def _pick_codec(data: bytes, encoding: str | None) -> tuple[str | None, str | None]:
-    """Choose the codec: given, UTF-16 by BOM, UTF-8 if the whole file decodes, else GB18030.
-
-    GB18030 (a superset of GBK) is not checked here: the CSV reader decodes as it goes and a
-    failure falls back to charset-normalizer.
-    """
-    if encoding:
-        try:
-            "".encode(encoding)
-        except LookupError:
-            return None, None
-        return encoding, encoding
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return "utf-16", "UTF-16"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "gb18030", "GBK/GB18030"
-    return ("utf-8-sig", "UTF-8 with BOM") if data[:3] == b"\xef\xbb\xbf" else ("utf-8", "UTF-8")
 
 
 def _sniff_separator(text: str) -> str:
@@ -208,14 +181,12 @@ def _sniff_separator(text: str) -> str:
     return max(counts, key=lambda s: (counts[s], s == ","))
 
 
-def _read_csv(data: bytes, codec: str, p: Problems, notes: list[str]) -> _Table | None:
-    """Read a delimited text file: header found in the first lines, the body by pandas' C parser."""
-    if codec.startswith("utf-16"):  # rare (Excel 'Unicode text'): convert once to UTF-8
-        data, codec = data.decode(codec).encode("utf-8"), "utf-8"
+def _read_csv(data: bytes, p: Problems, notes: list[str]) -> _Table | None:
+    """Read delimited UTF-8 text: header found in the first lines, the body by pandas' C parser."""
     head_bytes = data[:200_000]
     if len(data) > len(head_bytes):
         head_bytes = head_bytes[: head_bytes.rfind(b"\n") + 1]
-    head_text = head_bytes.decode(codec)
+    head_text = head_bytes.decode("utf-8")
     sep = _sniff_separator(head_text)
     if sep != ",":
         notes.append(f"columns are separated by {sep!r}")
@@ -242,14 +213,13 @@ def _read_csv(data: bytes, codec: str, p: Problems, notes: list[str]) -> _Table 
     # columns are re-read as text so that '1.2E+05', '12.5' and '3.30522E+11' keep their spelling.
     risky = any(t in body for t in (b".", b"+", b"E-", b"e-"))
     opts = {"sep": sep, "header": None, "names": list(range(ncols)), "index_col": False, "engine": "c",
-            "skip_blank_lines": False, "skipinitialspace": True, "low_memory": False,
-            "encoding": None if codec.startswith("utf-8") else codec}
+            "skip_blank_lines": False, "skipinitialspace": True, "low_memory": False}
     broken = None
     try:
         df = pd.read_csv(io.BytesIO(body), dtype={fields["name"]: object} if "name" in fields else None,
                          na_filter=True, keep_default_na=False, na_values=[""], **opts)
     except pd.errors.ParserError:
-        df, broken = _slow_csv(body.decode(codec), sep, ncols, start_line, p)
+        df, broken = _slow_csv(body.decode("utf-8"), sep, ncols, start_line, p)
     except pd.errors.EmptyDataError:
         df = pd.DataFrame(columns=range(ncols))
     cols: dict[str, np.ndarray] = {}

@@ -31,6 +31,7 @@ from emgis.layers.norms import Norms, default_norms
 from emgis.layers.problems import InputError, Problem, Problems
 from emgis.layers.readers import read_input
 from emgis.layers.schema import LAYERS, Field, LayerSpec, find_lonlat, map_headers
+from emgis.layers.text import is_utf8
 
 MODES = ("append", "replace", "upsert")
 _SCI = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
@@ -305,7 +306,7 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None, encod
         return Prepared(spec, str(path), empty, "", p, notes)
     df = raw.frame
     p.row_label = raw.row_label
-    if raw.encoding and raw.encoding not in ("utf-8", None):
+    if raw.encoding and not is_utf8(raw.encoding):
         notes.append(f"text read as {raw.encoding.upper()}")
     mapping, unmatched = map_headers([c for c in df.columns if c not in ("_row", "geometry")], spec)
     lon_col, lat_col = find_lonlat(unmatched)
