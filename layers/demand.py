@@ -384,9 +384,11 @@ def demand_from_db(engine, *, year: int | None = None) -> Any:
     import geopandas as gpd
     import sqlalchemy as sa
 
+    from emgis.layers.db import latest_census_year
+
     with engine.connect() as c:
         if year is None:
-            year = c.execute(sa.text("SELECT max(year) FROM population")).scalar()
+            year = latest_census_year(c)
         if year is None or not c.execute(sa.text("SELECT count(*) FROM population WHERE year = :y"),
                                          {"y": year}).scalar():
             p = Problems("population")
