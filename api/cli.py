@@ -153,7 +153,7 @@ def init(
 ) -> None:
     """Record the study area (the county) and pick its metric CRS for analyses."""
     from emgis.layers.db import open_database
-    from emgis.layers.study_area import read_boundary, save_study_area
+    from emgis.layers.load.study_area import read_boundary, save_study_area
 
     try:
         area = read_boundary(boundary, county_code=county, crs=crs, name=name)
@@ -181,7 +181,7 @@ def load(
 ) -> None:
     """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing."""
     from emgis.layers.db import open_database
-    from emgis.layers.loaders import load_layer
+    from emgis.layers.load.loaders import load_layer
 
     _, ls = _settings()
     if layer == "roads":  # OSM extracts or line layers; `emgis load-roads` has the road-only options
@@ -209,8 +209,8 @@ def load(
 
 def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool, encoding: str | None,
                           actor: str) -> None:
-    from emgis.layers.census_load import load_census, load_codes
     from emgis.layers.db import open_database
+    from emgis.layers.load.census.write import load_census, load_codes
 
     if layer == "census" and year is None:
         err.print("[red]emgis load census needs --year YYYY[/] (the census or statistics year of the table)")
@@ -250,7 +250,7 @@ def export(
 ) -> None:
     """Write LAYER to FILE (.geojson, .gpkg, .shp, .csv)."""
     from emgis.layers.db import open_database
-    from emgis.layers.exporters import export_layer
+    from emgis.layers.load.exporters import export_layer
 
     with open_database() as db:
         try:
@@ -386,7 +386,7 @@ def _units_with_geometry(engine, level: str):
 def _raster_units_census(raster: Path, level: str, year: int | None):
     """Read the raster, the stored units of ``level`` and one census year (the latest by default)."""
     from emgis.layers.db import open_database
-    from emgis.layers.rasters import read_population_raster
+    from emgis.layers.load.rasters import read_population_raster
 
     try:
         pop = read_population_raster(raster)
@@ -409,7 +409,7 @@ def population_zonal(
     out: Annotated[Path | None, typer.Option(help="write code,name,raster_population[,census] as CSV")] = None,
 ) -> None:
     """Sum a population raster over the stored units, beside the latest census where there is one."""
-    from emgis.layers.rasters import zonal_sums
+    from emgis.shelters.population import zonal_sums
 
     pop, units, _, census = _raster_units_census(raster, level, None)
     sums = zonal_sums(pop, units)
@@ -433,7 +433,8 @@ def population_dasymetric(
     level: str = "village",
 ) -> None:
     """Rescale a raster so each unit's cells sum to its census total (dasymetric mapping)."""
-    from emgis.layers.rasters import dasymetric, write_raster
+    from emgis.layers.load.rasters import write_raster
+    from emgis.shelters.population import dasymetric
 
     pop, units, y, totals = _raster_units_census(raster, level, year)
     result = dasymetric(pop, units, {k: v for k, v in totals.items() if v is not None})
@@ -454,7 +455,7 @@ def population_demand(
     """One demand point per village with its census population, placed even without a boundary."""
     from emgis.geo.store import RoadNetworkNotFound, load_network
     from emgis.layers.db import open_database
-    from emgis.layers.demand import demand_from_db, snap_demand, store_placements
+    from emgis.shelters.demand import demand_from_db, snap_demand, store_placements
 
     dbs, ls = _settings()
     try:

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from emgis.layers.db import open_database
-from emgis.layers.loaders import load_layer
-from emgis.layers.study_area import read_boundary, save_study_area
+from emgis.layers.load.loaders import load_layer
+from emgis.layers.load.study_area import read_boundary, save_study_area
 
 # (layer, file attribute of DemoFiles, --crs as a clerk would pass it; None = the file says)
 DEMO_LOADS = [
@@ -176,7 +176,7 @@ def analyse_demo(db, files, *, console: Console, actor: str = "demo") -> dict[st
 
 
 def _load_census(db, files, console: Console, actor: str) -> dict[str, int]:
-    from emgis.layers.census_load import load_census, load_codes
+    from emgis.layers.load.census.write import load_census, load_codes
 
     out = {}
     for vintage, path in ((2020, files.codes_2020), (2023, files.codes_2023)):

@@ -17,7 +17,6 @@ import shapely
 from emgis.geo.network import graph_from_lines
 from emgis.geo.routing import nearest_facility_times, snap_facilities, travel_time_matrix
 from emgis.geo.synthetic import synthetic_network
-from emgis.layers.demand import snap_demand
 from emgis.layers.norms import Norm, default_norms
 from emgis.shelters.coverage import (
     assign_demand,
@@ -36,6 +35,7 @@ from emgis.shelters.coverage import (
     team_personnel,
     uncovered_clusters,
 )
+from emgis.shelters.demand import snap_demand
 
 GK = 4549  # CGCS2000 3-degree Gauss-Kruger CM 120E, false easting 500 000
 X0, Y0 = 500_000.0, 3_320_000.0

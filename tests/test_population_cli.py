@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from emgis.api.cli import app
 from emgis.api.demo import load_demo
 from emgis.layers.demo import write_demo_county
-from emgis.layers.rasters import read_population_raster, zonal_sums
+from emgis.layers.load.rasters import read_population_raster
+from emgis.shelters.population import zonal_sums
 
 pytestmark = pytest.mark.postgis
 

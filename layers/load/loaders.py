@@ -28,9 +28,9 @@ from sqlalchemy.engine import Connection, Engine
 from emgis.geo import crs as gcrs
 from emgis.geo.geometry import polygonal, repair
 from emgis.layers import vocab
+from emgis.layers.load.readers import read_input
 from emgis.layers.norms import Norms, default_norms
 from emgis.layers.problems import InputError, Problem, Problems
-from emgis.layers.readers import read_input
 from emgis.layers.schema import LAYERS, Field, LayerSpec, find_lonlat, map_headers
 from emgis.layers.text import is_utf8
 

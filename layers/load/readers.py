@@ -2,7 +2,7 @@
 
 Every frame comes back with a ``_row`` column: the row as the user sees it (the line in
 a CSV counting the header, the feature number in a vector file), so that problems can
-point at it. Nothing here judges the content; that is ``layers.loaders``' job.
+point at it. Nothing here judges the content; that is ``layers.load.loaders``' job.
 """
 
 from __future__ import annotations

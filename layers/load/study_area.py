@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 
 from emgis.geo import crs as gcrs
 from emgis.geo.geometry import polygonal, repair
+from emgis.layers.load.readers import read_input
 from emgis.layers.problems import Problems
-from emgis.layers.readers import read_input
 
 CODE_COLUMNS = ("code", "adcode", "gb", "区划代码", "county_code", "编码")
 NAME_COLUMNS = ("name", "名称", "county", "县名")
