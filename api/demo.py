@@ -29,7 +29,7 @@ def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo", ser
              host: str | None = None, port: int | None = None) -> dict[str, int]:
     """Write the demo files to ``out``, load them into a fresh demo database, run the analyses
     and (with ``serve``) start the API and its map pages until Ctrl-C."""
-    from emgis.layers.demo import write_demo_county
+    from emgis.layers.demo.county import write_demo_county
     from emgis.layers.settings import DatabaseSettings
 
     files = write_demo_county(Path(out), seed=seed)
