@@ -65,7 +65,8 @@ def _check_units(units, code_col: str, source: str) -> None:
     p.raise_if_errors()
 
 
-def unit_labels(raster: PopRaster, units, code_col: str = "code") -> tuple[np.ndarray, np.ndarray, list[str]]:
+def unit_labels(raster: PopRaster, units,
+                code_col: str = "code") -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Label every cell with the unit whose polygon holds its centre.
 
     Returns
@@ -82,7 +83,8 @@ def unit_labels(raster: PopRaster, units, code_col: str = "code") -> tuple[np.nd
 
     _check_units(units, code_col, "units")
     if raster.crs is None:
-        raise ValueError(f"{raster.source}: the raster has no CRS; read it with read_population_raster")
+        raise ValueError(f"{raster.source}: the raster has no CRS; read it with "
+                         "read_population_raster")
     notes: list[str] = []
     keys = _keys(units[code_col])
     codes, group = np.unique(keys, return_inverse=True)  # sorted; reorder to first appearance
@@ -219,7 +221,8 @@ def dasymetric(raster: PopRaster, units, totals: Any, code_col: str = "code", *,
     unknown = np.setdiff1d(t_keys.astype(str), codes.astype(str))
     if unknown.size:
         lost = float(lookup.loc[unknown].sum())
-        notes.append(f"{unknown.size} total(s) name no unit polygon ({lost:,.1f} persons not placed): "
+        notes.append(f"{unknown.size} total(s) name no unit polygon "
+                     f"({lost:,.1f} persons not placed): "
                      f"{', '.join(unknown[:10])}{' ...' if unknown.size > 10 else ''}")
     no_cells = has_total & (n_cells == 0) & (target > 0)
     if no_cells.any():
@@ -239,7 +242,8 @@ def dasymetric(raster: PopRaster, units, totals: Any, code_col: str = "code", *,
     if spread.any():
         notes.append(f"{int(spread.sum())} unit(s) have raster population 0 but a census total; "
                      f"their total was spread evenly over their cells: "
-                     f"{', '.join(map(str, codes[spread][:10]))}{' ...' if spread.sum() > 10 else ''}")
+                     f"{', '.join(map(str, codes[spread][:10]))}"
+                     f"{' ...' if spread.sum() > 10 else ''}")
     keep_unit = np.zeros(n + 1, dtype=bool)
     if outside == "keep":
         keep_unit[0] = True
@@ -251,9 +255,11 @@ def dasymetric(raster: PopRaster, units, totals: Any, code_col: str = "code", *,
     newly_valid = all_nodata_l[flat_lab]
     mask |= newly_valid
     out = np.where(keep_unit[flat_lab], data,
-                   np.where(cell_spread, np.where(mask, even[flat_lab], 0.0), data * factor[flat_lab]))
+                   np.where(cell_spread, np.where(mask, even[flat_lab], 0.0),
+                            data * factor[flat_lab]))
     out[~mask] = 0.0
     placed = float(out.sum())
-    notes.append(f"result total {placed:,.1f} persons (census totals {float(np.nansum(t_vals)):,.1f})")
+    notes.append(f"result total {placed:,.1f} persons (census totals "
+                 f"{float(np.nansum(t_vals)):,.1f})")
     return replace(raster, data=out.reshape(raster.shape), mask=mask.reshape(raster.shape),
                    notes=[*raster.notes, *notes], source=f"dasymetric({raster.source})")

@@ -26,7 +26,8 @@ REFERENCE_DATE = dt.date(2026, 11, 1)
 
 INSET = 150.0  # m: facilities stay this far inside the outline so GCJ-02 round trips stay inside
 
-_FIRST = "东西南北上下前后大小新青白石金龙凤马杨柳桃李梅竹松枫兰荷溪泉湖塘桥山岭岗坞港沙高长平安和丰"
+_FIRST = ("东西南北上下前后大小新青白石金龙凤马杨柳桃李梅竹松枫兰荷"
+          "溪泉湖塘桥山岭岗坞港沙高长平安和丰")
 _SECOND = "溪桥塘山湾岭坞口头埠里庄店墩浦港渚坂垟畈洋岩坑源田园林湖亭泉洲圩岙"
 
 RIVER = "范溪"
@@ -77,7 +78,8 @@ def sample(rng: Generator, region: shapely.Geometry, n: int, *, min_dist: float 
     to each other are rejected. The spacing is relaxed when the region is full.
     """
     shapely.prepare(region)
-    have = np.empty((0, 2)) if existing is None else np.asarray(existing, dtype=float).reshape(-1, 2)
+    have = (np.empty((0, 2)) if existing is None
+            else np.asarray(existing, dtype=float).reshape(-1, 2))
     out: list[tuple[float, float]] = []
     x0, y0, x1, y1 = region.bounds
     for attempt in range(400):
@@ -114,12 +116,15 @@ def largest_line(g: shapely.Geometry) -> LineString:
     return parts[int(np.argmax(shapely.length(parts)))]
 
 
-def place_near(rng: Generator, w: World, xy, sd: float, *, avoid: bool = True, region=None) -> np.ndarray:
-    """Return a random point about ``sd`` m from ``xy`` in ``region``, outside the danger zones if it can."""
+def place_near(rng: Generator, w: World, xy, sd: float, *, avoid: bool = True,
+               region=None) -> np.ndarray:
+    """Return a random point about ``sd`` m from ``xy`` in ``region``, outside the danger zones
+    if it can."""
     region = w.inner if region is None else region
     if avoid:
         safe = region.difference(w.danger)
-        region = safe if safe.area > 20_000 else region  # a village wholly in the zone keeps its site
+        # a village wholly in the zone keeps its site
+        region = safe if safe.area > 20_000 else region
     return sample(rng, region, 1, around=(float(xy[0]), float(xy[1])), sd=sd)[0]
 
 

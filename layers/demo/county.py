@@ -79,7 +79,8 @@ def write_demo_county(out_dir: Path, *, seed: int = DEFAULT_SEED) -> DemoFiles:
         the geography and summary counts.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r} is not a non-negative integer; pass e.g. seed={DEFAULT_SEED}")
+        raise ValueError(f"seed={seed!r} is not a non-negative integer; pass e.g. "
+                         f"seed={DEFAULT_SEED}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out_dir={str(out)!r} is a file, not a directory; give a directory path")

@@ -36,7 +36,8 @@ def draw_shelters(rng: Generator, w: World) -> pd.DataFrame:
 
     def add(name, admin, design, duration, hazards, space, area, xy):
         rows.append({"name": name, "admin": admin, "design": design, "duration": duration,
-                     "hazards": hazards, "space": space, "area": round(float(area), -1), "x": xy[0], "y": xy[1]})
+                     "hazards": hazards, "space": space, "area": round(float(area), -1),
+                     "x": xy[0], "y": xy[1]})
 
     add("示范县体育中心", "县级", "中心", "长期", "地震;洪涝;地质灾害;台风;火灾", "室外",
         rng.uniform(55_000, 65_000), place_near(rng, w, off(seat, 200, 1300), 200))
@@ -64,20 +65,27 @@ def draw_shelters(rng: Generator, w: World) -> pd.DataFrame:
     for i, (_, v) in enumerate(_pick_villages(rng, w, rural, 18).iterrows()):
         xy = place_near(rng, w, (v["x"], v["y"]), 250, region=_in(w, v))
         if i % 2:
-            add(v["short"] + "文化礼堂", "村级", "紧急", "短期", "洪涝;台风;地质灾害" if v["hilly"] else "洪涝;台风",
+            add(v["short"] + "文化礼堂", "村级", "紧急", "短期",
+                "洪涝;台风;地质灾害" if v["hilly"] else "洪涝;台风",
                 "室内", rng.uniform(350, 900), xy)
         else:
-            add(v["short"] + "村民广场", "村级", "紧急", "紧急", "地震;火灾", "室外", rng.uniform(1500, 3500), xy)
+            add(v["short"] + "村民广场", "村级", "紧急", "紧急", "地震;火灾", "室外",
+                rng.uniform(1500, 3500), xy)
     # Two realistic mistakes for the gap analysis: flood shelters sited inside the flood corridor.
-    high = w.zones.geometry[(w.zones["hazard_type"] == "flood") & (w.zones["level"] == "high")].iloc[0]
+    flood = w.zones[w.zones["hazard_type"] == "flood"]
+    high = flood.geometry[flood["level"] == "high"].iloc[0]
     wet = w.villages[w.villages.intersects(high) & (w.villages["pop_2023"] > 0)]
     wet = wet.iloc[np.argsort(-wet.intersection(high).area.to_numpy(), kind="stable")[:2]]
     for (_, v), (suffix, space, dur, area) in zip(
-            wet.iterrows(), (("河滨广场", "室外", "紧急", 2500), ("沿河文化礼堂", "室内", "短期", 600)), strict=True):
+            wet.iterrows(),
+            (("河滨广场", "室外", "紧急", 2500), ("沿河文化礼堂", "室内", "短期", 600)),
+            strict=True):
         region = high.intersection(_in(w, v)).intersection(w.inner)
-        add(v["short"] + suffix, "村级", "紧急", dur, "地震;洪涝" if space == "室外" else "洪涝;台风", space,
-            area * rng.uniform(0.8, 1.2), place_near(rng, w, region.representative_point().coords[0], 150,
-                                                     avoid=False, region=region))
+        add(v["short"] + suffix, "村级", "紧急", dur,
+            "地震;洪涝" if space == "室外" else "洪涝;台风", space,
+            area * rng.uniform(0.8, 1.2),
+            place_near(rng, w, region.representative_point().coords[0], 150,
+                       avoid=False, region=region))
     df = pd.DataFrame(rows)
     n = len(df)
     df["status"] = "开放"
@@ -102,35 +110,41 @@ def _in(w: World, v: pd.Series) -> shapely.Geometry:
 
 
 def draw_depots(rng: Generator, w: World) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows = [{"name": "示范县救灾物资储备库", "level": "县级", "area_m2": round(rng.uniform(650, 800)),
+    rows = [{"name": "示范县救灾物资储备库", "level": "县级",
+             "area_m2": round(rng.uniform(650, 800)),
              "status": "启用", "xy": place_near(rng, w, off(w.seat, 2200, 1200), 300)}]
     for _, t in w.towns.iterrows():
-        rows.append({"name": f"{t['name']}应急物资储备点", "level": "乡镇级", "area_m2": round(rng.uniform(120, 400)),
+        rows.append({"name": f"{t['name']}应急物资储备点", "level": "乡镇级",
+                     "area_m2": round(rng.uniform(120, 400)),
                      "status": "启用", "xy": place_near(rng, w, (t["x"], t["y"]), 300)})
     for i in rng.choice(np.arange(1, len(w.towns)), 2, replace=False):
         rows[1 + int(i)]["status"] = "停用"
     rural = (w.villages["urban_rural"] == "220").to_numpy()
     for j, (_, v) in enumerate(_pick_villages(rng, w, rural, 10).iterrows()):
-        rows.append({"name": f"{v['short']}应急物资储备点", "level": "村级", "area_m2": round(rng.uniform(30, 90)),
+        rows.append({"name": f"{v['short']}应急物资储备点", "level": "村级",
+                     "area_m2": round(rng.uniform(30, 90)),
                      "status": "停用" if j == 3 else "启用",
                      "xy": place_near(rng, w, (v["x"], v["y"]), 200, region=_in(w, v))})
     # A real city or provincial depot would lie outside the county. To keep every demo file
     # inside the study area, both are placed just inside the outline (0.3-2 km from its
     # edge), on the side facing the (imaginary) city to the north-east / province to the east.
-    for name, level, angle in (("示范市救灾物资储备库（合成）", "市级", 40.0), ("省救灾物资储备库示范分库（合成）", "省级", 5.0)):
-        rows.append({"name": name, "level": level, "area_m2": round(rng.uniform(3000, 4500) * (1 if level == "市级" else 2)),
+    for name, level, angle in (("示范市救灾物资储备库（合成）", "市级", 40.0),
+                               ("省救灾物资储备库示范分库（合成）", "省级", 5.0)):
+        rows.append({"name": name, "level": level,
+                     "area_m2": round(rng.uniform(3000, 4500) * (1 if level == "市级" else 2)),
                      "status": "启用", "xy": _edge_point(rng, w, angle)})
     df = pd.DataFrame(rows)
     df.insert(0, "id", [f"CK{i + 1:03d}" for i in range(len(df))])
     base = {"县级": 1.0, "市级": 3.0, "省级": 6.0, "乡镇级": 0.1, "村级": 0.015}
-    items = (("帐篷", "顶", 450), ("棉被", "床", 3000), ("折叠床", "张", 1100), ("饮用水", "L", 30_000),
-             ("方便食品", "kg", 7500), ("发电机", "台", 15))
+    items = (("帐篷", "顶", 450), ("棉被", "床", 3000), ("折叠床", "张", 1100),
+             ("饮用水", "L", 30_000),              ("方便食品", "kg", 7500), ("发电机", "台", 15))
     stock = []
     for _, d in df[df["status"] == "启用"].iterrows():
         for item, unit, q in items:
             qty = q * base[d["level"]] * rng.uniform(0.6, 1.4)
             if qty >= 1:
-                stock.append({"depot_id": d["id"], "item": item, "quantity": int(round(qty, -1) if qty > 100 else round(qty)),
+                stock.append({"depot_id": d["id"], "item": item,
+                              "quantity": int(round(qty, -1) if qty > 100 else round(qty)),
                               "unit": unit})
     return df, pd.DataFrame(stock)
 
@@ -163,50 +177,67 @@ def draw_teams(rng: Generator, w: World) -> pd.DataFrame:
 
     def add(name, kind, xy, personnel, vehicles, fire_class=None, spec=None):
         rows.append({"name": name, "team_type": kind, "specialities": spec or _TEAM_SPECS[kind],
-                     "personnel": int(personnel), "vehicles": int(vehicles), "fire_class": fire_class,
-                     "xy": xy})
+                     "personnel": int(personnel), "vehicles": int(vehicles),
+                     "fire_class": fire_class,                      "xy": xy})
 
-    add("城东消防救援站", "fire_station", place_near(rng, w, off(seat, 1500, 500), 300), rng.integers(45, 61),
+    add("城东消防救援站", "fire_station", place_near(rng, w, off(seat, 1500, 500), 300),
+        rng.integers(45, 61),
         rng.integers(8, 11), "class1", "灭火;抢险救援;危化品处置")
-    add("城西消防救援站", "fire_station", place_near(rng, w, off(seat, -1600, 200), 300), rng.integers(30, 41),
+    add("城西消防救援站", "fire_station", place_near(rng, w, off(seat, -1600, 200), 300),
+        rng.integers(30, 41),
         rng.integers(5, 8), "class2")
     park = np.array(w.park.centroid.coords[0])
-    add("工业园区消防救援站", "fire_station", place_near(rng, w, off(park, -900, 0), 200), rng.integers(30, 41),
+    add("工业园区消防救援站", "fire_station", place_near(rng, w, off(park, -900, 0), 200),
+        rng.integers(30, 41),
         rng.integers(5, 8), "class2", "灭火;抢险救援;危化品处置")
     rural = w.towns[w.towns["kind"] != "street"]
     for _, t in rural.iloc[:2].iterrows():
-        add(f"{t['name']}专职消防队", "fire_station", place_near(rng, w, (t["x"], t["y"]), 300), rng.integers(15, 21), 3,
+        add(f"{t['name']}专职消防队", "fire_station", place_near(rng, w, (t["x"], t["y"]), 300),
+            rng.integers(15, 21), 3,
             "small")
     staff = rng.integers(30, 41, len(w.towns))
-    staff[rng.choice(len(w.towns), 2, replace=False)] = rng.integers(20, 29, 2)  # below the 30-person norm
+    # two teams below the 30-person norm
+    staff[rng.choice(len(w.towns), 2, replace=False)] = rng.integers(20, 29, 2)
     for (_, t), n in zip(w.towns.iterrows(), staff, strict=True):
-        add(f"{t['name']}综合性应急救援队", "comprehensive", place_near(rng, w, (t["x"], t["y"]), 400), n,
+        add(f"{t['name']}综合性应急救援队", "comprehensive",
+            place_near(rng, w, (t["x"], t["y"]), 400), n,
             rng.integers(2, 6))
     hill_region = w.hills.intersection(w.inner)
-    add("示范县森林消防专业队", "forest_fire", place_near(rng, w, hill_region.representative_point().coords[0], 800,
-                                                        region=hill_region), rng.integers(30, 41), rng.integers(4, 7))
+    add("示范县森林消防专业队", "forest_fire",
+        place_near(rng, w, hill_region.representative_point().coords[0], 800, region=hill_region),
+        rng.integers(30, 41), rng.integers(4, 7))
     hill_towns = rural[shapely.intersects(np.array(rural["geometry"]), w.hills)]
     for _, t in hill_towns.head(2).iterrows():
-        add(f"{t['name']}半专业扑火队", "forest_fire", place_near(rng, w, (t["x"], t["y"]), 400), rng.integers(20, 31),
+        add(f"{t['name']}半专业扑火队", "forest_fire", place_near(rng, w, (t["x"], t["y"]), 400),
+            rng.integers(20, 31),
             rng.integers(1, 4))
     for name, frac in (("示范县水上救援队", None), ("下游水域救援分队", 0.8)):
-        add(name, "water_rescue", _river_bank(rng, w, frac), rng.integers(15, 26), rng.integers(2, 5))
-    add("示范县防汛抢险突击队", "flood", place_near(rng, w, off(seat, 0, -800), 300), rng.integers(50, 81),
+        add(name, "water_rescue", _river_bank(rng, w, frac), rng.integers(15, 26),
+            rng.integers(2, 5))
+    add("示范县防汛抢险突击队", "flood", place_near(rng, w, off(seat, 0, -800), 300),
+        rng.integers(50, 81),
         rng.integers(4, 9))
     xy = _river_bank(rng, w, 0.3)
-    add(f"{town_name(w, _unit_at(w, xy))}防汛抢险队", "flood", xy, rng.integers(30, 51), rng.integers(2, 5))
-    add("工业园区危化品应急救援队", "hazchem", place_near(rng, w, park, 300, region=w.park), rng.integers(20, 31),
+    add(f"{town_name(w, _unit_at(w, xy))}防汛抢险队", "flood", xy, rng.integers(30, 51),
+        rng.integers(2, 5))
+    add("工业园区危化品应急救援队", "hazchem", place_near(rng, w, park, 300, region=w.park),
+        rng.integers(20, 31),
         rng.integers(3, 6))
-    add("县人民医院卫生应急救援队", "medical", place_near(rng, w, off(seat, -500, 600), 250), rng.integers(20, 31),
+    add("县人民医院卫生应急救援队", "medical", place_near(rng, w, off(seat, -500, 600), 250),
+        rng.integers(20, 31),
         rng.integers(3, 7))
-    add("示范县矿山救护队", "mine", place_near(rng, w, hill_region.centroid.coords[0], 1500, region=hill_region),
+    add("示范县矿山救护队", "mine",
+        place_near(rng, w, hill_region.centroid.coords[0], 1500, region=hill_region),
         rng.integers(15, 26), rng.integers(2, 5))
-    add("示范县蓝天救援队", "volunteer", place_near(rng, w, off(seat, 800, -300), 400), rng.integers(40, 61),
+    add("示范县蓝天救援队", "volunteer", place_near(rng, w, off(seat, 800, -300), 400),
+        rng.integers(40, 61),
         rng.integers(3, 7))
-    add("示范县红十字应急救护队", "volunteer", place_near(rng, w, off(seat, -200, 300), 300), rng.integers(20, 41),
+    add("示范县红十字应急救护队", "volunteer", place_near(rng, w, off(seat, -200, 300), 300),
+        rng.integers(20, 41),
         rng.integers(1, 4))
     t = rural.iloc[3]
-    add(f"{t['name']}民兵应急分队", "volunteer", place_near(rng, w, (t["x"], t["y"]), 400), rng.integers(25, 46),
+    add(f"{t['name']}民兵应急分队", "volunteer", place_near(rng, w, (t["x"], t["y"]), 400),
+        rng.integers(25, 46),
         rng.integers(1, 3))
     df = pd.DataFrame(rows)
     df.insert(0, "id", [f"DW{i + 1:03d}" for i in range(len(df))])
@@ -218,7 +249,7 @@ def draw_teams(rng: Generator, w: World) -> pd.DataFrame:
 
 
 def _river_bank(rng: Generator, w: World, frac: float | None) -> np.ndarray:
-    """Return a point about 0.9 km from the river (in the low flood zone), near ``frac`` of its course."""
+    """Return a point about 0.9 km from the river (low flood zone), near ``frac`` of its course."""
     river = largest_line(w.river.intersection(w.inner))
     if frac is None:  # the reach closest to the county seat
         frac = river.project(Point(w.seat)) / river.length

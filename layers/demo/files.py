@@ -28,7 +28,8 @@ from emgis.layers.demo.common import (
     town_name,
 )
 
-_FILE_DATE = "2025-08-01"  # stamped into the DBF header and GeoPackage so reruns give the same bytes
+# stamped into the DBF header and GeoPackage so reruns give the same bytes
+_FILE_DATE = "2025-08-01"
 
 FILES = {
     "county": "county.geojson",
@@ -65,14 +66,16 @@ def write_roads(w: World, seed: int, to_wgs: Transformer, path: Path) -> int:
     out = gpd.GeoDataFrame({
         "highway": lines["highway"].to_numpy(dtype=object),
         "oneway": np.where(lines["oneway"].to_numpy(), "yes", "no").astype(object),
-        "maxspeed": np.where(lines["highway"].isin(["motorway", "trunk"]), lines["speed_kmh"].round(), np.nan),
+        "maxspeed": np.where(lines["highway"].isin(["motorway", "trunk"]),
+                             lines["speed_kmh"].round(), np.nan),
     }, geometry=lines.geometry.to_numpy(), crs=4326)
     _write_gpkg(out, path, "roads")
     return len(out)
 
 
 def _remove(path: Path) -> None:
-    for p in [path, *(path.with_suffix(s) for s in (".shx", ".dbf", ".prj", ".cpg"))] if path.suffix == ".shp" else [path]:
+    parts = (".shx", ".dbf", ".prj", ".cpg")
+    for p in [path, *(path.with_suffix(s) for s in parts)] if path.suffix == ".shp" else [path]:
         p.unlink(missing_ok=True)
 
 
@@ -97,20 +100,22 @@ def _points(df: pd.DataFrame, w: World) -> gpd.GeoDataFrame:
 
 
 def write_boundaries(w: World, p: dict[str, Path]) -> None:
-    county = gpd.GeoDataFrame({"code": [COUNTY_CODE], "name": [COUNTY_NAME]}, geometry=[w.outline], crs=w.epsg)
+    county = gpd.GeoDataFrame({"code": [COUNTY_CODE], "name": [COUNTY_NAME]}, geometry=[w.outline],
+                              crs=w.epsg)
     write_geojson(county.to_crs(4326), p["county"])
     write_geojson(w.units.set_crs(w.epsg).to_crs(4326), p["admin_units"])
 
 
-_CENSUS_HEADER = ["统计用区划代码", "名称", "常住人口", "户数", "0-14岁", "15-64岁", "65岁及以上", "城乡分类代码"]
+_CENSUS_HEADER = ["统计用区划代码", "名称", "常住人口", "户数", "0-14岁", "15-64岁", "65岁及以上",
+                  "城乡分类代码"]
 
 
 def write_census(w: World, p: dict[str, Path]) -> None:
     for year in ("2020", "2023"):
         v = w.villages[w.villages[f"pop_{year}"] > 0]
-        df = pd.DataFrame({"c": v["code"], "n": v["name"], "p": v[f"pop_{year}"], "h": v[f"hh_{year}"],
-                           "a": v[f"a014_{year}"], "b": v[f"a1564_{year}"], "o": v[f"a65_{year}"],
-                           "u": v["urban_rural"]})
+        df = pd.DataFrame({"c": v["code"], "n": v["name"], "p": v[f"pop_{year}"],
+                           "h": v[f"hh_{year}"], "a": v[f"a014_{year}"],
+                           "b": v[f"a1564_{year}"], "o": v[f"a65_{year}"], "u": v["urban_rural"]})
         df.columns = _CENSUS_HEADER
         df.to_csv(p[f"census_{year}"], index=False, encoding="gbk", lineterminator="\r\n")
 
@@ -119,26 +124,31 @@ def write_codes(w: World, p: dict[str, Path]) -> None:
     units = w.units[["code", "name", "level", "parent_code"]]
     gone = w.merged[0]
     old = w.villages.loc[w.villages["code"] == gone]
-    units_2020 = pd.concat([units, pd.DataFrame({"code": old["code"], "name": old["name"], "level": "village",
-                                                 "parent_code": old["township"]})], ignore_index=True)
+    withdrawn = pd.DataFrame({"code": old["code"], "name": old["name"], "level": "village",
+                              "parent_code": old["township"]})
+    units_2020 = pd.concat([units, withdrawn], ignore_index=True)
     units_2020 = units_2020.sort_values("code", kind="stable")
     units_2020.to_csv(p["codes_2020"], index=False, encoding="utf-8", lineterminator="\n")
-    units.sort_values("code", kind="stable").to_csv(p["codes_2023"], index=False, encoding="utf-8", lineterminator="\n")
+    units.sort_values("code", kind="stable").to_csv(p["codes_2023"], index=False, encoding="utf-8",
+                                                    lineterminator="\n")
 
 
-_SHELTER_HEADER = ["编号", "名称", "行政级别", "设计类别", "时长类别", "灾种", "空间类型", "有效面积", "容纳人数",
-                   "状态", "在避人数", "地址", "所属区划代码", "经度", "纬度"]
+_SHELTER_HEADER = ["编号", "名称", "行政级别", "设计类别", "时长类别", "灾种", "空间类型",
+                   "有效面积", "容纳人数", "状态", "在避人数", "地址", "所属区划代码", "经度",
+                   "纬度"]
 
 
 def write_shelters(df: pd.DataFrame, w: World, to_wgs: Transformer, path: Path) -> None:
     gdf = _points(df, w)
     codes = codes_at(w, gdf)
     lon, lat = to_wgs.transform(df["x"].to_numpy(), df["y"].to_numpy())
-    glon, glat = wgs84_to_gcj02(lon, lat)  # geocoded with Amap: GCJ-02, as the bureau's table has it
+    # geocoded with Amap: GCJ-02, as the bureau's table has it
+    glon, glat = wgs84_to_gcj02(lon, lat)
     addr = [f"示范县{town_name(w, c)}{_village_short(w, c)}" for c in codes]
     out = pd.DataFrame({
-        "编号": [f"BN{i + 1:03d}" for i in range(len(df))], "名称": df["name"], "行政级别": df["admin"],
-        "设计类别": df["design"], "时长类别": df["duration"], "灾种": df["hazards"], "空间类型": df["space"],
+        "编号": [f"BN{i + 1:03d}" for i in range(len(df))], "名称": df["name"],
+        "行政级别": df["admin"], "设计类别": df["design"], "时长类别": df["duration"],
+        "灾种": df["hazards"], "空间类型": df["space"],
         "有效面积": df["area"].astype(int), "容纳人数": df["capacity"], "状态": df["status"],
         "在避人数": df["occupancy"], "地址": addr, "所属区划代码": codes,
         "经度": np.round(glon, 6), "纬度": np.round(glat, 6),
@@ -151,7 +161,8 @@ def _village_short(w: World, code: str) -> str:
     return name.replace("社区居委会", "社区").replace("村委会", "村")
 
 
-def write_depots(df: pd.DataFrame, stock: pd.DataFrame, w: World, path: Path, stock_path: Path) -> None:
+def write_depots(df: pd.DataFrame, stock: pd.DataFrame, w: World, path: Path,
+                 stock_path: Path) -> None:
     gdf = _points(df, w).to_crs(4490)  # CGCS2000 geographic, as the provincial platform exports it
     gdf["area_m2"] = gdf["area_m2"].astype(float)
     _remove(path)
@@ -164,8 +175,8 @@ def write_depots(df: pd.DataFrame, stock: pd.DataFrame, w: World, path: Path, st
 def write_teams(df: pd.DataFrame, w: World, path: Path) -> None:
     gdf = _points(df, w)
     gdf["unit_code"] = codes_at(w, gdf)
-    gdf = gdf[["id", "name", "team_type", "specialities", "personnel", "vehicles", "status", "fire_class",
-               "unit_code", "geometry"]]
+    gdf = gdf[["id", "name", "team_type", "specialities", "personnel", "vehicles", "status",
+               "fire_class", "unit_code", "geometry"]]
     _write_gpkg(gdf, path, "team_bases")
 
 
@@ -189,6 +200,7 @@ def write_points_geojson(df: pd.DataFrame, w: World, path: Path) -> None:
 def readme(seed: int, w: World, counts: dict[str, int]) -> str:
     gone, into = w.merged
     v = w.villages.set_index("code")["name"]
+    c = counts
     return f"""\
 示范县（合成数据） / Demo County (synthetic) — SYNTHETIC DATA / 合成数据，非真实数据
 =====================================================================================
@@ -201,30 +213,33 @@ The same seed always gives the same files.
 Files
 -----
 county.geojson        study-area outline, EPSG:4326; code, name
-admin_units.geojson   county, {counts['townships']} townships and {counts['villages_2023']} villages/communities
+admin_units.geojson   county, {c['townships']} townships and {c['villages_2023']} \
+villages/communities
                       (2023 boundaries), EPSG:4326; code (12 digits), name, level, parent_code
 census_2020.csv       census by village, GBK, Chinese headers (统计用区划代码, 名称, 常住人口, 户数,
-                      0-14岁, 15-64岁, 65岁及以上, 城乡分类代码); {counts['villages_2020']} rows, {counts['population_2020']} people
-census_2023.csv       same format, 2023 estimate; {counts['population_2023']} people
+                      0-14岁, 15-64岁, 65岁及以上, 城乡分类代码); {c['villages_2020']} rows, \
+{c['population_2020']} people
+census_2023.csv       same format, 2023 estimate; {c['population_2023']} people
 codes_2020.csv        official-style code list (code, name, level, parent_code), UTF-8, 2020 vintage
 codes_2023.csv        the same for 2023: {v[gone]} ({gone}) was withdrawn and merged into
                       {v[into]} ({into})
-shelters.csv          {counts['shelters']} emergency shelters, GBK, coordinates in GCJ-02 (geocoded with
+shelters.csv          {c['shelters']} emergency shelters, GBK, coordinates in GCJ-02 (geocoded with
                       Amap); 容纳人数 blank where only the area is known; two flood shelters
                       deliberately lie inside the high flood zone
 depots.shp (+.dbf .shx .prj .cpg)
-                      {counts['depots']} relief-supply depots, Shapefile in GBK, CGCS2000 (EPSG:4490);
+                      {c['depots']} relief-supply depots, Shapefile in GBK, CGCS2000 (EPSG:4490);
                       the 市级 and 省级 depots are placed just inside the county edge so that
                       every demo file stays inside the study area
 depot_stock.csv       stock per depot (depot_id, item, quantity, unit), UTF-8
-team_bases.gpkg       layer team_bases: {counts['team_bases']} rescue-team bases, CGCS2000 3-degree
+team_bases.gpkg       layer team_bases: {c['team_bases']} rescue-team bases, CGCS2000 3-degree
                       Gauss-Kruger CM 120E (EPSG:{w.epsg}, false easting 500000)
-risk_points.geojson   {counts['risk_points']} risk points with LEC (L, E, C) or risk-matrix (L, S) inputs, EPSG:4326
-hazards.csv           {counts['hazards']} hidden hazards (隐患) in the register, UTF-8, lon/lat WGS84;
+risk_points.geojson   {c['risk_points']} risk points with LEC (L, E, C) or risk-matrix (L, S) \
+inputs, EPSG:4326
+hazards.csv           {c['hazards']} hidden hazards (隐患) in the register, UTF-8, lon/lat WGS84;
                       overdue means deadline before {REFERENCE_DATE.isoformat()} and not closed
 hazard_zones.geojson  flood corridor along the {RIVER} river and landslide zones in the hills,
                       EPSG:4326; hazard_type (flood/landslide), level (high/medium/low)
-roads.gpkg            layer roads: {counts['roads']} road segments as a surveyed road layer would hold
+roads.gpkg            layer roads: {c['roads']} road segments as a surveyed road layer would hold
                       them (lines, EPSG:4326): highway (OSM road class), oneway (yes/no), maxspeed
                       (km/h, expressways only); the network is synthetic (geo/synthetic.py)
 """

@@ -49,17 +49,21 @@ def build_world(rng: Generator) -> World:
     x = np.arange(cx - _HALF_W * 1.6, cx + _HALF_W * 1.6, 250.0)
     dx = x - seat[0]
     damp = 1.0 - np.exp(-((dx / 8000.0) ** 2))
-    y = (seat[1] - 3000.0 + damp * 1500.0 * np.sin(2 * np.pi * x / 17_000 + rng.uniform(0, 2 * np.pi))
+    y = (seat[1] - 3000.0
+         + damp * 1500.0 * np.sin(2 * np.pi * x / 17_000 + rng.uniform(0, 2 * np.pi))
          + damp * 600.0 * np.sin(2 * np.pi * x / 9100 + rng.uniform(0, 2 * np.pi))
-         + 300.0 * np.sin(2 * np.pi * x / 5200 + rng.uniform(0, 2 * np.pi)) + rng.uniform(-0.05, 0.05) * dx)
+         + 300.0 * np.sin(2 * np.pi * x / 5200 + rng.uniform(0, 2 * np.pi))
+         + rng.uniform(-0.05, 0.05) * dx)
     river = LineString(np.c_[x, y])
 
-    hills = blob(rng, cx - 11_500 + rng.uniform(-1500, 1500), cy - 10_500 + rng.uniform(-1000, 1000),
+    hills = blob(rng, cx - 11_500 + rng.uniform(-1500, 1500),
+                 cy - 10_500 + rng.uniform(-1000, 1000),
                  9000.0, 6500.0, amp=0.12, kmax=7)
     hills = _largest(hills.intersection(outline).difference(river.buffer(2500.0)))
 
     pc = seat + np.array([6500.0, 2500.0]) + rng.uniform(-500, 500, 2)
-    park = affinity.rotate(box(pc[0] - 1200, pc[1] - 800, pc[0] + 1200, pc[1] + 800), rng.uniform(-25, 25))
+    park = affinity.rotate(box(pc[0] - 1200, pc[1] - 800, pc[0] + 1200, pc[1] + 800),
+                           rng.uniform(-25, 25))
 
     zones, danger = draw_hazard_zones(rng, outline, river, hills, epsg)
     towns = _townships(rng, outline, seat, hills)
@@ -67,7 +71,8 @@ def build_world(rng: Generator) -> World:
     villages = _villages(rng, towns, seat, hills, park)
     villages, merged = _census(rng, villages, towns)
     units = _units_2023(outline, towns, villages, merged)
-    villages["safe_km2"] = shapely.area(shapely.difference(villages.geometry.to_numpy(), danger)) / 1e6
+    safe = shapely.difference(villages.geometry.to_numpy(), danger)
+    villages["safe_km2"] = shapely.area(safe) / 1e6
     return World(epsg, outline, inner, seat, river, hills, park, roads, zones, danger, towns,
                  villages, units, merged)
 
@@ -79,15 +84,18 @@ def _largest(geom: shapely.Geometry) -> Polygon:
 
 def _voronoi(points: np.ndarray, clip: shapely.Geometry) -> np.ndarray:
     """Return the Voronoi cell of each point (in the points' order), clipped to ``clip``."""
-    cells = shapely.get_parts(shapely.voronoi_polygons(MultiPoint(points), extend_to=clip.buffer(20_000)))
+    cells = shapely.get_parts(shapely.voronoi_polygons(MultiPoint(points),
+                                                       extend_to=clip.buffer(20_000)))
     owner = np.array([np.flatnonzero(shapely.contains_xy(cells, x, y))[0] for x, y in points])
     return shapely.intersection(cells[owner], clip)
 
 
 def _townships(rng: Generator, outline: Polygon, seat: np.ndarray, hills: Polygon) -> pd.DataFrame:
-    streets = np.array([off(seat, 1400.0, -300.0), off(seat, -1300.0, 300.0)]) + rng.normal(0, 200, (2, 2))
+    streets = (np.array([off(seat, 1400.0, -300.0), off(seat, -1300.0, 300.0)])
+               + rng.normal(0, 200, (2, 2)))
     rural = sample(rng, outline.buffer(-3000.0), 10, min_dist=8500.0, existing=streets)
-    remote = np.hypot(*(rural - seat).T) + 6000.0 * shapely.contains_xy(hills, rural[:, 0], rural[:, 1])
+    remote = (np.hypot(*(rural - seat).T)
+              + 6000.0 * shapely.contains_xy(hills, rural[:, 0], rural[:, 1]))
     xiang = np.zeros(10, dtype=bool)
     xiang[np.argsort(-remote, kind="stable")[:3]] = True  # 乡 are the remotest, hilliest units
     dist = np.hypot(*(rural - seat).T)
@@ -104,7 +112,8 @@ def _townships(rng: Generator, outline: Polygon, seat: np.ndarray, hills: Polygo
         else:
             n_xiang += 1
             segs.append(200 + n_xiang)
-    base = ["城东", "城西", *invent_names(rng, 10, {"城东", "城西"})]  # the first street seed lies east of the seat
+    # the first street seed lies east of the seat
+    base = ["城东", "城西", *invent_names(rng, 10, {"城东", "城西"})]
     suffix = {"street": "街道", "town": "镇", "xiang": "乡"}
     cells = _voronoi(seeds, outline)
     return pd.DataFrame({
@@ -114,7 +123,8 @@ def _townships(rng: Generator, outline: Polygon, seat: np.ndarray, hills: Polygo
     })
 
 
-def _roads(rng: Generator, outline: Polygon, seat: np.ndarray, towns: pd.DataFrame) -> list[LineString]:
+def _roads(rng: Generator, outline: Polygon, seat: np.ndarray,
+           towns: pd.DataFrame) -> list[LineString]:
     roads = []
     for x, y in towns.loc[towns["kind"] != "street", ["x", "y"]].to_numpy():
         a, b = seat, np.array([x, y])
@@ -146,7 +156,8 @@ def _villages(rng: Generator, towns: pd.DataFrame, seat: np.ndarray, hills: Poly
         spacing = np.sqrt(geom.area / k)
         core = max(2, round(0.3 * k))
         sd = 1500.0 if town["kind"] == "street" else 900.0
-        near = sample(rng, geom, core - 1, min_dist=0.35 * spacing, existing=centre, around=tuple(centre), sd=sd)
+        near = sample(rng, geom, core - 1, min_dist=0.35 * spacing, existing=centre,
+                      around=tuple(centre), sd=sd)
         pts = np.vstack([centre, near])
         pts = np.vstack([pts, sample(rng, geom, k - core, min_dist=0.6 * spacing, existing=pts)])
         cells = _voronoi(pts, geom)
@@ -169,26 +180,30 @@ def _villages(rng: Generator, towns: pd.DataFrame, seat: np.ndarray, hills: Poly
         names = invent_names(rng, k, taken)
         parts.append(pd.DataFrame({
             "code": [town["code"][:9] + f"{s:03d}" for s in seg],
-            "name": [nm + ("社区居委会" if j else "村委会") for nm, j in zip(names, juwei, strict=True)],
+            "name": [nm + ("社区居委会" if j else "村委会")
+                     for nm, j in zip(names, juwei, strict=True)],
             "short": [nm + ("社区" if j else "村") for nm, j in zip(names, juwei, strict=True)],
             "township": town["code"], "juwei": juwei, "urban_rural": cls,
             "x": pts[:, 0], "y": pts[:, 1], "geometry": list(cells),
         }))
     vil = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry")
     vil["hilly"] = shapely.contains_xy(hills, vil["x"].to_numpy(), vil["y"].to_numpy())
-    # the village holding the industrial park becomes 123 特殊区域 unless it is part of the main town
+    # the village holding the industrial park becomes 123 特殊区域 unless it is part of the main
+    # town
     hit = np.flatnonzero(vil.intersects(park.centroid))
     if len(hit) and vil.at[hit[0], "urban_rural"] != "111":
         vil.at[hit[0], "urban_rural"] = "123"
     return vil.sort_values("code", kind="stable").reset_index(drop=True)
 
 
-_POP_MEDIAN = {"111": 9000, "112": 4500, "121": 5000, "122": 2600, "123": 3000, "210": 2400, "220": 1400}
+_POP_MEDIAN = {"111": 9000, "112": 4500, "121": 5000, "122": 2600, "123": 3000, "210": 2400,
+               "220": 1400}
 _POP_SIGMA = {"111": 0.3, "112": 0.35, "121": 0.35, "122": 0.35, "123": 0.3, "210": 0.3, "220": 0.5}
 _URBAN = ("111", "112", "121", "123")
 
 
-def _census(rng: Generator, vil: gpd.GeoDataFrame, towns: pd.DataFrame) -> tuple[gpd.GeoDataFrame, tuple[str, str]]:
+def _census(rng: Generator, vil: gpd.GeoDataFrame,
+            towns: pd.DataFrame) -> tuple[gpd.GeoDataFrame, tuple[str, str]]:
     cls = vil["urban_rural"].to_numpy()
     raw = np.array([rng.lognormal(np.log(_POP_MEDIAN[c]), _POP_SIGMA[c]) for c in cls])
     raw *= np.where(vil["hilly"], 0.7, 1.0)
@@ -207,7 +222,9 @@ def _census(rng: Generator, vil: gpd.GeoDataFrame, towns: pd.DataFrame) -> tuple
     m = int(vil.loc[cand, "pop_2020"].idxmin())
     same = vil.index[(vil["township"] == big_town) & (vil.index != m)]
     touching = [i for i in same if vil.geometry[i].distance(vil.geometry[m]) < 1.0]
-    s = min(touching, key=lambda i: np.hypot(vil.at[i, "x"] - vil.at[m, "x"], vil.at[i, "y"] - vil.at[m, "y"]))
+    s = min(touching,
+            key=lambda i: np.hypot(vil.at[i, "x"] - vil.at[m, "x"],
+                                   vil.at[i, "y"] - vil.at[m, "y"]))
     pop23[s] += pop23[m]
     pop23[m] = 0
     vil["pop_2023"] = pop23
@@ -222,12 +239,15 @@ def _round_to_total(values: np.ndarray, total: int) -> np.ndarray:
     return out
 
 
-def _breakdown(rng: Generator, vil: gpd.GeoDataFrame, year: str, urban: np.ndarray, *, ageing: float) -> None:
+def _breakdown(rng: Generator, vil: gpd.GeoDataFrame, year: str, urban: np.ndarray, *,
+               ageing: float) -> None:
     pop = vil[f"pop_{year}"].to_numpy()
     n = len(pop)
     size = np.where(urban, rng.uniform(2.45, 2.75, n), rng.uniform(2.7, 3.1, n))
-    young = np.clip(np.where(urban, rng.normal(0.135, 0.015, n), rng.normal(0.115, 0.02, n)), 0.06, 0.2)
-    old = np.clip(np.where(urban, rng.normal(0.14, 0.02, n), rng.normal(0.21, 0.03, n)) + ageing, 0.07, 0.35)
+    young = np.clip(np.where(urban, rng.normal(0.135, 0.015, n), rng.normal(0.115, 0.02, n)),
+                    0.06, 0.2)
+    old = np.clip(np.where(urban, rng.normal(0.14, 0.02, n), rng.normal(0.21, 0.03, n)) + ageing,
+                  0.07, 0.35)
     vil[f"hh_{year}"] = np.maximum(np.round(pop / size), np.minimum(pop, 1)).astype(np.int64)
     vil[f"a014_{year}"] = np.round(pop * young).astype(np.int64)
     vil[f"a65_{year}"] = np.round(pop * old).astype(np.int64)

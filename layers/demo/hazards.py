@@ -30,7 +30,8 @@ from emgis.layers.demo.common import (
 )
 
 
-def draw_hazard_zones(rng: Generator, outline: Polygon, river: LineString, hills: Polygon, epsg: int):
+def draw_hazard_zones(rng: Generator, outline: Polygon, river: LineString, hills: Polygon,
+                      epsg: int):
     flood = [river.buffer(d).intersection(outline) for d in (250.0, 600.0, 1100.0)]
     shapely.prepare(hills)
     med_c = sample(rng, hills.buffer(-1500.0), 4, min_dist=3500.0)
@@ -49,7 +50,8 @@ def draw_hazard_zones(rng: Generator, outline: Polygon, river: LineString, hills
         *(("landslide", "medium", g) for g in shapely.get_parts(med.difference(high))),
         ("landslide", "low", hills.difference(med).difference(high)),
     ]
-    zones = gpd.GeoDataFrame(rows, columns=["hazard_type", "level", "geometry"], geometry="geometry", crs=epsg)
+    zones = gpd.GeoDataFrame(rows, columns=["hazard_type", "level", "geometry"],
+                             geometry="geometry", crs=epsg)
     zones["geometry"], _ = repair_polygons(zones.geometry)
     zones = zones[zones.area > 10_000].reset_index(drop=True)  # drop slivers under 1 ha
     danger = shapely.union_all([flood[1], med])
@@ -94,13 +96,17 @@ def draw_risk_points(rng: Generator, w: World) -> pd.DataFrame:
     taken = {str(v)[:2] for v in w.villages["name"]} | set(w.towns["base"])
     firms = iter(invent_names(rng, 40, taken))
     for xy in sample(rng, park, 6, min_dist=250.0):
-        rows.append(("hazchem", next(firms) + rng.choice(["化工有限公司", "气体有限公司", "新材料科技有限公司"]), xy))
-    inds = ["纺织有限公司", "机械制造有限公司", "木业有限公司", "食品有限公司", "塑料制品有限公司", "五金有限公司"]
+        rows.append(("hazchem",
+                     next(firms) + rng.choice(["化工有限公司", "气体有限公司",
+                                               "新材料科技有限公司"]), xy))
+    inds = ["纺织有限公司", "机械制造有限公司", "木业有限公司", "食品有限公司", "塑料制品有限公司",
+            "五金有限公司"]
     for xy in sample(rng, park, 8, min_dist=200.0, existing=np.array([r[2] for r in rows])):
         rows.append(("industrial", next(firms) + rng.choice(inds), xy))
     rural = w.towns[w.towns["kind"] != "street"]
     for _, t in rural.iloc[:4].iterrows():
-        rows.append(("industrial", next(firms) + rng.choice(inds), place_near(rng, w, (t["x"], t["y"]), 800)))
+        rows.append(("industrial", next(firms) + rng.choice(inds),
+                     place_near(rng, w, (t["x"], t["y"]), 800)))
     fuel: list[np.ndarray] = []
     for _ in range(2000):
         if len(fuel) == 12:
@@ -114,32 +120,42 @@ def draw_risk_points(rng: Generator, w: World) -> pd.DataFrame:
         brand = "中国石化" if i % 3 else "中国石油"
         rows.append(("fuel_station", f"{brand}{_place(w, xy)}加油站", xy))
     ls_zones = w.zones[w.zones["hazard_type"] == "landslide"]
-    ls_hot = shapely.union_all(ls_zones.geometry[ls_zones["level"] != "low"].to_numpy()).intersection(w.inner)
+    ls_hot = shapely.union_all(ls_zones.geometry[ls_zones["level"] != "low"].to_numpy())
+    ls_hot = ls_hot.intersection(w.inner)
     hills = w.hills.intersection(w.inner)
-    pts = np.vstack([sample(rng, ls_hot, 11, min_dist=600.0), sample(rng, hills, 7, min_dist=600.0)])
+    pts = np.vstack([sample(rng, ls_hot, 11, min_dist=600.0),
+                     sample(rng, hills, 7, min_dist=600.0)])
     for xy in pts:
-        rows.append(("landslide", f"{_place(w, xy)}{rng.choice(['后山', '山塘', '岭脚', '公路边坡'])}滑坡隐患点", xy))
+        rows.append(("landslide",
+                     f"{_place(w, xy)}{rng.choice(['后山', '山塘', '岭脚', '公路边坡'])}滑坡隐患点",
+                     xy))
     river = largest_line(w.river.intersection(w.inner))
     for frac in np.sort(rng.uniform(0.03, 0.97, 14)):
         p = np.array(river.interpolate(frac, normalized=True).coords[0])
         xy = place_near(rng, w, p, 350, avoid=False)
-        rows.append(("flood", f"{_place(w, xy)}{RIVER}{rng.choice(['河段易涝点', '堤防险段', '低洼易涝区'])}", xy))
-    crowded = ["县人民医院", "示范县第一中学", "示范县实验小学", "县汽车客运站", "万象商贸城", "城南农贸市场",
-               "县人民大会堂", "县中医院", "示范县职业技术学校", "新世纪购物广场", "城北农贸市场", "县图书馆"]
-    for name, xy in zip(crowded, sample(rng, w.inner, len(crowded), min_dist=300.0, around=tuple(w.seat), sd=1200.0,
-                                        avoid=w.danger), strict=True):
+        kind = rng.choice(['河段易涝点', '堤防险段', '低洼易涝区'])
+        rows.append(("flood", f"{_place(w, xy)}{RIVER}{kind}", xy))
+    crowded = ["县人民医院", "示范县第一中学", "示范县实验小学", "县汽车客运站", "万象商贸城",
+               "城南农贸市场", "县人民大会堂", "县中医院", "示范县职业技术学校", "新世纪购物广场",
+               "城北农贸市场", "县图书馆"]
+    sites = sample(rng, w.inner, len(crowded), min_dist=300.0, around=tuple(w.seat), sd=1200.0,
+                   avoid=w.danger)
+    for name, xy in zip(crowded, sites, strict=True):
         rows.append(("crowded", name, xy))
     for _, t in rural.iloc[:2].iterrows():
         rows.append(("crowded", f"{t['name']}中心学校", place_near(rng, w, (t["x"], t["y"]), 400)))
     for xy in sample(rng, hills, 4, min_dist=2000.0, avoid=ls_hot):
-        rows.append(("mine", f"{_place(w, xy)}{rng.choice(['建筑石料矿', '石灰石矿', '萤石矿'])}", xy))
+        rows.append(("mine", f"{_place(w, xy)}{rng.choice(['建筑石料矿', '石灰石矿', '萤石矿'])}",
+                     xy))
 
     out = []
     for i, (cat, name, xy) in enumerate(rows):
         key = cat if cat not in ("landslide", "flood") else _zone_level(w, cat, xy)
         tier = _TIERS[int(rng.choice(4, p=_TIER_P[key]))]
-        matrix = (cat in ("landslide", "flood") and rng.random() < 0.8) or (cat == "crowded" and rng.random() < 0.5)
-        rec = {"id": f"FX{i + 1:03d}", "name": name, "category": cat, "method": "matrix" if matrix else "LEC",
+        matrix = ((cat in ("landslide", "flood") and rng.random() < 0.8)
+                  or (cat == "crowded" and rng.random() < 0.5))
+        rec = {"id": f"FX{i + 1:03d}", "name": name, "category": cat,
+               "method": "matrix" if matrix else "LEC",
                "L": np.nan, "E": np.nan, "C": np.nan, "S": np.nan, "x": xy[0], "y": xy[1]}
         if matrix:
             rec["L"], rec["S"] = _MATRIX[tier][int(rng.integers(len(_MATRIX[tier])))]
@@ -152,9 +168,11 @@ def draw_risk_points(rng: Generator, w: World) -> pd.DataFrame:
     # Guarantee a few reds for the four-colour map even with an unlucky seed.
     short = 5 - int((df["tier"] == "red").sum())
     if short > 0:
-        cand = np.flatnonzero(df["category"].isin(["hazchem", "mine"]) & (df["tier"] != "red"))[:short]
+        cand = np.flatnonzero(df["category"].isin(["hazchem", "mine"])
+                              & (df["tier"] != "red"))[:short]
+        red = ["LEC", 6.0, 6.0, 15.0, np.nan, "red"]
         for i in cand:
-            df.loc[i, ["method", "L", "E", "C", "S", "tier"]] = ["LEC", 6.0, 6.0, 15.0, np.nan, "red"]
+            df.loc[i, ["method", "L", "E", "C", "S", "tier"]] = red
     for c in "LECS":
         df[c] = df[c].astype(float)
     return df
@@ -177,8 +195,10 @@ def _zone_level(w: World, hazard: str, xy) -> str:
 
 def _place(w: World, xy) -> str:
     """Return the short name of the village at ``xy`` (for naming a site after its place)."""
-    return str(w.units.loc[w.units["level"] == "village"].loc[lambda u: u.contains(Point(xy)), "name"]
-               .pipe(lambda s: s.iloc[0] if len(s) else "示范").replace("社区居委会", "").replace("村委会", ""))
+    villages = w.units.loc[w.units["level"] == "village"]
+    return str(villages.loc[lambda u: u.contains(Point(xy)), "name"]
+               .pipe(lambda s: s.iloc[0] if len(s) else "示范")
+               .replace("社区居委会", "").replace("村委会", ""))
 
 
 _HAZARD_TEXT = {
@@ -204,16 +224,18 @@ _HAZARD_TEXT = {
 }
 
 
-def draw_hazards(rng: Generator, w: World, risks: pd.DataFrame, to_wgs: Transformer) -> pd.DataFrame:
+def draw_hazards(rng: Generator, w: World, risks: pd.DataFrame,
+                 to_wgs: Transformer) -> pd.DataFrame:
     weight = risks["tier"].map({"red": 4.0, "orange": 3.0, "yellow": 1.5, "blue": 0.5}).to_numpy()
     idx = np.sort(rng.choice(len(risks), 23, replace=False, p=weight / weight.sum()))
-    states = np.array(["closed"] * 6 + ["rectifying"] * 6 + ["under_control"] * 4 + ["confirmed"] * 4
-                      + ["discovered"] * 3 + ["rectifying", "confirmed"])
+    states = np.array(["closed"] * 6 + ["rectifying"] * 6 + ["under_control"] * 4
+                      + ["confirmed"] * 4 + ["discovered"] * 3 + ["rectifying", "confirmed"])
     states = states[rng.permutation(len(states))]
     open_ = np.flatnonzero(states != "closed")
     overdue = set(rng.choice(open_, 4, replace=False).tolist())
     rows = []
-    sources = [(risks.iloc[i]["id"], risks.iloc[i]["category"], risks.iloc[i]["x"], risks.iloc[i]["y"]) for i in idx]
+    sources = [(risks.iloc[i]["id"], risks.iloc[i]["category"], risks.iloc[i]["x"],
+                risks.iloc[i]["y"]) for i in idx]
     for _ in range(2):  # hazards found on patrol that belong to no registered risk point
         xy = sample(rng, w.hills.intersection(w.inner), 1)[0]
         sources.append(("", "landslide", xy[0], xy[1]))
@@ -233,6 +255,7 @@ def draw_hazards(rng: Generator, w: World, risks: pd.DataFrame, to_wgs: Transfor
             found = REFERENCE_DATE - dt.timedelta(days=int(rng.integers(3, 90)))
         lon, lat = to_wgs.transform(x + rng.normal(0, 20), y + rng.normal(0, 20))
         rows.append({"id": f"YH{k + 1:03d}", "title": title, "risk_point_id": rid, "state": state,
-                     "responsible": _person(rng), "deadline": deadline.isoformat(), "measures": measures,
-                     "discovered_on": found.isoformat(), "lon": round(lon, 6), "lat": round(lat, 6)})
+                     "responsible": _person(rng), "deadline": deadline.isoformat(),
+                     "measures": measures, "discovered_on": found.isoformat(),
+                     "lon": round(lon, 6), "lat": round(lat, 6)})
     return pd.DataFrame(rows)

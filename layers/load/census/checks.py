@@ -36,10 +36,12 @@ if TYPE_CHECKING:
 COUNT_FIELDS = ("population", "households", "age_0_14", "age_15_64", "age_65_plus")
 FRAME_COLUMNS = ["code", "level", "name", "year", "population", "households",
                  "age_0_14", "age_15_64", "age_65_plus", "urban_rural_class"]
-_TOTAL_WORDS = re.compile(r"(合计|总计|小计|共计|总数|^全(县|市|区|旗|乡|镇)$|^(grand)?total$|^sum$)", re.IGNORECASE)
-_GRAND_TOTAL = re.compile(r"^(全(县|市|区|旗))?(合计|总计|共计|总数)$|^全(县|市|区|旗)$|^(grand)?total$|^sum$",
-                          re.IGNORECASE)
-TOTAL_COLUMNS = ["code", "name", "row", "source", "stated", "summed", "children", "children_level", "difference"]
+_TOTAL_WORDS = re.compile(r"(合计|总计|小计|共计|总数|^全(县|市|区|旗|乡|镇)$"
+                          r"|^(grand)?total$|^sum$)", re.IGNORECASE)
+_GRAND_TOTAL = re.compile(r"^(全(县|市|区|旗))?(合计|总计|共计|总数)$|^全(县|市|区|旗)$"
+                          r"|^(grand)?total$|^sum$", re.IGNORECASE)
+TOTAL_COLUMNS = ["code", "name", "row", "source", "stated", "summed", "children", "children_level",
+                 "difference"]
 
 
 class Checker:
@@ -56,18 +58,21 @@ class Checker:
         return self.t.labels.get(f, f)
 
     def err(self, i: int, f: str | None, value, message: str, fix: str) -> None:
-        self.p.error(int(self.rows[i]), None if f is None else self.label(f), plain(value), message, fix)
+        self.p.error(int(self.rows[i]), None if f is None else self.label(f), plain(value),
+                     message, fix)
         self.bad[i] = True
 
     def warn(self, i: int, f: str | None, value, message: str, fix: str) -> None:
-        self.p.warn(int(self.rows[i]), None if f is None else self.label(f), plain(value), message, fix)
+        self.p.warn(int(self.rows[i]), None if f is None else self.label(f), plain(value),
+                    message, fix)
 
     # ---------------------------------------------------------------------------------------
     def run(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         t = self.t
         self._check_titles()
         names = t.cols.get("name")
-        # leading spaces are dropped by the reader; trailing ones are ignored when names are compared
+        # leading spaces are dropped by the reader; trailing ones are ignored when names are
+        # compared
         self.names = (np.array(names, dtype=object) if names is not None
                       else np.full(self.n, "", dtype=object))
         self.blank = self._blank_rows()
@@ -101,7 +106,8 @@ class Checker:
         for line, text in self.t.titles:
             years = {int(y) for y in re.findall(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)", text)}
             if years and self.year not in years:
-                self.p.warn(line, None, text, f"the title names {', '.join(map(str, sorted(years)))} "
+                self.p.warn(line, None, text,
+                            f"the title names {', '.join(map(str, sorted(years)))} "
                             f"but the data are being loaded as year {self.year}",
                             f"check --year (the title suggests --year {min(years)}) or the title")
 
@@ -112,20 +118,25 @@ class Checker:
                 return np.zeros(self.n, dtype=bool)
             blank &= (self.names == "") if f == "name" else empty_cells(col)
         if blank.any():
-            self.notes.append(f"{int(blank.sum())} blank row(s) skipped (rows {fmt_rows(self.rows[blank])})")
+            self.notes.append(f"{int(blank.sum())} blank row(s) skipped (rows "
+                              f"{fmt_rows(self.rows[blank])})")
         return blank
 
     def _total_rows(self) -> np.ndarray:
         """Rows labelled 合计/总计/小计/全县… (in the name or the code column)."""
-        cand = np.flatnonzero(~self.blank & ((self.codes.number == 0) | (self.codes.level != "village")))
+        cand = np.flatnonzero(~self.blank
+                              & ((self.codes.number == 0) | (self.codes.level != "village")))
         total = np.zeros(self.n, dtype=bool)
         for i in cand:
-            text = re.sub(r"\s+", "", f"{self.names[i]}{'' if self.codes.number[i] else self.codes.shown(i)}")
+            text = re.sub(r"\s+", "",
+                          f"{self.names[i]}{'' if self.codes.number[i] else self.codes.shown(i)}")
             if _TOTAL_WORDS.search(text):
                 total[i] = True
-        for i in np.flatnonzero(total):  # a note, not a warning: a differing total is warned about on its own
-            self.notes.append(f"row {int(self.rows[i])} ({self.names[i] or self.codes.shown(i)}) is a total row: "
-                              "skipped as data, its figure checks the sum of the rows it totals")
+        # a note, not a warning: a differing total is warned about on its own
+        for i in np.flatnonzero(total):
+            self.notes.append(f"row {int(self.rows[i])} ({self.names[i] or self.codes.shown(i)}) "
+                              "is a total row: skipped as data, its figure checks the sum of the "
+                              "rows it totals")
         return total
 
     def _counts(self, f: str) -> tuple[np.ndarray, np.ndarray]:
@@ -133,13 +144,14 @@ class Checker:
         col = self.t.cols[f]
         if col.dtype.kind in "iu":
             values, present = col.astype(np.int64), np.ones(self.n, dtype=bool)
-        elif col.dtype.kind == "f":  # integers with blanks (the reader saw no decimal point in the file)
+        elif col.dtype.kind == "f":  # integers with blanks (the reader saw no decimal point)
             present = ~np.isnan(col)
             values = np.where(present, col, 0).astype(np.int64)
             missing = ~present & ~self.skip
             if f == "population":
                 for i in np.flatnonzero(missing):
-                    self.err(i, f, "", "is empty", "give the number of resident persons (0 if none)")
+                    self.err(i, f, "", "is empty",
+                             "give the number of resident persons (0 if none)")
         else:
             s = col
             plain, values = plain_ints(s)
@@ -149,17 +161,20 @@ class Checker:
                 v, kind = parse_count(s[i])
                 if kind == "empty":
                     if f == "population" and not self.blank[i]:
-                        self.err(i, f, "", "is empty", "give the number of resident persons (0 if none)")
+                        self.err(i, f, "", "is empty",
+                                 "give the number of resident persons (0 if none)")
                     continue
                 if kind == "placeholder":
                     if f == "population":
-                        self.err(i, f, s[i], "is a placeholder, not a number", "give the number of persons (0 if none)")
+                        self.err(i, f, s[i], "is a placeholder, not a number",
+                                 "give the number of persons (0 if none)")
                     else:
                         placeholders.append(self.rows[i])
                     continue
                 if kind in ("ok", "grouped", "dotted"):
                     values[i], present[i] = v, True
-                    (grouped if kind == "grouped" else dotted if kind == "dotted" else []).append(self.rows[i])
+                    seen = grouped if kind == "grouped" else dotted if kind == "dotted" else []
+                    seen.append(self.rows[i])
                     continue
                 self.err(i, f, s[i], *COUNT_MESSAGES[kind])
             # total rows keep their figure for the sum check
@@ -168,14 +183,16 @@ class Checker:
                 if kind in ("ok", "grouped", "dotted"):
                     values[i], present[i] = v, True
             if grouped:
-                self.notes.append(f"{self.label(f)}: {len(grouped)} number(s) written with thousands separators "
-                                  f"(e.g. '1,234') were read as whole numbers (rows {fmt_rows(np.array(grouped))})")
+                self.notes.append(f"{self.label(f)}: {len(grouped)} number(s) written with "
+                                  "thousands separators (e.g. '1,234') were read as whole numbers "
+                                  f"(rows {fmt_rows(np.array(grouped))})")
             if dotted:
-                self.notes.append(f"{self.label(f)}: {len(dotted)} number(s) written as '123.0' were read as "
-                                  f"whole numbers (rows {fmt_rows(np.array(dotted))})")
+                self.notes.append(f"{self.label(f)}: {len(dotted)} number(s) written as '123.0' "
+                                  f"were read as whole numbers (rows {fmt_rows(np.array(dotted))})")
             if placeholders:
-                self.notes.append(f"{self.label(f)}: {len(placeholders)} cell(s) holding '-' or '/' read as "
-                                  f"'not given' (rows {fmt_rows(np.array(placeholders))})")
+                self.notes.append(f"{self.label(f)}: {len(placeholders)} cell(s) holding '-' or "
+                                  "'/' read as 'not given' "
+                                  f"(rows {fmt_rows(np.array(placeholders))})")
         neg = present & (values < 0) & ~self.skip
         for i in np.flatnonzero(neg):
             self.err(i, f, int(values[i]), "is negative", "give zero or a positive count")
@@ -191,7 +208,8 @@ class Checker:
             msg, fix = C.describe_code_issue(pc.issue[i], raw, int(pc.digits[i]))
             if pc.issue[i] == "empty":
                 what = self.names[i] or "this row"
-                msg, fix = "is empty", f"give the 12-digit statistical division code (统计用区划代码) of {what}"
+                msg = "is empty"
+                fix = f"give the 12-digit statistical division code (统计用区划代码) of {what}"
             if self.code_list is not None and pc.issue[i] in ("length", "not_digits"):
                 s = C.closest_known(self.code_list, [str(plain(raw))])
                 if s["suggestion"].iat[0] is not None:
@@ -205,17 +223,23 @@ class Checker:
                 self.notes.append(f"{int(hit.sum())} code(s) {text}; read as plain codes (rows "
                                   f"{fmt_rows(self.rows[hit])}). To avoid this, {C.EXCEL_TEXT_FIX}")
         for i in np.flatnonzero(todo & (pc.issue == "sci_recovered")):
-            self.warn(i, f, pc.raw[i], f"is in scientific notation; all 12 digits are present, read as {pc.code[i]}",
+            self.warn(i, f, pc.raw[i],
+                      f"is in scientific notation; all 12 digits are present, read as {pc.code[i]}",
                       "check the code; " + C.EXCEL_TEXT_FIX)
         big = todo & pc.ok & (pc.number % 1000 > C.VILLAGE_SEGMENT_DOCUMENTED_MAX)
         for i in np.flatnonzero(big):
-            self.warn(i, f, pc.code[i], "has a village segment (digits 10–12) above 599, outside the documented ranges",
+            self.warn(i, f, pc.code[i],
+                      "has a village segment (digits 10–12) above 599, "
+                      "outside the documented ranges",
                       "check the code against the official list")
-        levels = {lv: int((pc.level[todo & pc.ok] == lv).sum()) for lv in ("county", "township", "village")}
+        levels = {lv: int((pc.level[todo & pc.ok] == lv).sum())
+                  for lv in ("county", "township", "village")}
         levels = {lv: n for lv, n in levels.items() if n}
         if len(levels) > 1:
-            self.notes.append("rows at several levels: " + ", ".join(f"{n} {lv}" for lv, n in levels.items())
-                              + "; all kept (column level); higher-level rows also check the sum of their rows")
+            self.notes.append("rows at several levels: "
+                              + ", ".join(f"{n} {lv}" for lv, n in levels.items())
+                              + "; all kept (column level); higher-level rows also check the sum "
+                                "of their rows")
 
     def _check_county(self) -> None:
         ok = self.codes.ok & ~self.skip
@@ -223,7 +247,8 @@ class Checker:
         if self.county is None:
             counts = pd.Series(county[ok]).value_counts()
             if len(counts) > 1:
-                self.notes.append("the file covers several counties: " + ", ".join(map(str, counts.index[:10])))
+                self.notes.append("the file covers several counties: "
+                                  + ", ".join(map(str, counts.index[:10])))
             return
         name = self._name_of(self.county * 10**6)
         for i in np.flatnonzero(ok & (county != self.county)):
@@ -245,7 +270,8 @@ class Checker:
             earlier = [v for v in vintages if v <= self.year]
             vintage = max(earlier) if earlier else min(vintages)
             if vintage != self.year:
-                self.notes.append(f"no {self.year} code list loaded; codes checked against the {vintage} list")
+                self.notes.append(f"no {self.year} code list loaded; codes checked against the "
+                                  f"{vintage} list")
         cur = cl if vintage is None else cl[cl["vintage"] == vintage]
         known = code_ints(cur["code"])
         index = pd.Index(known)
@@ -259,7 +285,8 @@ class Checker:
         pos = index.get_indexer(num)
         in_list = pos >= 0
         parent = C.parent_numbers(num)
-        check_self = todo & np.logical_or.reduce([lvl == lv for lv in known_levels] + [np.zeros(self.n, bool)])
+        check_self = todo & np.logical_or.reduce([lvl == lv for lv in known_levels]
+                                                 + [np.zeros(self.n, bool)])
         unknown = check_self & ~in_list
         if unknown.any():
             idx = np.flatnonzero(unknown)
@@ -271,26 +298,31 @@ class Checker:
                 if len(elsewhere):
                     ov = int(elsewhere["vintage"].iat[0])
                     self.err(i, "code", code,
-                             f"is not in the {vintage} code list; it is in the {ov} list ('{elsewhere['name'].iat[0]}'): "
-                             f"the unit was withdrawn, merged or recoded between {min(ov, vintage)} and {max(ov, vintage)}",
-                             f"give its {vintage} code, or load the {self.year} code list (emgis load codes FILE) "
-                             f"if these are {self.year} figures")
+                             f"is not in the {vintage} code list; it is in the {ov} list "
+                             f"('{elsewhere['name'].iat[0]}'): the unit was withdrawn, merged or "
+                             f"recoded between {min(ov, vintage)} and {max(ov, vintage)}",
+                             f"give its {vintage} code, or load the {self.year} code list "
+                             f"(emgis load codes FILE) if these are {self.year} figures")
                     continue
                 fix = "check the code against the official list (统计用区划代码)"
                 if sugg["suggestion"].iat[k] is not None:
-                    fix = f"did you mean {sugg['suggestion'].iat[k]} ({sugg['name'].iat[k]})? " + fix
+                    fix = (f"did you mean {sugg['suggestion'].iat[k]} ({sugg['name'].iat[k]})? "
+                           + fix)
                 extra = ""
-                if lvl[i] == "village" and "township" in known_levels and index.get_indexer([parent[i]])[0] < 0:
+                if (lvl[i] == "village" and "township" in known_levels
+                        and index.get_indexer([parent[i]])[0] < 0):
                     extra = f"; its township {parent[i]:012d} is not in the list either"
                 listed = f"the {vintage} code list" if vintage else "the code list"
                 self.err(i, "code", code, f"is not in {listed}{extra}", fix)
         # rows of a level the list does not hold: check their parent instead
         check_parent = todo & ~check_self & (lvl == "village") & ("township" in known_levels)
         for i in np.flatnonzero(check_parent & (index.get_indexer(parent) < 0)):
-            self.err(i, "code", self.code_str[i], f"lies under township {parent[i]:012d}, which is not in the code list",
+            self.err(i, "code", self.code_str[i],
+                     f"lies under township {parent[i]:012d}, which is not in the code list",
                      "check digits 7–9 (the township) against the official list")
         if check_parent.any() and not check_self.any():
-            self.notes.append("the code list has no codes at this level; only the townships of the codes were checked")
+            self.notes.append("the code list has no codes at this level; only the townships of the "
+                              "codes were checked")
         self._compare_names(cur, todo & in_list, pos)
 
     def _compare_names(self, cur: pd.DataFrame, mask: np.ndarray, pos: np.ndarray) -> None:
@@ -306,9 +338,10 @@ class Checker:
         for k in np.flatnonzero(~fill & (given != official)):
             if not same_name(given[k], official[k]):
                 self.warn(idx[k], "name", given[k],
-                          f"differs from the code list name '{official[k]}' for {self.code_str[idx[k]]}",
-                          "check that the code belongs to this unit (a renamed unit keeps its code; "
-                          "a different unit means the code is wrong)")
+                          f"differs from the code list name '{official[k]}' for "
+                          f"{self.code_str[idx[k]]}",
+                          "check that the code belongs to this unit (a renamed unit keeps its "
+                          "code; a different unit means the code is wrong)")
         if "urban_rural_class" in cur and "urban_rural_class" in self.t.cols:
             ref = np.full(self.n, None, dtype=object)
             ref[idx] = cur["urban_rural_class"].to_numpy(dtype=object)[pos[idx]]
@@ -325,13 +358,15 @@ class Checker:
         vill = ok & (lvl == "village") & isin(num // 10**6, list(counties_with_towns))
         for i in np.flatnonzero(vill & ~isin(parent, list(towns))):
             self.warn(i, "code", self.code_str[i],
-                      f"lies under township {parent[i]:012d}, which has no row in this file (the other townships do)",
+                      f"lies under township {parent[i]:012d}, which has no row in this file "
+                      "(the other townships do)",
                       "check digits 7–9 of the code, or add the township's row")
 
     def _check_duplicates(self) -> None:
         ok = self.codes.ok & ~self.skip
         num = self.codes.number
-        dup = ok & pd.Series(num).where(ok, -1 - np.arange(self.n)).duplicated(keep=False).to_numpy()
+        keyed = pd.Series(num).where(ok, -1 - np.arange(self.n))  # rows without a code never match
+        dup = ok & keyed.duplicated(keep=False).to_numpy()
         if not dup.any():
             return
         idx = np.flatnonzero(dup)
@@ -342,8 +377,10 @@ class Checker:
                 first[key] = i
                 continue
             j = first[key]
-            self.err(i, "code", self.code_str[i], f"appears twice (rows {self.rows[j]} and {self.rows[i]})",
-                     "keep one row per code and year; if two units share a code, one of the codes is wrong")
+            self.err(i, "code", self.code_str[i],
+                     f"appears twice (rows {self.rows[j]} and {self.rows[i]})",
+                     "keep one row per code and year; if two units share a code, one of the "
+                     "codes is wrong")
             self.bad[j] = True
 
     def _check_breakdowns(self) -> None:
@@ -357,20 +394,25 @@ class Checker:
                 continue
             v, has = self.counts[f]
             over = live & has & (v > pop)
-            what = "more households than residents" if f == "households" else "more than the total population"
+            what = ("more households than residents" if f == "households"
+                    else "more than the total population")
             for i in np.flatnonzero(over):
                 self.err(i, f, int(v[i]), f"is {what} ({int(pop[i])})",
-                         f"check {self.label(f)} and {self.label('population')} on this row (columns swapped?)")
+                         f"check {self.label(f)} and {self.label('population')} on this row "
+                         "(columns swapped?)")
         if len(ages) == 3:
             has_all = live & np.logical_and.reduce([self.counts[f][1] for f in ages])
             total = sum(self.counts[f][0] for f in ages)
             for i in np.flatnonzero(has_all & (total > pop) & ~self.bad):
-                self.err(i, "population", int(pop[i]), f"is less than the sum of the age groups ({int(total[i])})",
+                self.err(i, "population", int(pop[i]),
+                         f"is less than the sum of the age groups ({int(total[i])})",
                          "the three age groups must add up to the total; check each figure")
             for i in np.flatnonzero(has_all & (total < pop) & ~self.bad):
                 self.warn(i, "population", int(pop[i]),
-                          f"is {int(pop[i] - total[i])} more than the sum of the age groups ({int(total[i])})",
-                          "the age groups normally add up to the total; check for a missing or mistyped figure")
+                          f"is {int(pop[i] - total[i])} more than the sum of the age groups "
+                          f"({int(total[i])})",
+                          "the age groups normally add up to the total; check for a missing or "
+                          "mistyped figure")
 
     def _urban_rural(self) -> np.ndarray:
         col = self.t.cols.get("urban_rural_class")
@@ -397,14 +439,16 @@ class Checker:
                 if t in C.URBAN_RURAL_CLASS:
                     out[i], good[i] = t, True
         for i in np.flatnonzero(~self.skip & given & ~good):
-            self.err(i, "urban_rural_class", shown[i], "is not an urban-rural class code (城乡分类代码)",
+            self.err(i, "urban_rural_class", shown[i],
+                     "is not an urban-rural class code (城乡分类代码)",
                      "use one of " + ", ".join(f"{k} {v}" for k, v in C.URBAN_RURAL_CLASS.items()))
         ref = getattr(self, "_official_urban", None)
         if ref is not None:
             differs = good & ~self.skip & pd.notna(ref) & (ref != out)
             for i in np.flatnonzero(differs):
                 self.warn(i, "urban_rural_class", out[i],
-                          f"differs from the code list's class {ref[i]} ({C.URBAN_RURAL_CLASS.get(ref[i], '?')})",
+                          f"differs from the code list's class {ref[i]} "
+                          f"({C.URBAN_RURAL_CLASS.get(ref[i], '?')})",
                           "check which is current; the class can change between vintages")
         return out
 
@@ -415,7 +459,8 @@ class Checker:
         level_table = np.array(["county", "township", "village"], dtype=object)
         data = {  # object columns: pandas' str dtype would cost a second pass over 10^6 strings
             "code": pd.Series(self.code_str[keep].astype(object), dtype=object),
-            "level": pd.Series(level_table[np.searchsorted(level_table.astype(str), self.codes.level[keep])],
+            "level": pd.Series(level_table[np.searchsorted(level_table.astype(str),
+                                                           self.codes.level[keep])],
                                dtype=object),
             "name": pd.Series(self.names[keep], dtype=object),
             "year": np.full(int(keep.sum()), self.year, dtype=np.int64),
@@ -439,7 +484,8 @@ class Checker:
         lvl = frame["level"].to_numpy()
         pop = frame["population"].to_numpy(dtype=np.int64)
         stated = []  # (parent number or 0 for the whole file, name, row, source, value, row span)
-        pop_all, has_pop = self.counts.get("population", (np.zeros(self.n, np.int64), np.zeros(self.n, bool)))
+        pop_all, has_pop = self.counts.get("population",
+                                           (np.zeros(self.n, np.int64), np.zeros(self.n, bool)))
         prev_total = 0
         for i in np.flatnonzero(self.total):
             row = int(self.rows[i])
@@ -454,17 +500,19 @@ class Checker:
             if not parent:
                 parent = self._township_names(frame).get(_TOTAL_WORDS.sub("", compact), 0)
             if not parent and not _GRAND_TOTAL.match(compact) and "小计" in compact:
-                span = (since, row)  # a subtotal of the rows above it, back to the previous total row
+                # a subtotal of the rows above it, back to the previous total row
+                span = (since, row)
             elif not parent:
                 parent = (self.study or 0) * 10**6
             stated.append((parent, label, row, "total row", int(pop_all[i]), span))
         for k in np.flatnonzero(lvl != "village"):
-            stated.append((int(num[k]), frame["name"].iat[k], int(frame.index[k]), f"{lvl[k]} row", int(pop[k]), None))
+            stated.append((int(num[k]), frame["name"].iat[k], int(frame.index[k]), f"{lvl[k]} row",
+                           int(pop[k]), None))
         for code, value in (self.expected or {}).items():
             cp = C.parse_codes(np.array([str(code)], dtype=object))
             if cp.ok[0]:
-                stated.append((int(cp.number[0]), self._name_of(int(cp.number[0])).strip(" ()"), None, "given",
-                               int(value), None))
+                stated.append((int(cp.number[0]), self._name_of(int(cp.number[0])).strip(" ()"),
+                               None, "given", int(value), None))
         out = []
         rows = frame.index.to_numpy()
         for parent, label, row, source, value, span in stated:
@@ -484,12 +532,12 @@ class Checker:
             child_level = "village" if (under & (lvl == "village")).any() else "township"
             under &= lvl == child_level
             summed = int(pop[under].sum())
-            out.append((f"{parent:012d}" if parent else None, label, row, source, value, summed, int(under.sum()),
-                        child_level, summed - value))
+            out.append((f"{parent:012d}" if parent else None, label, row, source, value, summed,
+                        int(under.sum()), child_level, summed - value))
             if summed != value:
                 diff = summed - value
-                msg = (f"states {value:,} but its {int(under.sum())} {child_level} row(s) sum to {summed:,} "
-                       f"({abs(diff):,} {'more' if diff > 0 else 'fewer'})")
+                msg = (f"states {value:,} but its {int(under.sum())} {child_level} row(s) sum to "
+                       f"{summed:,} ({abs(diff):,} {'more' if diff > 0 else 'fewer'})")
                 fix = ("check for missing, repeated or mistyped rows, or correct the stated total; "
                        "rows with errors are not counted until fixed")
                 self.p.warn(row, self.label("population"), value, msg, fix)

@@ -18,15 +18,17 @@ from emgis.layers.load import codes as C
 from emgis.layers.problems import Problems
 
 _ALIASES = {
-    "code": ("区划代码", "统计用区划代码", "代码", "code", "行政区划代码", "统计代码", "区划编码", "编码",
-             "村代码", "村级代码", "村(社区)代码", "adcode", "division_code", "admin_code", "unit_code"),
-    "name": ("名称", "name", "村名", "村名称", "村(社区)名称", "单位名称", "区划名称", "地区", "地区名称",
-             "行政区划名称", "村(居)委会", "村(社区)", "村居名称", "村(居)名称"),
-    "population": ("常住人口", "人口", "总人口", "population", "常住人口数", "人口数", "总人口数", "人口总数",
-                   "常住人口总数", "pop", "population_total", "total_population", "人数"),
+    "code": ("区划代码", "统计用区划代码", "代码", "code", "行政区划代码", "统计代码", "区划编码",
+             "编码", "村代码", "村级代码", "村(社区)代码", "adcode", "division_code", "admin_code",
+             "unit_code"),
+    "name": ("名称", "name", "村名", "村名称", "村(社区)名称", "单位名称", "区划名称", "地区",
+             "地区名称", "行政区划名称", "村(居)委会", "村(社区)", "村居名称", "村(居)名称"),
+    "population": ("常住人口", "人口", "总人口", "population", "常住人口数", "人口数", "总人口数",
+                   "人口总数", "常住人口总数", "pop", "population_total", "total_population",
+                   "人数"),
     "households": ("户数", "households", "总户数", "家庭户数", "户", "household", "常住户数"),
-    "urban_rural_class": ("城乡分类代码", "城乡分类", "城乡属性代码", "urban_rural", "urban_rural_class",
-                          "urban_rural_code", "城乡代码"),
+    "urban_rural_class": ("城乡分类代码", "城乡分类", "城乡属性代码", "urban_rural",
+                          "urban_rural_class", "urban_rural_code", "城乡代码"),
 }
 _AGE_PATTERNS = {
     "age_0_14": re.compile(r"(age_?)?0-14(岁)?(人口|人数)?"),
@@ -67,22 +69,26 @@ def find_header(head: list[list[str]], lines: list[int], p: Problems, notes: lis
     start = None
     for r, rec in enumerate(head):
         mapped = {_field_of(c) for c in rec}
-        if "code" in mapped and ({"population", "name", "population_10k"} & mapped or len(mapped - {None}) > 1):
+        named = {"population", "name", "population_10k"} & mapped
+        if "code" in mapped and (named or len(mapped - {None}) > 1):
             start = r
             break
         if "code" in mapped and start is None:
             start = r
     if start is None:
         shown = " | ".join(c for c in (head[0] if head else []) if c.strip())[:120]
-        p.error(1, None, shown, f"no header row with a code column was found in the first {HEADER_SCAN} rows",
-                "put a header row naming the columns, e.g. 区划代码,名称,常住人口,户数 (or code,name,population)")
+        p.error(1, None, shown,
+                f"no header row with a code column was found in the first {HEADER_SCAN} rows",
+                "put a header row naming the columns, e.g. 区划代码,名称,常住人口,户数 "
+                "(or code,name,population)")
         return None
     top, sub = head[start], None
     nxt = head[start + 1] if start + 1 < len(head) else None
     code_idx = next(i for i, c in enumerate(top) if _field_of(c) == "code")
     if nxt is not None and _is_sub_header(nxt, code_idx):
         sub, last = nxt, start + 1
-    elif start > 0 and any(_norm(c) in _SUB_TOTAL_LABELS for c in top) and any(c.strip() for c in head[start - 1]):
+    elif (start > 0 and any(_norm(c) in _SUB_TOTAL_LABELS for c in top)
+          and any(c.strip() for c in head[start - 1])):
         top, sub, last = head[start - 1], top, start
         start -= 1
     else:
@@ -103,7 +109,8 @@ def find_header(head: list[list[str]], lines: list[int], p: Problems, notes: lis
             continue
         if f in fields:
             p.error(header_line, label, label,
-                    f"looks like the {f} column too (also '{labels[f]}' in column {_col_letter(fields[f])})",
+                    f"looks like the {f} column too (also '{labels[f]}' in column "
+                    f"{_col_letter(fields[f])})",
                     f"keep one {f} column: rename or delete column {_col_letter(i)}")
             continue
         fields[f] = i

@@ -57,7 +57,7 @@ class CensusResult:
 
 @dataclass
 class Table:
-    cols: dict[str, np.ndarray]  # int64 arrays where the reader parsed plain integers, else str objects
+    cols: dict[str, np.ndarray]  # int64 where the reader parsed plain integers, else str objects
     labels: dict[str, str]  # field -> the user's column label
     rows: np.ndarray
     titles: list[tuple[int, str]]
@@ -90,8 +90,10 @@ def read_census(path: str | Path, *, year: int, code_list: pd.DataFrame | None =
     p = Problems(path.name)
     notes: list[str] = []
     empty = CensusResult(_empty_frame(), p, notes)
-    if isinstance(year, bool) or not isinstance(year, (int, np.integer)) or not 1949 <= int(year) <= 2100:
-        p.error(None, "year", year, "is not a plausible census year", "pass --year as four digits, e.g. --year 2020")
+    if (isinstance(year, bool) or not isinstance(year, (int, np.integer))
+            or not 1949 <= int(year) <= 2100):
+        p.error(None, "year", year, "is not a plausible census year",
+                "pass --year as four digits, e.g. --year 2020")
         return empty
     county = None
     if county_code is not None:
@@ -111,7 +113,8 @@ def read_census(path: str | Path, *, year: int, code_list: pd.DataFrame | None =
 
 
 def _empty_frame() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in FRAME_COLUMNS}, index=pd.Index([], name="row"))
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in FRAME_COLUMNS},
+                        index=pd.Index([], name="row"))
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -119,23 +122,27 @@ def _empty_frame() -> pd.DataFrame:
 def _read_table(path: Path, p: Problems, notes: list[str], encoding: str | None,
                 sheet: str | None) -> tuple[Table | None, str | None]:
     if not path.is_file():
-        p.error(None, None, str(path), "does not exist or is not a file", "check the path and the file name")
+        p.error(None, None, str(path), "does not exist or is not a file",
+                "check the path and the file name")
         return None, None
     data = path.read_bytes()
     if not data.strip():
-        p.error(None, None, None, "the file is empty", "export the table again; the file has no content")
+        p.error(None, None, None, "the file is empty",
+                "export the table again; the file has no content")
         return None, None
     suffix = path.suffix.lower()
     if data[:4] == b"PK\x03\x04":
         if suffix not in (".xlsx", ".xlsm"):
-            notes.append(f"{path.name} is an Excel workbook despite its '{suffix}' name; read it as XLSX")
+            notes.append(f"{path.name} is an Excel workbook despite its '{suffix}' name; "
+                         "read it as XLSX")
         return _read_xlsx(path, p, notes, sheet), None
     if suffix in (".xlsx", ".xlsm"):
         p.error(None, None, path.name, "has an .xlsx name but is not an Excel workbook",
                 "save it again from Excel/WPS as .xlsx, or rename a CSV to .csv")
         return None, None
     if suffix == ".xls" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        p.error(None, None, path.name, "is an old Excel 97–2003 (.xls) workbook, which emgis does not read",
+        p.error(None, None, path.name,
+                "is an old Excel 97–2003 (.xls) workbook, which emgis does not read",
                 "open it in Excel/WPS and save as .xlsx (Excel 工作簿) or as CSV")
         return None, None
     try:
@@ -184,14 +191,16 @@ def _read_csv(data: bytes, p: Problems, notes: list[str]) -> Table | None:
         if cut < 0:
             break
     body = data[cut + 1:] if cut >= 0 else b""
-    # Without '.', '+' or 'E-' anywhere, a float column can only mean integers with blanks; otherwise such
-    # columns are re-read as text so that '1.2E+05', '12.5' and '3.30522E+11' keep their spelling.
+    # Without '.', '+' or 'E-' anywhere, a float column can only mean integers with blanks;
+    # otherwise such columns are re-read as text so that '1.2E+05', '12.5' and '3.30522E+11'
+    # keep their spelling.
     risky = any(t in body for t in (b".", b"+", b"E-", b"e-"))
-    opts = {"sep": sep, "header": None, "names": list(range(ncols)), "index_col": False, "engine": "c",
-            "skip_blank_lines": False, "skipinitialspace": True, "low_memory": False}
+    opts = {"sep": sep, "header": None, "names": list(range(ncols)), "index_col": False,
+            "engine": "c", "skip_blank_lines": False, "skipinitialspace": True, "low_memory": False}
     broken = None
     try:
-        df = pd.read_csv(io.BytesIO(body), dtype={fields["name"]: object} if "name" in fields else None,
+        df = pd.read_csv(io.BytesIO(body),
+                         dtype={fields["name"]: object} if "name" in fields else None,
                          na_filter=True, keep_default_na=False, na_values=[""], **opts)
     except pd.errors.ParserError:
         df, broken = _slow_csv(body.decode("utf-8"), sep, ncols, start_line, p)
@@ -208,14 +217,16 @@ def _read_csv(data: bytes, p: Problems, notes: list[str]) -> Table | None:
         else:
             cols[f] = np.asarray(s.fillna("").astype(str), dtype=object)
     if again:
-        raw = pd.read_csv(io.BytesIO(body), usecols=[fields[f] for f in again], dtype=str, na_filter=False, **opts)
+        raw = pd.read_csv(io.BytesIO(body), usecols=[fields[f] for f in again], dtype=str,
+                          na_filter=False, **opts)
         for f in again:
             cols[f] = np.asarray(raw[fields[f]].astype(str), dtype=object)
     rows = np.arange(start_line + 1, start_line + 1 + len(df), dtype=np.int64)
     return Table(cols, labels, rows, titles, broken)
 
 
-def _slow_csv(body: str, sep: str, ncols: int, start_line: int, p: Problems) -> tuple[pd.DataFrame, np.ndarray]:
+def _slow_csv(body: str, sep: str, ncols: int, start_line: int,
+              p: Problems) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a CSV whose rows have more cells than the header, reporting each such row."""
     reader = csv.reader(io.StringIO(body), delimiter=sep)
     out, prev, broken = [], 0, []
@@ -225,10 +236,11 @@ def _slow_csv(body: str, sep: str, ncols: int, start_line: int, p: Problems) -> 
         extra = [c for c in rec[ncols:] if c.strip()]
         if extra:
             p.error(line, None, sep.join(rec),
-                    f"has {len(rec)} cells but the header has {ncols}; the values do not line up with the columns",
-                    "a number written with a thousands separator (1,234) or a name containing a comma must be "
-                    "quoted (\"1,234\"); save the file from Excel/WPS as CSV, which quotes such cells, "
-                    "or remove the separator")
+                    f"has {len(rec)} cells but the header has {ncols}; the values do not line up "
+                    "with the columns",
+                    "a number written with a thousands separator (1,234) or a name containing a "
+                    "comma must be quoted (\"1,234\"); save the file from Excel/WPS as CSV, "
+                    "which quotes such cells, or remove the separator")
             broken.append(len(out))
         out.append((rec + [""] * ncols)[:ncols])
     mask = np.zeros(len(out), dtype=bool)
@@ -259,7 +271,8 @@ def _read_xlsx(path: Path, p: Problems, notes: list[str], sheet: str | None) -> 
     try:
         names = wb.sheetnames
         if sheet is not None and sheet not in names:
-            p.error(None, "sheet", sheet, "is not a sheet of this workbook", f"use one of: {', '.join(names)}")
+            p.error(None, "sheet", sheet, "is not a sheet of this workbook",
+                    f"use one of: {', '.join(names)}")
             return None
         tried = []
         for name in [sheet] if sheet is not None else names:
@@ -272,7 +285,8 @@ def _read_xlsx(path: Path, p: Problems, notes: list[str], sheet: str | None) -> 
                 continue
             found = find_header(head, list(range(1, len(head) + 1)), p, notes)
             if len(names) > 1:
-                notes.append(f"read sheet '{name}'; other sheets ignored: {', '.join(n for n in names if n != name)}")
+                notes.append(f"read sheet '{name}'; other sheets ignored: "
+                             f"{', '.join(n for n in names if n != name)}")
             last, fields, labels, titles = found
             body = grid[last + 1:]
             cols = {}

@@ -30,7 +30,7 @@ def plain_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plain(value: object) -> object:
-    """Turn numpy scalars into plain values so that messages show 330522100201, not np.int64(...)."""
+    """Turn numpy scalars into plain values: messages show 330522100201, not np.int64(...)."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value.is_integer():
@@ -41,7 +41,9 @@ def plain(value: object) -> object:
 def code_ints(codes: pd.Series) -> np.ndarray:
     """Convert a code-list column of 12-digit strings to integers (in C, not per element)."""
     u = np.asarray(codes.to_numpy(dtype=object), dtype="U12")
-    return C.digits_value(u.view(np.uint32).reshape(len(u), 12)) if len(u) else np.zeros(0, np.int64)
+    if not len(u):
+        return np.zeros(0, np.int64)
+    return C.digits_value(u.view(np.uint32).reshape(len(u), 12))
 
 
 def empty_cells(col: np.ndarray) -> np.ndarray:
@@ -65,11 +67,15 @@ def fmt_rows(rows: np.ndarray, limit: int = 8) -> str:
 
 COUNT_MESSAGES = {
     "negative": ("is negative", "give zero or a positive count"),
-    "fraction": ("is fractional; counts are whole persons or households", "round it to a whole number"),
-    "bad_grouping": ("has a comma that is not a thousands separator (digits must come in threes: 1,234)",
-                     "write the number without separators, e.g. 123 or 1230; check which was meant"),
-    "sci": ("is in scientific notation; Excel may have dropped digits", "widen the column in Excel/WPS and set "
-            "its number format to 0 (数值, no decimals) before saving, or export the source again"),
+    "fraction": ("is fractional; counts are whole persons or households",
+                 "round it to a whole number"),
+    "bad_grouping": ("has a comma that is not a thousands separator "
+                     "(digits must come in threes: 1,234)",
+                     "write the number without separators, e.g. 123 or 1230; "
+                     "check which was meant"),
+    "sci": ("is in scientific notation; Excel may have dropped digits",
+            "widen the column in Excel/WPS and set its number format to 0 (数值, no decimals) "
+            "before saving, or export the source again"),
     "unit": ("has text with the number", "write the number only (no units such as 人 or 户)"),
     "not_number": ("is not a number", "write a whole number such as 1234"),
 }
@@ -106,7 +112,8 @@ def same_name(given: str, official: str) -> bool:
     """Tell whether a short name ('仪表社区', 'XX村') names the same unit as the official one."""
     def core(s: str) -> str:
         s = unicodedata.normalize("NFKC", s).replace(" ", "")
-        return re.sub(r"(社区居民委员会|村民委员会|居民委员会|委员会|居委会|村委会|村委|社区)$", "", s)
+        return re.sub(r"(社区居民委员会|村民委员会|居民委员会|委员会|居委会|村委会|村委|社区)$",
+                      "", s)
 
     a, b = core(given), core(official)
     return bool(a) and bool(b) and (a == b or a.startswith(b) or b.startswith(a))
