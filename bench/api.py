@@ -75,7 +75,7 @@ def _demo_database():
 
     from emgis.api.cli.demo import load_demo
     from emgis.layers.db import open_database
-    from emgis.layers.demo import write_demo_county
+    from emgis.layers.demo.county import write_demo_county
     from emgis.layers.settings import DatabaseSettings
 
     with tempfile.TemporaryDirectory(prefix="emgis-bench-api-") as tmp:

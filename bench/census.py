@@ -3,8 +3,8 @@
 Run ``python -m bench.census [N_ROWS]``. It builds a synthetic but structurally valid code
 list (villages under townships under counties, segments inside the documented ranges),
 writes a census CSV in GBK with Chinese headers and a 合计 row to a temporary directory,
-and times ``layers.census.read_census`` (decode + parse + every check against the code
-list). Pass ``db_writer`` to :func:`run` to time the database write of the clean frame too.
+and times ``layers.load.census.read.read_census`` (decode + parse + every check against the
+code list). Pass ``db_writer`` to :func:`run` to time the database write of the clean frame too.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emgis.layers.census import CensusResult, read_census
-from emgis.layers.codes import PROVINCES, URBAN_RURAL_CLASS
+from emgis.layers.load.census.read import CensusResult, read_census
+from emgis.layers.load.codes import PROVINCES, URBAN_RURAL_CLASS
 
 VILLAGES_PER_TOWNSHIP = 20
 TOWNSHIPS_PER_COUNTY = 15
@@ -136,7 +136,7 @@ def run_database(n_rows: int = 700_000) -> dict[str, float]:
     """
     import sqlalchemy as sa
 
-    from emgis.layers.census_load import load_census, load_codes
+    from emgis.layers.load.census.write import load_census, load_codes
 
     out: dict[str, float] = {}
     with _throwaway_database() as db, tempfile.TemporaryDirectory() as tmp:

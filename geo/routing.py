@@ -700,6 +700,8 @@ def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
     import shapely
     from shapely.ops import substring
 
+    from emgis.geo.geometry import repair_polygons
+
     bands = np.atleast_1d(np.asarray(minutes, dtype=float))
     if bands.size == 0 or not (np.isfinite(bands).all() and (bands > 0).all()):
         raise ValueError(f"minutes={minutes!r} must be one or more positive numbers of minutes")
@@ -734,9 +736,10 @@ def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
                            geometry=[r[2] for r in rows], crs=graph.crs)
     out = gdf.to_crs(4326)
     # reprojecting dense buffered rings can make a ring touch itself: repair, staying polygonal
-    bad = ~out.is_valid
+    bad = ~out.is_valid.to_numpy()
     if bad.any():
-        out.loc[bad, "geometry"] = out.geometry[bad].buffer(0)
+        fixed, _ = repair_polygons(out.geometry[bad])
+        out.loc[bad, "geometry"] = gpd.GeoSeries(fixed, index=out.index[bad], crs=out.crs)
     return out
 
 

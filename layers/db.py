@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from emgis.layers.pgserver import LocalCluster, find_pg_bin
 from emgis.layers.settings import DatabaseSettings
@@ -83,6 +83,20 @@ def open_database(
         engine.dispose()
         if cluster is not None and started and not keep_running:
             cluster.stop()
+
+
+def latest_census_year(conn: Connection, codes: Iterable[str] | None = None) -> int | None:
+    """Return the newest census year stored in ``population`` (of ``codes`` only, if given).
+
+    None when no census is loaded (or none for those codes). Every analysis that says
+    "latest year" asks here, so they all mean the same year.
+    """
+    if codes is None:
+        year = conn.execute(sa.text("SELECT max(year) FROM population")).scalar()
+    else:
+        year = conn.execute(sa.text("SELECT max(year) FROM population WHERE code = ANY(:c)"),
+                            {"c": list(codes)}).scalar()
+    return None if year is None else int(year)
 
 
 def _libpq_args(url: str) -> tuple[list[str], dict[str, str]]:

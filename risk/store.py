@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from emgis.layers import vocab
+from emgis.layers.db import latest_census_year
 from emgis.layers.norms import Norms
 from emgis.risk._db import bulk_done, multipolygon, obj, set_actor
 from emgis.risk.aggregate import COUNT_COLUMNS, aggregate, make_grid
@@ -207,7 +208,7 @@ def _admin_areas(c: Connection, level: str) -> gpd.GeoDataFrame:
 
 def _population(c: Connection, codes: Sequence[str]) -> dict[str, float]:
     """Population of ``codes`` in the latest year any of them has figures for."""
-    year = c.execute(sa.text("SELECT max(year) FROM population WHERE code = ANY(:c)"), {"c": list(codes)}).scalar()
+    year = latest_census_year(c, codes)
     if year is None:
         return {}
     rows = c.execute(sa.text("SELECT code, population FROM population "

@@ -156,7 +156,7 @@ def _norms(norms):
 def _demand_snapped(graph, demand, norms) -> tuple[np.ndarray, np.ndarray]:
     """Return (node, offroad_s) of the demand points, snapping them when not done yet."""
     if not {"node", "offroad_s"} <= set(demand.columns):
-        from emgis.layers.demand import snap_demand
+        from emgis.shelters.demand import snap_demand
 
         demand = snap_demand(graph, demand, norms=norms)
     node = np.asarray(demand["node"], dtype=np.int64)
@@ -241,8 +241,8 @@ def coverage(graph, demand, facilities, kind: str | Kind, *, norms=None,
     graph
         `geo.compiled.CompiledGraph`.
     demand
-        Demand points (`layers.demand.village_demand`; snapped with
-        `layers.demand.snap_demand` or snapped here): columns code, population, geometry
+        Demand points (`shelters.demand.village_demand`; snapped with
+        `shelters.demand.snap_demand` or snapped here): columns code, population, geometry
         and, when snapped, node / offroad_s.
     facilities
         (Geo)DataFrame of facilities: point geometry (or lon/lat, or pre-snapped node /

@@ -75,7 +75,7 @@ def standard_seconds(layer: str, norms, site_class: str | None) -> float:
 
 def read_candidates(spec: str, engine, area_metric_epsg: int | None):
     """``grid:1000`` | ``osm:FILE`` | a layer FILE (points or polygons) → candidate points."""
-    from emgis.layers.study_area import load_study_area
+    from emgis.layers.load.study_area import load_study_area
     from emgis.shelters.candidates import grid_candidates, osm_candidates
 
     area = load_study_area(engine)

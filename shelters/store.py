@@ -126,7 +126,7 @@ def load_coverage_inputs(engine, *, network: str = "default", home=None, year: i
                          norms=None, usable_only: bool = True) -> CoverageInputs:
     """Read the network, village demand (snapped), facilities, stock, hazard zones, villages."""
     from emgis.geo.store import load_network
-    from emgis.layers.demand import demand_from_db, snap_demand
+    from emgis.shelters.demand import demand_from_db, snap_demand
 
     graph = load_network(engine, network, home=home)
     demand = snap_demand(graph, demand_from_db(engine, year=year), norms=norms)

@@ -47,7 +47,7 @@ def demo_db(pg_server, pg_template, tmp_path_factory):
     """One database with the whole demo county (roads, a risk run, two incidents) for this module."""
     from emgis.api.cli.demo import load_demo
     from emgis.layers.db import Database
-    from emgis.layers.demo import write_demo_county
+    from emgis.layers.demo.county import write_demo_county
     from emgis.risk.store import compute_areas
 
     admin_url, cluster = pg_server

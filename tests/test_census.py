@@ -44,8 +44,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from emgis.layers.census import FRAME_COLUMNS, read_census
-from emgis.layers.codes import combine_code_lists, read_code_list
+from emgis.layers.load.census.checks import FRAME_COLUMNS
+from emgis.layers.load.census.read import read_census
+from emgis.layers.load.codes import combine_code_lists, read_code_list
 
 try:
     from tests.conftest import shared

@@ -15,9 +15,9 @@ from conftest import shared
 from test_census import HEADER, rows_of, split, write
 from typer.testing import CliRunner
 
-from emgis.layers.census_load import load_census, load_codes
+from emgis.layers.load.census.write import load_census, load_codes
+from emgis.layers.load.study_area import read_boundary, save_study_area
 from emgis.layers.problems import InputError
-from emgis.layers.study_area import read_boundary, save_study_area
 
 pytestmark = pytest.mark.postgis
 

@@ -11,7 +11,7 @@ import csv
 import numpy as np
 import pytest
 
-from emgis.layers.codes import (
+from emgis.layers.load.codes import (
     closest_known,
     code_levels,
     combine_code_lists,

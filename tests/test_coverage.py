@@ -17,7 +17,6 @@ import shapely
 from emgis.geo.network import graph_from_lines
 from emgis.geo.routing import nearest_facility_times, snap_facilities, travel_time_matrix
 from emgis.geo.synthetic import synthetic_network
-from emgis.layers.demand import snap_demand
 from emgis.layers.norms import Norm, default_norms
 from emgis.shelters.capacity import assign_demand, shelter_assignment, shelter_capacity
 from emgis.shelters.coverage import (
@@ -28,6 +27,7 @@ from emgis.shelters.coverage import (
     shelter_coverage,
     team_coverage,
 )
+from emgis.shelters.demand import snap_demand
 from emgis.shelters.gaps import gap_tables, hazard_shelter_check, uncovered_clusters
 from emgis.shelters.supply import depot_supply, need_items, team_personnel
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from emgis.api.cli import app
 from emgis.api.cli.demo import load_demo
-from emgis.layers.demo import write_demo_county
+from emgis.layers.demo.county import write_demo_county
 from emgis.layers.norms import default_norms
 
 pytestmark = pytest.mark.postgis

@@ -15,10 +15,10 @@ from pyproj import CRS, Transformer
 
 from emgis.geo.network import graph_from_lines
 from emgis.geo.synthetic import synthetic_network
-from emgis.layers.demand import PLACEMENTS, cell_demand, snap_demand, village_demand
+from emgis.layers.load.rasters import PopRaster
 from emgis.layers.norms import default_norms
 from emgis.layers.problems import InputError
-from emgis.layers.rasters import PopRaster
+from emgis.shelters.demand import PLACEMENTS, cell_demand, snap_demand, village_demand
 
 GK = 4549  # CGCS2000 3-degree Gauss-Kruger, CM 120E
 X0, Y0 = 490_000.0, 3_435_000.0

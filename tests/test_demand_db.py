@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from emgis.api.cli.demo import load_demo
-from emgis.layers.demand import demand_from_db, store_placements
-from emgis.layers.demo import write_demo_county
+from emgis.layers.demo.county import write_demo_county
 from emgis.layers.problems import InputError
+from emgis.shelters.demand import demand_from_db, store_placements
 
 pytestmark = pytest.mark.postgis
 

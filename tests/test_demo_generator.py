@@ -28,9 +28,9 @@ import shapely
 from pyproj import Geod, Transformer
 
 from emgis.geo.crs import gcj02_to_wgs84
-from emgis.layers.census import read_census
-from emgis.layers.codes import combine_code_lists, parse_code_list, parse_codes
-from emgis.layers.demo import DemoFiles, write_demo_county
+from emgis.layers.demo.county import DemoFiles, write_demo_county
+from emgis.layers.load.census.read import read_census
+from emgis.layers.load.codes import combine_code_lists, parse_code_list, parse_codes
 from emgis.layers.norms import default_norms
 
 GEOD = Geod(ellps="WGS84")

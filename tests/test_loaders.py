@@ -29,9 +29,9 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from emgis.layers.loaders import load_layer, prepare_layer
+from emgis.layers.load.loaders import load_layer, prepare_layer
+from emgis.layers.load.study_area import read_boundary, save_study_area
 from emgis.layers.problems import InputError
-from emgis.layers.study_area import read_boundary, save_study_area
 
 SHELTER_HEADER = "编号,名称,行政级别,设计类别,时长类别,灾种,空间类型,有效面积(平方米),容纳人数,状态,在避人数,地址,所属区划代码,经度,纬度"
 GOOD_ROWS = [

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from emgis.api.cli import app
 from emgis.api.cli.demo import load_demo
-from emgis.layers.demo import write_demo_county
-from emgis.layers.rasters import read_population_raster, zonal_sums
+from emgis.layers.demo.county import write_demo_county
+from emgis.layers.load.rasters import read_population_raster
+from emgis.shelters.population import zonal_sums
 
 pytestmark = pytest.mark.postgis
 

@@ -11,14 +11,9 @@ import rasterio
 import shapely
 from affine import Affine
 
+from emgis.layers.load.rasters import PopRaster, read_population_raster, write_raster
 from emgis.layers.problems import InputError
-from emgis.layers.rasters import (
-    PopRaster,
-    dasymetric,
-    read_population_raster,
-    write_raster,
-    zonal_sums,
-)
+from emgis.shelters.population import dasymetric, zonal_sums
 
 NODATA = -99999.0
 

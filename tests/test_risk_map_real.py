@@ -17,8 +17,8 @@ from test_maps_risk import browser_page, served, watch_offline  # noqa: F401  (f
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
-from emgis.layers.loaders import load_layer
-from emgis.layers.study_area import read_boundary, save_study_area
+from emgis.layers.load.loaders import load_layer
+from emgis.layers.load.study_area import read_boundary, save_study_area
 from emgis.risk.levels import risk_levels
 from emgis.risk.store import compute_areas, import_candidates, read_points
 

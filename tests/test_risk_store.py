@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from conftest import shared
 from typer.testing import CliRunner
 
-from emgis.layers.loaders import load_layer
+from emgis.layers.load.loaders import load_layer
+from emgis.layers.load.study_area import StudyArea, save_study_area
 from emgis.layers.norms import Norm, default_norms
-from emgis.layers.study_area import StudyArea, save_study_area
 from emgis.risk import hazards as hz
 from emgis.risk.hazard_log import hazard_list, move_hazard, note_hazard
 from emgis.risk.levels import LEVEL_KEYS, RANK

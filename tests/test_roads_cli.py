@@ -50,14 +50,14 @@ def _flat(result) -> str:
 
 
 def _save_area(engine, bounds, name="Liechtenstein"):
-    from emgis.layers.study_area import StudyArea, save_study_area
+    from emgis.layers.load.study_area import StudyArea, save_study_area
 
     geom = shapely.MultiPolygon([shapely.box(*bounds)])
     save_study_area(engine, StudyArea(name, None, geom, 32632, "EPSG:4326", 0.0), boundary_file="test")
 
 
 def _load_teams(engine, tmp_path, rows=TEAMS):
-    from emgis.layers.loaders import load_layer
+    from emgis.layers.load.loaders import load_layer
 
     path = tmp_path / "teams.csv"
     lines = ["id,name,team_type,personnel,status,lon,lat"]

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from emgis.api.cli import app
 from emgis.api.cli.demo import load_demo
 from emgis.geo.network import graph_from_osm
-from emgis.layers.demo import write_demo_county
+from emgis.layers.demo.county import write_demo_county
 from emgis.shelters import siting
 from emgis.shelters.candidates import exclusions, osm_candidates
 from emgis.shelters.coverage import demand_facility_times, shelter_coverage

@@ -108,7 +108,7 @@ def init(
 ) -> None:
     """Record the study area (the county) and pick its metric CRS for analyses."""
     from emgis.layers.db import open_database
-    from emgis.layers.study_area import read_boundary, save_study_area
+    from emgis.layers.load.study_area import read_boundary, save_study_area
 
     try:
         area = read_boundary(boundary, county_code=county, crs=crs, name=name)

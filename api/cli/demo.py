@@ -12,9 +12,9 @@ from rich.table import Table
 
 from emgis.api.cli.base import _report_input_error, _settings, app, console
 from emgis.layers.db import open_database
-from emgis.layers.loaders import load_layer
+from emgis.layers.load.loaders import load_layer
+from emgis.layers.load.study_area import read_boundary, save_study_area
 from emgis.layers.problems import InputError
-from emgis.layers.study_area import read_boundary, save_study_area
 
 # (layer, file attribute of DemoFiles, --crs as a clerk would pass it; None = the file says)
 DEMO_LOADS = [
@@ -33,7 +33,7 @@ def run_demo(out: Path, *, seed: int, console: Console, actor: str = "demo", ser
              host: str | None = None, port: int | None = None) -> dict[str, int]:
     """Write the demo files to ``out``, load them into a fresh demo database, run the analyses
     and (with ``serve``) start the API and its map pages until Ctrl-C."""
-    from emgis.layers.demo import write_demo_county
+    from emgis.layers.demo.county import write_demo_county
     from emgis.layers.settings import DatabaseSettings
 
     files = write_demo_county(Path(out), seed=seed)
@@ -187,7 +187,7 @@ def analyse_demo(db, files, *, console: Console, actor: str = "demo") -> dict[st
 
 
 def _load_census(db, files, console: Console, actor: str) -> dict[str, int]:
-    from emgis.layers.census_load import load_census, load_codes
+    from emgis.layers.load.census.write import load_census, load_codes
 
     out = {}
     for vintage, path in ((2020, files.codes_2020), (2023, files.codes_2023)):

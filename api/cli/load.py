@@ -34,7 +34,7 @@ def load(
 ) -> None:
     """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing."""
     from emgis.layers.db import open_database
-    from emgis.layers.loaders import load_layer
+    from emgis.layers.load.loaders import load_layer
 
     _, ls = _settings()
     if layer == "roads":  # OSM extracts or line layers; `emgis load-roads` has the road-only options
@@ -62,8 +62,8 @@ def load(
 
 def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool, encoding: str | None,
                           actor: str) -> None:
-    from emgis.layers.census_load import load_census, load_codes
     from emgis.layers.db import open_database
+    from emgis.layers.load.census.write import load_census, load_codes
 
     if layer == "census" and year is None:
         err.print("[red]emgis load census needs --year YYYY[/] (the census or statistics year of the table)")
@@ -103,7 +103,7 @@ def export(
 ) -> None:
     """Write LAYER to FILE (.geojson, .gpkg, .shp, .csv)."""
     from emgis.layers.db import open_database
-    from emgis.layers.exporters import export_layer
+    from emgis.layers.load.exporters import export_layer
 
     with open_database() as db:
         try:

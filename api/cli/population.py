@@ -38,7 +38,7 @@ def _units_with_geometry(engine, level: str):
 def _raster_units_census(raster: Path, level: str, year: int | None):
     """Read the raster, the stored units of ``level`` and one census year (the latest by default)."""
     from emgis.layers.db import open_database
-    from emgis.layers.rasters import read_population_raster
+    from emgis.layers.load.rasters import read_population_raster
 
     try:
         pop = read_population_raster(raster)
@@ -61,7 +61,7 @@ def population_zonal(
     out: Annotated[Path | None, typer.Option(help="write code,name,raster_population[,census] as CSV")] = None,
 ) -> None:
     """Sum a population raster over the stored units, beside the latest census where there is one."""
-    from emgis.layers.rasters import zonal_sums
+    from emgis.shelters.population import zonal_sums
 
     pop, units, _, census = _raster_units_census(raster, level, None)
     sums = zonal_sums(pop, units)
@@ -85,7 +85,8 @@ def population_dasymetric(
     level: str = "village",
 ) -> None:
     """Rescale a raster so each unit's cells sum to its census total (dasymetric mapping)."""
-    from emgis.layers.rasters import dasymetric, write_raster
+    from emgis.layers.load.rasters import write_raster
+    from emgis.shelters.population import dasymetric
 
     pop, units, y, totals = _raster_units_census(raster, level, year)
     result = dasymetric(pop, units, {k: v for k, v in totals.items() if v is not None})
@@ -106,7 +107,7 @@ def population_demand(
     """One demand point per village with its census population, placed even without a boundary."""
     from emgis.geo.store import RoadNetworkNotFound, load_network
     from emgis.layers.db import open_database
-    from emgis.layers.demand import demand_from_db, snap_demand, store_placements
+    from emgis.shelters.demand import demand_from_db, snap_demand, store_placements
 
     dbs, ls = _settings()
     try:

@@ -46,7 +46,7 @@ def is_osm_file(path: Path) -> bool:
 def _read_line_layer(path: Path, class_field: str | None, speed_field: str | None,
                      oneway_field: str | None, encoding: str | None, crs: str | None):
     """Read a road line layer and settle which fields hold class / speed; raise InputError."""
-    from emgis.layers.readers import read_input
+    from emgis.layers.load.readers import read_input
 
     p = Problems(path.name, row_label="feature")
     raw = read_input(path, p, encoding=encoding)
@@ -87,7 +87,7 @@ def _study_boundary(engine, margin_km: float):
     """Return the study area buffered by ``margin_km`` (EPSG:4326), or None when there is none."""
     import geopandas as gpd
 
-    from emgis.layers.study_area import load_study_area
+    from emgis.layers.load.study_area import load_study_area
 
     area = load_study_area(engine)
     if area is None:
@@ -221,7 +221,7 @@ def _parse_point(text: str, crs: str | None) -> tuple[float, float]:
 
 def _read_avoid(path: Path):
     """Read polygons to avoid (a flooded area ...) as a GeoSeries in EPSG:4326."""
-    from emgis.layers.readers import read_input
+    from emgis.layers.load.readers import read_input
 
     p = Problems(path.name, row_label="feature")
     raw = read_input(path, p)

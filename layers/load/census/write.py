@@ -1,4 +1,4 @@
-"""Write census tables and official code lists to PostGIS (the checking is in census.py/codes.py).
+"""Write census tables and official code lists to PostGIS (checked by census.read and codes).
 
 Both writes are one transaction each: COPY into a temp stage, then one INSERT ... ON CONFLICT.
 Population is keyed by (code, year): loading a new year keeps the old ones; loading the same
@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from emgis.layers.codes import CODE_LIST_COLUMNS, parse_code_list
+from emgis.layers.load.codes import CODE_LIST_COLUMNS, parse_code_list
 from emgis.layers.problems import Problem
 
 
@@ -87,7 +87,7 @@ def _copy(conn: Connection, table: str, frame: pd.DataFrame, key: list[str], *, 
 
 
 def _begin_load(conn: Connection, layer: str, path: Path, rows: int, actor: str, warnings: list[Problem]) -> int:
-    from emgis.layers.loaders import _sha256
+    from emgis.layers.load.loaders import _sha256
 
     conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), set_config('emgis.bulk', 'on', true)"), {"a": actor})
     load_id = conn.execute(sa.text(
@@ -146,7 +146,7 @@ def code_list_for(conn: Connection, year: int) -> pd.DataFrame | None:
 def load_census(engine: Engine, path: str | Path, *, year: int, accept_warnings: bool = False,
                 actor: str = "cli", encoding: str | None = None, progress: Progress | None = None) -> CensusLoad:
     """Check a census table against the stored code list and study county, then store it."""
-    from emgis.layers.census import read_census
+    from emgis.layers.load.census.read import read_census
 
     path = Path(path)
     with engine.connect() as c:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from emgis.geo import crs as gcrs
-from emgis.layers.loaders import layer_spec
+from emgis.layers.load.loaders import layer_spec
 from emgis.layers.problems import InputError, Problem
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".csv": "CSV"}

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from emgis.layers.problems import InputError, Problems
+from emgis.layers.text import decode_text
 
 # --- the structure of a code (domain.md §6) -----------------------------------------------------
 # 12 digits: PP CC XX TTT VVV. These are identifier formats, not planning norms, so they are a
@@ -259,23 +260,6 @@ def _label(text: object) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    """Decode text as UTF-16 (BOM), UTF-8 (with or without BOM) or GB18030; say which."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return data.decode("utf-16"), "UTF-16"
-    for enc, label in (("utf-8-sig", "UTF-8"), ("gb18030", "GBK/GB18030")):
-        try:
-            return data.decode(enc), label
-        except UnicodeDecodeError:
-            continue
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise UnicodeDecodeError("unknown", data[:20], 0, 1, "no encoding fits")
-    return str(best), best.encoding
-
-
 def parse_code_list(path: str | Path, *, vintage: int | None = None) -> tuple[pd.DataFrame, Problems]:
     """Read and check an official code list; return the normalised frame and every problem.
 
@@ -297,7 +281,7 @@ def parse_code_list(path: str | Path, *, vintage: int | None = None) -> tuple[pd
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             df = pd.read_excel(path, dtype=str, keep_default_na=False)
         else:
-            text, _ = _decode(path.read_bytes())
+            text, _ = decode_text(path.read_bytes())
             df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=None, engine="python")
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         p.error(None, None, str(path), f"could not be read as a code list ({exc})",

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
-from emgis.layers import codes as C
+from emgis.layers.load import codes as C
+from emgis.layers.load.rasters import PopRaster
 from emgis.layers.problems import Problems
-from emgis.layers.rasters import PopRaster
 
 __all__ = ["PLACEMENTS", "cell_demand", "snap_demand", "village_demand"]
 
@@ -75,8 +75,8 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
         (9-digit codes or 12-digit codes ending in 000), with ``code_col`` and optionally
         ``name_col``. Rows without geometry are allowed.
     population
-        Series code -> population, or a DataFrame (e.g. `layers.census.read_census`'s
-        frame) with ``code_col``, ``pop_col`` and optionally ``name_col``. Township and
+        Series code -> population, or a DataFrame (e.g. the frame of
+        `layers.load.census.read.read_census`) with ``code_col``, ``pop_col`` and optionally ``name_col``. Township and
         county rows are ignored.
     metric_crs
         CRS for the weighted means (default: `geo.crs.metric_crs_for` the data).
@@ -384,9 +384,11 @@ def demand_from_db(engine, *, year: int | None = None) -> Any:
     import geopandas as gpd
     import sqlalchemy as sa
 
+    from emgis.layers.db import latest_census_year
+
     with engine.connect() as c:
         if year is None:
-            year = c.execute(sa.text("SELECT max(year) FROM population")).scalar()
+            year = latest_census_year(c)
         if year is None or not c.execute(sa.text("SELECT count(*) FROM population WHERE year = :y"),
                                          {"y": year}).scalar():
             p = Problems("population")

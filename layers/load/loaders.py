@@ -26,11 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from emgis.geo import crs as gcrs
+from emgis.geo.geometry import polygonal, repair
 from emgis.layers import vocab
+from emgis.layers.load.readers import read_input
 from emgis.layers.norms import Norms, default_norms
 from emgis.layers.problems import InputError, Problem, Problems
-from emgis.layers.readers import read_input
 from emgis.layers.schema import LAYERS, Field, LayerSpec, find_lonlat, map_headers
+from emgis.layers.text import is_utf8
 
 MODES = ("append", "replace", "upsert")
 _SCI = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
@@ -210,41 +212,44 @@ def _is_float(s: str) -> bool:
         return False
 
 
+_COERCED_TO_POINT = ("Polygon", "MultiPolygon", "LineString", "MultiLineString", "MultiPoint",
+                     "GeometryCollection")
+
+
 def _check_geometries(geoms: gpd.GeoSeries, rows: pd.Series, spec: LayerSpec, p: Problems,
                       notes: list[str]) -> gpd.GeoSeries:
     """Repair, coerce to the layer's geometry type, or record a problem (source CRS)."""
-    out = []
-    repaired = coerced = 0
-    for row, g in zip(rows, geoms, strict=True):
-        row = int(row)
-        if g is None or g.is_empty:
-            if spec.geometry not in ("optional_point", "any") or g is not None:
-                p.error(row, "geometry", None, "is missing or empty", "give the feature a location")
-            out.append(None)
-            continue
-        if not g.is_valid:
-            g = shapely.make_valid(g)
-            repaired += 1
-        gt = g.geom_type
-        if spec.geometry in ("point", "optional_point") and gt != "Point":
-            if gt in ("Polygon", "MultiPolygon", "LineString", "MultiLineString", "MultiPoint", "GeometryCollection"):
-                g = g.representative_point()
-                coerced += 1
-        elif spec.geometry == "polygon":
-            polys = [x for x in getattr(g, "geoms", [g]) if x.geom_type in ("Polygon", "MultiPolygon")]
-            if not polys:
-                p.error(row, "geometry", gt, "is not an area", "give polygons for this layer")
-                out.append(None)
-                continue
-            g = shapely.union_all(polys)
-        if g.geom_type == "Polygon":
-            g = shapely.MultiPolygon([g])
-        out.append(g)
+    arr = np.asarray(geoms.to_numpy(), dtype=object)
+    none = shapely.is_missing(arr)
+    missing = none | shapely.is_empty(arr)
+    # a feature without geometry is allowed where the location is optional; an empty one never
+    report_missing = missing & ~(none & (spec.geometry in ("optional_point", "any")))
+    arr[missing] = None
+    arr, repaired = repair(arr)
+    types = np.array([None if g is None else g.geom_type for g in arr], dtype=object)
+    not_area = np.zeros(len(arr), dtype=bool)
+    coerced = 0
+    if spec.geometry in ("point", "optional_point"):
+        to_point = np.isin(types, _COERCED_TO_POINT)
+        arr[to_point] = shapely.point_on_surface(arr[to_point])
+        coerced = int(to_point.sum())
+    elif spec.geometry == "polygon":
+        areas = polygonal(arr, multi=True)
+        not_area = ~missing & shapely.is_missing(areas)
+        arr = areas
+    single = shapely.get_type_id(arr) == 3  # Polygon: the tables hold MultiPolygons
+    if single.any():
+        arr[single] = shapely.multipolygons(arr[single], indices=np.arange(int(single.sum())))
+    for i in np.flatnonzero(report_missing | not_area):
+        if report_missing[i]:
+            p.error(int(rows.iloc[i]), "geometry", None, "is missing or empty", "give the feature a location")
+        else:
+            p.error(int(rows.iloc[i]), "geometry", types[i], "is not an area", "give polygons for this layer")
     if repaired:
         notes.append(f"{repaired} invalid geometr{'y was' if repaired == 1 else 'ies were'} repaired with make_valid")
     if coerced:
         notes.append(f"{coerced} non-point geometr{'y' if coerced == 1 else 'ies'} replaced by a point inside it")
-    return gpd.GeoSeries(out, index=geoms.index)
+    return gpd.GeoSeries(arr, index=geoms.index)
 
 
 def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: float, metric_epsg: int | None) -> None:
@@ -305,7 +310,7 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None, encod
         return Prepared(spec, str(path), empty, "", p, notes)
     df = raw.frame
     p.row_label = raw.row_label
-    if raw.encoding and raw.encoding not in ("utf-8", None):
+    if raw.encoding and not is_utf8(raw.encoding):
         notes.append(f"text read as {raw.encoding.upper()}")
     mapping, unmatched = map_headers([c for c in df.columns if c not in ("_row", "geometry")], spec)
     lon_col, lat_col = find_lonlat(unmatched)

@@ -2,7 +2,7 @@
 
 Every frame comes back with a ``_row`` column: the row as the user sees it (the line in
 a CSV counting the header, the feature number in a vector file), so that problems can
-point at it. Nothing here judges the content; that is ``layers.loaders``' job.
+point at it. Nothing here judges the content; that is ``layers.load.loaders``' job.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pandas as pd
 import pyogrio
 
 from emgis.layers.problems import Problems
+from emgis.layers.text import GB18030, UTF8, decode_text
 
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".kml"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xls"}
@@ -31,25 +32,12 @@ class RawInput:
     row_label: str  # 'row' for tables, 'feature' for vector files
 
 
-def decode_bytes(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """Decode text that may be UTF-8 (with or without BOM) or GBK/GB18030."""
-    if encoding:
-        return data.decode(encoding), encoding
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(enc), ("utf-8" if enc == "utf-8-sig" else "gbk")
-        except UnicodeDecodeError:
-            continue
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise UnicodeDecodeError("unknown", data[:20], 0, 1, "no encoding fits")
-    return str(best), best.encoding
-
-
 def _fix_latin1_strings(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Re-decode strings read as latin-1 from a .dbf without .cpg: UTF-8 if valid, else GBK."""
+    """Re-decode strings read as latin-1 from a .dbf without .cpg: UTF-8 if valid, else GBK.
+
+    The order and the labels are those of :func:`layers.text.decode_text`, applied to every
+    string of the table at once (a .dbf has one encoding).
+    """
     cols = [c for c in df.columns if c != "geometry" and pd.api.types.is_string_dtype(df[c])]
     raw = {c: [v.encode("latin-1") if isinstance(v, str) else v for v in df[c]] for c in cols}
     for enc in ("utf-8", "gb18030"):
@@ -60,7 +48,7 @@ def _fix_latin1_strings(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         out = df.copy()
         for c, vals in decoded.items():
             out[c] = vals
-        return out, ("utf-8" if enc == "utf-8" else "gbk")
+        return out, (UTF8 if enc == "utf-8" else GB18030)
     return df, "latin-1"
 
 
@@ -110,7 +98,7 @@ def _read_table(path: Path, problems: Problems, encoding: str | None) -> RawInpu
                        "export the table as CSV (UTF-8 or GBK), or give the .xlsx file with its own extension")
         return None
     try:
-        text, enc = decode_bytes(data, encoding)
+        text, enc = decode_text(data, encoding)
     except (UnicodeDecodeError, LookupError) as exc:
         problems.error(None, None, encoding, f"the file could not be decoded ({exc})",
                        "save it as UTF-8 or GBK, or pass --encoding with the right one")

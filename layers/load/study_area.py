@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from emgis.geo import crs as gcrs
+from emgis.geo.geometry import polygonal, repair
+from emgis.layers.load.readers import read_input
 from emgis.layers.problems import Problems
-from emgis.layers.readers import read_input
 
 CODE_COLUMNS = ("code", "adcode", "gb", "区划代码", "county_code", "编码")
 NAME_COLUMNS = ("name", "名称", "county", "县名")
@@ -58,14 +59,11 @@ def read_boundary(path: str | Path, *, county_code: str | None = None, crs: str 
     p.raise_if_errors()
     spec = gcrs.parse_crs(crs) if crs else gcrs.parse_crs(f"EPSG:{gdf.crs.to_epsg()}" if gdf.crs and gdf.crs.to_epsg() else "EPSG:4326")
     geoms = gcrs.geoseries_to_wgs84(gdf.geometry, spec)
-    geom = shapely.make_valid(shapely.union_all(geoms.to_numpy()))
-    polys = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type in ("Polygon", "MultiPolygon")]
-    if not polys:
-        p.error(None, "geometry", geom.geom_type, "is not an area", "give the county's outline as polygons")
+    merged, _ = repair(shapely.union_all(geoms.to_numpy()))
+    geom = polygonal(merged, multi=True)[0]
+    if geom is None:
+        p.error(None, "geometry", merged[0].geom_type, "is not an area", "give the county's outline as polygons")
         p.raise_if_errors()
-    geom = shapely.union_all(polys)
-    if geom.geom_type == "Polygon":
-        geom = shapely.MultiPolygon([geom])
     metric = gcrs.metric_crs_for(geom)
     epsg = metric.to_epsg()
     area = float(gpd.GeoSeries([geom], crs=4326).to_crs(metric).area.iloc[0] / 1e6)
