@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from emgis.layers.db import latest_census_year
 from emgis.layers.problems import BadArgument, NotFound
 
 #: the largest warning circle around a point incident (metres)
@@ -80,20 +81,19 @@ def warning_area(engine: Any, area: Any, graph: Callable[[], Any], norms: Any, *
 
     wkb = shapely.to_wkb(area, hex=True)
     with engine.connect() as c:
+        year = latest_census_year(c)
         villages = c.execute(sa.text(
-            "WITH a AS (SELECT ST_SetSRID(ST_GeomFromWKB(decode(:g, 'hex')), 4326) g), "
-            "y AS (SELECT max(year) y FROM population) "
+            "WITH a AS (SELECT ST_SetSRID(ST_GeomFromWKB(decode(:g, 'hex')), 4326) g) "
             "SELECT u.code, u.name, COALESCE(p.population, 0) AS population, ST_CoveredBy(u.geom, a.g) AS fully_inside, "
             "ST_X(ST_PointOnSurface(u.geom)) AS lon, ST_Y(ST_PointOnSurface(u.geom)) AS lat "
-            "FROM admin_units u CROSS JOIN a LEFT JOIN population p ON p.code = u.code AND p.year = (SELECT y FROM y) "
+            "FROM admin_units u CROSS JOIN a LEFT JOIN population p ON p.code = u.code AND p.year = :y "
             "WHERE u.level = 'village' AND u.geom IS NOT NULL AND ST_Intersects(u.geom, a.g) ORDER BY u.code"),
-            {"g": wkb}).mappings().all()
+            {"g": wkb, "y": year}).mappings().all()
         shelters = c.execute(sa.text(
             "WITH a AS (SELECT ST_SetSRID(ST_GeomFromWKB(decode(:g, 'hex')), 4326) g) "
             "SELECT s.id, s.ext_id, s.name, s.status, s.capacity, COALESCE(s.occupancy, 0) AS occupancy, "
             "ST_Intersects(s.geom, a.g) AS inside_area FROM shelters s CROSS JOIN a ORDER BY s.id"),
             {"g": wkb}).mappings().all()
-        year = c.execute(sa.text("SELECT max(year) FROM population")).scalar()
     sh = pd.DataFrame([dict(r) for r in shelters], columns=["id", "ext_id", "name", "status", "capacity", "occupancy",
                                                             "inside_area"])
     v = pd.DataFrame([dict(r) for r in villages], columns=["code", "name", "population", "fully_inside", "lon", "lat"])

@@ -16,6 +16,7 @@ from emgis.api.cli.base import (
     err,
     population_app,
 )
+from emgis.layers.db import latest_census_year
 from emgis.layers.problems import InputError
 
 # --- population -------------------------------------------------------------------------------
@@ -45,7 +46,7 @@ def _raster_units_census(raster: Path, level: str, year: int | None):
         with open_database() as db:
             units = _units_with_geometry(db.engine, level)
             with db.engine.connect() as c:
-                y = year or c.execute(sa.text("SELECT max(year) FROM population")).scalar()
+                y = year or latest_census_year(c)
                 census = dict(c.execute(sa.text("SELECT code, population FROM population WHERE year = :y"),
                                         {"y": y}).all())
     except InputError as exc:

@@ -279,14 +279,11 @@ def _direction(layer: str, direction: str | None) -> str:
 
 
 def _polygonal(geom):
-    """Return ``geom`` valid and polygonal (reprojecting a buffered area can pinch a ring)."""
-    import shapely
+    """``geom`` valid and polygonal (reprojecting a buffered area can pinch a ring)."""
+    from emgis.geo.geometry import repair_polygons
 
-    if geom.is_valid:
-        return geom
-    fixed = shapely.make_valid(geom)
-    parts = [p for p in shapely.get_parts(fixed) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else fixed
+    fixed, _ = repair_polygons(geom)
+    return geom if fixed[0] is None else fixed[0]
 
 
 def _write_geojson(path: Path, features: list[dict]) -> None:

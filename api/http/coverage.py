@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from emgis.api.http.errors import Conflict
 from emgis.geo.store import NETWORK_NAME_PATTERN
+from emgis.layers.db import latest_census_year
 from emgis.shelters.coverage import kind, kind_names, kinds_help
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
@@ -85,7 +86,7 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
         time_s=c["time_s"].to_numpy(dtype=float), standard_s=c["standard_s"].to_numpy(dtype=float))
     villages, townships = gap_tables(d, covered)
     with engine.connect() as conn:
-        year = conn.execute(sa.text("SELECT max(year) FROM population")).scalar()
+        year = latest_census_year(conn)
     res = CoverageResult(layer, frame, fac, uncovered_clusters(d, covered), villages, townships, year)
     cache.put(key, res)
     return res
