@@ -39,8 +39,9 @@ def load(
     _, ls = _settings()
     if layer == "roads":  # OSM extracts or line layers; `emgis load-roads` has the road-only options
         from emgis.api.cli.roads import load_roads_command
+        from emgis.layers.load.roads import RoadSource
 
-        load_roads_command(file, crs=crs, encoding=encoding)
+        load_roads_command(file, RoadSource(file, crs=crs, encoding=encoding))
         return
     if layer in ("census", "codes"):
         _load_census_or_codes(layer, file, year, accept_warnings, encoding, ls.actor)

@@ -8,7 +8,6 @@ as ``emgis load-roads FILE``.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -17,16 +16,10 @@ import typer
 from rich.table import Table
 
 from emgis.api.cli.base import _norms, _report_input_error, _settings, app, console, err
+from emgis.geo.store import check_network_name
+from emgis.layers.load.roads import RoadSource
 from emgis.layers.problems import InputError, Problem, Problems
 
-OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2", ".osm.xml", ".xml", ".xml.gz", ".xml.bz2")
-LINE_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".zip", ".fgb")
-# Column names tried for the road class of a line layer when --class-field is not given
-# (Geofabrik shapefiles call it fclass; Chinese layers 道路等级 or 等级).
-CLASS_FIELD_GUESSES = ("highway", "fclass", "road_class", "class", "roadclass", "type", "kind",
-                       "道路等级", "等级", "道路类型", "公路等级", "技术等级")
-#: Default margin (km) around the study area within which OSM roads are kept.
-CLIP_MARGIN_KM = 5.0
 SNAP_WARN_M = 500.0
 
 
@@ -37,124 +30,26 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 # --- load roads ----------------------------------------------------------------------------------
 
-def is_osm_file(path: Path) -> bool:
-    """True when ``path`` is named like an OSM extract (not a GIS line layer)."""
-    low = path.name.lower()
-    return not low.endswith(LINE_SUFFIXES)
-
-
-def _read_line_layer(path: Path, class_field: str | None, speed_field: str | None,
-                     oneway_field: str | None, encoding: str | None, crs: str | None):
-    """Read a road line layer and settle which fields hold class / speed; raise InputError."""
-    from emgis.layers.load.readers import read_input
-
-    p = Problems(path.name, row_label="feature")
-    raw = read_input(path, p, encoding=encoding)
-    p.raise_if_errors()
-    gdf = raw.frame
-    if "_row" in gdf.columns:
-        gdf = gdf.drop(columns="_row")
-    cols = [c for c in gdf.columns if c != gdf.geometry.name]
-    notes = []
-    if crs is not None:
-        from emgis.geo import crs as gcrs
-
-        try:
-            spec = gcrs.parse_crs(crs)
-        except ValueError as exc:
-            p.error(None, "--crs", crs, "is not a coordinate system", f"give e.g. 4490, cgcs2000, gcj02 ({exc})")
-            p.raise_if_errors()
-        gdf = gdf.set_geometry(gcrs.geoseries_to_wgs84(gdf.geometry, spec))
-        notes.append(f"coordinates read as {spec.label} (--crs) and converted to WGS84")
-    elif gdf.crs is None:
-        p.error(None, "geometry", None, "the layer does not say its coordinate system",
-                "pass --crs (e.g. 4490, cgcs2000-gk3-39, gcj02 for Amap/Tencent lines, bd09 for Baidu)")
-        p.raise_if_errors()
-    if class_field is None and speed_field is None:
-        lower = {str(c).lower(): c for c in cols}
-        class_field = next((lower[g] for g in CLASS_FIELD_GUESSES if g in lower), None)
-        if class_field is None:
-            p.error(None, "--class-field", None,
-                    "the layer has no road-class or speed column emgis recognises",
-                    f"pass --class-field F (OSM class such as primary, or a grade such as 县道) or "
-                    f"--speed-field F (km/h) naming one of the columns {cols}")
-            p.raise_if_errors()
-        notes.append(f"road class read from column {class_field!r} (pass --class-field to choose another)")
-    return gdf, class_field, speed_field, oneway_field, notes
-
-
-def _study_boundary(engine, margin_km: float):
-    """Return the study area buffered by ``margin_km`` (EPSG:4326), or None when there is none."""
-    import geopandas as gpd
-
-    from emgis.layers.load.study_area import load_study_area
-
-    area = load_study_area(engine)
-    if area is None:
-        return None, None
-    buffered = gpd.GeoSeries([area.geom], crs=4326).to_crs(area.metric_epsg).buffer(margin_km * 1000)
-    return area, buffered.to_crs(4326).iloc[0]
-
-
-def load_roads_command(file: Path, name: str = "default", class_field: str | None = None,
-                       speed_field: str | None = None, oneway_field: str | None = None,
-                       clip: bool = True, *, crs: str | None = None, encoding: str | None = None,
-                       margin_km: float = CLIP_MARGIN_KM) -> None:
-    """Build road network ``name`` from FILE and store it (what ``emgis load roads FILE`` runs).
-
-    OSM extracts (.osm.pbf, .osm, .osm.gz, .osm.bz2) keep the drivable roads, clipped to
-    the study area plus ``margin_km`` when one is recorded and ``clip``; line layers
-    (.gpkg, .shp, .geojson) need a class or speed field (a column named like highway,
-    fclass or 等级 is found without one) and a CRS (``crs`` when the file has none, or
-    to override it: gcj02, bd09, EPSG codes). Exits with code 2 on bad input.
-    """
-    from emgis.geo.network import graph_from_lines, graph_from_osm
-    from emgis.geo.store import check_network_name, save_network
+def load_roads_command(file: Path, src: RoadSource | None = None) -> None:
+    """Build and store a road network from FILE, then print its report (what ``emgis load roads
+    FILE`` and ``emgis load-roads FILE`` run); exits with code 2 on bad input."""
     from emgis.layers.db import open_database
+    from emgis.layers.load.roads import check_road_file, load_roads
 
     dbs, _ = _settings()
-    file = Path(file)
-    t0 = time.perf_counter()
-    notes: list[str] = []
+    src = src or RoadSource(Path(file))
     try:
-        check_network_name(name)
-        if not file.is_file():  # say so before starting a database
-            p = Problems(str(file))
-            p.error(None, None, None, "does not exist or is not a file",
-                    "give the path of an OSM extract (.osm.pbf, .osm, .osm.gz, .osm.bz2) or of a road "
-                    "line layer (.gpkg, .shp, .geojson)")
-            p.raise_if_errors()
+        check_network_name(src.name)
+        check_road_file(src.file)  # say so before starting a database
         with open_database() as db:
-            norms = _norms(db.engine)
-            if is_osm_file(file):
-                if class_field or speed_field or oneway_field or crs:
-                    notes.append("--class-field/--speed-field/--oneway-field/--crs apply to line layers; "
-                                 "an OSM extract's highway, maxspeed and oneway tags are used")
-                boundary = None
-                if clip:
-                    area, boundary = _study_boundary(db.engine, margin_km)
-                    if area is not None:
-                        notes.append(f"clipped to the study area {area.name} plus {margin_km:g} km "
-                                     "(--no-clip keeps the whole extract)")
-                    else:
-                        notes.append("no study area recorded (`emgis init`): the whole extract is kept")
-                graph = graph_from_osm(file, boundary=boundary, norms=norms)
-            else:
-                gdf, class_field, speed_field, oneway_field, more = _read_line_layer(
-                    file, class_field, speed_field, oneway_field, encoding, crs)
-                notes.extend(more)
-                graph = graph_from_lines(gdf, class_field=class_field, speed_field=speed_field,
-                                         oneway_field=oneway_field, norms=norms, source=file.name)
-            t_build = time.perf_counter() - t0
-            path = save_network(db.engine, graph, name=name, source_file=file, home=dbs.home)
+            res = load_roads(db.engine, src, _norms(db.engine), dbs.home)
     except InputError as exc:
         _report_input_error(exc)
         raise typer.Exit(2) from None
-    elapsed = time.perf_counter() - t0
-    r = graph.report
-    console.print(f"[green]loaded[/] road network [bold]{name}[/] from {file.name}: "
+    r = res.graph.report
+    console.print(f"[green]loaded[/] road network [bold]{src.name}[/] from {src.file.name}: "
                   f"{r.nodes:,} nodes, {r.edges:,} edges, {r.components:,} components "
-                  f"in {elapsed:.1f} s (build {t_build:.1f} s)")
+                  f"in {res.total_s:.1f} s (build {res.build_s:.1f} s)")
     t = Table("", "count", header_style="bold")
     rows = [
         ("ways read", r.ways_read), ("drivable ways", r.drivable_ways), ("nodes", r.nodes),
@@ -172,9 +67,9 @@ def load_roads_command(file: Path, name: str = "default", class_field: str | Non
         console.print(f"  [yellow]note[/]: the largest connected part holds only "
                       f"{r.largest_component_nodes / r.nodes:.0%} of the nodes; places on other parts "
                       "cannot reach facilities on it (check the extract covers the whole county)")
-    for n in notes:
+    for n in res.notes:
         console.print(f"  note: {n}")
-    console.print(f"  graph saved to {path}; edges in table road_edges (network = '{name}')")
+    console.print(f"  graph saved to {res.path}; edges in table road_edges (network = '{src.name}')")
 
 
 @app.command("load-roads")
@@ -189,7 +84,8 @@ def load_roads(
     encoding: Annotated[str | None, typer.Option(help="line layers: text encoding (utf-8, gbk)")] = None,
 ) -> None:
     """Build the road network from FILE and store it for routing (same as `emgis load roads FILE`)."""
-    load_roads_command(file, name, class_field, speed_field, oneway_field, clip, crs=crs, encoding=encoding)
+    load_roads_command(file, RoadSource(file, name, class_field, speed_field, oneway_field, clip, crs,
+                                        encoding))
 
 
 # --- shared by route and isochrones ---------------------------------------------------------------
