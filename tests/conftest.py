@@ -7,7 +7,15 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import os
+import shutil
+import tempfile
+import threading
+import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -43,9 +51,6 @@ def shared_data():
 # postgres OS user when we are root); the schema is migrated once into a template database
 # and every test gets a fresh copy of it. With EMGIS_DATABASE_URL set, that server is used.
 
-import contextlib  # noqa: E402
-import tempfile  # noqa: E402
-import uuid  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -141,3 +146,163 @@ def pytest_runtest_makereport(item, call):
                                                                              "shared_data")):
         report.outcome = "failed"
         report.longrepr = f"CI=true: {item.nodeid} needs a real part and was skipped: {report.longrepr}"
+
+
+# --- the demo county in a database, and the API on it (shared by the API and page tests) -------
+# Module-scoped: each test module that asks gets its own copy of the demo county, so modules that
+# write to it never see each other's writes.
+
+@pytest.fixture(scope="module")
+def demo_db(pg_server, pg_template, tmp_path_factory):
+    """One database with the whole demo county (roads, a risk run, two incidents) for this module."""
+    import sqlalchemy as sa
+    from rich.console import Console
+
+    from emgis.api.cli.demo import load_demo
+    from emgis.layers.db import Database, make_engine
+    from emgis.layers.demo.county import write_demo_county
+    from emgis.risk.store import compute_areas
+
+    admin_url, cluster = pg_server
+    name = f"emgis_api_{uuid.uuid4().hex[:10]}"
+    _admin_exec(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    db = Database(make_engine(url), url, cluster)
+    tmp = tmp_path_factory.mktemp("api_demo")
+    try:
+        files = write_demo_county(tmp / "files")
+        load_demo(db, files, console=Console(quiet=True), home=tmp / "home")
+        compute_areas(db.engine, kind="admin", level="village", actor="test")
+        with db.engine.begin() as c:
+            c.execute(sa.text(
+                "INSERT INTO incidents (title, incident_type, level, status, geom) "
+                "SELECT 'seed fire', 'fire', 'IV', 'reported', ST_PointOnSurface(geom) FROM admin_units "
+                "WHERE level = 'village' AND geom IS NOT NULL ORDER BY code LIMIT 1"))
+            c.execute(sa.text(
+                "INSERT INTO incidents (title, incident_type, level, status, geom) "
+                "SELECT 'seed flood', 'flood', 'III', 'responding', ST_Buffer(ST_PointOnSurface(geom), 0.003) "
+                "FROM admin_units WHERE level = 'village' AND geom IS NOT NULL ORDER BY code DESC LIMIT 1"))
+        db.home = tmp / "home"
+        yield db
+    finally:
+        db.dispose()
+        _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def client(demo_db):
+    """The real app (``create_app``) on the demo database, through Starlette's TestClient."""
+    from emgis.api.http.app import create_app
+    from emgis.layers.settings import ApiSettings, DatabaseSettings
+
+    with warnings.catch_warnings():  # starlette asks for httpx2; httpx still works (test extra)
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    app = create_app(ApiSettings(), engine=demo_db.engine, db_settings=DatabaseSettings(home=demo_db.home))
+    with TestClient(app) as c:
+        yield c
+
+
+def _token(engine, role: str, name: str | None = None) -> tuple[str, dict]:
+    """A new token of ``role`` and the header that carries it."""
+    from emgis.api.http.auth import create_token
+
+    name = name or f"{role}-{uuid.uuid4().hex[:6]}"
+    return name, {"Authorization": f"Bearer {create_token(engine, name, role)}"}
+
+
+@contextlib.contextmanager
+def _serve(app):
+    """Run ``app`` with uvicorn in a thread on a free loopback port; yield its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           ws="none", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            assert thread.is_alive(), "uvicorn stopped"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+
+# --- Chromium and a static file server (the page tests) -----------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def served(tmp_path):
+    """Serve tmp_path on 127.0.0.1 in a thread; yield its base URL."""
+    handler = functools.partial(_Quiet, directory=str(tmp_path))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(5)
+
+
+@pytest.fixture
+def browser_page():
+    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not exe:
+        missing(f"Chromium is not installed at {CHROMIUM} (scripts/bootstrap.sh --browser)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("the playwright Python package is not installed (pip install -e '.[test]')")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+            yield page
+        finally:
+            browser.close()
+
+
+def watch_offline(page) -> tuple[list[str], list[str]]:
+    """Record console errors, page errors and dialogs; refuse and record every non-local request."""
+    errors: list[str] = []
+    external: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+
+    def guard(route):
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    return errors, external
+
+

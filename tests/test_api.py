@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from rich.console import Console
+from conftest import _serve, _token
 
 with warnings.catch_warnings():  # starlette asks for httpx2; httpx still works (test extra)
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
 from emgis.api.http.app import create_app
-from emgis.api.http.auth import create_token, revoke_token
+from emgis.api.http.auth import revoke_token
 from emgis.api.http.features import COLLECTIONS, MAX_LIMIT
 from emgis.layers.db import make_engine
 from emgis.layers.settings import ApiSettings, DatabaseSettings
@@ -34,59 +33,6 @@ GEOJSON = "application/geo+json"
 
 
 # --- fixtures ------------------------------------------------------------------------------------
-
-def _admin_exec(admin_url: str, sql: str) -> None:
-    eng = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(sa.text(sql))
-    eng.dispose()
-
-
-@pytest.fixture(scope="module")
-def demo_db(pg_server, pg_template, tmp_path_factory):
-    """One database with the whole demo county (roads, a risk run, two incidents) for this module."""
-    from emgis.api.cli.demo import load_demo
-    from emgis.layers.db import Database
-    from emgis.layers.demo.county import write_demo_county
-    from emgis.risk.store import compute_areas
-
-    admin_url, cluster = pg_server
-    name = f"emgis_api_{uuid.uuid4().hex[:10]}"
-    _admin_exec(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(make_engine(url), url, cluster)
-    tmp = tmp_path_factory.mktemp("api_demo")
-    try:
-        files = write_demo_county(tmp / "files")
-        load_demo(db, files, console=Console(quiet=True), home=tmp / "home")
-        compute_areas(db.engine, kind="admin", level="village", actor="test")
-        with db.engine.begin() as c:
-            c.execute(sa.text(
-                "INSERT INTO incidents (title, incident_type, level, status, geom) "
-                "SELECT 'seed fire', 'fire', 'IV', 'reported', ST_PointOnSurface(geom) FROM admin_units "
-                "WHERE level = 'village' AND geom IS NOT NULL ORDER BY code LIMIT 1"))
-            c.execute(sa.text(
-                "INSERT INTO incidents (title, incident_type, level, status, geom) "
-                "SELECT 'seed flood', 'flood', 'III', 'responding', ST_Buffer(ST_PointOnSurface(geom), 0.003) "
-                "FROM admin_units WHERE level = 'village' AND geom IS NOT NULL ORDER BY code DESC LIMIT 1"))
-        db.home = tmp / "home"
-        yield db
-    finally:
-        db.dispose()
-        _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def client(demo_db):
-    app = create_app(ApiSettings(), engine=demo_db.engine, db_settings=DatabaseSettings(home=demo_db.home))
-    with TestClient(app) as c:
-        yield c
-
-
-def _token(engine, role: str, name: str | None = None) -> tuple[str, dict]:
-    name = name or f"{role}-{uuid.uuid4().hex[:6]}"
-    return name, {"Authorization": f"Bearer {create_token(engine, name, role)}"}
-
 
 def _links(doc: dict) -> dict[str, str]:
     return {link["rel"]: link["href"] for link in doc["links"]}
@@ -692,34 +638,6 @@ def test_create_app_needs_an_engine_or_url(monkeypatch):
 
 
 # --- a real server (uvicorn on loopback) ---------------------------------------------------------
-
-@contextlib.contextmanager
-def _serve(app):
-    """Run ``app`` with uvicorn in a thread on a free loopback port; yield its base URL."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="none", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            assert thread.is_alive(), "uvicorn stopped"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
 
 def test_owslib_lists_collections_and_pages_items(client, demo_db):
     """An OGC API – Features client (OWSLib) reads the layers over HTTP."""

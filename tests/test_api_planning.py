@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
-from test_api import _token, client, demo_db  # noqa: F401  (module fixtures reused)
+from conftest import _token
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -29,7 +29,7 @@ GEOJSON = "application/geo+json"
 
 # --- /analyses/risk-areas ------------------------------------------------------------------------
 
-def test_risk_areas_are_the_stored_run_with_the_norms_colours(client, demo_db):  # noqa: F811
+def test_risk_areas_are_the_stored_run_with_the_norms_colours(client, demo_db):
     from emgis.layers.norms import default_norms
     from emgis.risk.levels import risk_levels
 
@@ -60,7 +60,7 @@ def test_risk_areas_are_the_stored_run_with_the_norms_colours(client, demo_db): 
     assert client.get("/analyses/risk-areas").json() == fc  # default: the newest run's kind
 
 
-def test_risk_areas_level_filter_and_bad_parameters(client, demo_db):  # noqa: F811
+def test_risk_areas_level_filter_and_bad_parameters(client, demo_db):
     with demo_db.engine.connect() as c:
         want = c.execute(sa.text("SELECT count(*) FROM risk_areas WHERE unit_kind = 'admin' "
                                  "AND level IN ('red', 'orange')")).scalar()
@@ -74,7 +74,7 @@ def test_risk_areas_level_filter_and_bad_parameters(client, demo_db):  # noqa: F
     assert r.status_code == 422 and "kind" in r.text
 
 
-def test_risk_areas_not_computed_is_an_empty_collection_with_a_note(client, db, tmp_path):  # noqa: F811
+def test_risk_areas_not_computed_is_an_empty_collection_with_a_note(client, db, tmp_path):
     from emgis.api.http.app import create_app
     from emgis.layers.settings import ApiSettings, DatabaseSettings
 
@@ -90,7 +90,7 @@ def test_risk_areas_not_computed_is_an_empty_collection_with_a_note(client, db, 
         assert fc["features"] == [] and fc["kind"] is None and "emgis risk areas" in fc["note"]
 
 
-def test_risk_area_colours_follow_the_norm_overrides(client, demo_db):  # noqa: F811
+def test_risk_area_colours_follow_the_norm_overrides(client, demo_db):
     def override(value: str | None) -> None:
         with demo_db.engine.begin() as c:
             c.execute(sa.text("DELETE FROM norm_overrides WHERE key = 'risk.colour.red'"))
@@ -113,7 +113,7 @@ def test_risk_area_colours_follow_the_norm_overrides(client, demo_db):  # noqa: 
 
 # --- coverage: the cache follows the data --------------------------------------------------------
 
-def test_coverage_answer_follows_a_shelter_closing(client, demo_db):  # noqa: F811
+def test_coverage_answer_follows_a_shelter_closing(client, demo_db):
     with demo_db.engine.connect() as c:
         total, = c.execute(sa.text(
             "SELECT sum(population) FROM population WHERE year = (SELECT max(year) FROM population)")).one()
@@ -138,7 +138,7 @@ def test_coverage_answer_follows_a_shelter_closing(client, demo_db):  # noqa: F8
 
 # --- warning area with the roads closed ----------------------------------------------------------
 
-def test_closed_roads_each_village_goes_to_the_nearest_open_shelter_outside(client, demo_db):  # noqa: F811
+def test_closed_roads_each_village_goes_to_the_nearest_open_shelter_outside(client, demo_db):
     from emgis.geo.routing import closures_from_polygons, nearest_facility_times, snap
     from emgis.geo.store import facilities, load_network
 
@@ -177,7 +177,7 @@ def test_closed_roads_each_village_goes_to_the_nearest_open_shelter_outside(clie
         assert times[v["shelter_id"]] / 60 == pytest.approx(v["time_min"], abs=0.06)
 
 
-def test_warning_area_unknown_incident_names_the_parameter(client):  # noqa: F811
+def test_warning_area_unknown_incident_names_the_parameter(client):
     r = client.get("/analyses/warning-area?incident=987654")
     assert r.status_code == 404 and "incident=987654" in r.json()["detail"]
     r = client.get("/analyses/warning-area?incident=abc")

@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
-from test_api import client, demo_db  # noqa: F401  (module fixtures reused)
 
 pytestmark = pytest.mark.postgis
 
 
 @pytest.fixture(scope="module")
-def area(demo_db):  # noqa: F811
+def area(demo_db):
     """A polygon around the centre of three neighbouring villages and a shelter."""
     with demo_db.engine.connect() as c:
         lon, lat = c.execute(sa.text(
@@ -36,7 +35,7 @@ def _sql_population(engine, area) -> tuple[float, int]:
             "ST_Intersects(u.geom, ST_GeomFromText(:w, 4326))"), {"w": area.wkt}).one())
 
 
-def test_post_area_counts_people_and_sends_every_village_to_the_nearest_open_shelter_outside(client, demo_db, area):  # noqa: F811
+def test_post_area_counts_people_and_sends_every_village_to_the_nearest_open_shelter_outside(client, demo_db, area):
     from emgis.geo.routing import nearest_facility_times, snap
     from emgis.geo.store import facilities, load_network
 
@@ -73,7 +72,7 @@ def test_post_area_counts_people_and_sends_every_village_to_the_nearest_open_she
     assert sent == pytest.approx(routed)
 
 
-def test_xlsx_has_the_same_rows(client, demo_db, area):  # noqa: F811
+def test_xlsx_has_the_same_rows(client, demo_db, area):
     import openpyxl
 
     body = shapely.geometry.mapping(area)
@@ -90,7 +89,7 @@ def test_xlsx_has_the_same_rows(client, demo_db, area):  # noqa: F811
     assert len(shelters) - 1 == len(js["shelters_inside"]) + len(js["shelters_used"])
 
 
-def test_incident_area_and_point_with_radius(client, demo_db):  # noqa: F811
+def test_incident_area_and_point_with_radius(client, demo_db):
     with demo_db.engine.connect() as c:
         flood = c.execute(sa.text("SELECT id FROM incidents WHERE GeometryType(geom) LIKE '%POLYGON'")).scalar()
         fire = c.execute(sa.text("SELECT id FROM incidents WHERE GeometryType(geom) = 'POINT'")).scalar()
@@ -114,7 +113,7 @@ def test_incident_area_and_point_with_radius(client, demo_db):  # noqa: F811
     ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}, "geometry"),
     ({"nothing": 1}, "geometry"),
 ])
-def test_bad_areas_are_refused_with_the_field_named(client, body, field):  # noqa: F811
+def test_bad_areas_are_refused_with_the_field_named(client, body, field):
     r = client.post("/analyses/warning-area", json=body)
     assert r.status_code == 422, r.text
     assert field in r.text
@@ -122,7 +121,7 @@ def test_bad_areas_are_refused_with_the_field_named(client, body, field):  # noq
 
 # --- coverage and gaps -----------------------------------------------------------------------------
 
-def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db):  # noqa: F811
+def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db):
     with demo_db.engine.connect() as c:
         total = float(c.execute(sa.text(
             "SELECT sum(population) FROM population WHERE year = (SELECT max(year) FROM population)")).scalar())
@@ -154,7 +153,7 @@ def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db): 
     assert client.get("/analyses/coverage?layer=team_bases").json() == client.get("/analyses/coverage?layer=teams").json()
 
 
-def test_the_command_line_gives_the_http_answer(client, demo_db, area, tmp_path, monkeypatch):  # noqa: F811
+def test_the_command_line_gives_the_http_answer(client, demo_db, area, tmp_path, monkeypatch):
     """`emgis warning-area` calls the same service as the route: same villages, people, shelters."""
     import json
 

@@ -6,8 +6,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import watch_offline
 from rich.console import Console
-from test_maps_risk import browser_page, served, watch_offline  # noqa: F401  (fixtures)
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
@@ -51,7 +51,7 @@ def test_coverage_of_each_kind(layer, demo_env, tmp_path):
         assert set(c["standard_min"].astype(float)) == {default_norms().number("fire.response_min")}
 
 
-def test_gaps_tables_clusters_and_map(demo_env, tmp_path, served, browser_page):  # noqa: F811
+def test_gaps_tables_clusters_and_map(demo_env, tmp_path, served, browser_page):
     run = CliRunner()
     res = run.invoke(app, ["gaps", "--layer", "shelters", "--out", str(tmp_path / "gaps.xlsx"),
                            "--clusters", str(tmp_path / "clusters.geojson"), "--map", str(tmp_path / "gaps.html")])

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_api import _serve, _token, demo_db  # noqa: F401  (module fixture reused)
-from test_maps_risk import browser_page, watch_offline  # noqa: F401
+from conftest import _serve, _token, watch_offline
 
 from emgis.api.http.app import create_app
 from emgis.layers.settings import ApiSettings, DatabaseSettings, MapSettings
@@ -27,7 +26,7 @@ REFRESH_S = 1.0
 
 
 @pytest.fixture(scope="module")
-def server(demo_db):  # noqa: F811
+def server(demo_db):
     from emgis.maps.vendor import VendorMissing, require
 
     try:
@@ -67,7 +66,7 @@ PAGES = [
 
 
 @pytest.mark.parametrize(("name", "path", "ready"), PAGES, ids=[p[0] for p in PAGES])
-def test_page_loads_offline_without_errors(server, browser_page, name, path, ready):  # noqa: F811
+def test_page_loads_offline_without_errors(server, browser_page, name, path, ready):
     page = browser_page
     errors, external = watch_offline(page)
     page.goto(server + path)
@@ -80,7 +79,7 @@ def test_page_loads_offline_without_errors(server, browser_page, name, path, rea
     assert external == [], external
 
 
-def test_live_map_parts(server, browser_page):  # noqa: F811
+def test_live_map_parts(server, browser_page):
     """Grouped layer control, search box, legend, incidents listed, resources coloured by state."""
     page = browser_page
     errors, external = watch_offline(page)
@@ -113,7 +112,7 @@ def test_live_map_parts(server, browser_page):  # noqa: F811
     assert errors == [] and external == [], (errors, external)
 
 
-def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, demo_db):  # noqa: F811
+def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, demo_db):
     page = browser_page
     errors, external = watch_offline(page)
     page.goto(server + "/maps/live")

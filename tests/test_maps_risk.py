@@ -7,16 +7,11 @@ playwright fails instead of skipping (conftest.missing).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import shutil
-import threading
-from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from conftest import missing
+from conftest import missing, watch_offline
 from shapely.geometry import Point, box
 
 from emgis.layers.norms import Norm, default_norms
@@ -24,11 +19,6 @@ from emgis.maps import assets
 from emgis.maps.risk_map import risk_map, write_risk_map
 from emgis.risk.levels import risk_levels
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 LEVELS = ["red", "orange", "yellow", "blue"]
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -267,63 +257,6 @@ def test_own_files_linked_served_and_copied(tmp_path):
     assert asyncio.run(get("/static/leaflet/leaflet.js")).status_code == 200
 
 # --- browser -----------------------------------------------------------------------------------
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def served(tmp_path):
-    """Serve tmp_path on 127.0.0.1 in a thread; yield its base URL."""
-    handler = functools.partial(_Quiet, directory=str(tmp_path))
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
-
-
-@pytest.fixture
-def browser_page():
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        missing(f"Chromium is not installed at {CHROMIUM} (scripts/bootstrap.sh --browser)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("the playwright Python package is not installed (pip install -e '.[test]')")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 700})
-            yield page
-        finally:
-            browser.close()
-
-
-def watch_offline(page) -> tuple[list[str], list[str]]:
-    """Record console errors, page errors and dialogs; refuse and record every non-local request."""
-    errors: list[str] = []
-    external: list[str] = []
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
-
-    def guard(route):
-        if route.request.url.startswith("http://127.0.0.1:"):
-            route.continue_()
-        else:
-            external.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    return errors, external
 
 
 @pytest.mark.browser

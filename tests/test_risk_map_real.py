@@ -12,8 +12,7 @@ import json
 import geopandas as gpd
 import pytest
 import shapely
-from conftest import shared
-from test_maps_risk import browser_page, served, watch_offline  # noqa: F401  (fixtures)
+from conftest import shared, watch_offline
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
@@ -44,7 +43,7 @@ def _admin_quarters(db, points, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(EXTRACTS))
-def test_real_extract_map_renders_offline(name, db, tmp_path, monkeypatch, served, browser_page):  # noqa: F811
+def test_real_extract_map_renders_offline(name, db, tmp_path, monkeypatch, served, browser_page):
     res = import_candidates(db.engine, shared(EXTRACTS[name]), actor="test")
     assert res.inserted > 20
     points = read_points(db.engine)
