@@ -50,6 +50,27 @@ Int64Array = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
 
+@dataclass(frozen=True)
+class RoadEdges:
+    """The edges `CompiledGraph.from_edges` compiles.
+
+    ``u``, ``v``: node indices of each edge's first and last vertex; ``highway`` the class code
+    of each edge and ``highway_names`` the class names the codes index; ``speed_kmh`` (> 0);
+    ``oneway`` True where the edge may be travelled only from ``u`` to ``v``; ``geom_coords``,
+    ``geom_offsets`` the flat lon/lat vertices of every edge, ``u`` first and ``v`` last
+    (straight lines between ``u`` and ``v`` when omitted).
+    """
+
+    u: np.ndarray
+    v: np.ndarray
+    highway: np.ndarray
+    highway_names: list[str]
+    speed_kmh: np.ndarray
+    oneway: np.ndarray
+    geom_coords: np.ndarray | None = None
+    geom_offsets: np.ndarray | None = None
+
+
 @dataclass
 class NetworkReport:
     """Counts that describe how a network was built and what it holds."""
@@ -188,15 +209,8 @@ class CompiledGraph:
         cls,
         node_lon: np.ndarray,
         node_lat: np.ndarray,
-        edge_u: np.ndarray,
-        edge_v: np.ndarray,
+        edges: RoadEdges,
         *,
-        highway: np.ndarray,
-        highway_names: list[str],
-        speed_kmh: np.ndarray,
-        oneway: np.ndarray,
-        geom_coords: np.ndarray | None = None,
-        geom_offsets: np.ndarray | None = None,
         node_ids: np.ndarray | None = None,
         crs: CRS | None = None,
         report: NetworkReport | None = None,
@@ -208,17 +222,8 @@ class CompiledGraph:
         ----------
         node_lon, node_lat
             Node coordinates in EPSG:4326.
-        edge_u, edge_v
-            Node indices of each edge's first and last vertex.
-        highway, highway_names
-            Class code of each edge and the class names the codes index.
-        speed_kmh
-            Speed of each edge (> 0).
-        oneway
-            True where the edge may be travelled only from ``u`` to ``v``.
-        geom_coords, geom_offsets
-            Flat lon/lat vertices of every edge, ``u`` first and ``v`` last; straight
-            lines between ``u`` and ``v`` when omitted.
+        edges
+            The edges: their end nodes, class, speed, one-way flag and shape (`RoadEdges`).
         node_ids
             Source identifiers of the nodes; 0..n-1 when omitted.
         crs
@@ -234,6 +239,9 @@ class CompiledGraph:
         -------
         CompiledGraph
         """
+        edge_u, edge_v, highway, highway_names = edges.u, edges.v, edges.highway, edges.highway_names
+        speed_kmh, oneway = edges.speed_kmh, edges.oneway
+        geom_coords, geom_offsets = edges.geom_coords, edges.geom_offsets
         lon = np.ascontiguousarray(node_lon, dtype=np.float64)
         lat = np.ascontiguousarray(node_lat, dtype=np.float64)
         n = lon.shape[0]

@@ -22,7 +22,14 @@ import numpy as np
 from numpy.typing import NDArray
 from pyproj import CRS
 
-from emgis.geo.compiled import CompiledGraph, FloatArray, Int16Array, Int64Array, NetworkReport
+from emgis.geo.compiled import (
+    CompiledGraph,
+    FloatArray,
+    Int16Array,
+    Int64Array,
+    NetworkReport,
+    RoadEdges,
+)
 from emgis.geo.osm import CLASS_ALIASES, read_drivable_ways
 from emgis.layers.problems import Problems
 
@@ -432,11 +439,12 @@ def _compile_ways(ways: _Ways, *, report: NetworkReport, orphan_max_nodes: int, 
     flat = np.repeat(a, glen) + (np.arange(goff[-1]) - np.repeat(goff[:-1], glen))
     gverts = r_refs[flat]
     node_verts, inv = np.unique(np.concatenate([u_vert, v_vert]), return_inverse=True)
+    edges = RoadEdges(inv[: a.size], inv[a.size:], highway=ways.highway[e_way],
+                      highway_names=ways.highway_names, speed_kmh=ways.speed_kmh[e_way],
+                      oneway=one[e_way], geom_offsets=goff,
+                      geom_coords=np.column_stack([v_lon[gverts], v_lat[gverts]]))
     return CompiledGraph.from_edges(
-        v_lon[node_verts], v_lat[node_verts], inv[: a.size], inv[a.size:],
-        highway=ways.highway[e_way], highway_names=ways.highway_names,
-        speed_kmh=ways.speed_kmh[e_way], oneway=one[e_way],
-        geom_coords=np.column_stack([v_lon[gverts], v_lat[gverts]]), geom_offsets=goff,
+        v_lon[node_verts], v_lat[node_verts], edges,
         node_ids=None if ways.v_ids is None else ways.v_ids[node_verts],
         crs=crs, report=report, orphan_max_nodes=orphan_max_nodes,
     )

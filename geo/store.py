@@ -22,7 +22,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from emgis.geo.compiled import CompiledGraph, NetworkReport
+from emgis.geo.compiled import CompiledGraph, NetworkReport, RoadEdges
 from emgis.layers.problems import Problems
 
 __all__ = [
@@ -254,13 +254,13 @@ def _graph_from_table(engine: Engine, name: str, report: dict | None) -> Compile
     hw_names = sorted(set(classes))
     code = {h: i for i, h in enumerate(hw_names)}
     keep = {k: v for k, v in (report or {}).items() if k in NetworkReport.__dataclass_fields__}
-    return CompiledGraph.from_edges(
-        node_xy[:, 0], node_xy[:, 1], inv[:m], inv[m:],
-        highway=np.array([code[h] for h in classes], dtype=np.int16), highway_names=hw_names,
-        speed_kmh=np.array([r[3] for r in rows], dtype=float),
-        oneway=np.array([r[4] for r in rows], dtype=bool),
-        geom_coords=coords, geom_offsets=offsets, node_ids=node_ids, report=NetworkReport(**keep),
-    )
+    edges = RoadEdges(inv[:m], inv[m:],
+                      highway=np.array([code[h] for h in classes], dtype=np.int16),
+                      highway_names=hw_names, speed_kmh=np.array([r[3] for r in rows], dtype=float),
+                      oneway=np.array([r[4] for r in rows], dtype=bool),
+                      geom_coords=coords, geom_offsets=offsets)
+    return CompiledGraph.from_edges(node_xy[:, 0], node_xy[:, 1], edges, node_ids=node_ids,
+                                    report=NetworkReport(**keep))
 
 
 # --- facilities ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from emgis.geo.compiled import CompiledGraph, NetworkReport
+from emgis.geo.compiled import CompiledGraph, NetworkReport, RoadEdges
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -180,8 +180,9 @@ def synthetic_network(scale: str = "county", *, seed: int = 0,
     speeds = road_speeds(norms)
     speed = np.array([speeds[_SPEED_CLASS.get(c, c)] for c in _CLASSES])[cls]
     graph = CompiledGraph.from_edges(
-        np.asarray(lon), np.asarray(lat), eu, ev, highway=cls, highway_names=list(_CLASSES),
-        speed_kmh=speed, oneway=oneway, crs=crs,
+        np.asarray(lon), np.asarray(lat),
+        RoadEdges(eu, ev, highway=cls, highway_names=list(_CLASSES), speed_kmh=speed,
+                  oneway=oneway), crs=crs,
         report=NetworkReport(ways_read=int(eu.size), drivable_ways=int(eu.size)),
     )
     return (graph, graph.edges_gdf()) if as_lines else graph

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
-from emgis.geo.compiled import CompiledGraph
+from emgis.geo.compiled import CompiledGraph, RoadEdges
 from emgis.geo.network import graph_from_lines
 from emgis.geo.routing import (
     Facilities,
@@ -43,8 +43,9 @@ def _ladder(*, oneway_top=False):
     u = np.array([0, 1, 3, 4, 0, 1, 2])
     v = np.array([1, 2, 4, 5, 3, 4, 5])
     oneway = np.array([False, False, oneway_top, oneway_top, False, False, False])
-    return CompiledGraph.from_edges(lon, lat, u, v, highway=np.zeros(7, int), highway_names=["residential"],
-                                    speed_kmh=np.full(7, 36.0), oneway=oneway)
+    edges = RoadEdges(u, v, highway=np.zeros(7, int), highway_names=["residential"],
+                      speed_kmh=np.full(7, 36.0), oneway=oneway)
+    return CompiledGraph.from_edges(lon, lat, edges)
 
 
 def _nx_times(G, sources, reverse=False, cutoff=None):
