@@ -239,7 +239,8 @@ class CompiledGraph:
         -------
         CompiledGraph
         """
-        edge_u, edge_v, highway, highway_names = edges.u, edges.v, edges.highway, edges.highway_names
+        edge_u, edge_v = edges.u, edges.v
+        highway, highway_names = edges.highway, edges.highway_names
         speed_kmh, oneway = edges.speed_kmh, edges.oneway
         geom_coords, geom_offsets = edges.geom_coords, edges.geom_offsets
         lon = np.ascontiguousarray(node_lon, dtype=np.float64)
