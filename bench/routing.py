@@ -87,9 +87,9 @@ def bench_nearest_k(g: CompiledGraph, G, Grev, rng, n_fac: int, n_queries: int, 
     pts = rng.choice(main, n_queries, replace=False)
     lon = g.node_lon[pts] + rng.normal(0, 0.002, n_queries)
     lat = g.node_lat[pts] + rng.normal(0, 0.002, n_queries)
-    nearest_k(g, lon[0], lat[0], fac, k=3)  # build the snapping index once
+    nearest_k(g, (lon[0], lat[0]), fac, k=3)  # build the snapping index once
     t0 = time.perf_counter()
-    ours = [nearest_k(g, lon[i], lat[i], fac, k=3) for i in range(n_queries)]
+    ours = [nearest_k(g, (lon[i], lat[i]), fac, k=3) for i in range(n_queries)]
     t_em = (time.perf_counter() - t0) / n_queries
 
     # scipy reference: one unbounded reversed search per query, routes from predecessors

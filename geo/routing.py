@@ -406,7 +406,7 @@ def travel_time_matrix(graph: CompiledGraph, origins: Any, destinations: Any, *,
 
 # --- nearest k with routes ----------------------------------------------------------------------
 
-def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: int = 3, *,
+def nearest_k(graph: CompiledGraph, place: tuple[float, float], facilities: Any, k: int = 3, *,
               closures: Any = None, direction: Direction = "from_facility",
               norms: Norms | None = None, trees: FacilityTrees | None = None) -> list[Route]:
     """Return the ``k`` fastest facilities for a point, each with its route.
@@ -420,8 +420,8 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
     ----------
     graph
         The network.
-    lon, lat
-        The place (e.g. an incident), WGS84.
+    place
+        ``(lon, lat)`` of the place (e.g. an incident), WGS84.
     facilities
         Node indices, a ``(lon, lat)`` tuple, or `Facilities` (snap them once with
         `snap_facilities` when querying many points).
@@ -446,6 +446,7 @@ def nearest_k(graph: CompiledGraph, lon: float, lat: float, facilities: Any, k: 
         raise ValueError(f"k={k} must be at least 1")
     fac = _facilities(graph, facilities, norms)
     to_fac = _check_direction(direction)
+    lon, lat = place
     here = snap(graph, lon, lat, norms=norms, closures=closures)
     if trees is not None:
         if trees.graph is not graph or trees.direction != direction:
@@ -662,7 +663,7 @@ def _path_geometry(graph: CompiledGraph, path: Int64Array,
 
 # --- service areas ------------------------------------------------------------------------------
 
-def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
+def service_areas(graph: CompiledGraph, sources: tuple[Any, Any], minutes: Any, *,
                   closures: Any = None, direction: Direction = "from_facility",
                   buffer_m: float = 100.0, min_hole_m2: float | None = None,
                   norms: Norms | None = None) -> gpd.GeoDataFrame:
@@ -675,8 +676,8 @@ def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
     ----------
     graph
         The network.
-    lon, lat
-        Facility points, WGS84 (their snap times count).
+    sources
+        ``(lon, lat)`` arrays of the facility points, WGS84 (their snap times count).
     minutes
         The bands, e.g. the service times of the norms ``shelter.service_time_min.*``.
     closures
@@ -706,6 +707,7 @@ def service_areas(graph: CompiledGraph, lon: Any, lat: Any, minutes: Any, *,
     if bands.size == 0 or not (np.isfinite(bands).all() and (bands > 0).all()):
         raise ValueError(f"minutes={minutes!r} must be one or more positive numbers of minutes")
     to_fac = _check_direction(direction)
+    lon, lat = sources
     fac = snap_facilities(graph, lon, lat, norms=norms)
     w = graph.arc_weights(closures)
     dist, _ = _multi_source(graph, fac, w, reverse=to_fac, limit=float(bands.max()) * 60)

@@ -108,7 +108,7 @@ def test_load_roads_stores_edges_and_graph(env, tmp_path):
     g = load_network(env.engine)
     assert (g.n_nodes, g.n_edges) == (expected.n_nodes, expected.n_edges)
     np.testing.assert_array_equal(g.weights, expected.weights)
-    r = nearest_k(g, 9.5150, 47.1550, (np.array([9.5209, 9.5280]), np.array([47.1410, 47.1070])), k=2)
+    r = nearest_k(g, (9.5150, 47.1550), (np.array([9.5209, 9.5280]), np.array([47.1410, 47.1070])), k=2)
     assert len(r) == 2 and r[0].time_s <= r[1].time_s and len(r[0].coords) > 2
 
     # loading again replaces the network's rows instead of adding to them
@@ -131,8 +131,8 @@ def test_graph_file_lost_is_rebuilt_from_road_edges(env, tmp_path):
     expected = graph_from_osm(shared(LIECHTENSTEIN))
     assert (g.n_nodes, g.n_edges) == (expected.n_nodes, expected.n_edges)
     pts = (np.array([9.5209, 9.5280, 9.5080]), np.array([47.1410, 47.1070, 47.1650]))
-    a = nearest_k(g, 9.5150, 47.1550, pts, k=3)
-    b = nearest_k(expected, 9.5150, 47.1550, pts, k=3)
+    a = nearest_k(g, (9.5150, 47.1550), pts, k=3)
+    b = nearest_k(expected, (9.5150, 47.1550), pts, k=3)
     assert [r.time_s for r in a] == pytest.approx([r.time_s for r in b], rel=1e-9)
 
 
@@ -217,7 +217,7 @@ def _expected_routes(engine, k, closures=None):
     g = load_network(engine)
     fac = facilities(engine, "team_bases")
     lon, lat = (float(v) for v in INCIDENT.split(","))
-    routes = nearest_k(g, lon, lat, snap_facilities(g, fac.lon, fac.lat), k,
+    routes = nearest_k(g, (lon, lat), snap_facilities(g, fac.lon, fac.lat), k,
                        closures=None if closures is None else closures(g))
     return [(fac.ext_ids[r.facility], r.time_s) for r in routes]
 

@@ -102,7 +102,7 @@ def test_nearest_k_matches_networkx_routes(county):
     here = rng.choice(np.flatnonzero(~g.orphan))
     lon, lat = g.node_lon[here] + 0.0005, g.node_lat[here]
     s = snap(g, lon, lat)
-    routes = nearest_k(g, lon, lat, fac, k=3)
+    routes = nearest_k(g, (lon, lat), fac, k=3)
     assert len(routes) == 3
     ref = {f: nx.shortest_path_length(G, int(n), s.node, weight="travel_time")
            for f, n in enumerate(fac_nodes) if nx.has_path(G, int(n), s.node)}
@@ -117,7 +117,7 @@ def test_nearest_k_matches_networkx_routes(county):
         seg = np.hypot(np.diff(xy[:, 0]) * np.cos(np.radians(xy[0, 1])), np.diff(xy[:, 1])) * DEG_LAT_M
         assert abs(seg.sum() - r.length_m) < 0.01 * r.length_m + 1
     # the other direction: incident to facility (one-way streets make it differ)
-    back = nearest_k(g, lon, lat, fac, k=3, direction="to_facility")
+    back = nearest_k(g, (lon, lat), fac, k=3, direction="to_facility")
     assert back[0].coords[0] == pytest.approx([g.node_lon[s.node], g.node_lat[s.node]])
 
 
@@ -130,8 +130,8 @@ def test_stored_trees_give_the_same_routes_as_searching(county, direction):
     trees = FacilityTrees(g, direction)
     for here in rng.choice(np.flatnonzero(~g.orphan), 25, replace=False):
         lon, lat = g.node_lon[here] + 0.0003, g.node_lat[here] - 0.0002
-        searched = nearest_k(g, lon, lat, fac, k=4, direction=direction)
-        stored = nearest_k(g, lon, lat, fac, k=4, direction=direction, trees=trees)
+        searched = nearest_k(g, (lon, lat), fac, k=4, direction=direction)
+        stored = nearest_k(g, (lon, lat), fac, k=4, direction=direction, trees=trees)
         assert [r.facility for r in stored] == [r.facility for r in searched]
         for a, b in zip(stored, searched, strict=True):
             assert a.time_s == pytest.approx(b.time_s, abs=1e-6)
@@ -149,20 +149,20 @@ def test_stored_trees_within_their_budget_and_never_with_closures(county):
     assert small.lookup(fac.nodes[:3]) is not None and len(small) == 3
     assert small.lookup(fac.nodes[3:5]) is not None and len(small) == 2  # full: emptied, then grown
     lon, lat = g.node_lon[nodes[0]] + 0.001, g.node_lat[nodes[0]]
-    assert [r.facility for r in nearest_k(g, lon, lat, fac, k=2, trees=small)] == \
-        [r.facility for r in nearest_k(g, lon, lat, fac, k=2)]
+    assert [r.facility for r in nearest_k(g, (lon, lat), fac, k=2, trees=small)] == \
+        [r.facility for r in nearest_k(g, (lon, lat), fac, k=2)]
     closed = np.zeros(g.n_edges, dtype=bool)
     closed[g.edge_u == nodes[0]] = True
     before = small.grown
-    want = [r.facility for r in nearest_k(g, lon, lat, fac, k=2, closures=closed)]
-    assert [r.facility for r in nearest_k(g, lon, lat, fac, k=2, closures=closed, trees=small)] == want
+    want = [r.facility for r in nearest_k(g, (lon, lat), fac, k=2, closures=closed)]
+    assert [r.facility for r in nearest_k(g, (lon, lat), fac, k=2, closures=closed, trees=small)] == want
     assert small.grown == before
     with pytest.raises(ValueError, match="direction"):
-        nearest_k(g, lon, lat, fac, k=2, direction="to_facility", trees=small)
+        nearest_k(g, (lon, lat), fac, k=2, direction="to_facility", trees=small)
     # trees grown with the closures answer those queries (and only those), as searching would
     closed_trees = FacilityTrees(g, "from_facility", closures=closed)
-    got = nearest_k(g, lon, lat, fac, k=3, closures=closed, trees=closed_trees)
-    ref = nearest_k(g, lon, lat, fac, k=3, closures=closed)
+    got = nearest_k(g, (lon, lat), fac, k=3, closures=closed, trees=closed_trees)
+    ref = nearest_k(g, (lon, lat), fac, k=3, closures=closed)
     assert closed_trees.grown == len(set(fac.nodes.tolist()))
     assert [(r.facility, round(r.time_s, 6), r.coords) for r in got] == \
         [(r.facility, round(r.time_s, 6), r.coords) for r in ref]
@@ -200,7 +200,7 @@ def test_stored_trees_read_and_grown_from_many_threads(county):
 
 def test_nearest_k_with_fewer_facilities_than_k():
     g = _ladder()
-    routes = nearest_k(g, 120.004, 30.0, [3], k=3)
+    routes = nearest_k(g, (120.004, 30.0), [3], k=3)
     assert len(routes) == 1 and routes[0].facility == 0
 
 
@@ -282,13 +282,13 @@ def test_closure_reroutes_nearest_k(county):
     fac = rng.choice(np.flatnonzero(~g.orphan), 20, replace=False)
     here = int(rng.choice(np.flatnonzero(~g.orphan)))
     lon, lat = g.node_lon[here], g.node_lat[here]
-    first = nearest_k(g, lon, lat, fac, k=1)[0]
+    first = nearest_k(g, (lon, lat), fac, k=1)[0]
     # close the middle of the fastest route
     xy = np.asarray(first.coords)
     mid = xy[len(xy) // 2]
     mask = closures_from_polygons(g, shapely.Point(mid).buffer(1e-5))
     assert mask.any()
-    again = nearest_k(g, lon, lat, fac, k=1, closures=mask)
+    again = nearest_k(g, (lon, lat), fac, k=1, closures=mask)
     assert not again or again[0].time_s >= first.time_s
     bad = np.zeros(3, dtype=bool)
     with pytest.raises(ValueError, match="one value per edge"):
@@ -327,7 +327,7 @@ def test_service_areas_are_nested_and_look_right(county):
     rng = np.random.default_rng(4)
     fac = rng.choice(np.flatnonzero(~g.orphan), 3, replace=False)
     lon, lat = g.node_lon[fac], g.node_lat[fac]
-    areas = service_areas(g, lon, lat, [5, 10, 15], buffer_m=150)
+    areas = service_areas(g, (lon, lat), [5, 10, 15], buffer_m=150)
     assert areas.crs.to_epsg() == 4326 and list(areas["minutes"]) == [5, 10, 15]
     assert (np.diff(areas["area_km2"]) > 0).all()
     geoms = areas.geometry.values
@@ -341,10 +341,10 @@ def test_service_areas_are_nested_and_look_right(county):
     far = np.isfinite(times) & (times > 1200)
     assert far.sum() > 50 and inside[far].mean() < 0.1
     flood = closures_from_polygons(g, areas.geometry.values[0].buffer(-0.002))
-    smaller = service_areas(g, lon, lat, [15], buffer_m=150, closures=flood)
+    smaller = service_areas(g, (lon, lat), [15], buffer_m=150, closures=flood)
     assert smaller["area_km2"].iloc[0] < areas["area_km2"].iloc[2]
     with pytest.raises(ValueError, match="minutes"):
-        service_areas(g, lon, lat, [])
+        service_areas(g, (lon, lat), [])
 
 
 def test_snap_refuses_points_far_outside_the_network(county):
@@ -369,7 +369,7 @@ def test_a_place_inside_a_closed_area_joins_the_nearest_open_road_and_is_routed(
     assert (touches & ~closed).any()
     assert s1.distance_m >= s0.distance_m
     fac = np.array([0, 1, 2, g.n_nodes - 1, g.n_nodes - 2])
-    routes = nearest_k(g, lon, lat, (g.node_lon[fac], g.node_lat[fac]), 3, closures=closed)
+    routes = nearest_k(g, (lon, lat), (g.node_lon[fac], g.node_lat[fac]), 3, closures=closed)
     assert len(routes) == 3
     for r in routes:  # no route runs through the closed area
         line = shapely.LineString(r.coords) if len(r.coords) > 1 else None

@@ -222,7 +222,7 @@ def route(
     n_closed = int(closures.sum()) if closures is not None else 0
     snapped = snap_facilities(graph, fac.lon, fac.lat, norms=norms)
     here = snap(graph, lon, lat, norms=norms)
-    routes = nearest_k(graph, lon, lat, snapped, k, closures=closures, direction=d, norms=norms)
+    routes = nearest_k(graph, (lon, lat), snapped, k, closures=closures, direction=d, norms=norms)
 
     console.print(f"place ({lon:.6f}, {lat:.6f}) joins the road {here.distance_m:,.0f} m away; "
                   f"{len(fac)} usable {to}; {'from' if d == 'from_facility' else 'to'} the facility"
@@ -303,7 +303,7 @@ def isochrones(
     features = []
     t = Table("facility" if each else "facilities", "minutes", "area (km²)", header_style="bold")
     for i, idx in groups:
-        gdf = service_areas(graph, fac.lon[idx], fac.lat[idx], bands, closures=closures, direction=d,
+        gdf = service_areas(graph, (fac.lon[idx], fac.lat[idx]), bands, closures=closures, direction=d,
                             buffer_m=buffer_m, norms=norms)
         for m, a, geom in zip(gdf["minutes"], gdf["area_km2"], gdf.geometry, strict=True):
             props = {"minutes": float(m), "area_km2": round(float(a), 4), "layer": layer, "direction": d,

@@ -351,7 +351,7 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
         raise NotKept("trees not grown yet")
     feats = []
     if len(fac):
-        routes = nearest_k(graph, qlon, qlat, snapped, k, closures=closures, direction=direction, norms=norms,
+        routes = nearest_k(graph, (qlon, qlat), snapped, k, closures=closures, direction=direction, norms=norms,
                            trees=trees)
         for rank, r in enumerate(routes, 1):
             coords = r.coords if len(r.coords) >= 2 else [*r.coords, *r.coords] or [[lon, lat], [lon, lat]]
@@ -420,7 +420,7 @@ def service_area(request: Request,
     body = cache.get(key)
     if body is not None:
         return Response(body, media_type=GEOJSON)
-    gdf = service_areas(graph, fac.lon, fac.lat, bands, closures=closures, direction=direction, buffer_m=buffer_m,
+    gdf = service_areas(graph, (fac.lon, fac.lat), bands, closures=closures, direction=direction, buffer_m=buffer_m,
                         norms=norms)
     feats = [{"type": "Feature", "id": i,
               "geometry": None if g is None or g.is_empty else mapping(g),
