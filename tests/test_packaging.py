@@ -48,3 +48,14 @@ def test_the_http_process_loads_no_command_line():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT.parent)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_every_base_module_of_layers_is_in_a_tier():
+    """The tiers contract lists the base modules of layers/ one by one (layers/ also holds the
+    load and demo tiers); a new module there must be placed, or import-linter would not see it."""
+    text = (ROOT / ".importlinter").read_text(encoding="utf-8")
+    base = {p.stem for p in (ROOT / "layers").glob("*.py") if p.stem != "__init__"}
+    base |= {p.name for p in (ROOT / "layers").iterdir()
+             if p.is_dir() and (p / "__init__.py").exists() and p.name not in ("load", "demo")}
+    missing = {m for m in base if f"emgis.layers.{m}" not in text}
+    assert not missing, f"add emgis.layers.{missing} to a tier in .importlinter"
