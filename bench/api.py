@@ -6,13 +6,14 @@ A throwaway PostGIS gets the demo county (roads, 20-odd thousand nodes: county s
 area incident (a closed flooded area); the API runs as its own process (``python -m uvicorn
 --factory api.app:create_app`` with ``EMGIS_DATABASE_URL``, ``--workers 1`` then ``2`` on a 2-core
 machine) and this process is the load generator: ``--clients`` asyncio clients (a lean keep-alive
-HTTP/1.1 client, one connection each; ``--httpx`` for httpx), each asking ``GET /analyses/nearest?lon=..&lat=..&layer=..&k=3`` for
-random places in the county (a village's point, jittered by up to ~300 m) until ``--requests``
-answers have come back. Before each run every connection is warmed up (so every worker has
-loaded its road graph and grown its facilities' trees); warm-up answers are not timed.
+HTTP/1.1 client, one connection each; ``--httpx`` for httpx), each asking
+``GET /analyses/nearest?lon=..&lat=..&layer=..&k=3`` for random places in the county (a
+village's point, jittered by up to ~300 m) until ``--requests`` answers have come back.
+Before each run every connection is warmed up (so every worker has loaded its road graph and
+grown its facilities' trees); warm-up answers are not timed.
 ``--uncached`` adds runs with the API's memory off (``EMGIS_API_CACHE=false``,
-``EMGIS_API_ROUTE_TREES_MB=0``: a database read and a Dijkstra search per request), to compare. Only 127.0.0.1 is contacted; every run
-is bounded in count and in time (``--time-limit``).
+``EMGIS_API_ROUTE_TREES_MB=0``: a database read and a Dijkstra search per request), to compare.
+Only 127.0.0.1 is contacted; every run is bounded in count and in time (``--time-limit``).
 
 Runs per worker setting: team bases, shelters, team bases with ``avoid`` (the incident's area
 closes its roads), and team bases with people clicking (each client waits ``--think`` seconds,
@@ -51,8 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 TARGET_P95_MS = 100.0
 
-#: uvicorn runs on uvloop (a dependency), which sets TCP_NODELAY on every connection; on plain asyncio
-#: ``--workers 2`` or more would leave Nagle on (Kludex/uvicorn#3149, +40 ms an answer).
+#: uvicorn runs on uvloop (a dependency), which sets TCP_NODELAY on every connection; on plain
+#: asyncio ``--workers 2`` or more would leave Nagle on (Kludex/uvicorn#3149, +40 ms an answer).
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -86,19 +87,22 @@ def _demo_database():
         with open_database(DatabaseSettings(home=home, database_url=None)) as db:
             files = write_demo_county(Path(tmp) / "files")
             load_demo(db, files, console=Console(quiet=True), home=home)
-            with db.engine.begin() as c:  # a flooded area (~1 km across) around the village nearest the centre
+            # a flooded area (~1 km across) around the village nearest the centre
+            with db.engine.begin() as c:
                 incident = c.execute(sa.text(
-                    "WITH v AS (SELECT ST_PointOnSurface(geom) p FROM admin_units WHERE level = 'village' "
-                    "AND geom IS NOT NULL), ctr AS (SELECT ST_Centroid(ST_Collect(p)) c FROM v) "
+                    "WITH v AS (SELECT ST_PointOnSurface(geom) p FROM admin_units "
+                    "WHERE level = 'village' AND geom IS NOT NULL), "
+                    "ctr AS (SELECT ST_Centroid(ST_Collect(p)) c FROM v) "
                     "INSERT INTO incidents (title, incident_type, level, status, geom) "
-                    "SELECT 'bench flood', 'flood', 'III', 'responding', ST_Buffer(v.p, 0.005) FROM v, ctr "
-                    "ORDER BY v.p <-> ctr.c LIMIT 1 RETURNING id")).scalar_one()
+                    "SELECT 'bench flood', 'flood', 'III', 'responding', ST_Buffer(v.p, 0.005) "
+                    "FROM v, ctr ORDER BY v.p <-> ctr.c LIMIT 1 RETURNING id")).scalar_one()
                 size = c.execute(sa.text(
                     "SELECT (SELECT nodes FROM road_networks WHERE name = 'default'), "
                     "(SELECT edges FROM road_networks WHERE name = 'default'), "
                     "(SELECT count(*) FROM admin_units WHERE level = 'village'), "
                     "(SELECT count(*) FROM team_bases), (SELECT count(*) FROM shelters)")).one()
-            print("county: road network {:,} nodes / {:,} edges, {} villages, {} team bases, {} shelters".format(*size),
+            print("county: road network {:,} nodes / {:,} edges, {} villages, {} team bases, "
+                  "{} shelters".format(*size),
                   flush=True)
             yield db, home, int(incident)
 
@@ -153,10 +157,12 @@ def _server(url: str, home: Path, workers: int, logdir: Path, cached: bool = Tru
     if not cached:
         env.update(EMGIS_API_CACHE="false", EMGIS_API_ROUTE_TREES_MB="0")
     log = logdir / f"uvicorn-{workers}{'' if cached else '-uncached'}.log"
-    with log.open("wb") as out:  # a file, not a pipe: a chatty server must never block on a full pipe
+    # a file, not a pipe: a chatty server must never block on a full pipe
+    with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "emgis.api.http.app:create_app", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+            [sys.executable, "-m", "uvicorn", "--factory", "emgis.api.http.app:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+             "--log-level", "warning", "--no-access-log"],
             env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)  # Ctrl-C reaches us only; we stop the group in order
     base = f"http://127.0.0.1:{port}"
@@ -164,14 +170,16 @@ def _server(url: str, home: Path, workers: int, logdir: Path, cached: bool = Tru
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the server stopped (exit {proc.returncode}): {log.read_text()[-2000:]}")
+                raise RuntimeError(f"the server stopped (exit {proc.returncode}): "
+                                   f"{log.read_text()[-2000:]}")
             try:
                 if httpx.get(base + "/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer /health within 90 s: {log.read_text()[-2000:]}")
+                raise RuntimeError("the server did not answer /health within 90 s: "
+                                   f"{log.read_text()[-2000:]}")
             time.sleep(0.2)
         yield Server(base, proc, log)
     finally:
@@ -202,9 +210,11 @@ class Result:
     wall_s: float = 0.0
     server_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
-    machine_busy: float = 0.0  # share of all cores busy during the run (every process, Postgres included)
+    # share of all cores busy during the run (every process, Postgres included)
+    machine_busy: float = 0.0
     timed_out: bool = False
-    reopened: int = 0  # idle keep-alive connections the server had closed, reopened and the request resent
+    # idle keep-alive connections the server had closed, reopened and the request resent
+    reopened: int = 0
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -239,8 +249,8 @@ class _RawConnection:
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
                 raise
-            # the server closed the idle keep-alive connection (uvicorn: after 5 s): once more on a new
-            # one, as HTTP clients do; the time lost is part of the latency
+            # the server closed the idle keep-alive connection (uvicorn: after 5 s): once more on a
+            # new one, as HTTP clients do; the time lost is part of the latency
             self.reopened += 1
             return await self._get(path)
 
@@ -248,7 +258,8 @@ class _RawConnection:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         try:
-            self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode())
+            self.writer.write(f"GET {path} HTTP/1.1\r\n"
+                              f"Host: {self.host}:{self.port}\r\n\r\n".encode())
             head = await self.reader.readuntil(b"\r\n\r\n")
             lines = head.split(b"\r\n")
             status = int(lines[0].split()[1])
@@ -281,8 +292,8 @@ class _RawConnection:
         self.reader = self.writer = None
 
 
-async def _load(server: Server, urls: list[str], warmup: list[str], clients: int, time_limit_s: float,
-                think_s: float, seed: int, use_httpx: bool = False) -> Result:
+async def _load(server: Server, urls: list[str], warmup: list[str], clients: int,
+                time_limit_s: float, think_s: float, seed: int, use_httpx: bool = False) -> Result:
     lat: list[float] = []
     res = Result(np.empty(0))
     rng = random.Random(seed)
@@ -307,7 +318,8 @@ async def _load(server: Server, urls: list[str], warmup: list[str], clients: int
             key = None if ok else f"HTTP {status}" + ("" if status != 200 else " (no features)")
             if key and not res.first_error:
                 res.first_error = f"{u}: {status} {body[:300].decode(errors='replace')}"
-        except Exception as exc:  # refused, reset, timed out, not JSON: counted by kind, never raised
+        except Exception as exc:
+            # refused, reset, timed out, not JSON: counted by kind, never raised
             key = type(exc).__name__
             if not res.first_error:
                 res.first_error = f"{u}: {exc!r}"[:400]
@@ -370,13 +382,15 @@ def _report(label: str, r: Result, judge: bool = True) -> bool:
     errs = ", ".join(f"{k} x{v}" for k, v in sorted(r.errors.items())) or "0"
     print(f"{label}: {done} requests, errors {errs}, {n / r.wall_s:6.1f} req/s, p50 {p50:7.1f} ms, "
           f"p95 {p95:7.1f} ms, p99 {p99:7.1f} ms, max {mx:7.1f} ms | CPU/request: server "
-          f"{1000 * r.server_cpu_s / max(done, 1):5.1f} ms, load generator {1000 * r.client_cpu_s / max(done, 1):4.1f} ms;"
+          f"{1000 * r.server_cpu_s / max(done, 1):5.1f} ms, "
+          f"load generator {1000 * r.client_cpu_s / max(done, 1):4.1f} ms;"
           f" cores busy {100 * r.machine_busy:3.0f}% | "
-          + (f"target p95 < {TARGET_P95_MS:.0f} ms: {'OK' if ok else 'MISS'}" if judge else "(to compare)")
+          + (f"target p95 < {TARGET_P95_MS:.0f} ms: {'OK' if ok else 'MISS'}" if judge
+             else "(to compare)")
           + f"{' (stopped at the time limit)' if r.timed_out else ''}", flush=True)
     if r.reopened:
-        print(f"    {r.reopened} requests found their idle keep-alive connection closed by the server and were sent "
-              "again on a new one (timed from the first try)", flush=True)
+        print(f"    {r.reopened} requests found their idle keep-alive connection closed by the "
+              "server and were sent again on a new one (timed from the first try)", flush=True)
     if r.first_error:
         print(f"    first error: {r.first_error}", flush=True)
     return not r.errors
@@ -398,8 +412,8 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
 
     app = create_app(ApiSettings(), engine=db.engine, db_settings=DatabaseSettings(home=home))
     app.state.changes.start()  # what the app's lifespan does when served
-    req = Request({"type": "http", "app": app, "method": "GET", "path": "/analyses/nearest", "headers": [],
-                   "query_string": b""})
+    req = Request({"type": "http", "app": app, "method": "GET", "path": "/analyses/nearest",
+                   "headers": [], "query_string": b""})
 
     def call(lon, lat, avoid):
         q = analyses.NearestQuery(lon, lat, "team_bases", 3, avoid, "from_facility", None)
@@ -419,8 +433,8 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
         for lon, lat in places[20:20 + n]:
             call(lon, lat, avoid)
         prof.disable()
-        print(f"\nthe handler alone (api.analyses._nearest, no HTTP), {n} places, avoid={avoid}: {plain:.2f} ms a "
-              "request; where it goes (cProfile, cumulative then own time):")
+        print(f"\nthe handler alone (api.analyses._nearest, no HTTP), {n} places, avoid={avoid}: "
+              f"{plain:.2f} ms a request; where it goes (cProfile, cumulative then own time):")
         for sort, lines in (("cumulative", 30), ("tottime", 12)):
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats(sort).print_stats(lines)
@@ -434,12 +448,14 @@ def _profile(db, home: Path, places: list[tuple[float, float]], n: int, incident
 
 def _scenarios(a, incident: int) -> list[tuple[str, str, int, float]]:
     """(label, query tail, clients, think seconds) for each run."""
-    runs = [(f"{a.clients:2d} clients {layer:10}", f"&layer={layer}", a.clients, 0.0) for layer in a.layers.split(",")]
+    runs = [(f"{a.clients:2d} clients {layer:10}", f"&layer={layer}", a.clients, 0.0)
+            for layer in a.layers.split(",")]
     if not a.no_avoid:
         runs.append((f"{a.clients:2d} clients team_bases avoid={incident} (area closes roads)",
                      f"&layer=team_bases&avoid={incident}", a.clients, 0.0))
     if a.think > 0:
-        runs.append((f"{a.clients:2d} clients team_bases, {a.think:g} s think", "&layer=team_bases", a.clients, a.think))
+        runs.append((f"{a.clients:2d} clients team_bases, {a.think:g} s think", "&layer=team_bases",
+                     a.clients, a.think))
     if a.baseline:
         runs.insert(0, (" 1 client  team_bases (service time)", "&layer=team_bases", 1, 0.0))
     return runs
@@ -452,34 +468,45 @@ def _on_sigterm(signum, frame):  # make SIGTERM unwind like Ctrl-C, through ever
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
-    ap.add_argument("--requests", type=int, default=2000, help="timed requests per run (default 2000)")
-    ap.add_argument("--workers", default="1,2", help="uvicorn worker counts to try, comma-separated (default 1,2)")
+    ap.add_argument("--requests", type=int, default=2000,
+                    help="timed requests per run (default 2000)")
+    ap.add_argument("--workers", default="1,2",
+                    help="uvicorn worker counts to try, comma-separated (default 1,2)")
     ap.add_argument("--layers", default="team_bases,shelters", help="layers to run back-to-back")
-    ap.add_argument("--no-avoid", action="store_true", help="skip the run with an area incident's roads closed")
+    ap.add_argument("--no-avoid", action="store_true",
+                    help="skip the run with an area incident's roads closed")
     ap.add_argument("--think", type=float, default=1.0,
-                    help="also a run where each client waits this long (mean, exponential) between requests, "
-                         "as people clicking do; 0 = no such run (default 1)")
-    ap.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the one-client run")
-    ap.add_argument("--quick", action="store_true", help="300 requests, 1 worker, team bases (+ avoid) only")
-    ap.add_argument("--httpx", action="store_true", help="load with httpx.AsyncClient (costlier) instead of "
-                    "the built-in keep-alive client")
-    ap.add_argument("--uncached", action="store_true", help="also run each setting with the API's memory off "
-                    "(a database read and a search per request), to compare")
+                    help="also a run where each client waits this long (mean, exponential) "
+                         "between requests, as people clicking do; 0 = no such run (default 1)")
+    ap.add_argument("--no-baseline", dest="baseline", action="store_false",
+                    help="skip the one-client run")
+    ap.add_argument("--quick", action="store_true",
+                    help="300 requests, 1 worker, team bases (+ avoid) only")
+    ap.add_argument("--httpx", action="store_true",
+                    help="load with httpx.AsyncClient (costlier) instead of "
+                         "the built-in keep-alive client")
+    ap.add_argument("--uncached", action="store_true",
+                    help="also run each setting with the API's memory off "
+                         "(a database read and a search per request), to compare")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--time-limit", type=float, default=120, help="stop a run after this many seconds")
+    ap.add_argument("--time-limit", type=float, default=120,
+                    help="stop a run after this many seconds")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also profile N sequential requests in this process (cProfile)")
     a = ap.parse_args(argv)
     if a.quick:
         a.requests, a.workers, a.layers, a.think = min(a.requests, 300), "1", "team_bases", 0.0
     signal.signal(signal.SIGTERM, _on_sigterm)
-    print(f"machine: {os.cpu_count()} cores; load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+    print(f"machine: {os.cpu_count()} cores; "
+          f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
           flush=True)
     t0 = time.perf_counter()
     clean = True
     try:
-        with _demo_database() as (db, home, incident), tempfile.TemporaryDirectory(prefix="emgis-bench-log-") as logs:
-            print(f"demo county loaded in {time.perf_counter() - t0:.0f} s (not timed); area incident {incident}",
+        with (_demo_database() as (db, home, incident),
+              tempfile.TemporaryDirectory(prefix="emgis-bench-log-") as logs):
+            print(f"demo county loaded in {time.perf_counter() - t0:.0f} s (not timed); "
+                  f"area incident {incident}",
                   flush=True)
             n_warm = 2 * a.clients
             places = _places(db, a.requests + n_warm, a.seed)
@@ -490,22 +517,25 @@ def main(argv=None) -> int:
                         if cached or a.uncached]
             for workers, cached in settings:
                 with _server(db.url, home, workers, Path(logs), cached) as server:
-                    what = "" if cached else ", memory off (EMGIS_API_CACHE=false, EMGIS_API_ROUTE_TREES_MB=0)"
-                    print(f"-- uvicorn --workers {workers}{what} (pid {server.proc.pid}), load average "
-                          f"{os.getloadavg()[0]:.2f}", flush=True)
+                    what = "" if cached else (", memory off (EMGIS_API_CACHE=false, "
+                                              "EMGIS_API_ROUTE_TREES_MB=0)")
+                    print(f"-- uvicorn --workers {workers}{what} (pid {server.proc.pid}), "
+                          f"load average {os.getloadavg()[0]:.2f}", flush=True)
                     for i, (label, tail, clients, think) in enumerate(_scenarios(a, incident)):
-                        urls = [f"/analyses/nearest?lon={lon:.6f}&lat={lat:.6f}&k=3{tail}" for lon, lat in places]
+                        urls = [f"/analyses/nearest?lon={lon:.6f}&lat={lat:.6f}&k=3{tail}"
+                                for lon, lat in places]
                         n = a.requests if clients > 1 else min(a.requests, 300)
-                        res = asyncio.run(_load(server, urls[n_warm:n_warm + n], urls[:n_warm], clients,
-                                                a.time_limit, think, a.seed + i, a.httpx))
-                        clean &= _report(f"workers {workers}{'' if cached else ' uncached'} {label}", res,
-                                         judge=cached)
+                        res = asyncio.run(_load(server, urls[n_warm:n_warm + n], urls[:n_warm],
+                                                clients, a.time_limit, think, a.seed + i, a.httpx))
+                        clean &= _report(f"workers {workers}{'' if cached else ' uncached'} "
+                                         f"{label}", res, judge=cached)
                     if server.proc.poll() is not None:
                         raise RuntimeError(f"the server died: {server.log.read_text()[-2000:]}")
     except KeyboardInterrupt:
         print("interrupted; server and cluster stopped", file=sys.stderr)
         return 130
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; total {time.perf_counter() - t0:.0f} s")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"total {time.perf_counter() - t0:.0f} s")
     return 0 if clean else 1
 
 

@@ -26,7 +26,8 @@ TOWNSHIPS_PER_COUNTY = 15
 
 
 def make_code_list(n_villages: int, *, vintage: int = 2022) -> pd.DataFrame:
-    """Build a code list of counties, townships and ``n_villages`` villages with a consistent hierarchy."""
+    """Build a code list of counties, townships and ``n_villages`` villages with a consistent
+    hierarchy."""
     per_county = VILLAGES_PER_TOWNSHIP * TOWNSHIPS_PER_COUNTY
     n_counties = -(-n_villages // per_county)
     provinces = np.array(sorted(PROVINCES), dtype=np.int64)
@@ -37,7 +38,8 @@ def make_code_list(n_villages: int, *, vintage: int = 2022) -> pd.DataFrame:
     vill_seg = np.r_[1:6, 200:200 + VILLAGES_PER_TOWNSHIP - 5].astype(np.int64)
     village = (town[:, None] * 1000 + vill_seg[None, :]).ravel()[:n_villages]
     parts = []
-    for level, num, scale, parent_scale in (("county", county, 10**6, 10**8), ("township", town, 1000, 10**6),
+    for level, num, scale, parent_scale in (("county", county, 10**6, 10**8),
+                                            ("township", town, 1000, 10**6),
                                             ("village", village, 1, 1000)):
         code = num * scale
         parts.append(pd.DataFrame({
@@ -90,12 +92,15 @@ def run(n_rows: int = 700_000, *, db_writer: Callable[[CensusResult], object] | 
         result = read_census(path, year=year, code_list=code_list)
         t2 = time.perf_counter()
         out = {
-            "rows": float(len(result.frame)), "file_mb": path.stat().st_size / 1e6, "generate_s": t1 - t0,
-            "parse_validate_s": t2 - t1, "parse_validate_rows_per_s": len(result.frame) / (t2 - t1),
-            "errors": float(len(result.problems.errors)), "warnings": float(len(result.problems.warnings)),
+            "rows": float(len(result.frame)), "file_mb": path.stat().st_size / 1e6,
+            "generate_s": t1 - t0, "parse_validate_s": t2 - t1,
+            "parse_validate_rows_per_s": len(result.frame) / (t2 - t1),
+            "errors": float(len(result.problems.errors)),
+            "warnings": float(len(result.problems.warnings)),
         }
         if len(result.frame) != n_rows or int(result.frame["population"].sum()) != total:
-            raise AssertionError(f"benchmark file did not parse cleanly: {result.problems.items[:5]}")
+            raise AssertionError("benchmark file did not parse cleanly: "
+                                 f"{result.problems.items[:5]}")
         if db_writer is not None:
             t3 = time.perf_counter()
             db_writer(result)
@@ -153,9 +158,11 @@ def run_database(n_rows: int = 700_000) -> dict[str, float]:
         res = load_census(db.engine, path, year=2020, actor="bench")
         t2 = time.perf_counter()
         if res.rows != n_rows or res.total != total:
-            raise AssertionError(f"census bench loaded {res.rows} rows / {res.total}, expected {n_rows} / {total}")
+            raise AssertionError(f"census bench loaded {res.rows} rows / {res.total}, "
+                                 f"expected {n_rows} / {total}")
         with db.engine.connect() as c:
-            stored = c.execute(sa.text("SELECT count(*), sum(population) FROM population WHERE year = 2020")).one()
+            stored = c.execute(sa.text("SELECT count(*), sum(population) FROM population "
+                                       "WHERE year = 2020")).one()
         if (int(stored[0]), int(stored[1])) != (n_rows, total):
             raise AssertionError(f"database holds {tuple(stored)}, expected {(n_rows, total)}")
         out["emgis_load_rows"] = float(res.rows)
@@ -163,16 +170,19 @@ def run_database(n_rows: int = 700_000) -> dict[str, float]:
         out["emgis_rows_per_s"] = res.rows / (t2 - t1)
         # the peer: pandas to_sql of the already-clean frame (no reading, no checks)
         with db.engine.connect() as c:
-            frame = pd.read_sql(sa.text("SELECT code, year, population, households, age_0_14, age_15_64, "
-                                        "age_65_plus, urban_rural_class FROM population WHERE year = 2020"), c)
+            frame = pd.read_sql(sa.text("SELECT code, year, population, households, age_0_14, "
+                                        "age_15_64, age_65_plus, urban_rural_class "
+                                        "FROM population WHERE year = 2020"), c)
         with db.engine.begin() as c:
             c.execute(sa.text("CREATE TABLE bench_population (LIKE population INCLUDING DEFAULTS)"))
         t3 = time.perf_counter()
         with db.engine.begin() as c:
-            frame.to_sql("bench_population", c, if_exists="append", index=False, method="multi", chunksize=5000)
+            frame.to_sql("bench_population", c, if_exists="append", index=False, method="multi",
+                         chunksize=5000)
         out["pandas_to_sql_s"] = time.perf_counter() - t3
         out["pandas_to_sql_rows_per_s"] = len(frame) / out["pandas_to_sql_s"]
-        out["ratio_emgis_full_load_vs_pandas_write_only"] = out["emgis_rows_per_s"] / out["pandas_to_sql_rows_per_s"]
+        out["ratio_emgis_full_load_vs_pandas_write_only"] = (out["emgis_rows_per_s"]
+                                                             / out["pandas_to_sql_rows_per_s"])
     return out
 
 
@@ -186,7 +196,8 @@ def main() -> None:
     for k, v in res.items():
         print(f"  {k:44s} {v:,.2f}")
     if not args.no_db:
-        print("emgis load census into PostGIS (read + check + COPY, one transaction) vs pandas to_sql")
+        print("emgis load census into PostGIS (read + check + COPY, one transaction) "
+              "vs pandas to_sql")
         for k, v in run_database(args.n_rows).items():
             print(f"  {k:44s} {v:,.2f}")
 

@@ -71,7 +71,8 @@ def bench_nearest_facility(g: CompiledGraph, G, rng, n_fac: int, minutes: float,
                  np.allclose(times[both], nxa[both], atol=1e-6) and
                  np.array_equal(np.isfinite(ref), np.isfinite(times)))
     ok = t_nx / t_em >= 30 and t_em <= 2 * t_sp
-    print(f"  {_verdict(ok)} {n_fac:4d} facilities, {minutes:4.0f} min: emgis {t_em * 1e3:8.2f} ms | "
+    print(f"  {_verdict(ok)} {n_fac:4d} facilities, {minutes:4.0f} min: "
+          f"emgis {t_em * 1e3:8.2f} ms | "
           f"scipy {t_sp * 1e3:8.2f} ms | networkx {t_nx * 1e3:9.1f} ms | "
           f"nx/emgis {t_nx / t_em:7.1f}x (>=30) | emgis/scipy {t_em / t_sp:5.2f} (<=2) | "
           f"reached {both.mean():.1%} | agree {agree}")
@@ -174,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         mat = p.matrix(reverse=True)
         t_sp, _ = _best(lambda: dijkstra(mat, indices=fac, min_only=True, limit=1800,
                                          return_predecessors=True), 3)
-        print(f"  {_verdict(t_em < 2)} province nearest-facility coverage (500 facilities, 30 min): "
-              f"emgis {t_em:.2f} s (<2) | scipy {t_sp:.2f} s | reached {np.isfinite(times).mean():.1%}")
+        print(f"  {_verdict(t_em < 2)} province nearest-facility coverage "
+              f"(500 facilities, 30 min): emgis {t_em:.2f} s (<2) | scipy {t_sp:.2f} s | "
+              f"reached {np.isfinite(times).mean():.1%}")
         with tempfile.TemporaryDirectory() as tmp:
             path = p.save(Path(tmp) / "province.npz")
             t_load, _ = _best(lambda: CompiledGraph.load(path), 3)

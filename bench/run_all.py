@@ -1,4 +1,5 @@
-"""Run every benchmark in turn (`make bench`): each runs its peers in the same process and prints ratios.
+"""Run every benchmark in turn (`make bench`): each runs its peers in the same process and
+prints ratios.
 
 Usage: ``python -m bench.run_all [--quick]``. Each benchmark is its own module and can be run alone
 (``python -m bench.routing``, ``python -m bench.census``, ``python -m bench.siting``).

@@ -136,8 +136,10 @@ def county(g, rng, n_dem, n_cand, ps, minutes, spopt_limit, emgis_limit, models,
            spopt_pmedian="one"):
     dem, cand, w = instance(g, rng, n_dem, n_cand)
     out(f"\n== county: {n_dem} demand points ({w.sum():,.0f} people), {n_cand} candidates ==")
-    out(f"{'model':7} {'std':>4} {'p':>3} | {'emgis s':>8} {'objective':>14} {'gap':>8} {'status':>9} "
-        f"| {'spopt s':>8} {'objective':>14} {'status':>10} | {'ratio':>7} {'same':>5} {'check':>5}")
+    out(f"{'model':7} {'std':>4} {'p':>3} | "
+        f"{'emgis s':>8} {'objective':>14} {'gap':>8} {'status':>9} "
+        f"| {'spopt s':>8} {'objective':>14} {'status':>10} "
+        f"| {'ratio':>7} {'same':>5} {'check':>5}")
     results = []
     pmed_runs = 0
     for mins in minutes:
@@ -175,7 +177,8 @@ def county(g, rng, n_dem, n_cand, ps, minutes, spopt_limit, emgis_limit, models,
 def large(g, rng, n_dem, n_cand, p, minutes, spopt_limit, emgis_limit, pmedian_minutes):
     dem, cand, w = instance(g, rng, n_dem, n_cand)
     out(f"\n== large: {n_dem} demand points, {n_cand} candidates, p = {p} "
-        f"(target: gap <= 0.5 % proven, <= {emgis_limit:.0f} s; HiGHS mip_rel_gap {LARGE_GAP:g}) ==")
+        f"(target: gap <= 0.5 % proven, <= {emgis_limit:.0f} s; "
+        f"HiGHS mip_rel_gap {LARGE_GAP:g}) ==")
     for mins in minutes:
         s = mins * 60.0
         T, t_mat = matrix(g, dem, cand, s)
@@ -219,7 +222,8 @@ def capacitated(g, rng, n_dem, n_cand, p, minutes, limit):
     r = capacitated_mclp(T, w, s, p, cap, existing=existing, allowed=allowed,
                          time_limit_s=limit - t_mat - 2, mip_rel_gap=1e-4)
     te = time.perf_counter() - t0 + t_mat
-    chk = check_solution(r, T, w, standard_s=s, p=p, existing=existing, allowed=allowed, capacity=cap)
+    chk = check_solution(r, T, w, standard_s=s, p=p, existing=existing, allowed=allowed,
+                         capacity=cap)
     unc = mclp(T, w, s, p, existing=existing, allowed=allowed, time_limit_s=limit)
     ok = r.mip_gap <= 0.01 and te <= limit and chk.ok
     out(f"\n== capacitated MCLP, county: {n_dem} demand, {n_cand} candidates, p = {p}, "
@@ -228,7 +232,8 @@ def capacitated(g, rng, n_dem, n_cand, p, minutes, limit):
         f"(uncapacitated MCLP covers {fmt_obj(unc.objective)}); bound {fmt_obj(r.bound)} "
         f"gap {r.mip_gap:.2e} {r.status}; vars {r.n_vars:,} rows {r.n_rows:,}; "
         f"max load/capacity {np.max(chk.loads[r.chosen] / np.maximum(cap[r.chosen], 1e-9)):.3f}; "
-        f"check {'ok' if chk.ok else chk.problems}  {'OK' if ok else 'MISS'} (<= 1 %, <= {limit:.0f} s)")
+        f"check {'ok' if chk.ok else chk.problems}  "
+        f"{'OK' if ok else 'MISS'} (<= 1 %, <= {limit:.0f} s)")
     out("spopt: no capacitated MCLP (pysal/spopt#415)")
 
 

@@ -13,9 +13,10 @@ test must not leave 127.0.0.1, so emgis serves its own copies:
 * **How they are linked.** :func:`localize` rewrites ``default_js``/``default_css`` on each
   element *instance* of a map (``add_js_link`` on the class would change every map in the
   process) to URLs under a base: ``/static/leaflet`` when the app serves them
-  (``emgis.api.http.pages.mount_assets``), or a path relative to a standalone HTML file whose directory gets a
-  copy (:func:`copy_assets`). Resources the risk map does not use (jQuery, Bootstrap, fonts,
-  awesome-markers) are dropped; any other unknown resource is an error, not a silent CDN link.
+  (``emgis.api.http.pages.mount_assets``), or a path relative to a standalone HTML file whose
+  directory gets a copy (:func:`copy_assets`). Resources the risk map does not use (jQuery,
+  Bootstrap, fonts, awesome-markers) are dropped; any other unknown resource is an error, not a
+  silent CDN link.
 * **emgis's own files.** The pages' own scripts and styles (the live map's logic and panel,
   ``maps/static/emgis/``, in git) are linked the same way, under ``<base>/emgis/``, and are
   copied beside a page written to disk like Leaflet's.

@@ -50,7 +50,8 @@ def _minutes(t: object) -> str | None:
 
 
 def _demand_features(demand: gpd.GeoDataFrame, flag: str) -> dict:
-    pop = demand["population"].to_numpy(dtype=float) if "population" in demand else np.ones(len(demand))
+    pop = (demand["population"].to_numpy(dtype=float) if "population" in demand
+           else np.ones(len(demand)))
     radius = np.clip(np.sqrt(np.maximum(pop, 0)) / 6, 3, 18)
     feats = []
     for i, (g, covered) in enumerate(zip(demand.geometry, demand[flag].to_numpy(), strict=True)):
@@ -58,11 +59,13 @@ def _demand_features(demand: gpd.GeoDataFrame, flag: str) -> dict:
             continue
         row = demand.iloc[i]
         feats.append({"type": "Feature", "geometry": g.__geo_interface__, "properties": {
-            "radius": float(radius[i]), "colour": COVERED if covered else UNCOVERED, "stroke": "#ffffff",
-            "weight": 1, "cls": "emgis-demand " + ("covered" if covered else "uncovered"),
+            "radius": float(radius[i]), "colour": COVERED if covered else UNCOVERED,
+            "stroke": "#ffffff", "weight": 1,
+            "cls": "emgis-demand " + ("covered" if covered else "uncovered"),
             "popup": _popup(row.get("name") or row.get("code"), [
                 ("代码 Code", row.get("code")), ("人口 Population", f"{pop[i]:,.0f}"),
-                ("最近设施 Nearest", row.get("facility")), ("时间 Time", _minutes(row.get("time_s"))),
+                ("最近设施 Nearest", row.get("facility")),
+                ("时间 Time", _minutes(row.get("time_s"))),
                 ("达标 Within standard", "是 yes" if covered else "否 no")]),
         }})
     return {"type": "FeatureCollection", "features": feats}
@@ -86,12 +89,13 @@ class CoverageLegend(MacroElement):
     _template = Template(
         """
         {% macro html(this, kwargs) %}
-        <div class="emgis-coverage-legend" style="position: absolute; bottom: 24px; left: 12px; z-index: 1000;
-             background: white; padding: 8px 10px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
-             font: 13px/1.5 sans-serif;">
+        <div class="emgis-coverage-legend" style="position: absolute; bottom: 24px; left: 12px;
+             z-index: 1000; background: white; padding: 8px 10px; border-radius: 4px;
+             box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 13px/1.5 sans-serif;">
           <b>{{ this.title }}</b><br>
           {% for colour, text in this.rows %}
-          <span style="display:inline-block;width:12px;height:12px;border-radius:6px;background:{{ colour }};
+          <span style="display:inline-block;width:12px;height:12px;border-radius:6px;
+                background:{{ colour }};
                 margin-right:6px;vertical-align:middle"></span>{{ text }}<br>
           {% endfor %}
           {% if this.note %}<small>{{ this.note }}</small>{% endif %}
@@ -109,7 +113,8 @@ class CoverageLegend(MacroElement):
 
 
 def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None = None, *,
-                 new_sites: gpd.GeoDataFrame | None = None, clusters: gpd.GeoDataFrame | None = None,
+                 new_sites: gpd.GeoDataFrame | None = None,
+                 clusters: gpd.GeoDataFrame | None = None,
                  kind_label: str = "设施 Facilities", standard: str | None = None,
                  title: str = "覆盖分析 Coverage", asset_base: str = assets.STATIC_PREFIX,
                  max_zoom: int = MAX_ZOOM) -> folium.Map:
@@ -130,18 +135,22 @@ def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None =
                        style_function=lambda f: {"color": UNCOVERED, "weight": 2, "fill": False,
                                                  "dashArray": "4 4"}).add_to(m)
     after = "covered_after" in demand.columns
-    folium.GeoJson(_demand_features(demand, "covered"), name="现状 Before" if after else "村庄 Villages",
+    folium.GeoJson(_demand_features(demand, "covered"),
+                   name="现状 Before" if after else "村庄 Villages",
                    point_to_layer=POINT_JS, on_each_feature=POPUP_JS, show=not after).add_to(m)
     if after:
         folium.GeoJson(_demand_features(demand, "covered_after"), name="新增后 After",
                        point_to_layer=POINT_JS, on_each_feature=POPUP_JS).add_to(m)
     if facilities is not None and len(facilities):
-        folium.GeoJson(_facility_features(facilities.to_crs(4326), EXISTING, "emgis-facility", kind_label),
+        folium.GeoJson(_facility_features(facilities.to_crs(4326), EXISTING, "emgis-facility",
+                                          kind_label),
                        name=f"现有 Existing {kind_label}", point_to_layer=POINT_JS,
                        on_each_feature=POPUP_JS).add_to(m)
     if new_sites is not None and len(new_sites):
-        folium.GeoJson(_facility_features(new_sites.to_crs(4326), NEW_SITE, "emgis-new-site", "新选址 New site"),
-                       name="新选址 New sites", point_to_layer=POINT_JS, on_each_feature=POPUP_JS).add_to(m)
+        folium.GeoJson(_facility_features(new_sites.to_crs(4326), NEW_SITE, "emgis-new-site",
+                                          "新选址 New site"),
+                       name="新选址 New sites", point_to_layer=POINT_JS,
+                       on_each_feature=POPUP_JS).add_to(m)
     pop = demand.get("population")
     rows = [(COVERED, "达标 Within the standard"), (UNCOVERED, "未达标 Out of reach"),
             (EXISTING, f"现有 Existing {kind_label}")]
@@ -150,7 +159,8 @@ def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None =
     note = standard
     if pop is not None:
         share = float(pop[demand["covered"]].sum() / max(float(pop.sum()), 1.0))
-        note = f"{standard + '; ' if standard else ''}covered {share:.1%} of {float(pop.sum()):,.0f} people"
+        note = (f"{standard + '; ' if standard else ''}covered {share:.1%} "
+                f"of {float(pop.sum()):,.0f} people")
         if after:
             share2 = float(pop[demand["covered_after"]].sum() / max(float(pop.sum()), 1.0))
             note += f" → {share2:.1%} after"
@@ -184,5 +194,6 @@ def write_siting_map(run: Any, path: str | Path, demand: gpd.GeoDataFrame, *, ki
                              geometry=demand.geometry.to_numpy(), crs=4326)
     return write_coverage_map(path, frame, run.existing,
                               new_sites=run.chosen() if chosen is None else chosen,
-                              kind_label=kind_label, standard=f"standard {run.standard_s / 60:g} min",
+                              kind_label=kind_label,
+                              standard=f"standard {run.standard_s / 60:g} min",
                               title=title)

@@ -388,8 +388,10 @@ def risk_map(
             highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.7},
             on_each_feature=JsCode(
                 "function (feature, layer) {"
-                " if (feature.properties.popup) { layer.bindPopup(feature.properties.popup, {maxWidth: 320}); }"
-                " if (feature.properties.tooltip) { layer.bindTooltip(feature.properties.tooltip, {sticky: true}); }"
+                " if (feature.properties.popup) {"
+                " layer.bindPopup(feature.properties.popup, {maxWidth: 320}); }"
+                " if (feature.properties.tooltip) {"
+                " layer.bindTooltip(feature.properties.tooltip, {sticky: true}); }"
                 " }"
             ),
         ).add_to(m)

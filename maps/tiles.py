@@ -47,13 +47,14 @@ def base_map(settings: MapSettings | None = None) -> BaseMap:
         return BaseMap("osm", OSM_URL)
     if low == "tianditu":
         if not s.tianditu_key.strip():
-            raise ValueError("EMGIS_MAP_TILES=tianditu needs EMGIS_MAP_TIANDITU_KEY (the key from the "
-                             "Tianditu console); or set EMGIS_MAP_TILES=osm, none or a tile URL template")
+            raise ValueError("EMGIS_MAP_TILES=tianditu needs EMGIS_MAP_TIANDITU_KEY "
+                             "(the key from the Tianditu console); or set "
+                             "EMGIS_MAP_TILES=osm, none or a tile URL template")
         return BaseMap("tianditu", TIANDITU_URL)
     if all(p in t for p in ("{z}", "{x}", "{y}")):
         return BaseMap("url", t)
-    raise ValueError(f"EMGIS_MAP_TILES={t!r} is not osm, tianditu, none or a URL template with {{z}}, {{x}} "
-                     "and {y}")
+    raise ValueError(f"EMGIS_MAP_TILES={t!r} is not osm, tianditu, none or a URL template "
+                     "with {z}, {x} and {y}")
 
 
 def add_base_layers(m: folium.Map, settings: MapSettings | None = None) -> BaseMap:
@@ -66,7 +67,8 @@ def add_base_layers(m: folium.Map, settings: MapSettings | None = None) -> BaseM
         folium.TileLayer(OSM_URL, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19).add_to(m)
     elif b.kind == "tianditu":
         key = s.tianditu_key.strip()
-        for layer, name, overlay in (("vec", "天地图 Tianditu", False), ("cva", "天地图注记 Labels", True)):
+        for layer, name, overlay in (("vec", "天地图 Tianditu", False),
+                                     ("cva", "天地图注记 Labels", True)):
             url = TIANDITU_URL.replace("{layer}", layer).replace("{key}", key)
             folium.TileLayer(url, attr=TIANDITU_ATTR, name=name, subdomains="01234567", max_zoom=18,
                              overlay=overlay, control=False).add_to(m)

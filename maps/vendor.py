@@ -55,8 +55,10 @@ PACKAGES: tuple[Package, ...] = (
 #: folium resource name -> path under the vendor directory.
 RESOURCES: dict[str, str] = {
     "Leaflet_Realtime_js": "leaflet-realtime/dist/leaflet-realtime.min.js",
-    "leaflet.groupedlayercontrol.min.js": "leaflet-groupedlayercontrol/dist/leaflet.groupedlayercontrol.min.js",
-    "leaflet.groupedlayercontrol.min.css": "leaflet-groupedlayercontrol/dist/leaflet.groupedlayercontrol.min.css",
+    "leaflet.groupedlayercontrol.min.js":
+        "leaflet-groupedlayercontrol/dist/leaflet.groupedlayercontrol.min.js",
+    "leaflet.groupedlayercontrol.min.css":
+        "leaflet-groupedlayercontrol/dist/leaflet.groupedlayercontrol.min.css",
     "Leaflet.Search.js": "leaflet-search/dist/leaflet-search.min.js",
     "Leaflet.Search.css": "leaflet-search/dist/leaflet-search.min.css",
 }
@@ -89,8 +91,9 @@ def require(d: Path | None = None) -> Path:
     if lacking:
         raise VendorMissing(f"the Leaflet plugins for the live map are not in {d} (missing "
                             f"{', '.join(str(f.relative_to(d)) for f in lacking[:3])}); run "
-                            "`.venv/bin/python -m emgis.maps.vendor` (or scripts/bootstrap.sh), which fetches "
-                            f"them once with npm, or set {ENV_VAR} to a directory that has them")
+                            "`.venv/bin/python -m emgis.maps.vendor` (or scripts/bootstrap.sh), "
+                            f"which fetches them once with npm, or set {ENV_VAR} to a directory "
+                            "that has them")
     return d
 
 
@@ -103,7 +106,8 @@ def fetch(dest: Path | None = None, *, npm: str = "npm", quiet: bool = False) ->
     dest = dest or vendor_dir()
     exe = shutil.which(npm)
     if exe is None:
-        raise VendorMissing("npm is not installed; scripts/bootstrap.sh installs it (Debian package npm)")
+        raise VendorMissing("npm is not installed; scripts/bootstrap.sh installs it "
+                            "(Debian package npm)")
     for pkg in PACKAGES:
         if all((dest / pkg.name / f).is_file() for f in pkg.files):
             continue
@@ -113,11 +117,12 @@ def fetch(dest: Path | None = None, *, npm: str = "npm", quiet: bool = False) ->
                                capture_output=True, text=True, timeout=300, check=False)
             tgz = Path(tmp) / f"{pkg.name}-{pkg.version}.tgz"
             if r.returncode != 0 or not tgz.is_file():
-                raise VendorMissing(f"npm pack {spec} failed: {(r.stderr or r.stdout).strip()[:400]}")
+                raise VendorMissing(f"npm pack {spec} failed: "
+                                    f"{(r.stderr or r.stdout).strip()[:400]}")
             got = _integrity(tgz)
             if got != pkg.integrity:
-                raise VendorMissing(f"{spec}: the tarball's sha512 is {got}, not the pinned {pkg.integrity}; "
-                                    "refusing to use it")
+                raise VendorMissing(f"{spec}: the tarball's sha512 is {got}, "
+                                    f"not the pinned {pkg.integrity}; refusing to use it")
             with tarfile.open(tgz) as tf:
                 for f in pkg.files:
                     member = tf.getmember(f"package/{f}")

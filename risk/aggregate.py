@@ -183,7 +183,8 @@ def risk_index(
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     unknown = set(w) - set(LEVEL_KEYS)
     if unknown:
-        raise ValueError(f"weights has unknown level(s) {sorted(unknown)}; use {', '.join(LEVEL_KEYS)}")
+        raise ValueError(f"weights has unknown level(s) {sorted(unknown)}; "
+                         f"use {', '.join(LEVEL_KEYS)}")
     s = np.asarray(counts, dtype=float) @ np.array([w[k] for k in LEVEL_KEYS], dtype=float)
     if population is None:
         return s
@@ -191,7 +192,8 @@ def risk_index(
 
 
 def _check_inputs(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, code_col: str,
-                  population_col: str | None, first_row: int) -> tuple[np.ndarray, np.ndarray | None]:
+                  population_col: str | None,
+                  first_row: int) -> tuple[np.ndarray, np.ndarray | None]:
     p = Problems("risk points")
     for name, g in (("points", points), ("areas", areas)):
         if g.crs is None:
@@ -213,7 +215,8 @@ def _check_inputs(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, code_col: s
     a = Problems("areas")
     if code_col not in areas.columns:
         a.error(None, code_col, None, "column is missing from the areas",
-                f"pass code_col= naming the unit code column (areas have {', '.join(map(str, areas.columns))})")
+                "pass code_col= naming the unit code column "
+                f"(areas have {', '.join(map(str, areas.columns))})")
     else:
         codes = areas[code_col]
         for i in np.flatnonzero(codes.isna().to_numpy()):
@@ -230,7 +233,8 @@ def _check_inputs(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, code_col: s
             pop_s = pd.to_numeric(areas[population_col], errors="coerce")
             for i in np.flatnonzero((pop_s.isna() | (pop_s < 0)).to_numpy()):
                 a.error(int(i + first_row), population_col, areas[population_col].iloc[i],
-                        "is not a population (a number ≥ 0)", "give a head count; 0 if nobody lives there")
+                        "is not a population (a number ≥ 0)",
+                        "give a head count; 0 if nobody lives there")
             pop = pop_s.to_numpy(dtype=float)
     p.extend(a.items)
     p.raise_if_errors()
@@ -286,7 +290,8 @@ def aggregate(
                          "holding the population>")
     levels, pop = _check_inputs(points, areas, code_col, population_col, first_row)
     target = CRS.from_user_input(join_crs or areas.attrs.get("metric_crs") or areas.crs)
-    pts = gpd.GeoDataFrame({"lv": levels}, geometry=points.geometry.to_crs(target).to_numpy(), crs=target)
+    pts = gpd.GeoDataFrame({"lv": levels}, geometry=points.geometry.to_crs(target).to_numpy(),
+                           crs=target)
     ars = gpd.GeoDataFrame(geometry=areas.geometry.to_crs(target).to_numpy(), crs=target)
     joined = gpd.sjoin(pts, ars, how="inner", predicate="intersects")
     joined = joined.sort_values("index_right", kind="stable")

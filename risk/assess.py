@@ -27,6 +27,8 @@ def score_points(gdf, p: Problems, notes: list[str], norms: Norms) -> None:
     gdf.loc[has, "level"] = scored["level"].to_numpy()
     gdf.loc[has, "band_version"] = scored["band_version"].to_numpy()
     gdf.loc[has, "inputs"] = [
-        {k: v for k, v in r.items() if v is not None and not pd.isna(v)} for r in sub[["L", "E", "C", "S"]].to_dict("records")
+        {k: v for k, v in r.items() if v is not None and not pd.isna(v)}
+        for r in sub[["L", "E", "C", "S"]].to_dict("records")
     ]
-    notes.append(f"{int(has.sum())} risk point(s) scored; levels from band tables {sorted(set(scored['band_version']))}")
+    notes.append(f"{int(has.sum())} risk point(s) scored; "
+                 f"levels from band tables {sorted(set(scored['band_version']))}")

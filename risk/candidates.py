@@ -6,24 +6,27 @@ multipolygon relation that matches a rule becomes one candidate point (ways and 
 at their centroid) with a category, a default method and default factor scores. The
 defaults are placeholders for a planner to refine on site, not an assessment:
 
-===================  ==========  =========================================  ======  ==================
-kind                 category    OSM tags                                   method  inputs → level
-===================  ==========  =========================================  ======  ==================
-storage_tank 储罐     hazchem     man_made=storage_tank|gasometer            LEC     L3 E6 C40 = 720 red
-hazchem_plant 危化企业 hazchem     industrial=chemical|oil|refinery|gas|fuel|  LEC     L3 E6 C40 = 720 red
-                                 petroleum_terminal|explosives|
-                                 hazardous_waste
-hazard_tagged 危险标注 hazchem     hazard=* (any value)                       LEC     L1 E6 C40 = 240 orange
-fuel_station 加油站    fuel_station amenity=fuel                              LEC     L3 E6 C15 = 270 orange
-hospital 医院         crowded     amenity=hospital                           matrix  L2 S5 = 10 orange
-school 学校           crowded     amenity=school|kindergarten|university|    matrix  L2 S4 = 8 yellow
-                                 college
-venue 人员密集场所     crowded     amenity=marketplace|theatre|cinema,        matrix  L2 S4 = 8 yellow
-                                 leisure=stadium, shop=mall|department_store
-worship 宗教场所       crowded     amenity=place_of_worship                   matrix  L1 S4 = 4 yellow
-supermarket 超市      crowded     shop=supermarket                           matrix  L1 S3 = 3 blue
-industrial_land 工业用地 industrial landuse=industrial                        LEC     L1 E6 C15 = 90 yellow
-===================  ==========  =========================================  ======  ==================
+========================  ============  ============================  ======  ==================
+kind                      category      OSM tags                      method  inputs → level
+========================  ============  ============================  ======  ==================
+storage_tank 储罐         hazchem       man_made=storage_tank|        LEC     L3 E6 C40 = 720 red
+                                        gasometer
+hazchem_plant 危化企业    hazchem       industrial=chemical|oil|      LEC     L3 E6 C40 = 720 red
+                                        refinery|gas|fuel|
+                                        petroleum_terminal|
+                                        explosives|hazardous_waste
+hazard_tagged 危险标注    hazchem       hazard=* (any value)          LEC     L1 E6 C40 = 240 orange
+fuel_station 加油站       fuel_station  amenity=fuel                  LEC     L3 E6 C15 = 270 orange
+hospital 医院             crowded       amenity=hospital              matrix  L2 S5 = 10 orange
+school 学校               crowded       amenity=school|kindergarten|  matrix  L2 S4 = 8 yellow
+                                        university|college
+venue 人员密集场所        crowded       amenity=marketplace|theatre|  matrix  L2 S4 = 8 yellow
+                                        cinema, leisure=stadium,
+                                        shop=mall|department_store
+worship 宗教场所          crowded       amenity=place_of_worship      matrix  L1 S4 = 4 yellow
+supermarket 超市          crowded       shop=supermarket              matrix  L1 S3 = 3 blue
+industrial_land 工业用地  industrial    landuse=industrial            LEC     L1 E6 C15 = 90 yellow
+========================  ============  ============================  ======  ==================
 
 Rules are tried in table order and the first match wins, so a chemical plant mapped as
 ``landuse=industrial`` + ``industrial=chemical`` is one hazchem candidate, not two. Levels in
@@ -64,8 +67,8 @@ class CandidateRule:
 
     def __post_init__(self) -> None:
         if self.category not in vocab.RISK_CATEGORY:
-            raise ValueError(f"rule {self.kind!r}: category={self.category!r} is not a risk category; "
-                             f"use one of {vocab.describe(vocab.RISK_CATEGORY)}")
+            raise ValueError(f"rule {self.kind!r}: category={self.category!r} is not a risk "
+                             f"category; use one of {vocab.describe(vocab.RISK_CATEGORY)}")
         m = get_method(self.method)
         if set(self.inputs) != set(m.symbols):
             raise ValueError(f"rule {self.kind!r}: inputs {dict(self.inputs)} must give exactly "
@@ -82,10 +85,11 @@ class CandidateRule:
 
 DEFAULT_RULES: tuple[CandidateRule, ...] = (
     CandidateRule("storage_tank", "储罐", "hazchem",
-                  (("man_made", ("storage_tank", "gasometer")),), "LEC", {"L": 3, "E": 6, "C": 40}),
+                  (("man_made", ("storage_tank", "gasometer")),),
+                  "LEC", {"L": 3, "E": 6, "C": 40}),
     CandidateRule("hazchem_plant", "危化企业", "hazchem",
-                  (("industrial", ("chemical", "oil", "refinery", "gas", "fuel", "petroleum_terminal",
-                                   "explosives", "hazardous_waste")),),
+                  (("industrial", ("chemical", "oil", "refinery", "gas", "fuel",
+                                   "petroleum_terminal", "explosives", "hazardous_waste")),),
                   "LEC", {"L": 3, "E": 6, "C": 40}),
     CandidateRule("hazard_tagged", "危险标注", "hazchem", (("hazard", None),),
                   "LEC", {"L": 1, "E": 6, "C": 40}),
@@ -112,7 +116,8 @@ COLUMNS = ("ext_id", "osm_type", "osm_id", "name", "kind", "kind_zh", "category"
            "method", "inputs", "L", "E", "C", "S")
 
 
-def _classify(tags: Mapping[str, str], rules: Sequence[CandidateRule]) -> tuple[CandidateRule, str] | None:
+def _classify(tags: Mapping[str, str],
+              rules: Sequence[CandidateRule]) -> tuple[CandidateRule, str] | None:
     for r in rules:
         hit = r.match(tags)
         if hit:
@@ -137,7 +142,8 @@ def _check_path(path: str | Path) -> Path:
         raise FileNotFoundError(f"OSM file {str(p)!r} does not exist; give a local extract "
                                 "(.osm.pbf, .osm, .osm.gz or .osm.bz2)")
     if not p.name.lower().endswith(SUFFIXES):
-        raise ValueError(f"OSM file {str(p)!r} has an unknown suffix; use one of {', '.join(SUFFIXES)}")
+        raise ValueError(f"OSM file {str(p)!r} has an unknown suffix; "
+                         f"use one of {', '.join(SUFFIXES)}")
     return p
 
 

@@ -90,7 +90,8 @@ class Method:
         for f in self.factors:
             if f.symbol == symbol:
                 return f
-        raise KeyError(f"method {self.key} has no factor {symbol!r}; it has {', '.join(self.symbols)}")
+        raise KeyError(f"method {self.key} has no factor {symbol!r}; "
+                       f"it has {', '.join(self.symbols)}")
 
 
 LEC = Method(
@@ -174,7 +175,8 @@ class BandTable:
         if self.closed not in ("above", "min"):
             raise ValueError(f"closed={self.closed!r} must be 'above' (>) or 'min' (>=)")
         if not self.version:
-            text = f"{self.method}|{self.closed}|" + "|".join(f"{lv}:{t:g}" for lv, t in self.thresholds)
+            text = (f"{self.method}|{self.closed}|"
+                    + "|".join(f"{lv}:{t:g}" for lv, t in self.thresholds))
             digest = hashlib.sha1(text.encode()).hexdigest()[:10]
             object.__setattr__(self, "version", f"{self.method}-{digest}")
 
@@ -233,7 +235,8 @@ def _fmt(values: Sequence[float]) -> str:
     return ", ".join(f"{v:g}" for v in values)
 
 
-def _check_value(m: Method, symbol: str, raw: object, problems: Problems, row: int | None) -> float | None:
+def _check_value(m: Method, symbol: str, raw: object, problems: Problems,
+                 row: int | None) -> float | None:
     f = m.factor(symbol)
     allowed = np.array(f.allowed)
     if isinstance(raw, np.generic):  # show 7, not np.int64(7), in messages
@@ -253,7 +256,8 @@ def _check_value(m: Method, symbol: str, raw: object, problems: Problems, row: i
     return float(allowed[np.isclose(allowed, v)][0])
 
 
-def _bands_for(m: Method, bands: BandTable | Mapping[str, BandTable] | None, norms: Norms | None) -> BandTable:
+def _bands_for(m: Method, bands: BandTable | Mapping[str, BandTable] | None,
+               norms: Norms | None) -> BandTable:
     if bands is None:
         return BandTable.from_norms(m, norms)
     if isinstance(bands, BandTable):
@@ -357,7 +361,8 @@ def assess_many(
         lookup = {v: vocab.lookup(vocab.RISK_METHOD, v) for v in pd.unique(col.dropna())}
         keys = col.map(lookup).to_numpy(dtype=object)
         for i in np.flatnonzero(pd.isna(pd.Series(keys)).to_numpy()):
-            problems.error(int(rows[i]), method_col, out[method_col].iloc[i], "is not a risk method",
+            problems.error(int(rows[i]), method_col, out[method_col].iloc[i],
+                           "is not a risk method",
                            f"use one of {vocab.describe(vocab.RISK_METHOD)}")
     score = np.full(n, np.nan)
     level = np.full(n, None, dtype=object)
@@ -368,7 +373,8 @@ def assess_many(
             continue
         missing = [s for s in m.symbols if s not in out.columns]
         if missing:
-            problems.error(None, ", ".join(missing), None, f"column(s) missing for {m.key} ({m.formula})",
+            problems.error(None, ", ".join(missing), None,
+                           f"column(s) missing for {m.key} ({m.formula})",
                            f"add columns {', '.join(m.symbols)}")
             continue
         prod = np.ones(int(sel.sum()))

@@ -20,15 +20,18 @@ def main(base: str, out: Path) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("http://127.0.0.1:") else r.abort())
+        page.route("**/*", lambda r: (r.continue_() if r.request.url.startswith("http://127.0.0.1:")
+                                      else r.abort()))
         page.goto(f"{base}/maps/live")
-        page.wait_for_function("Number(document.getElementById('emgis-incident-count').textContent) >= 2",
+        page.wait_for_function("Number(document.getElementById('emgis-incident-count')"
+                               ".textContent) >= 2",
                                timeout=30000)
         page.click("#emgis-incidents li:has-text('Flooding')")
         page.wait_for_selector(".emgis-route", timeout=30000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(out / "live_map.png"))
-        for name, path in (("risk_map", "/maps/risk?kind=admin"), ("siting_map", "/maps/saved/siting_shelters.html")):
+        for name, path in (("risk_map", "/maps/risk?kind=admin"),
+                           ("siting_map", "/maps/saved/siting_shelters.html")):
             page.goto(base + path)
             page.wait_for_selector(".leaflet-interactive", timeout=30000)
             page.wait_for_timeout(1000)
