@@ -116,8 +116,8 @@ def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None =
                  new_sites: gpd.GeoDataFrame | None = None,
                  clusters: gpd.GeoDataFrame | None = None,
                  kind_label: str = "设施 Facilities", standard: str | None = None,
-                 title: str = "覆盖分析 Coverage", asset_base: str = assets.STATIC_PREFIX,
-                 max_zoom: int = MAX_ZOOM) -> folium.Map:
+                 title: str = "覆盖分析 Coverage",
+                 asset_base: str = assets.STATIC_PREFIX) -> folium.Map:
     """Build the coverage map.
 
     ``demand`` (EPSG:4326 points) needs ``covered`` (bool) and may carry ``covered_after``,
@@ -125,10 +125,10 @@ def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None =
     """
     demand = demand.to_crs(4326) if demand.crs and demand.crs.to_epsg() != 4326 else demand
     m = folium.Map(location=[35.0, 105.0], zoom_start=4, tiles=None, control_scale=True)
-    m.options["max_zoom"] = max_zoom
+    m.options["max_zoom"] = MAX_ZOOM
     m.get_root().title = html.escape(title)
     m.get_root().header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
-    BlankBaseLayer(max_zoom=max_zoom).add_to(m)
+    BlankBaseLayer(max_zoom=MAX_ZOOM).add_to(m)
     if clusters is not None and len(clusters):
         folium.GeoJson(json.loads(clusters.to_crs(4326)[["population", "geometry"]].to_json()),
                        name="未覆盖集中区 Uncovered clusters",

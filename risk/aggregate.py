@@ -32,7 +32,7 @@ with level weights ``w`` (default red 8, orange 4, yellow 2, blue 1: each level 
 twice the one below, so one red point weighs as much as two orange) and ``P_unit`` =
 1000 persons. Without a population column the factor is 1. ``risk_rank`` 1 is the
 highest index (ties share the lower rank number). These weights are a design choice, not
-a standard; pass ``weights=`` to change them.
+a standard; pass ``index=IndexOptions(weights=...)`` to change them.
 
 Points are joined to areas in a projected CRS when the areas carry one
 (``areas.attrs["metric_crs"]``, set by :func:`make_grid`) or when ``join_crs`` is given;
@@ -43,6 +43,7 @@ counted once, in the first matching area in ``areas`` order.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -241,6 +242,15 @@ def _check_inputs(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, code_col: s
     return levels, pop
 
 
+@dataclass(frozen=True)
+class IndexOptions:
+    """How the risk index weighs levels and people (module docstring; a design choice, not a
+    standard)."""
+
+    weights: Mapping[str, float] | None = None
+    population_unit: float = 1000.0
+
+
 def aggregate(
     points: gpd.GeoDataFrame,
     areas: gpd.GeoDataFrame,
@@ -248,8 +258,7 @@ def aggregate(
     rule: str = "max",
     code_col: str = "code",
     population_col: str | None = None,
-    weights: Mapping[str, float] | None = None,
-    population_unit: float = 1000.0,
+    index: IndexOptions | None = None,
     join_crs: str | int | CRS | None = None,
     first_row: int = 2,
 ) -> gpd.GeoDataFrame:
@@ -268,8 +277,8 @@ def aggregate(
     population_col
         Population column of ``areas``; required by 'population_weighted', and scales the
         risk index when given.
-    weights, population_unit
-        Risk-index level weights and population unit (module docstring).
+    index
+        Risk-index level weights and population unit (`IndexOptions`, module docstring).
     join_crs
         CRS for the point-in-area join; default ``areas.attrs['metric_crs']`` or areas' CRS.
     first_row
@@ -301,7 +310,9 @@ def aggregate(
     counts = pd.crosstab(codes_idx, lv_cat, dropna=False).reindex(
         index=np.arange(len(areas)), columns=list(LEVEL_KEYS), fill_value=0).to_numpy()
     ranks = _levels_from_counts(counts, rule, pop)
-    index = risk_index(counts, pop, weights=weights, population_unit=population_unit)
+    opts = index or IndexOptions()
+    index_values = risk_index(counts, pop, weights=opts.weights,
+                              population_unit=opts.population_unit)
     out = pd.DataFrame({"unit_code": areas[code_col].to_numpy()})
     out["level"] = pd.Series([key_for_rank(int(r)) if r > 0 else None for r in ranks], dtype=object)
     out["n_points"] = counts.sum(axis=1)
@@ -310,8 +321,8 @@ def aggregate(
     out["rule"] = rule
     if pop is not None:
         out["population"] = pop
-    out["risk_index"] = index
-    out["risk_rank"] = pd.Series(index).rank(method="min", ascending=False).astype(int).to_numpy()
+    out["risk_index"] = index_values
+    out["risk_rank"] = pd.Series(index_values).rank(method="min", ascending=False).astype(int).to_numpy()
     result = gpd.GeoDataFrame(out, geometry=areas.geometry.to_crs("EPSG:4326").to_numpy(),
                               crs="EPSG:4326")
     result.attrs["points_outside"] = int(len(points) - len(joined))

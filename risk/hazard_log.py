@@ -17,6 +17,7 @@ back (:func:`hazard_events`) and the lists built from it (:mod:`risk.lists`).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
@@ -35,6 +36,15 @@ def _hazard_row(c: Connection, ext_id: str, *, lock: bool = False):
     return row
 
 
+@dataclass(frozen=True)
+class HazardFields:
+    """What a move of a hazard may also set (None: keep the stored value)."""
+
+    responsible: str | None = None
+    measures: str | None = None
+    deadline: dt.date | None = None
+
+
 def move_hazard(
     engine: Engine,
     ext_id: str,
@@ -42,12 +52,13 @@ def move_hazard(
     *,
     actor: str,
     note: str | None = None,
-    responsible: str | None = None,
-    measures: str | None = None,
-    deadline: dt.date | None = None,
+    fields: HazardFields | None = None,
     today: dt.date | None = None,
 ) -> str:
     """Move hazard ``ext_id`` to ``to_state`` (key or Chinese label); return the new state key.
+
+    ``fields`` set the responsible person, the measures and the deadline with the move (those
+    left None keep their stored value); ``today`` is the closing date on 销号 (default today).
 
     The move is checked by :mod:`risk.hazards` (closing needs a responsible person and the
     measures, given here or stored). The row, its ``closed_on`` (on 销号) and a
@@ -60,6 +71,8 @@ def move_hazard(
     LookupError
         If there is no such hazard.
     """
+    f = fields or HazardFields()
+    responsible, measures, deadline = f.responsible, f.measures, f.deadline
     with engine.begin() as c:
         row = _hazard_row(c, ext_id, lock=True)
         h = hz.Hazard(row.ext_id, row.title, row.state,

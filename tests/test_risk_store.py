@@ -26,7 +26,7 @@ from emgis.layers.load.loaders import load_layer
 from emgis.layers.load.study_area import StudyArea, save_study_area
 from emgis.layers.norms import Norm, default_norms
 from emgis.risk import hazards as hz
-from emgis.risk.hazard_log import hazard_list, move_hazard, note_hazard
+from emgis.risk.hazard_log import HazardFields, hazard_list, move_hazard, note_hazard
 from emgis.risk.levels import LEVEL_KEYS, RANK
 from emgis.risk.lists import LIST_NAMES, export_lists, hazard_lists, risk_list
 from emgis.risk.methods import band_tables
@@ -264,7 +264,8 @@ def test_hazard_lifecycle_refuses_illegal_moves_and_records_legal_ones(db):
     assert _scalar(eng, "SELECT state FROM hazards WHERE ext_id = 'LOOP'") == "rectifying"
     note_hazard(eng, "LOOP", "督办：限期三日内完成", actor="supervisor")
     assert _scalar(eng, "SELECT state FROM hazards WHERE ext_id = 'LOOP'") == "rectifying"
-    move_hazard(eng, "LOOP", "销号", actor="inspector", responsible="李四", measures="更换老化线路")
+    move_hazard(eng, "LOOP", "销号", actor="inspector",
+                fields=HazardFields(responsible="李四", measures="更换老化线路"))
     row = _rows(eng, "SELECT state, responsible, measures, closed_on FROM hazards WHERE ext_id = 'LOOP'")[0]
     assert row == ("closed", "李四", "更换老化线路", dt.date.today())
     hist = _rows(eng, "SELECT actor, from_state, to_state, note FROM hazard_events e JOIN hazards h "

@@ -217,7 +217,7 @@ def hazard_move(
 ) -> None:
     """Move a hazard to its next state; illegal moves are refused with the allowed ones."""
     from emgis.layers.db import open_database
-    from emgis.risk.hazard_log import move_hazard
+    from emgis.risk.hazard_log import HazardFields, move_hazard
     from emgis.risk.hazards import IllegalTransition, label
 
     due = None
@@ -229,8 +229,8 @@ def hazard_move(
     _, ls = _settings()
     with open_database() as db:
         try:
-            new = move_hazard(db.engine, ext_id, state, actor=ls.actor, note=note, responsible=responsible,
-                              measures=measures, deadline=due)
+            new = move_hazard(db.engine, ext_id, state, actor=ls.actor, note=note,
+                              fields=HazardFields(responsible, measures, due))
         except IllegalTransition as exc:
             raise _fail(str(exc)) from None
         except (LookupError, ValueError) as exc:
