@@ -483,7 +483,7 @@ def _times_csr(times, shape=None) -> sparse.csr_array:
 def _lp(cost, ub, A, rlo, rhi, *, time_limit_s=None):
     import highspy
 
-    from emgis.shelters.highs import new_highs
+    from emgis.shelters.siting.highs import new_highs
 
     h = new_highs()
     if time_limit_s is not None:

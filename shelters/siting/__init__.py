@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from emgis.shelters import highs
-from emgis.shelters.highs import SolverError
+from emgis.shelters.siting import highs
+from emgis.shelters.siting.highs import SolverError
 
 __all__ = [
     "SitingResult",
