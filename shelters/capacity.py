@@ -11,7 +11,7 @@ the central shelters and leave outer ones empty, so here demand is assigned unde
   standard, then minimise person-seconds;
 * `shelter_assignment` — the two wired up with each shelter's class service time.
 
-The HiGHS instance comes from `emgis.shelters.highs.new_highs` (the project's solver settings).
+The HiGHS instance comes from `emgis.shelters.siting.highs.new_highs` (the project's solver settings).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def _times_csr(times, shape=None) -> sparse.csr_array:
 def _lp(cost, ub, A, rlo, rhi, *, time_limit_s=None):
     import highspy
 
-    from emgis.shelters.highs import new_highs
+    from emgis.shelters.siting.highs import new_highs
 
     h = new_highs()
     if time_limit_s is not None:

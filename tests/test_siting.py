@@ -441,7 +441,7 @@ def test_same_objectives_as_spopt():
 
 
 def test_row_dominance_drops_exactly_the_implied_rows():
-    from emgis.shelters.siting import _undominated_rows
+    from emgis.shelters.siting.matrix import _undominated_rows
 
     rng = np.random.default_rng(3)
     for density in [0.15, 0.35] * 15:

@@ -5,7 +5,7 @@ and the HiGHS behaviour that once made a fresh install print a wrong "optimum".
 The instance is `bench.siting`'s: the synthetic county road graph (20,310 nodes, seed 1),
 2,000 demand points and 300 candidates drawn from it, travel times cut at the standard.
 highspy 1.16.0 turned the 15-minute LSCP's proven optimum of 14 into "optimal, 11" for a
-16-site solution (`shelters.highs` explains why); these tests would have caught it.
+16-site solution (`shelters.siting.highs` explains why); these tests would have caught it.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import pytest
 
 from emgis.geo.routing import travel_time_matrix
 from emgis.geo.synthetic import synthetic_network
-from emgis.shelters import highs, siting
 from emgis.shelters.siting import (
     SolutionCheckError,
     capacitated_mclp,
     capacitated_p_median,
     check_solution,
+    highs,
     lscp,
     mclp,
     p_median,
@@ -180,9 +180,9 @@ def test_a_result_failing_the_independent_check_is_an_error(monkeypatch):
 
     def nothing_open(mdl, **kw):  # a consistent but wrong answer: no site at all
         x = np.zeros(mdl.c.size)
-        return "optimal", x, 0.0, 0.0, 0.0, (mdl.c.size, mdl.A.shape[0], 0)
+        return highs.SolveResult("optimal", x, 0.0, 0.0, 0.0, (mdl.c.size, mdl.A.shape[0], 0))
 
-    monkeypatch.setattr(siting, "_highs_solve", nothing_open)
+    monkeypatch.setattr(highs, "solve", nothing_open)  # what every model solves through
     with pytest.raises(SolutionCheckError, match=r"independent check.*not covered"):
         lscp(d, 100.0)
 

@@ -1,8 +1,9 @@
-"""`emgis coverage | gaps`: who is within reach of shelters, depots, fire stations and teams.
+"""`emgis coverage | gaps | site`: who is within reach of shelters, depots, fire stations and
+teams, and where new ones should go.
 
-Registered on `api.cli.app` by the import at the bottom of api/cli.py. The cores are in
-shelters/coverage.py, capacity.py and gaps.py (and shelters/siting.py for `emgis site`); this
-module reads the inputs from PostGIS, calls them, prints the answer and writes the files.
+Registered on the command line by `emgis.api.cli`. The work is `emgis.shelters.service`
+(coverage, siting) over the cores in shelters/coverage.py, capacity.py, gaps.py and
+shelters/siting/; this module parses the options, prints the answer and writes the files.
 """
 
 from __future__ import annotations

@@ -33,9 +33,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -43,6 +44,7 @@ from scipy import sparse
 __all__ = ["Model", "SolveResult", "SolverError", "new_highs", "solve", "starts_are_safe"]
 
 _INF = np.inf
+_T = TypeVar("_T")
 
 _STATUS = {
     "kOptimal": "optimal", "kInfeasible": "infeasible", "kTimeLimit": "time_limit",
@@ -112,7 +114,7 @@ def new_highs() -> Any:
     return h
 
 
-def _quietly(fn):
+def _quietly(fn: Callable[[], _T]) -> _T:
     """Call ``fn`` with the process's stdout (fd 1) sent to /dev/null (C code writes there)."""
     try:
         fd = sys.stdout.fileno()
@@ -142,6 +144,7 @@ _PROBE_START = np.array([0, 1, 0, 0, 1, 0, 0], dtype=float)
 
 
 def _probe_model() -> Model:
+    """`_START_PROBE` as a set-cover model: fewest columns covering every row."""
     n, m = _START_PROBE.shape
     return Model(c=np.ones(m), lb=np.zeros(m), ub=np.ones(m), A=sparse.csr_array(_START_PROBE),
                  rlo=np.ones(n), rhi=np.full(n, _INF), integer=np.ones(m, bool), maximize=False)
@@ -159,6 +162,7 @@ def starts_are_safe() -> bool:
 
 
 def version() -> str:
+    """The installed HiGHS version, e.g. ``"1.16.0"`` (for error messages)."""
     import highspy
 
     try:
@@ -169,6 +173,7 @@ def version() -> str:
 
 
 def _passed(mdl: Model, *, relax: bool) -> Any:
+    """A quiet ``Highs`` holding ``mdl`` (integrality dropped with ``relax``)."""
     import highspy
 
     h = new_highs()
@@ -187,6 +192,7 @@ def _passed(mdl: Model, *, relax: bool) -> Any:
 
 
 def _set_start(h: Any, start: np.ndarray) -> None:
+    """Give ``h`` the column values ``start`` as its MIP start."""
     import highspy
 
     sol = highspy.HighsSolution()
@@ -250,8 +256,10 @@ def solve(mdl: Model, *, time_limit_s: float | None = None, mip_rel_gap: float =
                       "Report it with the model (emgis can write it as MPS).")
 
 
-def _run(mdl: Model, *, time_limit_s, mip_rel_gap, threads, start, relax, want_duals,
-         presolve) -> SolveResult:
+def _run(mdl: Model, *, time_limit_s: float | None, mip_rel_gap: float, threads: int | None,
+         start: np.ndarray | None, relax: bool, want_duals: bool,
+         presolve: bool) -> SolveResult:
+    """One HiGHS run with these options, its answer taken as HiGHS reports it (`solve` checks)."""
     h = _passed(mdl, relax=relax)
     if not presolve:  # for models emgis has already reduced: HiGHS's presolve only costs time
         h.setOptionValue("presolve", "off")
