@@ -1,8 +1,7 @@
 """`emgis` commands for road networks: load roads, route to the nearest facilities, isochrones.
 
-Registered on `api.cli.app` when this module is imported (api/cli.py imports it at its
-bottom). ``emgis load roads FILE`` is served by `load_roads_command`, the same function
-as ``emgis load-roads FILE``.
+Registered on the command line by `emgis.api.cli`. ``emgis load roads FILE`` and
+``emgis load-roads FILE`` both run `load_roads_command` (the work is `emgis.layers.load.roads`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`emgis serve` and `emgis token create/list/revoke`, registered on the `emgis` app (api/cli.py)."""
+"""`emgis serve` and `emgis token create/list/revoke`, registered on the `emgis` app
+(`emgis.api.cli`)."""
 
 from __future__ import annotations
 
