@@ -132,7 +132,8 @@ def restore(url: str, path: Path) -> None:
     import os
 
     if not Path(path).exists():
-        raise FileNotFoundError(f"backup file {path} does not exist; give the file `emgis db backup` wrote")
+        raise FileNotFoundError(f"backup file {path} does not exist; "
+                                "give the file `emgis db backup` wrote")
     args, env = _libpq_args(url)
     env = {**os.environ, **env}
     # Drop our schema objects first so the restore does not collide with them, in one go.
@@ -140,7 +141,8 @@ def restore(url: str, path: Path) -> None:
     with engine.begin() as c:
         c.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
-    proc = subprocess.run([_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
-                           *args, str(path)], capture_output=True, text=True, env=env)
+    proc = subprocess.run([_tool("pg_restore"), "--no-owner", "--exit-on-error",
+                           "--single-transaction", *args, str(path)],
+                          capture_output=True, text=True, env=env)
     if proc.returncode:
         raise RuntimeError(f"pg_restore failed: {proc.stderr.strip()}")

@@ -64,7 +64,8 @@ class Load(Base):
     mode: Mapped[str] = mapped_column(String(10))
     actor: Mapped[str] = mapped_column(Text)
     warnings: Mapped[list | None] = mapped_column(JSONB)
-    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                   server_default=func.now())
 
 
 class StudyArea(Base):
@@ -75,7 +76,8 @@ class StudyArea(Base):
     metric_epsg: Mapped[int] = mapped_column(Integer)
     source_crs: Mapped[str | None] = mapped_column(Text)
     boundary_file: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
 
 
@@ -87,7 +89,8 @@ class AdminUnit(Base):
         _check("level", vocab.ADMIN_LEVEL, nullable=False),
         CheckConstraint("code ~ '^[0-9]{12}$'", name="code_12_digits"),
         CheckConstraint(
-            "placement IN ('boundary', 'point', 'township_weighted', 'code_only')", name="placement_allowed"
+            "placement IN ('boundary', 'point', 'township_weighted', 'code_only')",
+            name="placement_allowed"
         ),
     )
     code: Mapped[str] = mapped_column(CODE, primary_key=True)
@@ -160,7 +163,8 @@ class Hazard(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ext_id: Mapped[str] = mapped_column(Text, unique=True)
     title: Mapped[str] = mapped_column(Text)
-    risk_point_id: Mapped[int | None] = mapped_column(ForeignKey("risk_points.id", ondelete="SET NULL"))
+    risk_point_id: Mapped[int | None] = mapped_column(ForeignKey("risk_points.id",
+                                                                 ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(20))
     responsible: Mapped[str | None] = mapped_column(Text)
     deadline: Mapped[dt.date | None] = mapped_column(Date)
@@ -202,13 +206,15 @@ class RiskArea(Base):
     counts: Mapped[dict | None] = mapped_column(JSONB)
     risk_index: Mapped[float | None] = mapped_column(Float)
     population: Mapped[float | None] = mapped_column(Float)
-    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
 
 
 class HazardZone(Base):
     __tablename__ = "hazard_zones"
-    __table_args__ = (_check("hazard_type", vocab.ZONE_HAZARD, nullable=False), _check("level", vocab.ZONE_LEVEL))
+    __table_args__ = (_check("hazard_type", vocab.ZONE_HAZARD, nullable=False),
+                      _check("level", vocab.ZONE_LEVEL))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ext_id: Mapped[str | None] = mapped_column(Text, unique=True)
     hazard_type: Mapped[str] = mapped_column(String(20))
@@ -228,7 +234,8 @@ class Shelter(Base):
         _check("duration_class", vocab.SHELTER_DURATION_CLASS, nullable=False),
         _check("space_type", vocab.SPACE_TYPE),
         _check("status", vocab.SHELTER_STATUS, nullable=False),
-        CheckConstraint("capacity_source IN ('given', 'area', 'unknown')", name="capacity_source_allowed"),
+        CheckConstraint("capacity_source IN ('given', 'area', 'unknown')",
+                        name="capacity_source_allowed"),
         CheckConstraint("occupancy >= 0", name="occupancy_non_negative"),
         CheckConstraint("effective_area_m2 IS NULL OR effective_area_m2 > 0", name="area_positive"),
     )
@@ -247,7 +254,8 @@ class Shelter(Base):
     occupancy: Mapped[int] = mapped_column(Integer, server_default="0")
     address: Mapped[str | None] = mapped_column(Text)
     unit_code: Mapped[str | None] = mapped_column(String(12))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
     geom = _point()
 
@@ -256,7 +264,8 @@ class Depot(Base):
     """A supply depot (储备库/点) of the five-level reserve system."""
 
     __tablename__ = "depots"
-    __table_args__ = (_check("level", vocab.ADMIN_LEVEL, nullable=False), _check("status", vocab.DEPOT_STATUS, nullable=False))
+    __table_args__ = (_check("level", vocab.ADMIN_LEVEL, nullable=False),
+                      _check("status", vocab.DEPOT_STATUS, nullable=False))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ext_id: Mapped[str] = mapped_column(Text, unique=True)
     name: Mapped[str] = mapped_column(Text)
@@ -264,7 +273,8 @@ class Depot(Base):
     area_m2: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(12))
     unit_code: Mapped[str | None] = mapped_column(String(12))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
     geom = _point()
 
@@ -272,7 +282,8 @@ class Depot(Base):
 class DepotStock(Base):
     __tablename__ = "depot_stock"
     __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_non_negative"),)
-    depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id", ondelete="CASCADE"), primary_key=True)
+    depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id", ondelete="CASCADE"),
+                                          primary_key=True)
     item: Mapped[str] = mapped_column(Text, primary_key=True)
     quantity: Mapped[float] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(Text)
@@ -299,7 +310,8 @@ class TeamBase(Base):
     status: Mapped[str] = mapped_column(String(12))
     fire_class: Mapped[str | None] = mapped_column(String(12))
     unit_code: Mapped[str | None] = mapped_column(String(12))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
     geom = _point()
 
@@ -313,8 +325,10 @@ class Incident(Base):
     incident_type: Mapped[str] = mapped_column(Text)
     level: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12))
-    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
     geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=False)
 
@@ -338,7 +352,8 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                            index=True)
     actor: Mapped[str] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String(20))
     table_name: Mapped[str] = mapped_column(Text, index=True)
@@ -351,7 +366,8 @@ class AuditEntry(Base):
 # Tables whose every row edit the audit trigger records (bulk loads record one 'load' entry).
 AUDITED_TABLES = [
     "study_area", "admin_units", "code_list", "population", "risk_points", "hazards", "risk_areas",
-    "hazard_zones", "shelters", "depots", "depot_stock", "team_bases", "incidents", "norm_overrides",
+    "hazard_zones", "shelters", "depots", "depot_stock", "team_bases", "incidents",
+    "norm_overrides",
 ]
 
 
@@ -368,7 +384,8 @@ class RoadNetwork(Base):
     nodes: Mapped[int] = mapped_column(Integer)
     edges: Mapped[int] = mapped_column(Integer)
     components: Mapped[int] = mapped_column(Integer)
-    built_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
     graph_path: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict | None] = mapped_column(JSONB)
 
@@ -404,5 +421,6 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(Text, unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(12))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
     revoked: Mapped[bool] = mapped_column(Boolean, server_default="false")

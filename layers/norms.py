@@ -108,7 +108,8 @@ class Norms(Mapping[str, Norm]):
 def _read_csv(path: Path | None, text: str | None, origin: str, problems: Problems) -> list[Norm]:
     import io
 
-    handle = io.StringIO(text) if text is not None else open(path, encoding="utf-8-sig")  # noqa: SIM115
+    handle = (io.StringIO(text) if text is not None
+              else open(path, encoding="utf-8-sig"))  # noqa: SIM115
     with handle:
         reader = csv.DictReader(handle)
         fields = set(reader.fieldnames or [])
@@ -116,7 +117,8 @@ def _read_csv(path: Path | None, text: str | None, origin: str, problems: Proble
             problems.error(
                 1, None, ",".join(reader.fieldnames or []),
                 "is not a norms header: a norms file needs the columns key,value",
-                "give a CSV with at least 'key,value' (optionally unit,standard,clause,status,note)",
+                "give a CSV with at least 'key,value' (optionally "
+                "unit,standard,clause,status,note)",
             )
             return []
         out = []
@@ -124,7 +126,8 @@ def _read_csv(path: Path | None, text: str | None, origin: str, problems: Proble
             key = (row.get("key") or "").strip()
             raw = (row.get("value") or "").strip()
             if not key:
-                problems.error(i, "key", key, "is empty", "give the norm's key, e.g. fire.response_min")
+                problems.error(i, "key", key, "is empty",
+                               "give the norm's key, e.g. fire.response_min")
                 continue
             if not raw:
                 problems.error(i, "value", raw, f"is empty for {key}", "give a number or a colour")

@@ -45,9 +45,9 @@ def find_pg_bin() -> Path:
         if (c / "pg_ctl").exists() and (c / "initdb").exists():
             return c
     raise ClusterError(
-        "PostgreSQL server programs (initdb, pg_ctl) were not found under /usr/lib/postgresql/*/bin. "
-        "Fix: run `make setup` (it installs postgresql and postgis with apt), or set EMGIS_PG_BIN, "
-        "or point EMGIS_DATABASE_URL at an existing PostGIS server."
+        "PostgreSQL server programs (initdb, pg_ctl) were not found under "
+        "/usr/lib/postgresql/*/bin. Fix: run `make setup` (it installs postgresql and postgis with "
+        "apt), or set EMGIS_PG_BIN, or point EMGIS_DATABASE_URL at an existing PostGIS server."
     )
 
 
@@ -82,7 +82,8 @@ class LocalCluster:
 
     @property
     def exists(self) -> bool:
-        return self.state_file.exists() and (Path(self._state()["data_dir"]) / "PG_VERSION").exists()
+        return (self.state_file.exists()
+                and (Path(self._state()["data_dir"]) / "PG_VERSION").exists())
 
     @property
     def data_dir(self) -> Path:
@@ -94,16 +95,19 @@ class LocalCluster:
 
     def url(self, database: str = DB_NAME) -> str:
         st = self._state()
-        return f"postgresql+psycopg2://{SUPERUSER}:{st['password']}@127.0.0.1:{st['port']}/{database}"
+        return (f"postgresql+psycopg2://{SUPERUSER}:{st['password']}"
+                f"@127.0.0.1:{st['port']}/{database}")
 
     # -- running programs ------------------------------------------------------
-    def _run(self, args: list[str], *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    def _run(self, args: list[str], *, check: bool = True,
+             timeout: float = 120) -> subprocess.CompletedProcess:
         cmd = [str(a) for a in args]
         if self._as_postgres:
             cmd = ["runuser", "-u", SUPERUSER, "--", *cmd]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/")
         if check and proc.returncode != 0:
-            raise ClusterError(f"{' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+            raise ClusterError(f"{' '.join(args[:2])} failed ({proc.returncode}): "
+                               f"{proc.stderr.strip() or proc.stdout.strip()}")
         return proc
 
     def _choose_data_dir(self) -> Path:
@@ -192,7 +196,8 @@ class LocalCluster:
         if not self.state_file.exists():
             return False
         st = self._state()
-        proc = self._run([Path(st["pg_bin"]) / "pg_ctl", "-D", st["data_dir"], "status"], check=False)
+        proc = self._run([Path(st["pg_bin"]) / "pg_ctl", "-D", st["data_dir"], "status"],
+                         check=False)
         return proc.returncode == 0
 
     def start(self) -> bool:
@@ -208,12 +213,13 @@ class LocalCluster:
             self._append_conf(Path(st["data_dir"]), [f"port = {st['port']}"])
             self.state_file.write_text(json.dumps(st))
         log = Path(st["data_dir"]) / "server.log"
-        self._run([Path(st["pg_bin"]) / "pg_ctl", "-D", st["data_dir"], "-l", log, "-w", "-t", "120",
-                   "start"], timeout=180)
+        self._run([Path(st["pg_bin"]) / "pg_ctl", "-D", st["data_dir"], "-l", log, "-w", "-t",
+                   "120", "start"], timeout=180)
         deadline = time.monotonic() + 30
         while not _port_in_use(int(st["port"])):
             if time.monotonic() > deadline:
-                raise ClusterError(f"server did not accept connections on port {st['port']}; see {log}")
+                raise ClusterError(f"server did not accept connections on port {st['port']}; "
+                                   f"see {log}")
             time.sleep(0.1)
         return True
 

@@ -80,12 +80,14 @@ class Problems:
     def error(
         self, row: int | None, field: str | None, value: object, message: str, fix: str
     ) -> None:
-        self.items.append(Problem(self.file, row, field, value, message, fix, "error", self.row_label))
+        self.items.append(Problem(self.file, row, field, value, message, fix, "error",
+                                  self.row_label))
 
     def warn(
         self, row: int | None, field: str | None, value: object, message: str, fix: str
     ) -> None:
-        self.items.append(Problem(self.file, row, field, value, message, fix, "warning", self.row_label))
+        self.items.append(Problem(self.file, row, field, value, message, fix, "warning",
+                                  self.row_label))
 
     def extend(self, problems: Iterable[Problem]) -> None:
         self.items.extend(problems)

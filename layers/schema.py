@@ -43,12 +43,16 @@ class LayerSpec:
         return next(f for f in self.fields if f.name == name)
 
 
-ID = Field("ext_id", "text", True, ("id", "编号", "序号", "代码", "标识", "fid", "objectid", "sid", "uid"),
+ID = Field("ext_id", "text", True,
+           ("id", "编号", "序号", "代码", "标识", "fid", "objectid", "sid", "uid"),
            help="a unique id per row")
-NAME = Field("name", "text", True, ("名称", "名字", "name_zh", "场所名称", "单位名称", "队伍名称"), default="=ext_id")
-UNIT = Field("unit_code", "code", False, ("所属区划代码", "区划代码", "行政区划代码", "unit", "admin_code", "村代码"))
+NAME = Field("name", "text", True, ("名称", "名字", "name_zh", "场所名称", "单位名称", "队伍名称"),
+             default="=ext_id")
+UNIT = Field("unit_code", "code", False,
+             ("所属区划代码", "区划代码", "行政区划代码", "unit", "admin_code", "村代码"))
 
-LON_ALIASES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "lon_wgs84", "lon_gcj02", "lng_gcj02", "lon_bd09")
+LON_ALIASES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "lon_wgs84", "lon_gcj02",
+               "lng_gcj02", "lon_bd09")
 LAT_ALIASES = ("lat", "latitude", "y", "纬度", "北纬", "lat_wgs84", "lat_gcj02", "lat_bd09")
 
 LAYERS: dict[str, LayerSpec] = {}
@@ -69,13 +73,17 @@ _layer(LayerSpec("admin_units", "admin_units", "行政区划", "any", (
 _layer(LayerSpec("shelters", "shelters", "应急避难场所", "point", (
     ID, NAME,
     Field("admin_level", "enum", False, ("行政级别", "分级", "级别"), vocab.ADMIN_LEVEL),
-    Field("design_class", "enum", False, ("设计类别", "类别", "场所类别", "class"), vocab.SHELTER_DESIGN_CLASS),
-    Field("duration_class", "enum", True, ("时长类别", "避难时长", "duration", "时长"), vocab.SHELTER_DURATION_CLASS,
+    Field("design_class", "enum", False, ("设计类别", "类别", "场所类别", "class"),
+          vocab.SHELTER_DESIGN_CLASS),
+    Field("duration_class", "enum", True, ("时长类别", "避难时长", "duration", "时长"),
+          vocab.SHELTER_DURATION_CLASS,
           help="how long people can stay: emergency / short / medium / long", default="emergency"),
     Field("hazard_types", "enum_list", False, ("灾种", "避难种类", "hazards"), vocab.HAZARD_TYPE),
     Field("space_type", "enum", False, ("空间类型", "space"), vocab.SPACE_TYPE),
-    Field("effective_area_m2", "float", False, ("有效面积", "有效避难面积", "area", "area_m2", "面积"), minimum=0.0),
-    Field("capacity", "int", False, ("容纳人数", "可容纳人数", "capacity_persons", "避难人数", "容量"), minimum=0),
+    Field("effective_area_m2", "float", False,
+          ("有效面积", "有效避难面积", "area", "area_m2", "面积"), minimum=0.0),
+    Field("capacity", "int", False,
+          ("容纳人数", "可容纳人数", "capacity_persons", "避难人数", "容量"), minimum=0),
     Field("status", "enum", True, ("状态", "开放状态"), vocab.SHELTER_STATUS, default="open"),
     Field("occupancy", "int", False, ("在避人数", "当前人数", "occupancy"), minimum=0),
     Field("address", "text", False, ("地址", "位置")),
@@ -104,7 +112,8 @@ _layer(LayerSpec("team_bases", "team_bases", "救援队伍驻地", "point", (
     Field("personnel", "int", True, ("人数", "队员人数", "人员", "personnel_count"), minimum=0),
     Field("vehicles", "int", False, ("车辆", "车辆数", "装备车辆"), minimum=0),
     Field("status", "enum", True, ("状态", "值守状态"), vocab.TEAM_STATUS),
-    Field("fire_class", "enum", False, ("消防站等级", "站级", "fire_station_class"), vocab.FIRE_CLASS),
+    Field("fire_class", "enum", False, ("消防站等级", "站级", "fire_station_class"),
+          vocab.FIRE_CLASS),
     UNIT,
 )))
 

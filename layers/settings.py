@@ -23,7 +23,8 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMGIS_", extra="ignore")
 
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL of an existing PostGIS database; unset = own cluster"
+        default=None,
+        description="SQLAlchemy URL of an existing PostGIS database; unset = own cluster"
     )
     home: Path = Field(
         default_factory=lambda: Path(user_data_dir("emgis", appauthor=False)),
@@ -36,10 +37,12 @@ class LoadSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EMGIS_", extra="ignore")
 
-    norms_file: Path | None = Field(default=None, description="CSV of norm overrides (key,value,...)")
+    norms_file: Path | None = Field(default=None,
+                                    description="CSV of norm overrides (key,value,...)")
     study_area_margin_km: float = Field(
         default=30.0,
-        description="points this far outside the study area still load (with a warning); beyond it they are errors",
+        description="points this far outside the study area still load (with a warning); beyond it "
+                    "they are errors",
     )
     actor: str = Field(default="cli", description="name recorded in the audit log for CLI edits")
 
@@ -51,17 +54,22 @@ class ApiSettings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="address `emgis serve` listens on")
     port: int = Field(default=8000, description="port `emgis serve` listens on")
-    workers: int = Field(default=1, ge=1, description="worker processes of `emgis serve` (up to one per core)")
+    workers: int = Field(default=1, ge=1,
+                         description="worker processes of `emgis serve` (up to one per core)")
     cors_origins: list[str] = Field(default_factory=list,
-                                    description="origins allowed to call the API from a browser (CORS); "
-                                                "empty = CORS off")
-    network: str = Field(default="default", description="road network the analyses route on by default")
-    cache: bool = Field(default=True, description="keep facilities, network versions and incident areas in "
-                        "memory, dropped when PostgreSQL notifies a change (api/changes.py); false = read the "
-                        "database on every request")
-    route_trees_mb: int = Field(default=256, ge=0, description="memory for stored shortest-path trees of "
-                                "facilities (nearest-resources answers without a search; 12 bytes per road "
-                                "node and facility); 0 = search on every request")
+                                    description="origins allowed to call the API from a browser "
+                                                "(CORS); empty = CORS off")
+    network: str = Field(default="default",
+                         description="road network the analyses route on by default")
+    cache: bool = Field(default=True,
+                        description="keep facilities, network versions and incident areas in "
+                                    "memory, dropped when PostgreSQL notifies a change "
+                                    "(api/changes.py); false = read the database on every request")
+    route_trees_mb: int = Field(default=256, ge=0,
+                                description="memory for stored shortest-path trees of facilities "
+                                            "(nearest-resources answers without a search; 12 bytes "
+                                            "per road node and facility); 0 = search on every "
+                                            "request")
 
 
 class ToolSettings(BaseSettings):
@@ -69,12 +77,15 @@ class ToolSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EMGIS_", extra="ignore")
 
-    pg_bin: Path | None = Field(default=None, description="directory of PostgreSQL's server programs; "
-                                "unset = the newest /usr/lib/postgresql/*/bin")
-    leaflet_dir: Path | None = Field(default=None, description="where the map pages take Leaflet from; "
-                                     "unset = maps/static/leaflet, then Debian's")
-    vendor_dir: Path | None = Field(default=None, description="where the live map's Leaflet plugins are; "
-                                    "unset = maps/static/vendor")
+    pg_bin: Path | None = Field(default=None,
+                                description="directory of PostgreSQL's server programs; "
+                                            "unset = the newest /usr/lib/postgresql/*/bin")
+    leaflet_dir: Path | None = Field(default=None,
+                                     description="where the map pages take Leaflet from; "
+                                                 "unset = maps/static/leaflet, then Debian's")
+    vendor_dir: Path | None = Field(default=None,
+                                    description="where the live map's Leaflet plugins are; "
+                                                "unset = maps/static/vendor")
 
 
 class MapSettings(BaseSettings):
@@ -82,6 +93,8 @@ class MapSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EMGIS_MAP_", extra="ignore")
 
-    tiles: str = Field(default="osm", description="base map: osm | tianditu | none | a {z}/{x}/{y} URL template")
+    tiles: str = Field(default="osm",
+                       description="base map: osm | tianditu | none | a {z}/{x}/{y} URL template")
     tianditu_key: str = Field(default="", description="Tianditu key (with tiles=tianditu)")
-    refresh_s: float = Field(default=5.0, gt=0.5, le=3600, description="live map refresh interval, seconds")
+    refresh_s: float = Field(default=5.0, gt=0.5, le=3600,
+                             description="live map refresh interval, seconds")

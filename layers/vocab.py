@@ -74,7 +74,8 @@ DEPOT_STATUS = _vocab(
 )
 
 TEAM_TYPE = _vocab(
-    Term("comprehensive", "综合性应急救援队伍", ("综合", "综合救援", "综合性应急救援队伍", "综合应急救援队")),
+    Term("comprehensive", "综合性应急救援队伍",
+         ("综合", "综合救援", "综合性应急救援队伍", "综合应急救援队")),
     Term("fire_station", "消防救援站", ("消防站", "消防救援站", "消防", "fire")),
     Term("forest_fire", "森林消防队伍", ("森林消防", "森林消防队", "扑火队")),
     Term("hazchem", "危化救援队伍", ("危化", "危化救援", "矿山危化")),
@@ -167,7 +168,8 @@ def lookup(vocab: dict[str, Term], text: object) -> str | None:
         return s
     low = s.lower()
     for t in vocab.values():
-        if low == t.key.lower() or s == t.zh or s in t.aliases or low in (a.lower() for a in t.aliases):
+        if (low == t.key.lower() or s == t.zh or s in t.aliases
+                or low in (a.lower() for a in t.aliases)):
             return t.key
     return None
 

@@ -38,7 +38,8 @@ def _kind(tags) -> tuple[str, str] | None:
     return None
 
 
-def osm_candidates(path: str | Path, *, boundary: Any = None, min_area_m2: float = 0.0) -> gpd.GeoDataFrame:
+def osm_candidates(path: str | Path, *, boundary: Any = None,
+                   min_area_m2: float = 0.0) -> gpd.GeoDataFrame:
     """Read candidate sites from a local OSM extract (never a network call).
 
     Polygons (ways and multipolygon relations) give their area in m²; nodes give none.
@@ -64,12 +65,14 @@ def osm_candidates(path: str | Path, *, boundary: Any = None, min_area_m2: float
         except (osmium.InvalidLocationError, RuntimeError):
             continue  # clipped at the extract's edge
         rows.append((ext, obj.tags.get("name"), *hit, geom))
-    gdf = gpd.GeoDataFrame(rows, columns=["ext_id", "name", "kind", "kind_zh", "geometry"], crs=4326)
+    gdf = gpd.GeoDataFrame(rows, columns=["ext_id", "name", "kind", "kind_zh", "geometry"],
+                           crs=4326)
     if gdf.empty:
         gdf["area_m2"] = pd.Series(dtype=float)
         return gdf
     area = gdf.to_crs(gdf.estimate_utm_crs()).area.to_numpy()
-    gdf["area_m2"] = np.where(gdf.geom_type.isin(["Polygon", "MultiPolygon"]), np.round(area), np.nan)
+    gdf["area_m2"] = np.where(gdf.geom_type.isin(["Polygon", "MultiPolygon"]), np.round(area),
+                              np.nan)
     gdf = gdf.set_geometry(gdf.geometry.representative_point())
     if boundary is not None:
         gdf = gdf[gdf.within(boundary)]
@@ -88,14 +91,16 @@ def grid_candidates(area: Any, cell_m: float, metric_epsg: int) -> gpd.GeoDataFr
     gx, gy = np.meshgrid(xs, ys)
     pts = shapely.points(gx.ravel(), gy.ravel())
     pts = pts[shapely.contains_xy(metric, gx.ravel(), gy.ravel())]
-    gdf = gpd.GeoDataFrame({"ext_id": [f"grid:{i}" for i in range(len(pts))]}, geometry=pts, crs=metric_epsg)
+    gdf = gpd.GeoDataFrame({"ext_id": [f"grid:{i}" for i in range(len(pts))]}, geometry=pts,
+                           crs=metric_epsg)
     gdf["name"] = gdf["ext_id"]
     gdf["kind"], gdf["kind_zh"], gdf["area_m2"] = "grid", "网格", np.nan
     return gdf.to_crs(4326)[["ext_id", "name", "kind", "kind_zh", "area_m2", "geometry"]]
 
 
 def exclusions(candidates: gpd.GeoDataFrame, *, hazard_zones: gpd.GeoDataFrame | None = None,
-               risk_points: gpd.GeoDataFrame | None = None, norms=None, metric_epsg: int | None = None,
+               risk_points: gpd.GeoDataFrame | None = None, norms=None,
+               metric_epsg: int | None = None,
                zone_levels: tuple[str, ...] = ("high", "medium")) -> pd.Series:
     """Why each candidate may not be chosen ('' when it may): hazard zone or too near a risk point."""
     from emgis.layers.norms import default_norms

@@ -33,7 +33,7 @@ PLACEMENTS = ("boundary", "point", "township_weighted", "code_only")
 _COLUMNS = ["code", "name", "population", "placement", "geometry"]
 
 
-# --- villages ---------------------------------------------------------------------------------------
+# --- villages -------------------------------------------------------------------------------------
 
 def _population_frame(population: Any, pop_col: str, code_col: str, name_col: str) -> pd.DataFrame:
     """Normalise the population input to columns code (raw), population, name."""
@@ -43,9 +43,9 @@ def _population_frame(population: Any, pop_col: str, code_col: str, name_col: st
     if isinstance(population, pd.DataFrame):
         missing = [c for c in (code_col, pop_col) if c not in population.columns]
         if missing:
-            raise ValueError(f"village_demand: population has no column(s) {missing}; give a Series "
-                             f"code -> population or a DataFrame with '{code_col}' and '{pop_col}' "
-                             f"(columns: {list(population.columns)})")
+            raise ValueError(f"village_demand: population has no column(s) {missing}; give a "
+                             f"Series code -> population or a DataFrame with '{code_col}' and "
+                             f"'{pop_col}' (columns: {list(population.columns)})")
         names = population[name_col] if name_col in population.columns else None
         return pd.DataFrame({"code": population[code_col].to_numpy(dtype=object),
                              "population": population[pop_col].to_numpy(),
@@ -130,7 +130,8 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
     geom84 = geom.to_crs(4326) if CRS.from_user_input(units.crs) != CRS.from_epsg(4326) else geom
     garr = geom.to_numpy()
     empty = shapely.is_missing(garr) | shapely.is_empty(garr)
-    gtype = shapely.get_type_id(garr)  # 0 point, 3 polygon, 4 multipoint, 6 multipolygon, 7 collection
+    # 0 point, 3 polygon, 4 multipoint, 6 multipolygon, 7 collection
+    gtype = shapely.get_type_id(garr)
     polygonal = ~empty & np.isin(gtype, (3, 6))
     pointlike = ~empty & np.isin(gtype, (0, 4))
     other = ~empty & ~polygonal & ~pointlike
@@ -174,7 +175,8 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
                      f"they get population 0: {', '.join(v['code'][no_pop].head(10))}")
     ignored = int((~p_is_village & (p_code != "")).sum())
     if ignored:
-        notes.append(f"{ignored} population row(s) are townships or counties, not villages; ignored")
+        notes.append(f"{ignored} population row(s) are townships or counties, not villages; "
+                     "ignored")
     row = v["row"].to_numpy()
     has_row = ~pd.isna(row)
     row_i = np.where(has_row, np.nan_to_num(row.astype(float), nan=0), 0).astype(np.int64)
@@ -209,8 +211,10 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
             # weighted mean; plain mean where the township's placed villages have no people
             wsum = g["w"].to_numpy()
             safe = np.where(wsum > 0, wsum, 1.0)
-            cx = np.where(wsum > 0, g["wx"].to_numpy() / safe, g["x"].to_numpy() / g["n"].to_numpy())
-            cy = np.where(wsum > 0, g["wy"].to_numpy() / safe, g["y"].to_numpy() / g["n"].to_numpy())
+            cx = np.where(wsum > 0, g["wx"].to_numpy() / safe,
+                          g["x"].to_numpy() / g["n"].to_numpy())
+            cy = np.where(wsum > 0, g["wy"].to_numpy() / safe,
+                          g["y"].to_numpy() / g["n"].to_numpy())
             lon, lat = to_ll.transform(cx, cy)
             by_town = dict(zip(g.index, shapely.points(lon, lat), strict=True))
         for i in np.flatnonzero(~placed):
@@ -227,11 +231,13 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
         lost = placement == ""
         if lost.any():
             placement[lost] = "code_only"
-            notes.append(f"{int(lost.sum())} village(s) could not be placed (no geometry, no placed "
-                         f"village and no polygon in their township); they have no point: "
+            notes.append(f"{int(lost.sum())} village(s) could not be placed (no geometry, no "
+                         f"placed village and no polygon in their township); they have no point: "
                          f"{', '.join(codes_v[lost][:10])}{' ...' if lost.sum() > 10 else ''}")
     counts = pd.Series(placement).value_counts()
-    notes.insert(0, "village demand points: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in PLACEMENTS))
+    notes.insert(0,
+                 "village demand points: "
+                 + ", ".join(f"{counts.get(k, 0)} {k}" for k in PLACEMENTS))
     out = gpd.GeoDataFrame({
         "code": pd.array(codes_v, dtype="str"),
         "name": pd.array([None if pd.isna(x) else str(x) for x in name], dtype="str"),
@@ -250,7 +256,8 @@ def _town_points(garr: np.ndarray, rows: np.ndarray, crs: Any) -> list:
     if rows.size == 0:
         return []
     g = garr[rows]
-    pts = np.where(np.isin(shapely.get_type_id(g), (0, 4)), shapely.centroid(g), shapely.point_on_surface(g))
+    pts = np.where(np.isin(shapely.get_type_id(g), (0, 4)), shapely.centroid(g),
+                   shapely.point_on_surface(g))
     return list(gpd.GeoSeries(pts, crs=crs).to_crs(4326).to_numpy())
 
 
@@ -288,12 +295,14 @@ def cell_demand(raster: PopRaster, cell_m: float, metric_epsg: int, *,
     if not (np.isfinite(cell_m) and cell_m > 0):
         raise ValueError(f"cell_demand: cell_m={cell_m!r} must be a positive number of metres")
     if position not in ("centroid", "centre"):
-        raise ValueError(f"cell_demand: position={position!r} is not known; use 'centroid' or 'centre'")
+        raise ValueError(f"cell_demand: position={position!r} is not known; use 'centroid' or "
+                         "'centre'")
     crs_m = CRS.from_epsg(int(metric_epsg))
     units = {a.unit_name for a in crs_m.axis_info}
     if not crs_m.is_projected or not units <= {"metre", "meter"}:
-        raise ValueError(f"cell_demand: EPSG:{metric_epsg} ({crs_m.name}) is not a projected CRS in "
-                         "metres; pass a UTM or Gauss-Kruger zone, e.g. geo.crs.metric_crs_for(...)")
+        raise ValueError(f"cell_demand: EPSG:{metric_epsg} ({crs_m.name}) is not a projected CRS "
+                         "in metres; pass a UTM or Gauss-Kruger zone, e.g. "
+                         "geo.crs.metric_crs_for(...)")
     if raster.crs is None:
         raise ValueError(f"{raster.source}: the raster has no CRS")
     rows, cols = np.nonzero(raster.mask & (raster.data > 0))
@@ -332,7 +341,7 @@ def cell_demand(raster: PopRaster, cell_m: float, metric_epsg: int, *,
     return out
 
 
-# --- snapping --------------------------------------------------------------------------------------
+# --- snapping -------------------------------------------------------------------------------------
 
 def snap_demand(graph, demand_gdf, norms=None) -> Any:
     """Join demand points to the network: add columns node, snap_m, along_m and offroad_s.
@@ -396,12 +405,17 @@ def demand_from_db(engine, *, year: int | None = None) -> Any:
                     "load a census table first: emgis load census FILE --year YYYY")
             p.raise_if_errors()
         units = gpd.read_postgis(sa.text(
-            "SELECT code, name, level, CASE WHEN placement IN ('boundary', 'point') THEN coalesce(geom, point) END "
-            "AS geom FROM admin_units WHERE level IN ('township', 'village') ORDER BY code"), c, geom_col="geom")
-        pop = pd.read_sql(sa.text("SELECT p.code, coalesce(a.name, l.name) AS name, p.population FROM population p "
+            "SELECT code, name, level, "
+            "CASE WHEN placement IN ('boundary', 'point') THEN coalesce(geom, point) END "
+            "AS geom FROM admin_units WHERE level IN ('township', 'village') ORDER BY code"),
+            c, geom_col="geom")
+        pop = pd.read_sql(sa.text("SELECT p.code, coalesce(a.name, l.name) AS name, p.population "
+                                  "FROM population p "
                                   "LEFT JOIN admin_units a USING (code) "
-                                  "LEFT JOIN LATERAL (SELECT name FROM code_list WHERE code = p.code "
-                                  "ORDER BY vintage DESC LIMIT 1) l ON true WHERE p.year = :y"), c, params={"y": year})
+                                  "LEFT JOIN LATERAL (SELECT name FROM code_list "
+                                  "WHERE code = p.code ORDER BY vintage DESC LIMIT 1) l ON true "
+                                  "WHERE p.year = :y"),
+                          c, params={"y": year})
     if units.crs is None:
         units = units.set_crs(4326)
     out = village_demand(units, pop)
@@ -423,7 +437,9 @@ def store_placements(engine, demand, *, actor: str = "cli") -> int:
         conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true)"), {"a": actor})
         conn.execute(sa.text(
             "INSERT INTO admin_units (code, name, level, parent_code, placement, point) "
-            "VALUES (:code, :name, 'village', :parent, 'township_weighted', ST_GeomFromWKB(:wkb, 4326)) "
-            "ON CONFLICT (code) DO UPDATE SET point = EXCLUDED.point, placement = 'township_weighted' "
+            "VALUES (:code, :name, 'village', :parent, 'township_weighted', "
+            "ST_GeomFromWKB(:wkb, 4326)) "
+            "ON CONFLICT (code) DO UPDATE "
+            "SET point = EXCLUDED.point, placement = 'township_weighted' "
             "WHERE admin_units.placement IN ('code_only', 'township_weighted')"), rows)
     return len(rows)

@@ -47,11 +47,15 @@ def coverage_table(inputs, c: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
     """One row per demand point: its nearest facility by name, minutes, the standard, covered."""
     d = inputs.demand
     fac = facilities_of(inputs, layer)
-    label = dict(zip(fac["id"], fac["name"].fillna(fac["ext_id"]), strict=True)) if "id" in fac else {}
+    label = (dict(zip(fac["id"], fac["name"].fillna(fac["ext_id"]), strict=True)) if "id" in fac
+             else {})
     out = gpd.GeoDataFrame({
-        "code": d["code"].to_numpy(), "name": d["name"].to_numpy(), "population": d["population"].to_numpy(),
-        "facility": [label.get(f, f) for f in c["facility_id"].astype(object)], "time_min": np.round(c["time_s"].to_numpy() / 60, 2),
-        "standard_min": np.round(c["standard_s"].to_numpy(dtype=float) / 60, 2), "covered": c["covered"].to_numpy(),
+        "code": d["code"].to_numpy(), "name": d["name"].to_numpy(),
+        "population": d["population"].to_numpy(),
+        "facility": [label.get(f, f) for f in c["facility_id"].astype(object)],
+        "time_min": np.round(c["time_s"].to_numpy() / 60, 2),
+        "standard_min": np.round(c["standard_s"].to_numpy(dtype=float) / 60, 2),
+        "covered": c["covered"].to_numpy(),
         "snap_m": np.round(d["snap_m"].to_numpy(dtype=float), 1),
     }, geometry=d.geometry.to_numpy(), crs=4326)
     out["time_min"] = out["time_min"].where(np.isfinite(out["time_min"]), None)
@@ -59,7 +63,8 @@ def coverage_table(inputs, c: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
     for col in [k for k in c.columns if k.startswith("time_s.") and KINDS[layer].class_col]:
         t = np.round(c[col].to_numpy(dtype=float) / 60, 2)
         out[f"time_min.{col[7:]}"] = np.where(np.isfinite(t), t, np.nan)
-    out["covered_by"] = [None if pd.isna(f) or f == -1 else label.get(f, f) for f in c["covered_by_id"].astype(object)]
+    out["covered_by"] = [None if pd.isna(f) or f == -1 else label.get(f, f)
+                         for f in c["covered_by_id"].astype(object)]
     return out
 
 
@@ -69,7 +74,8 @@ MODELS = ("mclp", "lscp", "pmedian", "cmclp", "cpmedian")
 def standard_seconds(layer: str, norms, site_class: str | None) -> float:
     """The standard new sites are held to: the norm of the kind (and class) from the norms table."""
     kind = KINDS[layer]
-    key = kind.norm if kind.class_col is None else f"{kind.norm}.{site_class or DEFAULT_CLASS[layer]}"
+    key = (kind.norm if kind.class_col is None
+           else f"{kind.norm}.{site_class or DEFAULT_CLASS[layer]}")
     return float(norms.number(key)) * kind.unit_s
 
 
@@ -87,7 +93,8 @@ def read_candidates(spec: str, engine, area_metric_epsg: int | None):
         return osm_candidates(spec[4:], boundary=None if area is None else area.geom)
     gdf = gpd.read_file(spec).to_crs(4326)
     gdf = gdf.set_geometry(gdf.geometry.representative_point())
-    gdf["ext_id"] = gdf.get("id", pd.Series([f"cand:{i}" for i in range(len(gdf))], index=gdf.index)).astype(str)
+    gdf["ext_id"] = gdf.get("id", pd.Series([f"cand:{i}" for i in range(len(gdf))],
+                                            index=gdf.index)).astype(str)
     gdf["name"] = gdf.get("name", gdf["ext_id"])
     gdf["kind"], gdf["kind_zh"] = "given", "指定"
     gdf["area_m2"] = pd.to_numeric(gdf.get("area_m2", np.nan), errors="coerce")
@@ -121,8 +128,9 @@ class SitingRun:
         """The new sites with the people each newly brings within the standard."""
         before = self.before
         out = self.sites.iloc[self.result.new].copy()
-        out["covers_new_people"] = [float(self.w[_covered(self.T, [j], self.standard_s) & ~before].sum())
-                                    for j in self.result.new]
+        out["covers_new_people"] = [
+            float(self.w[_covered(self.T, [j], self.standard_s) & ~before].sum())
+            for j in self.result.new]
         return out
 
 
@@ -153,12 +161,14 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
 
     std = standard_seconds(layer, norms, site_class)
     cand = read_candidates(candidates, engine, None)
-    why = exclusions(cand, hazard_zones=inputs.hazard_zones, risk_points=read_points(engine), norms=norms)
+    why = exclusions(cand, hazard_zones=inputs.hazard_zones, risk_points=read_points(engine),
+                     norms=norms)
     existing = facilities_of(inputs, layer)
     if cand.empty:
-        raise MissingData(f"no candidate sites from {candidates}: give another source (grid:1000, osm:FILE, "
-                          "a layer)")
-    ex = gpd.GeoDataFrame({"ext_id": existing["ext_id"].astype(str).to_numpy(), "name": existing["name"].to_numpy(),
+        raise MissingData(f"no candidate sites from {candidates}: give another source (grid:1000, "
+                          "osm:FILE, a layer)")
+    ex = gpd.GeoDataFrame({"ext_id": existing["ext_id"].astype(str).to_numpy(),
+                           "name": existing["name"].to_numpy(),
                            "kind": "existing", "kind_zh": "现有", "area_m2": np.nan},
                           geometry=existing.geometry.to_numpy(), crs=4326)
     sites = pd.concat([ex, cand], ignore_index=True)
@@ -173,7 +183,8 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
     T = siting.times_matrix(times)
     w = inputs.demand["population"].to_numpy(dtype=float)
     existing_idx = np.arange(n_ex)
-    per = norms.number(f"shelter.m2_per_person.{site_class or DEFAULT_CLASS[layer]}") if layer == "shelters" else None
+    per = (norms.number(f"shelter.m2_per_person.{site_class or DEFAULT_CLASS[layer]}")
+           if layer == "shelters" else None)
     cap = np.full(len(sites), float(capacity))
     if per:
         cap = np.where(sites["area_m2"].notna(), sites["area_m2"].fillna(0) / per, cap)
@@ -191,9 +202,10 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
         res = siting.capacitated_mclp(T, w, std, add, cap, **kw)
     else:
         res = siting.capacitated_p_median(T, w, add, cap, unserved_s=cutoff, **kw)
-    check = siting.check_solution(res, T, w, standard_s=std if model in ("mclp", "lscp", "cmclp") else None,
-                                  p=None if model == "lscp" else add, existing=existing_idx, allowed=allowed,
-                                  capacity=cap if model.startswith("c") else None,
+    check = siting.check_solution(res, T, w,
+                                  standard_s=std if model in ("mclp", "lscp", "cmclp") else None,
+                                  p=None if model == "lscp" else add, existing=existing_idx,
+                                  allowed=allowed, capacity=cap if model.startswith("c") else None,
                                   unserved_s=cutoff if model in ("pmedian", "cpmedian") else None)
     return SitingRun(res, check, T, w, std, ex, cand, why, sites, existing_idx)
 

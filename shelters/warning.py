@@ -38,7 +38,8 @@ MAX_RADIUS_M = 50_000.0
 VILLAGE_HEADERS = {
     "code": "区划代码 code", "name": "村 village", "population": "人口 population",
     "fully_inside": "全部在区内 fully inside", "shelter": "最近开放避难场所 nearest open shelter",
-    "shelter_id": "场所编号 shelter id", "time_min": "车程(分钟) travel min", "snap_m": "接入道路距离(米) to road m",
+    "shelter_id": "场所编号 shelter id", "time_min": "车程(分钟) travel min",
+    "snap_m": "接入道路距离(米) to road m",
 }
 SHELTER_HEADERS = {
     "id": "编号 id", "ext_id": "外部编号 ext id", "name": "名称 name", "status": "状态 status",
@@ -54,16 +55,18 @@ def incident_area(engine: Any, incident: int, radius_m: float | None) -> Any:
 
     with engine.connect() as c:
         row = c.execute(sa.text(
-            "SELECT GeometryType(geom), ST_AsBinary(CASE WHEN GeometryType(geom) IN ('POINT', 'MULTIPOINT') "
-            "AND CAST(:r AS float8) IS NOT NULL THEN ST_Buffer(geom::geography, CAST(:r AS float8))::geometry "
+            "SELECT GeometryType(geom), ST_AsBinary(CASE WHEN GeometryType(geom) "
+            "IN ('POINT', 'MULTIPOINT') AND CAST(:r AS float8) IS NOT NULL THEN "
+            "ST_Buffer(geom::geography, CAST(:r AS float8))::geometry "
             "ELSE geom END) FROM incidents WHERE id = :i"),
             {"i": incident, "r": radius_m}).first()
     if row is None:
         raise NotFound(f"incident={incident}: there is no incident {incident}")
     kind = row[0]
     if kind not in ("POLYGON", "MULTIPOLYGON") and radius_m is None:
-        raise BadArgument(f"incident={incident} is a {kind.lower()}, not an area; give radius_m (e.g. radius_m=1000) "
-                         "for a warning circle around it, or give the incident an area (PATCH /incidents/{id})")
+        raise BadArgument(f"incident={incident} is a {kind.lower()}, not an area; give radius_m "
+                          "(e.g. radius_m=1000) for a warning circle around it, or give the "
+                          "incident an area (PATCH /incidents/{id})")
     return shapely.from_wkb(bytes(row[1]))
 
 
@@ -84,19 +87,25 @@ def warning_area(engine: Any, area: Any, graph: Callable[[], Any], norms: Any, *
         year = latest_census_year(c)
         villages = c.execute(sa.text(
             "WITH a AS (SELECT ST_SetSRID(ST_GeomFromWKB(decode(:g, 'hex')), 4326) g) "
-            "SELECT u.code, u.name, COALESCE(p.population, 0) AS population, ST_CoveredBy(u.geom, a.g) AS fully_inside, "
+            "SELECT u.code, u.name, COALESCE(p.population, 0) AS population, "
+            "ST_CoveredBy(u.geom, a.g) AS fully_inside, "
             "ST_X(ST_PointOnSurface(u.geom)) AS lon, ST_Y(ST_PointOnSurface(u.geom)) AS lat "
-            "FROM admin_units u CROSS JOIN a LEFT JOIN population p ON p.code = u.code AND p.year = :y "
-            "WHERE u.level = 'village' AND u.geom IS NOT NULL AND ST_Intersects(u.geom, a.g) ORDER BY u.code"),
+            "FROM admin_units u CROSS JOIN a "
+            "LEFT JOIN population p ON p.code = u.code AND p.year = :y "
+            "WHERE u.level = 'village' AND u.geom IS NOT NULL AND ST_Intersects(u.geom, a.g) "
+            "ORDER BY u.code"),
             {"g": wkb, "y": year}).mappings().all()
         shelters = c.execute(sa.text(
             "WITH a AS (SELECT ST_SetSRID(ST_GeomFromWKB(decode(:g, 'hex')), 4326) g) "
-            "SELECT s.id, s.ext_id, s.name, s.status, s.capacity, COALESCE(s.occupancy, 0) AS occupancy, "
+            "SELECT s.id, s.ext_id, s.name, s.status, s.capacity, "
+            "COALESCE(s.occupancy, 0) AS occupancy, "
             "ST_Intersects(s.geom, a.g) AS inside_area FROM shelters s CROSS JOIN a ORDER BY s.id"),
             {"g": wkb}).mappings().all()
-    sh = pd.DataFrame([dict(r) for r in shelters], columns=["id", "ext_id", "name", "status", "capacity", "occupancy",
+    sh = pd.DataFrame([dict(r) for r in shelters],
+                      columns=["id", "ext_id", "name", "status", "capacity", "occupancy",
                                                             "inside_area"])
-    v = pd.DataFrame([dict(r) for r in villages], columns=["code", "name", "population", "fully_inside", "lon", "lat"])
+    v = pd.DataFrame([dict(r) for r in villages],
+                     columns=["code", "name", "population", "fully_inside", "lon", "lat"])
     v["population"] = pd.to_numeric(v["population"]).astype(float)
     v["shelter_id"] = pd.array([None] * len(v), dtype="Int64")
     v["shelter"] = None
@@ -109,8 +118,9 @@ def warning_area(engine: Any, area: Any, graph: Callable[[], Any], norms: Any, *
         outside = ~np.isin(fac.ids, sh.loc[sh["inside_area"].astype(bool), "id"].to_numpy())
         closed = closures_from_polygons(graph, area) if close_roads else None
         if outside.any():
-            times, which = nearest_facility_times(graph, (fac.lon[outside], fac.lat[outside]), closures=closed,
-                                                  direction="to_facility", norms=norms)
+            times, which = nearest_facility_times(graph, (fac.lon[outside], fac.lat[outside]),
+                                                  closures=closed, direction="to_facility",
+                                                  norms=norms)
             s = snap(graph, v["lon"].to_numpy(), v["lat"].to_numpy(), closures=closed, norms=norms)
             t = s.time_s + times[s.node]
             k = which[s.node]
@@ -122,7 +132,8 @@ def warning_area(engine: Any, area: Any, graph: Callable[[], Any], norms: Any, *
             v.loc[ok, "time_min"] = np.round(t[ok] / 60, 1)
             v["snap_m"] = np.round(np.asarray(s.distance_m, dtype=float), 0)
         else:
-            note = "no open shelter lies outside the area: open one, or widen the search beyond the county"
+            note = ("no open shelter lies outside the area: open one, or widen the search beyond "
+                    "the county")
     sent = v.groupby("shelter_id")["population"].sum() if len(v) else pd.Series(dtype=float)
     sh["free"] = (pd.to_numeric(sh["capacity"]) - pd.to_numeric(sh["occupancy"])).clip(lower=0)
     sh["assigned_population"] = sh["id"].map(sent).fillna(0.0)
@@ -139,11 +150,13 @@ def warning_area(engine: Any, area: Any, graph: Callable[[], Any], norms: Any, *
         "close_roads": close_roads,
         "note": note,
         "villages": _records(v.drop(columns=["lon", "lat"])),
-        "shelters_inside": _records(inside_sh[["id", "ext_id", "name", "status", "capacity", "occupancy"]]),
-        "shelters_used": _records(used[["id", "ext_id", "name", "capacity", "occupancy", "free", "assigned_population",
-                                        "over_capacity"]]),
-        "rule": "villages intersecting the area are warned whole; shelters inside the area are never destinations; "
-                "each village goes to its nearest open shelter outside the area by road",
+        "shelters_inside": _records(inside_sh[["id", "ext_id", "name", "status", "capacity",
+                                               "occupancy"]]),
+        "shelters_used": _records(used[["id", "ext_id", "name", "capacity", "occupancy", "free",
+                                        "assigned_population", "over_capacity"]]),
+        "rule": "villages intersecting the area are warned whole; shelters inside the area are "
+                "never destinations; each village goes to its nearest open shelter outside the "
+                "area by road",
     }
 
 
@@ -165,13 +178,14 @@ def workbook(ans: dict[str, Any]) -> bytes:
         ("无路线村 villages without a route", ans["villages_without_route"]),
         ("区内避难场所 shelters inside (not refuges)", len(ans["shelters_inside"])),
         ("人口年份 census year", ans["census_year"]), ("面积 area km²", ans["area"]["area_km2"]),
-        ("道路封闭 roads closed", "是 yes" if ans["close_roads"] else "否 no"), ("规则 rule", ans["rule"]),
+        ("道路封闭 roads closed", "是 yes" if ans["close_roads"] else "否 no"),
+        ("规则 rule", ans["rule"]),
         ("生成时间 made at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
     ], columns=["项目 item", "值 value"])
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         summary.to_excel(xw, sheet_name="汇总 summary", index=False)
-        pd.DataFrame(ans["villages"], columns=list(VILLAGE_HEADERS)).rename(columns=VILLAGE_HEADERS).to_excel(
-            xw, sheet_name="村庄 villages", index=False)
+        pd.DataFrame(ans["villages"], columns=list(VILLAGE_HEADERS)).rename(
+            columns=VILLAGE_HEADERS).to_excel(xw, sheet_name="村庄 villages", index=False)
         rows = [dict(r, inside_area=True) for r in ans["shelters_inside"]] + \
                [dict(r, inside_area=False) for r in ans["shelters_used"]]
         pd.DataFrame(rows, columns=list(SHELTER_HEADERS)).rename(columns=SHELTER_HEADERS).to_excel(

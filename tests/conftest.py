@@ -62,7 +62,8 @@ def pg_server():
 
     external = os.environ.get("EMGIS_TEST_DATABASE_URL") or os.environ.get("EMGIS_DATABASE_URL")
     if external:
-        url = sa.engine.make_url(external).set(database="postgres").render_as_string(hide_password=False)
+        url = sa.engine.make_url(external).set(database="postgres").render_as_string(
+            hide_password=False)
         yield url, None
         return
     home = Path(tempfile.mkdtemp(prefix="emgis-test-"))
@@ -128,13 +129,15 @@ def db(pg_server, pg_template):
 # matching marker, set here from the fixtures it uses so no module can forget it; with CI=true a
 # skip of such a test is turned into a failure.
 
-_MARKER_OF_FIXTURE = {"pg_server": "postgis", "shared_data": "shared_data", "browser_page": "browser"}
+_MARKER_OF_FIXTURE = {"pg_server": "postgis", "shared_data": "shared_data",
+                      "browser_page": "browser"}
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for fixture, marker in _MARKER_OF_FIXTURE.items():
-            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
+            if (fixture in getattr(item, "fixturenames", ())
+                    and item.get_closest_marker(marker) is None):
                 item.add_marker(getattr(pytest.mark, marker))
 
 
@@ -142,10 +145,11 @@ def pytest_collection_modifyitems(config, items):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if IN_CI and report.skipped and not hasattr(report, "wasxfail") and any(item.get_closest_marker(m) for m in ("postgis", "browser",
-                                                                             "shared_data")):
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail") and any(
+            item.get_closest_marker(m) for m in ("postgis", "browser", "shared_data")):
         report.outcome = "failed"
-        report.longrepr = f"CI=true: {item.nodeid} needs a real part and was skipped: {report.longrepr}"
+        report.longrepr = (f"CI=true: {item.nodeid} needs a real part and was skipped: "
+                           f"{report.longrepr}")
 
 
 # --- the demo county in a database, and the API on it (shared by the API and page tests) -------
@@ -176,12 +180,14 @@ def demo_db(pg_server, pg_template, tmp_path_factory):
         with db.engine.begin() as c:
             c.execute(sa.text(
                 "INSERT INTO incidents (title, incident_type, level, status, geom) "
-                "SELECT 'seed fire', 'fire', 'IV', 'reported', ST_PointOnSurface(geom) FROM admin_units "
-                "WHERE level = 'village' AND geom IS NOT NULL ORDER BY code LIMIT 1"))
+                "SELECT 'seed fire', 'fire', 'IV', 'reported', ST_PointOnSurface(geom) "
+                "FROM admin_units WHERE level = 'village' AND geom IS NOT NULL "
+                "ORDER BY code LIMIT 1"))
             c.execute(sa.text(
                 "INSERT INTO incidents (title, incident_type, level, status, geom) "
-                "SELECT 'seed flood', 'flood', 'III', 'responding', ST_Buffer(ST_PointOnSurface(geom), 0.003) "
-                "FROM admin_units WHERE level = 'village' AND geom IS NOT NULL ORDER BY code DESC LIMIT 1"))
+                "SELECT 'seed flood', 'flood', 'III', 'responding', "
+                "ST_Buffer(ST_PointOnSurface(geom), 0.003) FROM admin_units "
+                "WHERE level = 'village' AND geom IS NOT NULL ORDER BY code DESC LIMIT 1"))
         db.home = tmp / "home"
         yield db
     finally:
@@ -199,7 +205,8 @@ def client(demo_db):
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    app = create_app(ApiSettings(), engine=demo_db.engine, db_settings=DatabaseSettings(home=demo_db.home))
+    app = create_app(ApiSettings(), engine=demo_db.engine,
+                     db_settings=DatabaseSettings(home=demo_db.home))
     with TestClient(app) as c:
         yield c
 

@@ -82,8 +82,8 @@ def test_landing_conformance_collections(client):
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conf
     colls = client.get("/collections").json()["collections"]
     assert [c["id"] for c in colls] == list(COLLECTIONS)
-    assert {"admin_units", "shelters", "depots", "team_bases", "risk_points", "hazards", "risk_areas",
-            "hazard_zones", "incidents", "road_edges"} == set(COLLECTIONS)
+    assert {"admin_units", "shelters", "depots", "team_bases", "risk_points", "hazards",
+            "risk_areas", "hazard_zones", "incidents", "road_edges"} == set(COLLECTIONS)
     shelters = client.get("/collections/shelters").json()
     assert _links(shelters)["items"].endswith("/collections/shelters/items")
     minx, miny, maxx, maxy = shelters["extent"]["spatial"]["bbox"][0]
@@ -92,7 +92,8 @@ def test_landing_conformance_collections(client):
 
 def test_items_page_through_every_collection(client, demo_db):
     with demo_db.engine.connect() as c:
-        counts = {cid: c.execute(sa.text(f"SELECT count(*) FROM {cid}")).scalar_one() for cid in COLLECTIONS}
+        counts = {cid: c.execute(sa.text(f"SELECT count(*) FROM {cid}")).scalar_one()
+                  for cid in COLLECTIONS}
     assert all(n > 0 for n in counts.values()), counts
     for cid, coll in COLLECTIONS.items():
         limit = 5000 if cid == "road_edges" else 17
@@ -110,7 +111,8 @@ def test_items_page_through_every_collection(client, demo_db):
                 assert f["type"] == "Feature" and "geom" not in f["properties"]
                 assert f["properties"][coll.key] == f["id"]
                 if cid != "admin_units":
-                    assert f["geometry"]["type"] in ("Point", "Polygon", "MultiPolygon", "LineString")
+                    assert f["geometry"]["type"] in ("Point", "Polygon", "MultiPolygon",
+                                                     "LineString")
             seen += [f["id"] for f in fc["features"]]
             pages += 1
             links = _links(fc)
@@ -125,19 +127,23 @@ def test_items_page_through_every_collection(client, demo_db):
     assert r.status_code == 200 and r.headers["content-type"].startswith(GEOJSON)
     assert r.json()["properties"]["name"] == one["properties"]["name"]
     village = client.get("/collections/admin_units/items?limit=1").json()["features"][0]
-    assert client.get(f"/collections/admin_units/items/{village['id']}").json()["id"] == village["id"]
+    assert (client.get(f"/collections/admin_units/items/{village['id']}").json()["id"]
+            == village["id"])
 
 
 def test_bbox_filter_and_limits(client, demo_db):
     with demo_db.engine.connect() as c:
         x0, y0, x1, y1 = c.execute(sa.text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom)::geometry e FROM shelters) s")).one()
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT ST_Extent(geom)::geometry e FROM shelters) s")).one()
         box = (x0, y0, (x0 + x1) / 2, (y0 + y1) / 2)
-        inside = c.execute(sa.text("SELECT count(*) FROM shelters WHERE geom && ST_MakeEnvelope(:a, :b, :c, :d, 4326)"),
+        inside = c.execute(sa.text("SELECT count(*) FROM shelters "
+                                   "WHERE geom && ST_MakeEnvelope(:a, :b, :c, :d, 4326)"),
                            dict(zip("abcd", box, strict=True))).scalar_one()
         total = c.execute(sa.text("SELECT count(*) FROM shelters")).scalar_one()
     assert 0 < inside < total
-    fc = client.get("/collections/shelters/items", params={"bbox": ",".join(map(str, box)), "limit": 1000}).json()
+    fc = client.get("/collections/shelters/items",
+                    params={"bbox": ",".join(map(str, box)), "limit": 1000}).json()
     assert fc["numberMatched"] == fc["numberReturned"] == inside
     for f in fc["features"]:
         lon, lat = f["geometry"]["coordinates"]
@@ -172,14 +178,17 @@ def test_writes_refused_without_the_right_token(client, demo_db):
     r = client.post("/incidents", json=body)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert "token" in r.json()["detail"]
-    assert client.post("/incidents", json=body, headers={"Authorization": "Bearer nonsense"}).status_code == 401
-    assert client.post("/incidents", json=body, headers={"Authorization": "Basic dXNlcjpwdw=="}).status_code == 401
+    assert client.post("/incidents", json=body,
+                       headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    assert client.post("/incidents", json=body,
+                       headers={"Authorization": "Basic dXNlcjpwdw=="}).status_code == 401
     _, viewer = _token(demo_db.engine, "viewer")
     assert client.post("/incidents", json=body, headers=viewer).status_code == 403
     _, planner = _token(demo_db.engine, "planner")
     r = client.post("/incidents", json=body, headers=planner)
     assert r.status_code == 403 and "commander" in r.json()["detail"]
-    assert client.patch("/shelters/1", json={"occupancy_delta": 1}, headers=viewer).status_code == 403
+    assert client.patch("/shelters/1", json={"occupancy_delta": 1},
+                        headers=viewer).status_code == 403
     assert client.patch("/shelters/1", json={"occupancy_delta": 1}).status_code == 401
     name, old = _token(demo_db.engine, "admin")
     revoke_token(demo_db.engine, name)
@@ -227,14 +236,18 @@ def test_incident_create_update_audited(client, demo_db):
     iid = feat["id"]
     assert feat["properties"]["status"] == "reported" and feat["geometry"]["type"] == "Point"
     ring = [[120.04, 30.04], [120.06, 30.04], [120.06, 30.06], [120.04, 30.06], [120.04, 30.04]]
-    r = client.patch(f"/incidents/{iid}", json={"status": "处置中", "geometry": {"type": "Polygon", "coordinates": [ring]}},
+    r = client.patch(f"/incidents/{iid}",
+                     json={"status": "处置中",
+                           "geometry": {"type": "Polygon", "coordinates": [ring]}},
                      headers=auth)
     assert r.status_code == 200, r.text
-    assert r.json()["properties"]["status"] == "responding" and r.json()["geometry"]["type"] == "Polygon"
+    assert (r.json()["properties"]["status"] == "responding"
+            and r.json()["geometry"]["type"] == "Polygon")
     got = client.get(f"/collections/incidents/items/{iid}").json()
     assert got["properties"]["title"] == "河道漫堤" and got["geometry"]["type"] == "Polygon"
     with demo_db.engine.connect() as c:
-        rows = c.execute(sa.text("SELECT action, actor FROM audit_log WHERE table_name = 'incidents' "
+        rows = c.execute(sa.text("SELECT action, actor FROM audit_log "
+                                 "WHERE table_name = 'incidents' "
                                  "AND row_key = :k ORDER BY id"), {"k": str(iid)}).all()
     assert [tuple(r) for r in rows] == [("insert", name), ("update", name)]
     # invalid input: every problem listed, nothing written
@@ -243,28 +256,35 @@ def test_incident_create_update_audited(client, demo_db):
     r = client.post("/incidents", json=bad, headers=auth)
     assert r.status_code == 422
     assert {p["field"] for p in r.json()["problems"]} == {"status", "geometry"}
-    assert client.post("/incidents", json={**body, "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}},
+    assert client.post("/incidents", json={**body, "geometry": {"type": "LineString",
+                                                                "coordinates": [[0, 0], [1, 1]]}},
                        headers=auth).status_code == 422
     bowtie = [[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]
-    assert client.post("/incidents", json={**body, "geometry": {"type": "Polygon", "coordinates": [bowtie]}},
+    assert client.post("/incidents",
+                       json={**body, "geometry": {"type": "Polygon", "coordinates": [bowtie]}},
                        headers=auth).status_code == 422
     assert client.post("/incidents", json={"name": "x"}, headers=auth).status_code == 422
-    assert client.patch("/incidents/99999999", json={"status": "closed"}, headers=auth).status_code == 404
+    assert client.patch("/incidents/99999999", json={"status": "closed"},
+                        headers=auth).status_code == 404
 
 
 def test_concurrent_occupancy_updates_are_all_counted(client, demo_db):
     name, auth = _token(demo_db.engine, "planner")
     with demo_db.engine.begin() as c:
         sid, start = c.execute(sa.text(
-            "UPDATE shelters SET capacity = occupancy + 100 WHERE id = (SELECT min(id) FROM shelters) "
+            "UPDATE shelters SET capacity = occupancy + 100 "
+            "WHERE id = (SELECT min(id) FROM shelters) "
             "RETURNING id, occupancy")).one()
     with ThreadPoolExecutor(max_workers=50) as pool:
-        codes = list(pool.map(lambda _: client.patch(f"/shelters/{sid}", json={"occupancy_delta": 1},
+        codes = list(pool.map(lambda _: client.patch(f"/shelters/{sid}",
+                                                     json={"occupancy_delta": 1},
                                                      headers=auth).status_code, range(50)))
     assert codes == [200] * 50
     with demo_db.engine.connect() as c:
-        assert c.execute(sa.text("SELECT occupancy FROM shelters WHERE id = :i"), {"i": sid}).scalar_one() == start + 50
-        n = c.execute(sa.text("SELECT count(*) FROM audit_log WHERE table_name = 'shelters' AND actor = :a"),
+        assert c.execute(sa.text("SELECT occupancy FROM shelters WHERE id = :i"),
+                         {"i": sid}).scalar_one() == start + 50
+        n = c.execute(sa.text("SELECT count(*) FROM audit_log "
+                              "WHERE table_name = 'shelters' AND actor = :a"),
                       {"a": name}).scalar_one()
     assert n == 50
     # bounds: never above capacity, never below 0, and nothing changes when refused
@@ -272,14 +292,19 @@ def test_concurrent_occupancy_updates_are_all_counted(client, demo_db):
     assert r.status_code == 409 and r.json()["capacity"] == start + 100
     r = client.patch(f"/shelters/{sid}", json={"occupancy": 0}, headers=auth)
     assert r.status_code == 200 and r.json()["properties"]["occupancy"] == 0
-    assert client.patch(f"/shelters/{sid}", json={"occupancy_delta": -1}, headers=auth).status_code == 409
+    assert client.patch(f"/shelters/{sid}", json={"occupancy_delta": -1},
+                        headers=auth).status_code == 409
     r = client.patch(f"/shelters/{sid}", json={"status": "closed"}, headers=auth)
     assert r.status_code == 200 and r.json()["properties"]["status"] == "closed"
-    assert client.patch(f"/shelters/{sid}", json={"status": "open"}, headers=auth).status_code == 200
-    assert client.patch(f"/shelters/{sid}", json={"status": "burning"}, headers=auth).status_code == 422
-    assert client.patch(f"/shelters/{sid}", json={"occupancy": 1, "occupancy_delta": 1}, headers=auth).status_code == 422
+    assert client.patch(f"/shelters/{sid}", json={"status": "open"},
+                        headers=auth).status_code == 200
+    assert client.patch(f"/shelters/{sid}", json={"status": "burning"},
+                        headers=auth).status_code == 422
+    assert client.patch(f"/shelters/{sid}", json={"occupancy": 1, "occupancy_delta": 1},
+                        headers=auth).status_code == 422
     assert client.patch(f"/shelters/{sid}", json={}, headers=auth).status_code == 422
-    assert client.patch("/shelters/99999999", json={"occupancy_delta": 1}, headers=auth).status_code == 404
+    assert client.patch("/shelters/99999999", json={"occupancy_delta": 1},
+                        headers=auth).status_code == 404
 
 
 def test_team_and_depot_stock_updates(client, demo_db):
@@ -287,26 +312,34 @@ def test_team_and_depot_stock_updates(client, demo_db):
     with demo_db.engine.connect() as c:
         tid = c.execute(sa.text("SELECT min(id) FROM team_bases")).scalar_one()
         dep, item, qty = c.execute(sa.text("SELECT d.ext_id, s.item, s.quantity FROM depot_stock s "
-                                           "JOIN depots d ON d.id = s.depot_id ORDER BY d.id, s.item LIMIT 1")).one()
+                                           "JOIN depots d ON d.id = s.depot_id "
+                                           "ORDER BY d.id, s.item LIMIT 1")).one()
     r = client.patch(f"/team_bases/{tid}", json={"status": "deployed",
-                                                 "position": {"type": "Point", "coordinates": [120.01, 30.02]}},
+                                                 "position": {"type": "Point",
+                                                              "coordinates": [120.01, 30.02]}},
                      headers=auth)
     assert r.status_code == 200, r.text
     assert r.json()["properties"]["status"] == "deployed"
     assert r.json()["geometry"]["coordinates"] == [120.01, 30.02]
-    assert client.patch(f"/team_bases/{tid}", json={"status": "available"}, headers=auth).status_code == 200
-    assert client.patch(f"/team_bases/{tid}", json={"position": {"type": "Polygon", "coordinates": []}},
+    assert client.patch(f"/team_bases/{tid}", json={"status": "available"},
+                        headers=auth).status_code == 200
+    assert client.patch(f"/team_bases/{tid}",
+                        json={"position": {"type": "Polygon", "coordinates": []}},
                         headers=auth).status_code == 422
     r = client.patch(f"/depot_stock/{dep}/{item}", json={"quantity_delta": -qty}, headers=auth)
     assert r.status_code == 200 and r.json()["quantity"] == 0
     r = client.patch(f"/depot_stock/{dep}/{item}", json={"quantity_delta": -1}, headers=auth)
     assert r.status_code == 409
-    r = client.patch(f"/depot_stock/{dep}/新物资", json={"quantity_delta": 5, "unit": "箱"}, headers=auth)
+    r = client.patch(f"/depot_stock/{dep}/新物资", json={"quantity_delta": 5, "unit": "箱"},
+                     headers=auth)
     assert r.status_code == 200 and r.json()["quantity"] == 5
-    assert client.patch(f"/depot_stock/{dep}/无此物资", json={"quantity_delta": -5}, headers=auth).status_code == 404
-    assert client.patch("/depot_stock/nope/x", json={"quantity_delta": 1}, headers=auth).status_code == 404
+    assert client.patch(f"/depot_stock/{dep}/无此物资", json={"quantity_delta": -5},
+                        headers=auth).status_code == 404
+    assert client.patch("/depot_stock/nope/x", json={"quantity_delta": 1},
+                        headers=auth).status_code == 404
     with demo_db.engine.connect() as c:
-        actions = c.execute(sa.text("SELECT table_name, action FROM audit_log WHERE actor = :a ORDER BY id"),
+        actions = c.execute(sa.text("SELECT table_name, action FROM audit_log WHERE actor = :a "
+                                    "ORDER BY id"),
                             {"a": name}).all()
     assert [tuple(a) for a in actions] == [("team_bases", "update"), ("team_bases", "update"),
                                            ("depot_stock", "update"), ("depot_stock", "insert")]
@@ -318,8 +351,10 @@ def test_nearest_resources_and_avoiding_an_area(client, demo_db):
     with demo_db.engine.connect() as c:
         lon, lat = c.execute(sa.text(
             "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM admin_units "
-            "WHERE level = 'village' AND geom IS NOT NULL ORDER BY code OFFSET 40 LIMIT 1) s")).one()
-    r = client.get("/analyses/nearest", params={"lon": lon, "lat": lat, "layer": "team_bases", "k": 3})
+            "WHERE level = 'village' AND geom IS NOT NULL "
+            "ORDER BY code OFFSET 40 LIMIT 1) s")).one()
+    r = client.get("/analyses/nearest",
+                   params={"lon": lon, "lat": lat, "layer": "team_bases", "k": 3})
     assert r.status_code == 200, r.text
     fc = r.json()
     assert r.headers["content-type"].startswith(GEOJSON)
@@ -347,18 +382,22 @@ def test_nearest_resources_and_avoiding_an_area(client, demo_db):
             assert f["properties"]["time_s"] >= best[f["id"]] - 1e-6
     # a point incident closes no roads; an absent one is 404
     point_iid = client.post("/incidents", json={"name": "p", "type": "fire",
-                                                "geometry": {"type": "Point", "coordinates": [lon, lat]}},
+                                                "geometry": {"type": "Point",
+                                                             "coordinates": [lon, lat]}},
                             headers=auth).json()["id"]
     r = client.get("/analyses/nearest", params={"lon": lon, "lat": lat, "avoid": point_iid})
     assert r.status_code == 400 and "area" in r.json()["detail"]
-    assert client.get("/analyses/nearest", params={"lon": lon, "lat": lat, "avoid": 99999999}).status_code == 404
+    assert client.get("/analyses/nearest",
+                      params={"lon": lon, "lat": lat, "avoid": 99999999}).status_code == 404
     # parameters are checked
     assert client.get("/analyses/nearest", params={"lon": 500, "lat": lat}).status_code == 422
     r = client.get("/analyses/nearest", params={"lon": 30, "lat": 0})  # far from the county's roads
     assert r.status_code == 400 and "outside the road network" in r.json()["detail"]
     assert client.get("/analyses/nearest", params={"lat": lat}).status_code == 422
-    assert client.get("/analyses/nearest", params={"lon": lon, "lat": lat, "layer": "pubs"}).status_code == 422
-    assert client.get("/analyses/nearest", params={"lon": lon, "lat": lat, "k": 0}).status_code == 422
+    assert client.get("/analyses/nearest",
+                      params={"lon": lon, "lat": lat, "layer": "pubs"}).status_code == 422
+    assert client.get("/analyses/nearest",
+                      params={"lon": lon, "lat": lat, "k": 0}).status_code == 422
     r = client.get("/analyses/nearest", params={"lon": lon, "lat": lat, "network": "other"})
     assert r.status_code == 409 and "emgis load roads" in r.json()["detail"]
     # shelters and depots too
@@ -377,7 +416,8 @@ def test_service_areas(client):
     assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in fc["features"])
     # asked again: the same answer, from the result cache (service areas take seconds)
     hits = client.app.state.results.hits
-    again = client.get("/analyses/service-areas", params={"layer": "shelters", "minutes": "15,10,5"})
+    again = client.get("/analyses/service-areas",
+                       params={"layer": "shelters", "minutes": "15,10,5"})
     assert again.json() == fc and client.app.state.results.hits == hits + 1
     for bad in ("abc", "0", "-5", "5,1000", ",", "1,2,3,4,5,6,7,8,9"):
         r = client.get("/analyses/service-areas", params={"minutes": bad})
@@ -390,7 +430,8 @@ def test_graph_loaded_once_per_network_version(client, demo_db):
     g1 = cache.get(demo_db.engine, "default", demo_db.home)
     assert cache.get(demo_db.engine, "default", demo_db.home) is g1
     with demo_db.engine.begin() as c:  # a rebuilt network has a new built_at
-        c.execute(sa.text("UPDATE road_networks SET built_at = now() + interval '1 second' WHERE name = 'default'"))
+        c.execute(sa.text("UPDATE road_networks SET built_at = now() + interval '1 second' "
+                          "WHERE name = 'default'"))
     assert cache.get(demo_db.engine, "default", demo_db.home) is not g1
 
 
@@ -415,7 +456,8 @@ def _village_point(engine, offset: int) -> tuple[float, float]:
     with engine.connect() as c:
         return tuple(c.execute(sa.text(
             "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM admin_units "
-            "WHERE level = 'village' AND geom IS NOT NULL ORDER BY code OFFSET :o LIMIT 1) s"), {"o": offset}).one())
+            "WHERE level = 'village' AND geom IS NOT NULL ORDER BY code OFFSET :o LIMIT 1) s"),
+            {"o": offset}).one())
 
 
 def _wait_for(predicate, timeout_s: float = 5.0) -> float:
@@ -433,7 +475,8 @@ def test_nearest_answers_from_memory_the_same_as_from_the_database(client, demo_
     lon, lat = _village_point(demo_db.engine, 7)
     plain = create_app(ApiSettings(cache=False, route_trees_mb=0), engine=demo_db.engine,
                        db_settings=DatabaseSettings(home=demo_db.home))
-    for layer, direction in (("team_bases", "from_facility"), ("shelters", "to_facility"), ("depots", "from_facility")):
+    for layer, direction in (("team_bases", "from_facility"), ("shelters", "to_facility"),
+                             ("depots", "from_facility")):
         params = {"lon": lon, "lat": lat, "layer": layer, "k": 3, "direction": direction}
         client.get("/analyses/nearest", params=params)  # keeps what it read
         with _statements(demo_db.engine) as sql:
@@ -448,7 +491,8 @@ def test_nearest_answers_from_memory_the_same_as_from_the_database(client, demo_
             assert fa["properties"]["time_s"] == pytest.approx(fb["properties"]["time_s"], abs=0.11)
             assert fa["geometry"]["coordinates"][0] == fb["geometry"]["coordinates"][0]
             assert fa["geometry"]["coordinates"][-1] == fb["geometry"]["coordinates"][-1]
-    trees = client.app.state.graphs.get(demo_db.engine, "default", demo_db.home)._cache[("trees", "from_facility")]
+    trees = client.app.state.graphs.get(demo_db.engine, "default",
+                                        demo_db.home)._cache[("trees", "from_facility")]
     assert len(trees) > 0
 
 
@@ -462,7 +506,8 @@ def test_writes_are_seen_at_once_through_the_api_and_soon_from_outside(client, d
     first = nearest_ids()
     _, auth = _token(demo_db.engine, "planner")
     with demo_db.engine.connect() as c:
-        home = c.execute(sa.text("SELECT ST_AsGeoJSON(geom) FROM team_bases WHERE id = :i"), {"i": first[2]}).scalar()
+        home = c.execute(sa.text("SELECT ST_AsGeoJSON(geom) FROM team_bases WHERE id = :i"),
+                         {"i": first[2]}).scalar()
     try:
         # through the API: the very next request reads it (no waiting)
         r = client.patch(f"/team_bases/{first[0]}", json={"status": "deployed"}, headers=auth)
@@ -470,19 +515,23 @@ def test_writes_are_seen_at_once_through_the_api_and_soon_from_outside(client, d
         assert first[0] not in nearest_ids()
         client.patch(f"/team_bases/{first[0]}", json={"status": "available"}, headers=auth)
         assert nearest_ids() == first
-        # outside the API (psql, the CLI, another worker): seen once PostgreSQL's notification arrives
+        # outside the API (psql, the CLI, another worker): seen once PostgreSQL's notification
+        # arrives
         with demo_db.engine.begin() as c:
-            c.execute(sa.text("UPDATE team_bases SET status = 'unavailable' WHERE id = :i"), {"i": first[1]})
+            c.execute(sa.text("UPDATE team_bases SET status = 'unavailable' WHERE id = :i"),
+                      {"i": first[1]})
         waited = _wait_for(lambda: first[1] not in nearest_ids(), timeout_s=2.0)
         assert waited < 2.0
         # a team that moves next to the place becomes the nearest (its new tree is grown)
         with demo_db.engine.begin() as c:
-            c.execute(sa.text("UPDATE team_bases SET geom = ST_SetSRID(ST_MakePoint(:x, :y), 4326) WHERE id = :i"),
+            c.execute(sa.text("UPDATE team_bases SET geom = ST_SetSRID(ST_MakePoint(:x, :y), 4326) "
+                              "WHERE id = :i"),
                       {"x": lon + 0.0003, "y": lat, "i": first[2]})
         _wait_for(lambda: nearest_ids()[0] == first[2], timeout_s=2.0)
     finally:
         with demo_db.engine.begin() as c:
-            c.execute(sa.text("UPDATE team_bases SET status = 'available' WHERE id = :i"), {"i": first[1]})
+            c.execute(sa.text("UPDATE team_bases SET status = 'available' WHERE id = :i"),
+                      {"i": first[1]})
         client.patch(f"/team_bases/{first[2]}", json={"position": json.loads(home)}, headers=auth)
     assert nearest_ids() == first
 
@@ -493,7 +542,8 @@ def test_off_road_speed_override_is_used_and_followed(client, demo_db):
     from emgis.layers.norms import default_norms
 
     lon, lat = _village_point(demo_db.engine, 50)
-    params = {"lon": lon + 0.004, "lat": lat + 0.004, "layer": "shelters", "k": 1}  # a field ~500 m off
+    # a field ~500 m off
+    params = {"lon": lon + 0.004, "lat": lat + 0.004, "layer": "shelters", "k": 1}
 
     def first():
         f = client.get("/analyses/nearest", params=params).json()["features"][0]
@@ -504,7 +554,8 @@ def test_off_road_speed_override_is_used_and_followed(client, demo_db):
     try:
         with demo_db.engine.begin() as c:
             c.execute(sa.text("INSERT INTO norm_overrides (key, value, note, set_by) VALUES "
-                              "('road.speed_kmh.offroad', :v, 'test: twice as fast', 'test')"), {"v": str(2 * speed)})
+                              "('road.speed_kmh.offroad', :v, 'test: twice as fast', 'test')"),
+                      {"v": str(2 * speed)})
         _wait_for(lambda: first()[1] < before - 1, timeout_s=2.0)
         assert first()[0] == fid or first()[1] < before
     finally:
@@ -520,23 +571,30 @@ def test_caching_pauses_while_the_change_feed_is_lost_and_resumes(client, demo_d
     want = client.get("/analyses/nearest", params=params).json()["features"]
     with demo_db.engine.begin() as c:  # as a database restart or a dropped connection would
         n = c.execute(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                              "WHERE application_name = 'emgis-changes' AND datname = current_database()")).scalar()
+                              "WHERE application_name = 'emgis-changes' "
+                              "AND datname = current_database()")).scalar()
     assert n >= 1
     _wait_for(lambda: not feed.listening or feed.version(()) is None, timeout_s=5.0)
     with demo_db.engine.begin() as c:  # a change nobody is told about while not listening
-        c.execute(sa.text("UPDATE shelters SET status = 'closed' WHERE id = :i"), {"i": want[0]["id"]})
+        c.execute(sa.text("UPDATE shelters SET status = 'closed' WHERE id = :i"),
+                  {"i": want[0]["id"]})
     try:
-        got = client.get("/analyses/nearest", params=params)  # read from the database, not from memory
-        assert got.status_code == 200 and want[0]["id"] not in [f["id"] for f in got.json()["features"]]
-        _wait_for(lambda: feed.listening, timeout_s=5.0)  # listening again within its retry interval
+        # read from the database, not from memory
+        got = client.get("/analyses/nearest", params=params)
+        assert (got.status_code == 200
+                and want[0]["id"] not in [f["id"] for f in got.json()["features"]])
+        # listening again within its retry interval
+        _wait_for(lambda: feed.listening, timeout_s=5.0)
         hits = client.app.state.memo.hits
         client.get("/analyses/nearest", params=params)
         client.get("/analyses/nearest", params=params)
         assert client.app.state.memo.hits > hits
     finally:
         with demo_db.engine.begin() as c:
-            c.execute(sa.text("UPDATE shelters SET status = 'open' WHERE id = :i"), {"i": want[0]["id"]})
-    _wait_for(lambda: [f["id"] for f in client.get("/analyses/nearest", params=params).json()["features"]]
+            c.execute(sa.text("UPDATE shelters SET status = 'open' WHERE id = :i"),
+                      {"i": want[0]["id"]})
+    _wait_for(lambda: [f["id"] for f in
+                       client.get("/analyses/nearest", params=params).json()["features"]]
               == [f["id"] for f in want], timeout_s=2.0)
 
 
@@ -589,10 +647,12 @@ def test_serve_with_several_workers(db, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(tmp_path), EMGIS_MAP_TILES="none")
+    env = dict(os.environ, EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(tmp_path),
+               EMGIS_MAP_TILES="none")
     exe = Path(sys.executable).with_name("emgis")
     proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workers", "2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -604,8 +664,8 @@ def test_serve_with_several_workers(db, tmp_path):
                 pass
             assert time.monotonic() < deadline, "no answer within 60 s"
             time.sleep(0.2)
-        workers = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "spawn_main"], capture_output=True,
-                                 text=True).stdout.split()
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "spawn_main"],
+                                 capture_output=True, text=True).stdout.split()
         assert len(workers) == 2, workers
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
             assert all(http.get("/collections").status_code == 200 for _ in range(20))
@@ -644,11 +704,13 @@ def test_owslib_lists_collections_and_pages_items(client, demo_db):
     from owslib.ogcapi.features import Features
 
     with demo_db.engine.connect() as c:
-        counts = {cid: c.execute(sa.text(f"SELECT count(*) FROM {cid}")).scalar_one() for cid in COLLECTIONS}
+        counts = {cid: c.execute(sa.text(f"SELECT count(*) FROM {cid}")).scalar_one()
+                  for cid in COLLECTIONS}
     with _serve(client.app) as base:
         w = Features(base)
         assert {c["id"] for c in w.collections()["collections"]} == set(COLLECTIONS)
-        assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in w.conformance()["conformsTo"]
+        assert ("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
+                in w.conformance()["conformsTo"])
         for cid in COLLECTIONS:
             if cid == "road_edges":
                 continue  # paged above through the same endpoint; large
@@ -701,7 +763,8 @@ def test_server_survives_a_database_restart(tmp_path):
             assert cluster.url() == url, "the restarted server moved to another port"
             assert http.get("/health").status_code == 200
             assert http.get("/collections/shelters/items").status_code == 200
-            _wait_for(lambda: feed.listening, timeout_s=10)  # the change feed listens again by itself
+            # the change feed listens again by itself
+            _wait_for(lambda: feed.listening, timeout_s=10)
     finally:
         if engine is not None:
             engine.dispose()
@@ -731,12 +794,13 @@ def test_openapi_fuzz_finds_no_server_errors(client, demo_db):
                 case.path_parameters["collection_id"] = cid  # mostly real layers, not random names
             resp = case.call()
             if resp.status_code >= 500:
-                failures.append((op.method.upper(), op.path, case.path_parameters, case.query, case.body,
-                                 resp.status_code, resp.text[:300]))
+                failures.append((op.method.upper(), op.path, case.path_parameters, case.query,
+                                 case.body, resp.status_code, resp.text[:300]))
 
         run()
 
     for result in schema.get_all_operations():
         op = result.ok()
-        fuzz(op, 5 if op.path == "/analyses/service-areas" else 30)  # service areas take seconds each
+        # service areas take seconds each
+        fuzz(op, 5 if op.path == "/analyses/service-areas" else 30)
     assert not failures, failures[:5]

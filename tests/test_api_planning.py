@@ -41,12 +41,15 @@ def test_risk_areas_are_the_stored_run_with_the_norms_colours(client, demo_db):
         n, area_deg2 = c.execute(sa.text(
             "SELECT count(*), sum(ST_Area(geom)) FROM risk_areas WHERE unit_kind = 'admin'")).one()
         by_level = dict(c.execute(sa.text(
-            "SELECT COALESCE(level, 'unrated'), count(*) FROM risk_areas WHERE unit_kind = 'admin' GROUP BY 1")).all())
-        names = dict(c.execute(sa.text("SELECT code, name FROM admin_units WHERE level = 'village'")).all())
+            "SELECT COALESCE(level, 'unrated'), count(*) FROM risk_areas WHERE unit_kind = 'admin' "
+            "GROUP BY 1")).all())
+        names = dict(c.execute(sa.text("SELECT code, name FROM admin_units "
+                                       "WHERE level = 'village'")).all())
     assert fc["type"] == "FeatureCollection" and fc["kind"] == "admin" and fc["note"] is None
     assert len(fc["features"]) == fc["returned"] == n > 0
     assert {k: v for k, v in fc["counts"].items() if v} == by_level
-    assert sum(shapely.geometry.shape(f["geometry"]).area for f in fc["features"]) == pytest.approx(area_deg2, rel=1e-9)
+    assert sum(shapely.geometry.shape(f["geometry"]).area
+               for f in fc["features"]) == pytest.approx(area_deg2, rel=1e-9)
     colours = {lv.key: lv.colour for lv in risk_levels(default_norms())}
     assert colours["blue"].lower() != "#00ff00"  # the lowest level is blue, never green
     for f in fc["features"]:
@@ -68,7 +71,8 @@ def test_risk_areas_level_filter_and_bad_parameters(client, demo_db):
     assert len(fc["features"]) == want
     assert {f["properties"]["level"] for f in fc["features"]} <= {"red", "orange"}
     r = client.get("/analyses/risk-areas?level=purple")
-    assert r.status_code == 400 and "level='purple'" in r.json()["detail"] and "red" in r.json()["detail"]
+    assert (r.status_code == 400 and "level='purple'" in r.json()["detail"]
+            and "red" in r.json()["detail"])
     assert client.get("/analyses/risk-areas?level=,").status_code == 400
     r = client.get("/analyses/risk-areas?kind=village")
     assert r.status_code == 422 and "kind" in r.text
@@ -95,7 +99,8 @@ def test_risk_area_colours_follow_the_norm_overrides(client, demo_db):
         with demo_db.engine.begin() as c:
             c.execute(sa.text("DELETE FROM norm_overrides WHERE key = 'risk.colour.red'"))
             if value is not None:
-                c.execute(sa.text("INSERT INTO norm_overrides (key, value, set_by) VALUES ('risk.colour.red', :v, 'test')"),
+                c.execute(sa.text("INSERT INTO norm_overrides (key, value, set_by) "
+                                  "VALUES ('risk.colour.red', :v, 'test')"),
                           {"v": value})
 
     try:
@@ -116,8 +121,10 @@ def test_risk_area_colours_follow_the_norm_overrides(client, demo_db):
 def test_coverage_answer_follows_a_shelter_closing(client, demo_db):
     with demo_db.engine.connect() as c:
         total, = c.execute(sa.text(
-            "SELECT sum(population) FROM population WHERE year = (SELECT max(year) FROM population)")).one()
-        sid, = c.execute(sa.text("SELECT id FROM shelters WHERE status = 'open' ORDER BY capacity DESC NULLS LAST "
+            "SELECT sum(population) FROM population "
+            "WHERE year = (SELECT max(year) FROM population)")).one()
+        sid, = c.execute(sa.text("SELECT id FROM shelters WHERE status = 'open' "
+                                 "ORDER BY capacity DESC NULLS LAST "
                                  "LIMIT 1")).one()
     before = client.get("/analyses/coverage?layer=shelters").json()
     assert before["population"] == pytest.approx(float(total))
@@ -126,14 +133,17 @@ def test_coverage_answer_follows_a_shelter_closing(client, demo_db):
     assert client.app.state.results.hits > hits  # served from app.state.results
     _, auth = _token(demo_db.engine, "planner")
     try:
-        assert client.patch(f"/shelters/{sid}", json={"status": "closed"}, headers=auth).status_code == 200
+        assert client.patch(f"/shelters/{sid}", json={"status": "closed"},
+                            headers=auth).status_code == 200
         after = client.get("/analyses/coverage?layer=shelters").json()
         assert after["facilities"] == before["facilities"] - 1  # not the stale answer
         assert after["covered"] <= before["covered"]
         assert after["population"] == pytest.approx(float(total))
     finally:
-        assert client.patch(f"/shelters/{sid}", json={"status": "open"}, headers=auth).status_code == 200
-    assert client.get("/analyses/coverage?layer=shelters").json()["facilities"] == before["facilities"]
+        assert client.patch(f"/shelters/{sid}", json={"status": "open"},
+                            headers=auth).status_code == 200
+    assert (client.get("/analyses/coverage?layer=shelters").json()["facilities"]
+            == before["facilities"])
 
 
 # --- warning area with the roads closed ----------------------------------------------------------
@@ -144,9 +154,11 @@ def test_closed_roads_each_village_goes_to_the_nearest_open_shelter_outside(clie
 
     with demo_db.engine.connect() as c:
         lon, lat = c.execute(sa.text(
-            "SELECT ST_X(geom), ST_Y(geom) FROM shelters WHERE status = 'open' ORDER BY id DESC LIMIT 1")).one()
+            "SELECT ST_X(geom), ST_Y(geom) FROM shelters WHERE status = 'open' ORDER BY id DESC "
+            "LIMIT 1")).one()
         pts = {r[0]: (r[1], r[2]) for r in c.execute(sa.text(
-            "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM admin_units "
+            "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
+            "FROM admin_units "
             "WHERE level = 'village'"))}
     area = shapely.Point(lon, lat).buffer(0.015)
     r = client.post("/analyses/warning-area?close_roads=true", json=shapely.geometry.mapping(area))
@@ -173,7 +185,8 @@ def test_closed_roads_each_village_goes_to_the_nearest_open_shelter_outside(clie
             continue
         assert v["shelter_id"] not in inside
         assert v["time_min"] == pytest.approx(best / 60, abs=0.06), v
-        assert v["time_min"] <= min(times.values()) / 60 + 0.06  # no other open shelter outside is nearer
+        # no other open shelter outside is nearer
+        assert v["time_min"] <= min(times.values()) / 60 + 0.06
         assert times[v["shelter_id"]] / 60 == pytest.approx(v["time_min"], abs=0.06)
 
 

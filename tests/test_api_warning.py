@@ -22,7 +22,8 @@ def area(demo_db):
     """A polygon around the centre of three neighbouring villages and a shelter."""
     with demo_db.engine.connect() as c:
         lon, lat = c.execute(sa.text(
-            "SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM shelters WHERE status = 'open' "
+            "SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM shelters "
+            "WHERE status = 'open' "
             "ORDER BY id LIMIT 1")).one()
     return shapely.Point(lon, lat).buffer(0.02)
 
@@ -30,12 +31,14 @@ def area(demo_db):
 def _sql_population(engine, area) -> tuple[float, int]:
     with engine.connect() as c:
         return tuple(c.execute(sa.text(
-            "SELECT COALESCE(sum(p.population), 0), count(*) FROM admin_units u JOIN population p ON p.code = u.code "
+            "SELECT COALESCE(sum(p.population), 0), count(*) FROM admin_units u "
+            "JOIN population p ON p.code = u.code "
             "AND p.year = (SELECT max(year) FROM population) WHERE u.level = 'village' AND "
             "ST_Intersects(u.geom, ST_GeomFromText(:w, 4326))"), {"w": area.wkt}).one())
 
 
-def test_post_area_counts_people_and_sends_every_village_to_the_nearest_open_shelter_outside(client, demo_db, area):
+def test_post_area_counts_people_and_sends_every_village_to_the_nearest_open_shelter_outside(
+        client, demo_db, area):
     from emgis.geo.routing import nearest_facility_times, snap
     from emgis.geo.store import facilities, load_network
 
@@ -56,7 +59,8 @@ def test_post_area_counts_people_and_sends_every_village_to_the_nearest_open_she
     out = ~np.isin(fac.ids, list(inside))
     with demo_db.engine.connect() as c:
         pts = {r[0]: (r[1], r[2]) for r in c.execute(sa.text(
-            "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM admin_units "
+            "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
+            "FROM admin_units "
             "WHERE level = 'village'"))}
     for v in ans["villages"][:8]:
         lon, lat = pts[v["code"]]
@@ -79,7 +83,8 @@ def test_xlsx_has_the_same_rows(client, demo_db, area):
     js = client.post("/analyses/warning-area", json=body).json()
     r = client.post("/analyses/warning-area?format=xlsx", json=body)
     assert r.status_code == 200
-    assert "attachment" in r.headers["content-disposition"] and ".xlsx" in r.headers["content-disposition"]
+    assert ("attachment" in r.headers["content-disposition"]
+            and ".xlsx" in r.headers["content-disposition"])
     wb = openpyxl.load_workbook(io.BytesIO(r.content))
     assert wb.sheetnames == ["汇总 summary", "村庄 villages", "避难场所 shelters"]
     rows = list(wb["村庄 villages"].values)
@@ -91,8 +96,10 @@ def test_xlsx_has_the_same_rows(client, demo_db, area):
 
 def test_incident_area_and_point_with_radius(client, demo_db):
     with demo_db.engine.connect() as c:
-        flood = c.execute(sa.text("SELECT id FROM incidents WHERE GeometryType(geom) LIKE '%POLYGON'")).scalar()
-        fire = c.execute(sa.text("SELECT id FROM incidents WHERE GeometryType(geom) = 'POINT'")).scalar()
+        flood = c.execute(sa.text("SELECT id FROM incidents "
+                                  "WHERE GeometryType(geom) LIKE '%POLYGON'")).scalar()
+        fire = c.execute(sa.text("SELECT id FROM incidents "
+                                 "WHERE GeometryType(geom) = 'POINT'")).scalar()
     r = client.get(f"/analyses/warning-area?incident={flood}")
     assert r.status_code == 200, r.text
     assert r.json()["villages_total"] >= 1
@@ -102,14 +109,16 @@ def test_incident_area_and_point_with_radius(client, demo_db):
     big = client.get(f"/analyses/warning-area?incident={fire}&radius_m=3000").json()
     assert 1 <= small["villages_total"] <= big["villages_total"]
     assert big["population_total"] >= small["population_total"] > 0
-    closed = client.get(f"/analyses/warning-area?incident={fire}&radius_m=3000&close_roads=true").json()
+    closed = client.get(f"/analyses/warning-area?incident={fire}&radius_m=3000"
+                        "&close_roads=true").json()
     assert closed["close_roads"] and closed["villages_total"] == big["villages_total"]
     assert client.get("/analyses/warning-area?incident=999999").status_code == 404
 
 
 @pytest.mark.parametrize("body, field", [
     ({"type": "Point", "coordinates": [119.8, 31.0]}, "geometry"),
-    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}, "geometry"),  # bow-tie
+    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+     "geometry"),  # bow-tie
     ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}, "geometry"),
     ({"nothing": 1}, "geometry"),
 ])
@@ -119,12 +128,13 @@ def test_bad_areas_are_refused_with_the_field_named(client, body, field):
     assert field in r.text
 
 
-# --- coverage and gaps -----------------------------------------------------------------------------
+# --- coverage and gaps ----------------------------------------------------------------------------
 
 def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db):
     with demo_db.engine.connect() as c:
         total = float(c.execute(sa.text(
-            "SELECT sum(population) FROM population WHERE year = (SELECT max(year) FROM population)")).scalar())
+            "SELECT sum(population) FROM population "
+            "WHERE year = (SELECT max(year) FROM population)")).scalar())
     r = client.get("/analyses/coverage?layer=shelters")
     assert r.status_code == 200, r.text
     s = r.json()
@@ -134,10 +144,12 @@ def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db):
     assert sum(t["population"] for t in s["townships"]) == pytest.approx(total)
     assert sum(t["uncovered"] for t in s["townships"]) == pytest.approx(s["uncovered"])
     gaps = client.get("/analyses/gaps?layer=shelters").json()
-    assert sum(f["properties"]["population"] for f in gaps["features"]) == pytest.approx(s["uncovered"])
+    assert sum(f["properties"]["population"]
+               for f in gaps["features"]) == pytest.approx(s["uncovered"])
     ranks = [f["properties"]["rank"] for f in gaps["features"]]
     assert ranks == list(range(1, len(ranks) + 1))
-    for f in gaps["features"]:  # each listed village is out of reach: slower than its standard, or unreachable
+    # each listed village is out of reach: slower than its standard, or unreachable
+    for f in gaps["features"]:
         p = f["properties"]
         assert p["time_min"] is None or p["time_min"] > p["standard_min"] - 0.01
     blobs = client.get("/analyses/gaps?layer=shelters&clusters=true").json()
@@ -150,7 +162,8 @@ def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db):
     fire = client.get("/analyses/coverage?layer=fire").json()
     assert fire["standard_min"] == [5.0] and fire["covered"] <= fire["population"]
     assert client.get("/analyses/coverage?layer=bogus").status_code == 422
-    assert client.get("/analyses/coverage?layer=team_bases").json() == client.get("/analyses/coverage?layer=teams").json()
+    assert (client.get("/analyses/coverage?layer=team_bases").json()
+            == client.get("/analyses/coverage?layer=teams").json())
 
 
 def test_the_command_line_gives_the_http_answer(client, demo_db, area, tmp_path, monkeypatch):
@@ -166,12 +179,14 @@ def test_the_command_line_gives_the_http_answer(client, demo_db, area, tmp_path,
     f = tmp_path / "area.geojson"
     f.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(area)}]}))
-    res = CliRunner().invoke(app, ["warning-area", "--area", str(f), "--out", str(tmp_path / "a.json")])
+    res = CliRunner().invoke(app,
+                             ["warning-area", "--area", str(f), "--out", str(tmp_path / "a.json")])
     assert res.exit_code == 0, res.output
     assert "villages warned" in res.output
     cli = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
     http = client.post("/analyses/warning-area", json=shapely.geometry.mapping(area)).json()
-    assert cli["villages"] == http["villages"] and cli["population_total"] == http["population_total"]
+    assert (cli["villages"] == http["villages"]
+            and cli["population_total"] == http["population_total"])
     assert cli["shelters_used"] == http["shelters_used"]
     res = CliRunner().invoke(app, ["warning-area", "--incident", "99999999", "--radius-m", "500"])
     assert res.exit_code == 2 and "no incident 99999999" in res.output

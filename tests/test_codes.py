@@ -102,8 +102,9 @@ def test_parse_codes_structure_and_excel_damage():
     pc = parse_codes(values)
     assert list(pc.code[:3]) == ["330522100201", "330522000000", "330522101000"]
     assert list(pc.level[:3]) == ["village", "county", "township"]
-    assert list(pc.issue) == ["", "", "", "sci_lost", "sci_recovered", "dot_zero", "length", "length",
-                              "province", "township_segment", "village_without_township", "not_digits", "empty"]
+    assert list(pc.issue) == ["", "", "", "sci_lost", "sci_recovered", "dot_zero", "length",
+                              "length", "province", "township_segment", "village_without_township",
+                              "not_digits", "empty"]
     assert pc.code[4] == pc.code[5] == "330522100201"
     assert not pc.ok[3] and not pc.ok[6]
 
@@ -141,9 +142,11 @@ def test_diff_code_lists_finds_withdrawn_added_renamed_recoded(lists):
     d = diff_code_lists(old, new)
     assert set(d.withdrawn["code"]) == {gone, recoded}
     assert set(d.added["code"]) == {recoded[:9] + "599"}
-    assert d.renamed.to_dict("records") == [{"code": renamed, "old_name": old["name"].iat[1], "new_name": "新名村民委员会"}]
+    assert d.renamed.to_dict("records") == [{"code": renamed, "old_name": old["name"].iat[1],
+                                             "new_name": "新名村民委员会"}]
     assert d.recoded.to_dict("records") == [{"old_code": recoded, "new_code": recoded[:9] + "599",
-                                            "name": recoded_name, "parent_code": recoded[:9] + "000"}]
+                                             "name": recoded_name,
+                                             "parent_code": recoded[:9] + "000"}]
     both = combine_code_lists([old, new])
     assert set(both["vintage"]) == {2022, 2023}
 

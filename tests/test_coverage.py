@@ -103,7 +103,7 @@ def by_name(df, demand):
     return df.set_axis(demand["name"].tolist())
 
 
-# --- coverage ---------------------------------------------------------------------------------------
+# --- coverage -------------------------------------------------------------------------------------
 
 def test_snap_times_of_the_grid(grid, demand):
     d = by_name(demand, demand)
@@ -190,7 +190,8 @@ def test_depot_coverage_by_level_and_stock_against_needs(grid, demand):
     depots = gpd.GeoDataFrame({
         "id": [20, 21], "level": pd.array(["county", "village"], dtype="str"),
     }, geometry=to84([pt(3, 2), pt(0, 0)]), crs=4326)
-    norms = default_norms().with_overrides([Norm("depot.delivery_h.village", 0.15, "h", "", "", "L")])
+    norms = default_norms().with_overrides(
+        [Norm("depot.delivery_h.village", 0.15, "h", "", "", "L")])
     cov = by_name(depot_coverage(grid, demand, depots, norms=norms), demand)
     # nearest depot: C (2 blocks to 20 vs 3 to 21), F and G go to 20; A, B, D, E to 21
     assert cov["facility_id"].tolist() == [21, 21, 20, 21, 21, 20, 20]
@@ -228,7 +229,8 @@ def test_coverage_agrees_with_a_dense_travel_time_matrix(kind):
                            geometry=gpd.points_from_xy(lon0 + dl[0], lat0 + dl[1]), crs=4326)
     dem = snap_demand(g, dem)
     classes = np.array(["emergency", "short", "medium", "long", "short", "long", "emergency"])
-    fac = gpd.GeoDataFrame({"id": np.arange(100, 100 + n_f), "duration_class": pd.array(classes, dtype="str"),
+    fac = gpd.GeoDataFrame({"id": np.arange(100, 100 + n_f),
+                            "duration_class": pd.array(classes, dtype="str"),
                             "team_type": pd.array(["fire_station"] * n_f, dtype="str")},
                            geometry=gpd.points_from_xy(lon0 + fl[0], lat0 + fl[1]), crs=4326)
     cov = coverage(g, dem, fac, kind)
@@ -236,14 +238,16 @@ def test_coverage_agrees_with_a_dense_travel_time_matrix(kind):
     dn = dem["node"].to_numpy()
     if kind == "shelters":
         T = travel_time_matrix(g, dn, f.nodes).to_dense()
-        std = np.array([{"emergency": 10, "short": 15, "medium": 20, "long": 30}[c] for c in classes]) * 60.0
+        std = np.array([{"emergency": 10, "short": 15, "medium": 20, "long": 30}[c]
+                        for c in classes]) * 60.0
     else:
         T = travel_time_matrix(g, f.nodes, dn).to_dense().T
         std = np.full(n_f, 300.0)
     T = T + dem["offroad_s"].to_numpy()[:, None] + f.offset_s[None, :]
     near = T.min(axis=1)
     np.testing.assert_allclose(cov["time_s"].to_numpy(), near, rtol=1e-9, atol=1e-6)
-    np.testing.assert_allclose(T[np.arange(n_d), cov["facility"].to_numpy()], near, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(T[np.arange(n_d), cov["facility"].to_numpy()], near, rtol=1e-9,
+                               atol=1e-6)
     expect = (std[None, :] >= T).any(axis=1)
     np.testing.assert_array_equal(cov["covered"].to_numpy(), expect)
     assert 0 < expect.sum() <= n_d
@@ -253,11 +257,12 @@ def test_coverage_agrees_with_a_dense_travel_time_matrix(kind):
         np.testing.assert_allclose(st, T, rtol=1e-9, atol=1e-6)
 
 
-# --- capacity -------------------------------------------------------------------------------------------
+# --- capacity -------------------------------------------------------------------------------------
 
 def test_shelter_capacity_given_area_or_unknown():
     s = pd.DataFrame({"id": [1, 2, 3, 4],
-                      "duration_class": pd.array(["emergency", "short", "long", "medium"], dtype="str"),
+                      "duration_class": pd.array(["emergency", "short", "long", "medium"],
+                                                 dtype="str"),
                       "capacity": [100.0, None, None, None],
                       "effective_area_m2": [None, 9001.0, 450.0, None],
                       "occupancy": [30, 0, 0, 0]})
@@ -339,7 +344,7 @@ def test_assignment_on_the_grid_within_the_standard(grid, demand):
     assert h.total == pytest.approx(demand["population"].sum() / 2)
 
 
-# --- gaps -----------------------------------------------------------------------------------------------
+# --- gaps -----------------------------------------------------------------------------------------
 
 def test_gap_tables_by_village_and_township(grid, demand):
     cov = shelter_coverage(grid, demand, shelters_frame(with_long=False))
@@ -409,13 +414,14 @@ def divmod_xy(p):
 
 
 def test_nearest_facility_times_includes_facility_snap(grid):
-    f = snap_facilities(grid, *np.array(to84([pt(0, 4, dx_m=-250.0)]).get_coordinates().to_numpy().T))
+    f = snap_facilities(grid,
+                        *np.array(to84([pt(0, 4, dx_m=-250.0)]).get_coordinates().to_numpy().T))
     t, _ = nearest_facility_times(grid, f)
     assert f.offset_s[0] == pytest.approx(200.0, abs=0.5)
     assert t.min() == pytest.approx(200.0, abs=0.5)
 
 
-# --- PostGIS readers -------------------------------------------------------------------------------------
+# --- PostGIS readers ------------------------------------------------------------------------------
 
 @pytest.mark.postgis
 def test_store_reads_usable_facilities_and_feeds_coverage(db, grid, demand):
@@ -434,11 +440,13 @@ def test_store_reads_usable_facilities_and_feeds_coverage(db, grid, demand):
 
     with db.engine.begin() as c:
         c.execute(sa.text(
-            "INSERT INTO shelters (ext_id, name, duration_class, capacity, capacity_source, status, "
-            "occupancy, effective_area_m2, geom) VALUES "
-            "('S1', '一号', 'emergency', 1500, 'given', 'open', 0, NULL, ST_GeomFromText(:a, 4326)), "
+            "INSERT INTO shelters (ext_id, name, duration_class, capacity, capacity_source, "
+            "status, occupancy, effective_area_m2, geom) VALUES "
+            "('S1', '一号', 'emergency', 1500, 'given', 'open', 0, NULL, "
+            "ST_GeomFromText(:a, 4326)), "
             "('S2', '二号', 'long', NULL, 'unknown', 'open', 0, NULL, ST_GeomFromText(:b, 4326)), "
-            "('S3', '三号', 'short', NULL, 'unknown', 'closed', 0, NULL, ST_GeomFromText(:c, 4326))"),
+            "('S3', '三号', 'short', NULL, 'unknown', 'closed', 0, NULL, "
+            "ST_GeomFromText(:c, 4326))"),
             {"a": wkt(pt(0, 0)), "b": wkt(pt(4, 4)), "c": wkt(pt(0, 4))})
         c.execute(sa.text(
             "INSERT INTO depots (ext_id, name, level, status, geom) VALUES "
@@ -488,11 +496,13 @@ def test_load_coverage_inputs_from_the_database(db, grid, tmp_path):
     with db.engine.begin() as c:
         c.execute(sa.text(
             "INSERT INTO admin_units (code, name, level, parent_code, placement, point) VALUES "
-            "(:code, :name, 'village', left(:code, 9) || '000', 'point', ST_GeomFromText(:wkt, 4326))"), rows)
-        c.execute(sa.text("INSERT INTO population (code, year, population) VALUES (:code, 2020, :pop)"),
-                  rows)
+            "(:code, :name, 'village', left(:code, 9) || '000', 'point', "
+            "ST_GeomFromText(:wkt, 4326))"), rows)
+        c.execute(sa.text("INSERT INTO population (code, year, population) "
+                          "VALUES (:code, 2020, :pop)"), rows)
         c.execute(sa.text(
-            "INSERT INTO shelters (ext_id, name, duration_class, capacity, capacity_source, status, geom) "
+            "INSERT INTO shelters "
+            "(ext_id, name, duration_class, capacity, capacity_source, status, geom) "
             "VALUES ('S1', '一号', 'emergency', 1500, 'given', 'open', ST_GeomFromText(:a, 4326))"),
             {"a": to84([pt(0, 0)]).iloc[0].wkt})
     inp = load_coverage_inputs(db.engine, home=tmp_path)

@@ -29,11 +29,13 @@ def demo_env(db, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("layer", ["shelters", "fire", "depots", "teams"])
 def test_coverage_of_each_kind(layer, demo_env, tmp_path):
-    res = CliRunner().invoke(app, ["coverage", "--layer", layer, "--out", str(tmp_path / "c.geojson")])
+    res = CliRunner().invoke(app,
+                             ["coverage", "--layer", layer, "--out", str(tmp_path / "c.geojson")])
     assert res.exit_code == 0, res.output
     c = gpd.read_file(tmp_path / "c.geojson")
     assert len(c) == 220
-    # the flag is recomputed from the reported times and the norms: any facility within its own standard
+    # the flag is recomputed from the reported times and the norms: any facility within its own
+    # standard
     norms = default_norms()
     per_class = [k for k in c.columns if k.startswith("time_min.")]
     if per_class:
@@ -41,9 +43,11 @@ def test_coverage_of_each_kind(layer, demo_env, tmp_path):
         unit = 60 if layer == "depots" else 1
         ok = np.zeros(len(c), dtype=bool)
         for col in per_class:
-            ok |= c[col].astype(float).fillna(np.inf).to_numpy() <= norms.number(f"{key}.{col[9:]}") * unit + 0.01
+            ok |= (c[col].astype(float).fillna(np.inf).to_numpy()
+                   <= norms.number(f"{key}.{col[9:]}") * unit + 0.01)
     else:
-        ok = c["time_min"].astype(float).fillna(np.inf).to_numpy() <= c["standard_min"].astype(float).to_numpy() + 0.01
+        ok = (c["time_min"].astype(float).fillna(np.inf).to_numpy()
+              <= c["standard_min"].astype(float).to_numpy() + 0.01)
     assert (c["covered"].to_numpy() == ok).all()
     share = c.loc[c["covered"], "population"].sum() / c["population"].sum()
     assert f"{share:.1%}" in res.output
@@ -54,9 +58,11 @@ def test_coverage_of_each_kind(layer, demo_env, tmp_path):
 def test_gaps_tables_clusters_and_map(demo_env, tmp_path, served, browser_page):
     run = CliRunner()
     res = run.invoke(app, ["gaps", "--layer", "shelters", "--out", str(tmp_path / "gaps.xlsx"),
-                           "--clusters", str(tmp_path / "clusters.geojson"), "--map", str(tmp_path / "gaps.html")])
+                           "--clusters", str(tmp_path / "clusters.geojson"), "--map",
+                           str(tmp_path / "gaps.html")])
     assert res.exit_code == 0, res.output
-    sheets = pd.read_excel(tmp_path / "gaps.xlsx", sheet_name=None, dtype={"code": str, "township": str})
+    sheets = pd.read_excel(tmp_path / "gaps.xlsx", sheet_name=None,
+                           dtype={"code": str, "township": str})
     assert {"villages", "townships", "hazard_villages"} <= set(sheets)
     v, t = sheets["villages"], sheets["townships"]
     assert v["gap"].sum() == pytest.approx(t["gap"].sum())

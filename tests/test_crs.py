@@ -111,7 +111,8 @@ def test_gcj_offset_at_cities(name, lon, lat, offset_m):
 
 
 def test_bd09_offset_at_beijing():
-    assert metres(116.397, 39.908, *gcrs.wgs84_to_bd09(116.397, 39.908)) == pytest.approx(1379, abs=60)
+    assert metres(116.397, 39.908,
+                  *gcrs.wgs84_to_bd09(116.397, 39.908)) == pytest.approx(1379, abs=60)
 
 
 def test_gcj_offset_statistics_on_1_degree_grid():

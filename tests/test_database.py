@@ -20,9 +20,11 @@ def test_migrations_create_every_model_table(db):
 def test_every_geometry_column_is_4326_with_gist_index(db):
     with db.engine.connect() as c:
         cols = c.execute(sa.text(
-            "SELECT f_table_name, f_geometry_column, srid FROM geometry_columns WHERE f_table_schema='public'"
+            "SELECT f_table_name, f_geometry_column, srid FROM geometry_columns "
+            "WHERE f_table_schema='public'"
         )).all()
-        idx = c.execute(sa.text("SELECT indexdef FROM pg_indexes WHERE schemaname='public'")).scalars().all()
+        idx = c.execute(sa.text("SELECT indexdef FROM pg_indexes "
+                                "WHERE schemaname='public'")).scalars().all()
     assert cols, "no geometry columns registered"
     for table, column, srid in cols:
         assert srid == 4326, (table, column, srid)
@@ -33,8 +35,10 @@ def test_check_constraints_refuse_unknown_classes(db):
     with db.engine.connect() as c:
         try:
             c.execute(sa.text(
-                "INSERT INTO shelters (ext_id, name, duration_class, capacity, capacity_source, status, geom)"
-                " VALUES ('x', 'x', 'forever', 10, 'given', 'open', ST_GeomFromText('POINT(120 31)', 4326))"
+                "INSERT INTO shelters "
+                "(ext_id, name, duration_class, capacity, capacity_source, status, geom)"
+                " VALUES ('x', 'x', 'forever', 10, 'given', 'open', "
+                "ST_GeomFromText('POINT(120 31)', 4326))"
             ))
         except sa.exc.IntegrityError as exc:
             assert "duration_class_allowed" in str(exc)
@@ -46,8 +50,10 @@ def test_audit_trigger_records_edits_with_actor(db):
     with db.engine.begin() as c:
         c.execute(sa.text("SET LOCAL emgis.actor = 'planner-li'"))
         c.execute(sa.text(
-            "INSERT INTO shelters (ext_id, name, duration_class, capacity, capacity_source, status, geom)"
-            " VALUES ('s1', 'school', 'emergency', 100, 'given', 'open', ST_GeomFromText('POINT(120 31)', 4326))"
+            "INSERT INTO shelters "
+            "(ext_id, name, duration_class, capacity, capacity_source, status, geom)"
+            " VALUES ('s1', 'school', 'emergency', 100, 'given', 'open', "
+            "ST_GeomFromText('POINT(120 31)', 4326))"
         ))
         c.execute(sa.text("UPDATE shelters SET occupancy = 40 WHERE ext_id = 's1'"))
     with db.engine.connect() as c:
@@ -62,8 +68,10 @@ def test_audit_trigger_records_edits_with_actor(db):
 def test_backup_and_restore_round_trip(db, tmp_path):
     with db.engine.begin() as c:
         c.execute(sa.text(
-            "INSERT INTO shelters (ext_id, name, duration_class, capacity, capacity_source, status, geom)"
-            " VALUES ('s1', '学校', 'emergency', 100, 'given', 'open', ST_GeomFromText('POINT(120 31)', 4326))"
+            "INSERT INTO shelters "
+            "(ext_id, name, duration_class, capacity, capacity_source, status, geom)"
+            " VALUES ('s1', '学校', 'emergency', 100, 'given', 'open', "
+            "ST_GeomFromText('POINT(120 31)', 4326))"
         ))
     before = _snapshot(db.engine)
     dump = tmp_path / "emgis.dump"

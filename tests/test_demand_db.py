@@ -29,9 +29,11 @@ def test_every_village_gets_its_population_and_code_only_villages_are_placed(db,
     load_demo(db, demo_files, console=Console(quiet=True))
     with db.engine.begin() as c:
         gone = [r[0] for r in c.execute(sa.text(
-            "UPDATE admin_units SET geom = NULL, point = NULL, placement = 'code_only' WHERE code IN "
-            "(SELECT code FROM admin_units WHERE level = 'village' ORDER BY code LIMIT 3) RETURNING code"))]
-        total, n = c.execute(sa.text("SELECT sum(population), count(*) FROM population WHERE year = 2023")).one()
+            "UPDATE admin_units SET geom = NULL, point = NULL, placement = 'code_only' "
+            "WHERE code IN (SELECT code FROM admin_units WHERE level = 'village' ORDER BY code "
+            "LIMIT 3) RETURNING code"))]
+        total, n = c.execute(sa.text("SELECT sum(population), count(*) FROM population "
+                                     "WHERE year = 2023")).one()
         towns = {r[0]: shapely.from_wkb(bytes(r[1])) for r in c.execute(sa.text(
             "SELECT code, ST_AsBinary(geom) FROM admin_units WHERE level = 'township'"))}
     d = demand_from_db(db.engine)
@@ -45,6 +47,7 @@ def test_every_village_gets_its_population_and_code_only_villages_are_placed(db,
     assert set(d["placement"]) <= {"boundary", "point", "township_weighted"}
     assert store_placements(db.engine, d) == 3
     with db.engine.connect() as c:
-        stored = c.execute(sa.text("SELECT count(*) FROM admin_units WHERE placement = 'township_weighted' "
+        stored = c.execute(sa.text("SELECT count(*) FROM admin_units "
+                                   "WHERE placement = 'township_weighted' "
                                    "AND point IS NOT NULL")).scalar()
     assert stored == 3

@@ -34,9 +34,11 @@ from emgis.layers.load.codes import combine_code_lists, parse_code_list, parse_c
 from emgis.layers.norms import default_norms
 
 GEOD = Geod(ellps="WGS84")
-SHELTER_HEADER = ["编号", "名称", "行政级别", "设计类别", "时长类别", "灾种", "空间类型", "有效面积", "容纳人数",
-                  "状态", "在避人数", "地址", "所属区划代码", "经度", "纬度"]
-CENSUS_HEADER = ["统计用区划代码", "名称", "常住人口", "户数", "0-14岁", "15-64岁", "65岁及以上", "城乡分类代码"]
+SHELTER_HEADER = ["编号", "名称", "行政级别", "设计类别", "时长类别", "灾种", "空间类型",
+                  "有效面积", "容纳人数", "状态", "在避人数", "地址", "所属区划代码",
+                  "经度", "纬度"]
+CENSUS_HEADER = ["统计用区划代码", "名称", "常住人口", "户数", "0-14岁", "15-64岁", "65岁及以上",
+                 "城乡分类代码"]
 LEC_L = {10, 6, 3, 1, 0.5, 0.2, 0.1}
 LEC_E = {10, 6, 3, 2, 1, 0.5}
 LEC_C = {100, 40, 15, 7, 3, 1}
@@ -67,7 +69,8 @@ def _census(path) -> pd.DataFrame:
 
 
 def _shelters(demo) -> pd.DataFrame:
-    return pd.read_csv(demo.shelters, encoding="gbk", dtype={"所属区划代码": str}, keep_default_na=False)
+    return pd.read_csv(demo.shelters, encoding="gbk", dtype={"所属区划代码": str},
+                       keep_default_na=False)
 
 
 def _true_shelter_positions(demo) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +80,8 @@ def _true_shelter_positions(demo) -> tuple[np.ndarray, np.ndarray]:
 
 def _in_own_unit(units: gpd.GeoDataFrame, codes, lon, lat) -> np.ndarray:
     geom = units.set_index("code").geometry
-    return np.array([shapely.contains_xy(geom[c], x, y) for c, x, y in zip(codes, lon, lat, strict=True)])
+    return np.array([shapely.contains_xy(geom[c], x, y)
+                     for c, x, y in zip(codes, lon, lat, strict=True)])
 
 
 # --- determinism ----------------------------------------------------------------------------------
@@ -101,21 +105,25 @@ def test_bad_seed_is_refused_naming_the_parameter(tmp_path):
 
 
 def test_demo_files_report_paths_counts_and_crs(demo):
-    for name in ("county", "admin_units", "census_2020", "census_2023", "codes_2020", "codes_2023", "shelters",
-                 "depots", "depot_stock", "team_bases", "risk_points", "hazards", "hazard_zones", "roads", "readme"):
+    for name in ("county", "admin_units", "census_2020", "census_2023", "codes_2020", "codes_2023",
+                 "shelters", "depots", "depot_stock", "team_bases", "risk_points", "hazards",
+                 "hazard_zones", "roads", "readme"):
         assert getattr(demo, name).is_file(), name
     assert (demo.county_code, demo.metric_epsg) == ("339901", 4549)
     assert "合成" in demo.county_name and "synthetic" in demo.county_name_en
     c = demo.counts
-    assert c["townships"] == 12 and 200 <= c["villages_2023"] <= 240 and c["villages_2020"] == c["villages_2023"] + 1
-    assert 40 <= c["shelters"] <= 50 and 25 <= c["team_bases"] <= 35 and 70 <= c["risk_points"] <= 90
+    assert (c["townships"] == 12 and 200 <= c["villages_2023"] <= 240
+            and c["villages_2020"] == c["villages_2023"] + 1)
+    assert (40 <= c["shelters"] <= 50 and 25 <= c["team_bases"] <= 35
+            and 70 <= c["risk_points"] <= 90)
     readme = demo.readme.read_text(encoding="utf-8")
     assert "SYNTHETIC" in readme and "合成数据" in readme and str(demo.seed) in readme
-    for name in ("county.geojson", "shelters.csv", "depots.shp", "team_bases.gpkg", "hazard_zones.geojson"):
+    for name in ("county.geojson", "shelters.csv", "depots.shp", "team_bases.gpkg",
+                 "hazard_zones.geojson"):
         assert name in readme
 
 
-# --- boundaries and codes ---------------------------------------------------------------------------
+# --- boundaries and codes -------------------------------------------------------------------------
 
 def test_county_outline_is_irregular_and_about_45_by_35_km(demo, outline):
     props = json.loads(demo.county.read_text(encoding="utf-8"))["features"][0]["properties"]
@@ -153,7 +161,8 @@ def test_codes_are_valid_and_hierarchical(codes23, units):
     # the GeoJSON units are the same list, with the same parents
     merged = units.merge(codes23, on="code", suffixes=("", "_list"))
     assert len(merged) == len(units) == len(codes23)
-    assert (merged["parent_code"] == merged["parent_code_list"]).all() and (merged["level"] == merged["level_list"]).all()
+    assert ((merged["parent_code"] == merged["parent_code_list"]).all()
+            and (merged["level"] == merged["level_list"]).all())
 
 
 def test_units_tile_their_parents(units, outline):
@@ -180,7 +189,7 @@ def test_withdrawn_village_is_consistent_across_years(demo, codes23, units):
     assert set(c20["统计用区划代码"]) == set(codes20.loc[codes20["level"] == "village", "code"])
 
 
-# --- census -----------------------------------------------------------------------------------------
+# --- census ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("year", [2020, 2023])
 def test_census_is_gbk_and_adds_up(demo, year):
@@ -200,7 +209,8 @@ def test_census_is_gbk_and_adds_up(demo, year):
     cls = c["城乡分类代码"]
     assert set(cls) <= {"111", "112", "121", "122", "123", "210", "220"}
     seg = c["统计用区划代码"].str[6:9].astype(int)
-    # urban-rural class follows the township type: 主城区 only in 街道, 镇中心区 in 镇, 乡中心区 in 乡
+    # urban-rural class follows the township type: 主城区 only in 街道, 镇中心区 in 镇, 乡中心区 in
+    # 乡
     assert seg[cls == "111"].between(1, 99).all()
     assert seg[cls.isin(["121", "122"])].between(100, 199).all()
     assert seg[cls == "210"].between(200, 399).all()
@@ -228,7 +238,7 @@ def test_2023_population_drifted_a_few_percent(demo):
     assert abs(c23["常住人口"].sum() / c20["常住人口"].sum() - 1) < 0.05
 
 
-# --- shelters ---------------------------------------------------------------------------------------
+# --- shelters -------------------------------------------------------------------------------------
 
 def test_shelters_csv_is_gbk_with_the_exact_chinese_header(demo):
     raw = demo.shelters.read_bytes()
@@ -244,7 +254,8 @@ def test_shelters_csv_is_gbk_with_the_exact_chinese_header(demo):
     hazards = {h for v in s["灾种"] for h in v.split(";")}
     assert hazards <= {"地震", "洪涝", "地质灾害", "台风", "火灾"}
     assert set(s["空间类型"]) == {"室外", "室内"}
-    assert set(s["状态"]) <= {"开放", "关闭", "规划", "不可用"} and (s["状态"] == "开放").mean() > 0.7
+    assert (set(s["状态"]) <= {"开放", "关闭", "规划", "不可用"}
+            and (s["状态"] == "开放").mean() > 0.7)
     area = s["有效面积"].astype(float)
     assert (area > 0).all()
     blank = s["容纳人数"] == ""
@@ -283,7 +294,7 @@ def test_two_flood_shelters_sit_inside_the_high_flood_zone(demo):
     assert s.loc[wet, "灾种"].str.contains("洪涝").all()
 
 
-# --- depots -----------------------------------------------------------------------------------------
+# --- depots ---------------------------------------------------------------------------------------
 
 def test_depots_shapefile_is_gbk_and_cgcs2000(demo, outline):
     assert demo.depots.with_suffix(".cpg").read_text(encoding="ascii").strip().upper() == "GBK"
@@ -296,7 +307,8 @@ def test_depots_shapefile_is_gbk_and_cgcs2000(demo, outline):
     assert d["name"].str.contains("储备").all()  # decoded correctly through the .cpg
     assert set(d["level"]) == {"省级", "市级", "县级", "乡镇级", "村级"}
     counts = d["level"].value_counts()
-    assert counts["省级"] == counts["市级"] == counts["县级"] == 1 and counts["乡镇级"] == 12 and counts["村级"] >= 8
+    assert (counts["省级"] == counts["市级"] == counts["县级"] == 1 and counts["乡镇级"] == 12
+            and counts["村级"] >= 8)
     assert set(d["status"]) == {"启用", "停用"}
     assert (d.loc[d["level"] == "乡镇级", "status"] == "停用").sum() >= 1
     assert (d["area_m2"] > 0).all()
@@ -313,11 +325,13 @@ def test_depot_stock_refers_to_active_depots_with_units(demo):
     assert list(stock.columns) == ["depot_id", "item", "quantity", "unit"]
     d = pyogrio.read_dataframe(demo.depots)
     assert set(stock["depot_id"]) <= set(d.loc[d["status"] == "启用", "id"])
-    units = {"帐篷": "顶", "棉被": "床", "折叠床": "张", "饮用水": "L", "方便食品": "kg", "发电机": "台"}
+    units = {"帐篷": "顶", "棉被": "床", "折叠床": "张", "饮用水": "L", "方便食品": "kg",
+             "发电机": "台"}
     assert set(stock["item"]) == set(units)
     assert (stock["unit"] == stock["item"].map(units)).all()
     assert (stock["quantity"] > 0).all()
-    tents = stock[stock["item"] == "帐篷"].merge(d, left_on="depot_id", right_on="id").groupby("level")["quantity"].max()
+    tents = (stock[stock["item"] == "帐篷"].merge(d, left_on="depot_id", right_on="id")
+             .groupby("level")["quantity"].max())
     assert tents["县级"] > tents["乡镇级"] > tents["村级"]
 
 
@@ -338,10 +352,10 @@ def test_team_bases_are_in_the_truncated_gauss_kruger_zone(demo, units):
 
 def test_team_bases_fields_and_planted_findings(demo):
     t = pyogrio.read_dataframe(demo.team_bases, layer="team_bases")
-    assert list(t.columns) == ["id", "name", "team_type", "specialities", "personnel", "vehicles", "status",
-                               "fire_class", "unit_code", "geometry"]
-    assert set(t["team_type"]) <= {"comprehensive", "fire_station", "forest_fire", "hazchem", "flood",
-                                   "water_rescue", "medical", "mine", "volunteer"}
+    assert list(t.columns) == ["id", "name", "team_type", "specialities", "personnel", "vehicles",
+                               "status", "fire_class", "unit_code", "geometry"]
+    assert set(t["team_type"]) <= {"comprehensive", "fire_station", "forest_fire", "hazchem",
+                                   "flood", "water_rescue", "medical", "mine", "volunteer"}
     assert set(t["status"]) <= {"available", "deployed", "unavailable"}
     assert t["id"].is_unique and t["name"].is_unique
     fire = t["team_type"] == "fire_station"
@@ -361,7 +375,8 @@ def test_team_bases_fields_and_planted_findings(demo):
 def test_risk_inputs_come_from_the_allowed_tables(demo, units):
     r = gpd.read_file(demo.risk_points)
     assert {"id", "name", "category", "method", "L", "E", "C", "S", "unit_code"} <= set(r.columns)
-    assert set(r["category"]) == {"hazchem", "fuel_station", "landslide", "flood", "crowded", "mine", "industrial"}
+    assert set(r["category"]) == {"hazchem", "fuel_station", "landslide", "flood", "crowded",
+                                  "mine", "industrial"}
     assert r["id"].is_unique and r["name"].is_unique
     lec, mat = r[r["method"] == "LEC"], r[r["method"] == "matrix"]
     assert len(lec) + len(mat) == len(r) and len(mat) > 0
@@ -374,10 +389,13 @@ def test_risk_inputs_come_from_the_allowed_tables(demo, units):
     n = default_norms()
     d = lec["L"] * lec["E"] * lec["C"]
     lec_col = np.select([d > n.number("risk.lec.red_above"), d > n.number("risk.lec.orange_above"),
-                         d > n.number("risk.lec.yellow_above")], ["red", "orange", "yellow"], "blue")
+                         d > n.number("risk.lec.yellow_above")],
+                        ["red", "orange", "yellow"], "blue")
     rr = mat["L"] * mat["S"]
-    mat_col = np.select([rr >= n.number("risk.matrix.red_min"), rr >= n.number("risk.matrix.orange_min"),
-                         rr >= n.number("risk.matrix.yellow_min")], ["red", "orange", "yellow"], "blue")
+    mat_col = np.select([rr >= n.number("risk.matrix.red_min"),
+                         rr >= n.number("risk.matrix.orange_min"),
+                         rr >= n.number("risk.matrix.yellow_min")],
+                        ["red", "orange", "yellow"], "blue")
     colours = pd.Series(np.r_[lec_col, mat_col]).value_counts()
     assert set(colours.index) == {"red", "orange", "yellow", "blue"} and colours["red"] >= 4
 
@@ -396,9 +414,10 @@ def test_risk_points_sit_where_their_hazard_is(demo):
 
 
 def test_hazard_register(demo):
-    h = pd.read_csv(demo.hazards, encoding="utf-8", dtype={"risk_point_id": str}, keep_default_na=False)
-    assert list(h.columns) == ["id", "title", "risk_point_id", "state", "responsible", "deadline", "measures",
-                               "discovered_on", "lon", "lat"]
+    h = pd.read_csv(demo.hazards, encoding="utf-8", dtype={"risk_point_id": str},
+                    keep_default_na=False)
+    assert list(h.columns) == ["id", "title", "risk_point_id", "state", "responsible", "deadline",
+                               "measures", "discovered_on", "lon", "lat"]
     assert 20 <= len(h) <= 30 and h["id"].is_unique
     assert set(h["state"]) == {"discovered", "confirmed", "under_control", "rectifying", "closed"}
     found = h["discovered_on"].map(dt.date.fromisoformat)

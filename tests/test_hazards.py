@@ -71,7 +71,8 @@ def test_every_illegal_move_is_refused_with_a_clear_message(src, dst):
 def test_transition_function_accepts_chinese_labels_and_names_allowed_states():
     assert transition("整改", "销号") == "closed"
     assert transition("confirmed", "整改") == "rectifying"
-    with pytest.raises(IllegalTransition, match=r"discovered \(发现\) to closed \(销号\).*confirmed \(确认\)"):
+    with pytest.raises(IllegalTransition,
+                       match=r"discovered \(发现\) to closed \(销号\).*confirmed \(确认\)"):
         transition("发现", "closed")
     with pytest.raises(IllegalTransition, match=r"'fixed'.*allowed next from"):
         transition("rectifying", "fixed")

@@ -33,9 +33,11 @@ from emgis.layers.load.loaders import load_layer, prepare_layer
 from emgis.layers.load.study_area import read_boundary, save_study_area
 from emgis.layers.problems import InputError
 
-SHELTER_HEADER = "编号,名称,行政级别,设计类别,时长类别,灾种,空间类型,有效面积(平方米),容纳人数,状态,在避人数,地址,所属区划代码,经度,纬度"
+SHELTER_HEADER = ("编号,名称,行政级别,设计类别,时长类别,灾种,空间类型,有效面积(平方米),容纳人数,"
+                  "状态,在避人数,地址,所属区划代码,经度,纬度")
 GOOD_ROWS = [
-    "S1,城关镇中心小学操场,乡镇级,紧急,紧急,地震;洪涝,室外,\"3,200\",,开放,0,城关镇,339901100000,119.8512,31.0023",
+    "S1,城关镇中心小学操场,乡镇级,紧急,紧急,地震;洪涝,室外,\"3,200\",,开放,0,城关镇,"
+    "339901100000,119.8512,31.0023",
     "S2,县体育中心,县级,固定,短期,地震,室内,12000,5000,开放,120,县城,339901001000,119.8701,31.0105",
 ]
 
@@ -48,8 +50,10 @@ def _csv(tmp_path, name, lines, encoding="utf-8"):
 
 def _snapshot(engine):
     with engine.connect() as c:
-        tables = [t for t in sa.inspect(engine).get_table_names() if t not in ("spatial_ref_sys", "alembic_version")]
-        return {t: c.execute(sa.text(f'SELECT count(*), md5(coalesce(string_agg(t::text, \',\' ORDER BY t::text), \'\')) FROM "{t}" t')).one()
+        tables = [t for t in sa.inspect(engine).get_table_names()
+                  if t not in ("spatial_ref_sys", "alembic_version")]
+        return {t: c.execute(sa.text('SELECT count(*), md5(coalesce(string_agg(t::text, \',\' '
+                                     f'ORDER BY t::text), \'\')) FROM "{t}" t')).one()
                 for t in tables}
 
 
@@ -65,19 +69,21 @@ def _expect_rejected(db, layer, path, *fragments, **kw):
     return info.value
 
 
-# --- good input -------------------------------------------------------------------------------------
+# --- good input -----------------------------------------------------------------------------------
 
 def test_gbk_csv_with_chinese_headers_loads(db, tmp_path):
     path = _csv(tmp_path, "shelters.csv", [SHELTER_HEADER, *GOOD_ROWS], "gbk")
     res = load_layer(db.engine, "shelters", path)
     assert res.rows == 2 and res.source_crs == "EPSG:4326"
     with db.engine.connect() as c:
-        rows = c.execute(sa.text("SELECT ext_id, name, duration_class, hazard_types, capacity, capacity_source, "
+        rows = c.execute(sa.text("SELECT ext_id, name, duration_class, hazard_types, capacity, "
+                                 "capacity_source, "
                                  "ST_X(geom), unit_code FROM shelters ORDER BY ext_id")).all()
         load = c.execute(sa.text("SELECT layer, rows, source_crs FROM loads")).one()
         audit = c.execute(sa.text("SELECT action, table_name FROM audit_log")).all()
     # 3,200 m² at the emergency class's 1.0 m²/person default
-    assert rows[0][:6] == ("S1", "城关镇中心小学操场", "emergency", ["earthquake", "flood"], 3200, "area")
+    assert rows[0][:6] == ("S1", "城关镇中心小学操场", "emergency", ["earthquake", "flood"], 3200,
+                           "area")
     assert rows[1][4:6] == (5000, "given")
     assert rows[0][6] == pytest.approx(119.8512)
     assert rows[1][7] == "339901001000"
@@ -96,7 +102,9 @@ def test_real_gcj02_shelters_match_an_independent_conversion(db, shared_data):
     assert res.rows == len(src) == 1800
     assert res.source_crs == "GCJ-02"
     with db.engine.connect() as c:
-        got = dict((r[0], (r[1], r[2])) for r in c.execute(sa.text("SELECT ext_id, ST_X(geom), ST_Y(geom) FROM shelters")))
+        got = dict((r[0], (r[1], r[2]))
+                   for r in c.execute(sa.text("SELECT ext_id, ST_X(geom), ST_Y(geom) "
+                                              "FROM shelters")))
     geod = __import__("pyproj").Geod(ellps="WGS84")
     lons, lats, elons, elats = [], [], [], []
     for sid, g in zip(src["sid"], src.geometry, strict=True):
@@ -114,21 +122,26 @@ def test_real_gcj02_shelters_match_an_independent_conversion(db, shared_data):
 
 
 def test_gk_geopackage_and_gbk_shapefile_without_cpg(db, tmp_path):
-    pts = gpd.GeoDataFrame({"id": ["T1", "T2"], "name": ["城关消防站", "水上救援队"], "team_type": ["消防站", "水域救援"],
-                            "personnel": [25, 12], "status": ["待命", "出动"], "fire_class": ["二级", None]},
-                           geometry=[shapely.Point(119.85, 31.0), shapely.Point(119.9, 31.05)], crs=4326)
+    pts = gpd.GeoDataFrame({"id": ["T1", "T2"], "name": ["城关消防站", "水上救援队"],
+                            "team_type": ["消防站", "水域救援"],
+                            "personnel": [25, 12], "status": ["待命", "出动"],
+                            "fire_class": ["二级", None]},
+                           geometry=[shapely.Point(119.85, 31.0), shapely.Point(119.9, 31.05)],
+                           crs=4326)
     gpkg = tmp_path / "teams.gpkg"
     pts.to_crs(4549).to_file(gpkg, layer="teams")  # CGCS2000 3° GK, CM 120°E, no zone prefix
     res = load_layer(db.engine, "team_bases", gpkg)
     assert res.source_crs == "EPSG:4549"
     shp = tmp_path / "depots.shp"
-    dep = gpd.GeoDataFrame({"id": ["D1"], "name": ["县救灾物资储备库"], "level": ["县级"], "status": ["启用"]},
+    dep = gpd.GeoDataFrame({"id": ["D1"], "name": ["县救灾物资储备库"], "level": ["县级"],
+                            "status": ["启用"]},
                            geometry=[shapely.Point(119.86, 31.01)], crs=4490)
     dep.to_file(shp, encoding="GBK")
     shp.with_suffix(".cpg").unlink(missing_ok=True)  # many bureau files have no .cpg
     res = load_layer(db.engine, "depots", shp)
     with db.engine.connect() as c:
-        t = c.execute(sa.text("SELECT name, team_type, fire_class, ST_X(geom), ST_Y(geom) FROM team_bases ORDER BY ext_id")).all()
+        t = c.execute(sa.text("SELECT name, team_type, fire_class, ST_X(geom), ST_Y(geom) "
+                              "FROM team_bases ORDER BY ext_id")).all()
         d = c.execute(sa.text("SELECT name, level FROM depots")).one()
     assert t[0][:3] == ("城关消防站", "fire_station", "class2")
     assert t[0][3] == pytest.approx(119.85, abs=1e-7) and t[0][4] == pytest.approx(31.0, abs=1e-7)
@@ -138,7 +151,8 @@ def test_gk_geopackage_and_gbk_shapefile_without_cpg(db, tmp_path):
 
 def test_repairs_and_coercions_are_said(db, tmp_path):
     bowtie = shapely.Polygon([(119.8, 31.0), (119.9, 31.1), (119.9, 31.0), (119.8, 31.1)])
-    zones = gpd.GeoDataFrame({"hazard_type": ["洪涝"], "level": ["高"]}, geometry=[bowtie], crs=4326)
+    zones = gpd.GeoDataFrame({"hazard_type": ["洪涝"], "level": ["高"]}, geometry=[bowtie],
+                             crs=4326)
     zpath = tmp_path / "zones.geojson"
     zones.to_file(zpath)
     res = load_layer(db.engine, "hazard_zones", zpath)
@@ -146,8 +160,8 @@ def test_repairs_and_coercions_are_said(db, tmp_path):
     with db.engine.connect() as c:
         assert c.execute(sa.text("SELECT bool_and(ST_IsValid(geom)) FROM hazard_zones")).scalar()
     site = shapely.box(119.85, 31.0, 119.851, 31.001)
-    sh = gpd.GeoDataFrame({"id": ["P1"], "name": ["公园"], "duration_class": ["紧急"], "status": ["开放"],
-                           "capacity": [300]}, geometry=[site], crs=4326)
+    sh = gpd.GeoDataFrame({"id": ["P1"], "name": ["公园"], "duration_class": ["紧急"],
+                           "status": ["开放"], "capacity": [300]}, geometry=[site], crs=4326)
     spath = tmp_path / "parks.geojson"
     sh.to_file(spath)
     res = load_layer(db.engine, "shelters", spath)
@@ -167,15 +181,18 @@ def test_modes_upsert_and_replace(db, tmp_path):
 
 
 def test_depot_stock_resolves_depot_ids(db, tmp_path):
-    dep = _csv(tmp_path, "d.csv", ["id,name,level,status,lon,lat", "D1,县库,县级,启用,119.86,31.01"])
+    dep = _csv(tmp_path, "d.csv",
+               ["id,name,level,status,lon,lat", "D1,县库,县级,启用,119.86,31.01"])
     load_layer(db.engine, "depots", dep)
-    stock = _csv(tmp_path, "stock.csv", ["depot_id,item,quantity,unit", "D1,帐篷,200,顶", "D1,棉被,\"1,500\",床"])
+    stock = _csv(tmp_path, "stock.csv",
+                 ["depot_id,item,quantity,unit", "D1,帐篷,200,顶", "D1,棉被,\"1,500\",床"])
     load_layer(db.engine, "depot_stock", stock)
     with db.engine.connect() as c:
-        assert c.execute(sa.text("SELECT item, quantity FROM depot_stock ORDER BY item")).all() == [("帐篷", 200.0), ("棉被", 1500.0)]
+        assert c.execute(sa.text("SELECT item, quantity FROM depot_stock ORDER BY item")).all() == [
+            ("帐篷", 200.0), ("棉被", 1500.0)]
 
 
-# --- bad input ----------------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------------------
 
 def test_bad_01_empty_file(db, tmp_path):
     (tmp_path / "s.csv").write_bytes(b"")
@@ -212,12 +229,14 @@ def test_bad_07_non_numeric_coordinate(db, tmp_path):
 
 
 def test_bad_08_swapped_lat_lon(db, tmp_path):
-    path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[0].replace("119.8512,31.0023", "31.0023,119.8512")])
+    path = _csv(tmp_path, "s.csv",
+                [SHELTER_HEADER, GOOD_ROWS[0].replace("119.8512,31.0023", "31.0023,119.8512")])
     _expect_rejected(db, "shelters", path, "row 2", "swapped")
 
 
 def test_bad_09_outside_china(db, tmp_path):
-    path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[0].replace("119.8512,31.0023", "2.35,48.85")])
+    path = _csv(tmp_path, "s.csv",
+                [SHELTER_HEADER, GOOD_ROWS[0].replace("119.8512,31.0023", "2.35,48.85")])
     _expect_rejected(db, "shelters", path, "row 2", "outside China")
 
 
@@ -227,17 +246,20 @@ def test_bad_10_far_outside_study_area(db, tmp_path):
     bpath = tmp_path / "county.geojson"
     boundary.to_file(bpath)
     save_study_area(db.engine, read_boundary(bpath, county_code="339901"), boundary_file=str(bpath))
-    path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[0], GOOD_ROWS[1].replace("119.8701,31.0105", "116.40,39.90")])
+    path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[0],
+                                    GOOD_ROWS[1].replace("119.8701,31.0105", "116.40,39.90")])
     _expect_rejected(db, "shelters", path, "row 3", "outside the study area", "--crs")
 
 
 def test_bad_11_duplicate_ids(db, tmp_path):
-    path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[0], GOOD_ROWS[1].replace("S2,", "S1,", 1)])
+    path = _csv(tmp_path, "s.csv",
+                [SHELTER_HEADER, GOOD_ROWS[0], GOOD_ROWS[1].replace("S2,", "S1,", 1)])
     _expect_rejected(db, "shelters", path, "S1", "more than one row (rows 2, 3)")
 
 
 def test_bad_12_unknown_class(db, tmp_path):
-    path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[0].replace(",紧急,紧急,", ",紧急,永久,")])
+    path = _csv(tmp_path, "s.csv",
+                [SHELTER_HEADER, GOOD_ROWS[0].replace(",紧急,紧急,", ",紧急,永久,")])
     _expect_rejected(db, "shelters", path, "duration_class", "永久", "short (短期)")
 
 
@@ -247,7 +269,8 @@ def test_bad_13_negative_count(db, tmp_path):
 
 
 def test_bad_14_fractional_personnel(db, tmp_path):
-    path = _csv(tmp_path, "t.csv", ["id,name,team_type,personnel,status,lon,lat", "T1,队,综合,12.5,待命,119.85,31.0"])
+    path = _csv(tmp_path, "t.csv",
+                ["id,name,team_type,personnel,status,lon,lat", "T1,队,综合,12.5,待命,119.85,31.0"])
     _expect_rejected(db, "team_bases", path, "personnel", "fractional")
 
 
@@ -261,7 +284,8 @@ def test_bad_15_missing_geometry(db, tmp_path):
 
 def test_bad_16_projected_coordinates_declared_wgs84(db, tmp_path):
     # CGCS2000 3° GK zone 40 WITH zone prefix, as survey offices deliver them
-    path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[1].replace("119.8701,31.0105", "40487500.0,3431500.0")])
+    path = _csv(tmp_path, "s.csv",
+                [SHELTER_HEADER, GOOD_ROWS[1].replace("119.8701,31.0105", "40487500.0,3431500.0")])
     _expect_rejected(db, "shelters", path, "projected", "EPSG:4528")
 
 
@@ -271,13 +295,15 @@ def test_bad_17_unknown_crs(db, tmp_path):
 
 
 def test_bad_18_excel_scientific_notation_code(db, tmp_path):
-    path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[0].replace("339901100000", "3.39901E+11")])
+    path = _csv(tmp_path, "s.csv",
+                [SHELTER_HEADER, GOOD_ROWS[0].replace("339901100000", "3.39901E+11")])
     _expect_rejected(db, "shelters", path, "scientific notation", "Text")
 
 
 def test_bad_19_id_already_loaded(db, tmp_path):
     load_layer(db.engine, "shelters", _csv(tmp_path, "a.csv", [SHELTER_HEADER, GOOD_ROWS[0]]))
-    _expect_rejected(db, "shelters", _csv(tmp_path, "b.csv", [SHELTER_HEADER, *GOOD_ROWS]), "already in shelters", "--mode upsert")
+    _expect_rejected(db, "shelters", _csv(tmp_path, "b.csv", [SHELTER_HEADER, *GOOD_ROWS]),
+                     "already in shelters", "--mode upsert")
 
 
 def test_bad_20_stock_for_unknown_depot(db, tmp_path):
@@ -294,12 +320,14 @@ def test_bad_21_shapefile_without_dbf(db, tmp_path):
 
 
 def test_bad_22_closed_hazard_without_responsible(db, tmp_path):
-    path = _csv(tmp_path, "h.csv", ["id,title,state,responsible,measures,lon,lat", "H1,护栏缺失,销号,,加装护栏,119.85,31.0"])
+    path = _csv(tmp_path, "h.csv", ["id,title,state,responsible,measures,lon,lat",
+                                    "H1,护栏缺失,销号,,加装护栏,119.85,31.0"])
     _expect_rejected(db, "hazards", path, "responsible", "closed out only with")
 
 
 def test_bad_23_not_a_date(db, tmp_path):
-    path = _csv(tmp_path, "h.csv", ["id,title,state,responsible,deadline,lon,lat", "H1,护栏缺失,整改,张三,下个月,119.85,31.0"])
+    path = _csv(tmp_path, "h.csv", ["id,title,state,responsible,deadline,lon,lat",
+                                    "H1,护栏缺失,整改,张三,下个月,119.85,31.0"])
     _expect_rejected(db, "hazards", path, "deadline", "YYYY-MM-DD")
 
 

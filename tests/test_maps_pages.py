@@ -39,9 +39,11 @@ def server(demo_db):
 
     from emgis.api.cli.demo import plan_demo
 
-    # the demo's incidents, coverage and siting pages (written into EMGIS_HOME/maps, served at /maps/saved)
+    # the demo's incidents, coverage and siting pages (written into EMGIS_HOME/maps, served at
+    # /maps/saved)
     plan_demo(demo_db, demo_db.home, console=Console(quiet=True))
-    app = create_app(ApiSettings(), engine=demo_db.engine, db_settings=DatabaseSettings(home=demo_db.home),
+    app = create_app(ApiSettings(), engine=demo_db.engine,
+                     db_settings=DatabaseSettings(home=demo_db.home),
                      map_settings=MapSettings(tiles="none", refresh_s=REFRESH_S))
     with _serve(app) as base:
         yield base
@@ -85,8 +87,10 @@ def test_live_map_parts(server, browser_page):
     errors, external = watch_offline(page)
     page.goto(server + "/maps/live")
     page.wait_for_selector(".emgis-team_bases", timeout=30000)
-    page.wait_for_function("Number(document.getElementById('emgis-incident-count').textContent) >= 4")
-    groups = page.eval_on_selector_all(".leaflet-control-layers-group-name", "els => els.map(e => e.textContent)")
+    page.wait_for_function("Number(document.getElementById('emgis-incident-count').textContent)"
+                           " >= 4")
+    groups = page.eval_on_selector_all(".leaflet-control-layers-group-name",
+                                       "els => els.map(e => e.textContent)")
     assert any("Hazards" in g for g in groups) and any("Resources" in g for g in groups) \
         and any("Teams" in g for g in groups), groups
     assert page.query_selector(".leaflet-control-search") is not None
@@ -100,9 +104,11 @@ def test_live_map_parts(server, browser_page):
     assert n_shelters > 0
     # search by name finds a shelter and opens its popup
     name = page.evaluate("""() => { var n = null; emgisLive.realtime.shelters._container.eachLayer(
-        l => { if (!n && l.feature.properties.name) n = l.feature.properties.name; }); return n; }""")
+        l => { if (!n && l.feature.properties.name) n = l.feature.properties.name; });"""
+        """ return n; }""")
     page.click(".leaflet-control-search .search-button")
-    # Chinese text arrives through an IME (no key events in a headless page): type it the control's way
+    # Chinese text arrives through an IME (no key events in a headless page): type it the control's
+    # way
     page.evaluate("t => emgisLive.search.searchText(t)", name[:4])
     page.wait_for_selector(".search-tooltip .search-tip", timeout=5000)
     assert name in page.inner_text(".search-tooltip")
@@ -116,8 +122,8 @@ def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, d
     page = browser_page
     errors, external = watch_offline(page)
     page.goto(server + "/maps/live")
-    page.wait_for_function("Number(document.getElementById('emgis-incident-count').textContent) >= 1",
-                           timeout=30000)
+    page.wait_for_function("Number(document.getElementById('emgis-incident-count').textContent)"
+                           " >= 1", timeout=30000)
     page.evaluate("window.__emgis_same_page = 42")
     before = int(page.inner_text("#emgis-incident-count"))
     # a commander posts an incident at a village of the demo county
@@ -134,8 +140,8 @@ def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, d
         "geometry": {"type": "Point", "coordinates": [lon, lat]}})
     assert r.status_code == 201, r.text
     posted = time.monotonic()
-    page.wait_for_function(f"Number(document.getElementById('emgis-incident-count').textContent) === {before + 1}",
-                           timeout=int((REFRESH_S * 3 + 5) * 1000))
+    page.wait_for_function("Number(document.getElementById('emgis-incident-count').textContent) "
+                           f"=== {before + 1}", timeout=int((REFRESH_S * 3 + 5) * 1000))
     shown_after = time.monotonic() - posted
     assert shown_after < REFRESH_S * 3 + 5
     assert page.evaluate("window.__emgis_same_page") == 42  # no reload
@@ -144,7 +150,8 @@ def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, d
     from emgis.maps.live_map import response_level_colours
 
     colour = response_level_colours()["II"]
-    fills = page.eval_on_selector_all(".emgis-incidents", "els => els.map(e => e.getAttribute('fill'))")
+    fills = page.eval_on_selector_all(".emgis-incidents",
+                                      "els => els.map(e => e.getAttribute('fill'))")
     assert colour in fills
     # choose it: routes of the nearest teams, depots and shelters are drawn with their times
     page.click(f"#emgis-incidents li:has-text('{title}')")
@@ -154,7 +161,8 @@ def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, d
     assert "min" in body and "teams" in body and "shelters" in body
     # a shelter filled to capacity turns "full" on the next refresh
     with demo_db.engine.connect() as c:
-        sid, cap = c.execute(sa.text("SELECT id, capacity FROM shelters WHERE status = 'open' AND capacity > 0 "
+        sid, cap = c.execute(sa.text("SELECT id, capacity FROM shelters "
+                                     "WHERE status = 'open' AND capacity > 0 "
                                      "ORDER BY id LIMIT 1")).one()
     _, hdr = _token(demo_db.engine, "commander")
     r = httpx.patch(f"{server}/shelters/{sid}", headers=hdr, json={"occupancy": int(cap)})
@@ -165,7 +173,8 @@ def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, d
     red = STATE_COLOURS["shelters"]["full"][0]
     page.wait_for_function(
         f"""() => {{ var l = null; emgisLive.realtime.shelters._container.eachLayer(
-            x => {{ if (x.feature.id === {sid}) l = x; }}); return l && l.options.fillColor === '{red}'; }}""",
+            x => {{ if (x.feature.id === {sid}) l = x; }});"""
+        f""" return l && l.options.fillColor === '{red}'; }}""",
         timeout=int((REFRESH_S * 3 + 5) * 1000))
     _shot(page, "live-selected")
     assert errors == [] and external == [], (errors, external)

@@ -291,7 +291,8 @@ def test_map_in_chromium_offline(tmp_path, served, browser_page):
         return f"rgb({int(h[1:3], 16)}, {int(h[3:5], 16)}, {int(h[5:7], 16)})"
     cluster_bg = page.eval_on_selector_all(
         ".emgis-cluster-icon",
-        "ds => ds.filter(d => d.isConnected && d.offsetParent !== null).map(d => getComputedStyle(d).backgroundColor)")
+        "ds => ds.filter(d => d.isConnected && d.offsetParent !== null).map(d => "
+        "getComputedStyle(d).backgroundColor)")
     assert cluster_bg and set(cluster_bg) <= {rgb(c) for c in levels.values()}, cluster_bg
     assert rgb(levels["red"]) in cluster_bg
     assert page.locator(".leaflet-control-layers").count() == 1
@@ -302,9 +303,11 @@ def test_map_in_chromium_offline(tmp_path, served, browser_page):
     page.wait_for_function(
         "document.querySelectorAll('path.emgis-risk-point').length > 0", timeout=15000)
     # click the centre of the first circle marker drawn inside the viewport
-    xy = page.evaluate("""() => { for (const p of document.querySelectorAll('path.emgis-risk-point')) {
+    xy = page.evaluate("""() => {"""
+                       """ for (const p of document.querySelectorAll('path.emgis-risk-point')) {
         const r = p.getBoundingClientRect();
-        if (r.width > 0 && r.left > 0 && r.top > 0 && r.right < innerWidth && r.bottom < innerHeight) {
+        if (r.width > 0 && r.left > 0 && r.top > 0"""
+                       """ && r.right < innerWidth && r.bottom < innerHeight) {
             return [r.left + r.width / 2, r.top + r.height / 2]; } } return null; }""")
     assert xy is not None
     page.mouse.click(*xy)

@@ -114,12 +114,14 @@ def test_line_layer_from_osm_routes_like_the_osm_graph(tmp_path):
         if np.isnan(xy).any():
             continue
         lines.append(shapely.LineString(xy))
-        rows.append({"highway": w.highway[i], "oneway": {1: "yes", -1: "-1", 0: "no"}[int(w.oneway[i])],
+        rows.append({"highway": w.highway[i],
+                     "oneway": {1: "yes", -1: "-1", 0: "no"}[int(w.oneway[i])],
                      "maxspeed": parse_maxspeed(w.maxspeed[i]) if w.maxspeed[i] else np.nan})
     gdf = gpd.GeoDataFrame(rows, geometry=lines, crs=4326)
     gdf.to_file(tmp_path / "roads.gpkg")
     back = gpd.read_file(tmp_path / "roads.gpkg")
-    g_lin = graph_from_lines(back, class_field="highway", speed_field="maxspeed", oneway_field="oneway")
+    g_lin = graph_from_lines(back, class_field="highway", speed_field="maxspeed",
+                             oneway_field="oneway")
     assert g_lin.n_nodes == g_osm.n_nodes and g_lin.n_edges == g_osm.n_edges
 
     # the same node in both graphs, matched by position
@@ -196,7 +198,8 @@ def test_lines_are_noded_at_shared_vertices_and_islands_reported():
 
 
 def test_snap_tolerance_joins_nearly_touching_lines():
-    near = shapely.LineString([(120.003 + 2e-6, 30.0), (120.005, 30.0)])  # ~0.2 m off the grid corner
+    # ~0.2 m off the grid corner
+    near = shapely.LineString([(120.003 + 2e-6, 30.0), (120.005, 30.0)])
     g = graph_from_lines(_lines([(near, "track")]), class_field="kind", snap_tolerance_m=0.5)
     assert g.report.components == 1
     g2 = graph_from_lines(_lines([(near, "track")]), class_field="kind", snap_tolerance_m=0.05)
@@ -314,7 +317,8 @@ def test_synthetic_county_is_deterministic_and_realistic():
     assert 15_000 < g.n_nodes < 25_000
     names = np.asarray(g.highway_names)[g.edge_highway]
     counts = {c: int((names == c).sum()) for c in set(names)}
-    for c in ("motorway", "trunk", "primary", "secondary", "tertiary", "residential", "track", "ferry"):
+    for c in ("motorway", "trunk", "primary", "secondary", "tertiary", "residential", "track",
+              "ferry"):
         assert counts.get(c, 0) > 0, c
     # local roads outnumber collectors, which outnumber arterials
     assert counts["residential"] + counts["unclassified"] > counts["tertiary"] > counts["primary"]

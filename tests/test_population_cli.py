@@ -35,7 +35,8 @@ def _raster(path, bounds, cell=0.004, seed=0):
     data = np.random.default_rng(seed).gamma(2.0, 20.0, (rows, cols)).astype("float32")
     data[:3, :3] = -1  # nodata corner
     with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=1, dtype="float32",
-                       crs="EPSG:4326", transform=Affine(cell, 0, w - 2 * cell, 0, -cell, n + 2 * cell),
+                       crs="EPSG:4326",
+                       transform=Affine(cell, 0, w - 2 * cell, 0, -cell, n + 2 * cell),
                        nodata=-1) as dst:
         dst.write(data, 1)
     return path
@@ -44,7 +45,8 @@ def _raster(path, bounds, cell=0.004, seed=0):
 def test_zonal_dasymetric_and_demand(demo_db, tmp_path):
     _db, files = demo_db
     villages = gpd.read_file(files.admin_units)
-    villages = villages[villages["level"].isin(["village", "村级", "社区"]) | (villages["code"].str[-3:] != "000")]
+    villages = villages[villages["level"].isin(["village", "村级", "社区"])
+                        | (villages["code"].str[-3:] != "000")]
     tif = _raster(tmp_path / "pop.tif", villages.total_bounds)
     run = CliRunner()
 

@@ -160,8 +160,8 @@ def test_dasymetric_all_nodata_unit_and_bad_totals(gk_tif):
     r = read_population_raster(gk_tif)
     r.data[5:8, :] = 0
     r.mask[5:8, :] = False
-    units = gpd.GeoDataFrame({"code": ["C"]}, geometry=[_box_cells(GK_X0, GK_Y0, GK_D, 0, 10, 5, 8)],
-                             crs=GK_EPSG)
+    units = gpd.GeoDataFrame({"code": ["C"]},
+                             geometry=[_box_cells(GK_X0, GK_Y0, GK_D, 0, 10, 5, 8)], crs=GK_EPSG)
     d = dasymetric(r, units, pd.Series({"C": 60.0}))
     assert np.allclose(d.data[5:8, :], 2.0) and d.mask[5:8, :].all()
     with pytest.raises(InputError) as e:
@@ -234,7 +234,8 @@ def test_no_georeferencing(tmp_path):
     p = tmp_path / "plain.tif"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(p, "w", driver="GTiff", width=4, height=3, count=1, dtype="float32") as dst:
+        with rasterio.open(p, "w", driver="GTiff", width=4, height=3, count=1,
+                           dtype="float32") as dst:
             dst.write(np.ones((3, 4), np.float32), 1)
     with pytest.raises(InputError) as e:
         read_population_raster(p)

@@ -116,7 +116,8 @@ def test_bad_inputs_reported_together():
 
 
 def test_grid_covers_the_boundary_exactly():
-    boundary = shapely.Polygon([(119.90, 31.00), (119.935, 31.00), (119.93, 31.02), (119.90, 31.018)])
+    boundary = shapely.Polygon([(119.90, 31.00), (119.935, 31.00), (119.93, 31.02),
+                                (119.90, 31.018)])
     grid = make_grid(boundary, 1000, "EPSG:32650")
     metric_area = gpd.GeoSeries([boundary], crs=4326).to_crs(32650).area.iloc[0]
     assert grid["cell_area_m2"].sum() == pytest.approx(metric_area, rel=1e-9)

@@ -14,9 +14,10 @@ from emgis.risk.aggregate import aggregate, make_grid
 from emgis.risk.candidates import DEFAULT_RULES, CandidateRule, find_candidates
 from emgis.risk.levels import LEVEL_KEYS
 
-TINY_OSM = """<?xml version='1.0' encoding='UTF-8'?>
+TINY_OSM = ("""<?xml version='1.0' encoding='UTF-8'?>
 <osm version="0.6" generator="hand">
-  <node id="1" lat="31.000" lon="119.900"><tag k="amenity" v="fuel"/><tag k="name" v="中石化长兴站"/></node>
+  <node id="1" lat="31.000" lon="119.900"><tag k="amenity" v="fuel"/>"""
+            """<tag k="name" v="中石化长兴站"/></node>
   <node id="2" lat="31.001" lon="119.901"><tag k="man_made" v="storage_tank"/></node>
   <node id="3" lat="31.002" lon="119.902"><tag k="hazard" v="explosion"/></node>
   <node id="4" lat="31.003" lon="119.903"><tag k="amenity" v="bench"/></node>
@@ -41,7 +42,7 @@ TINY_OSM = """<?xml version='1.0' encoding='UTF-8'?>
   <relation id="200"><member type="way" ref="102" role="outer"/>
     <tag k="type" v="multipolygon"/><tag k="landuse" v="industrial"/></relation>
 </osm>
-"""
+""")
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from emgis.risk.store import compute_areas, import_candidates, read_points
 
 pytestmark = [pytest.mark.postgis, pytest.mark.browser]
 
-EXTRACTS = {"liechtenstein": "osm/liechtenstein_osm2pgsql_2013.osm.pbf", "kyoto": "osm/kyoto_jp_sumo_saga.osm.gz"}
+EXTRACTS = {"liechtenstein": "osm/liechtenstein_osm2pgsql_2013.osm.pbf",
+            "kyoto": "osm/kyoto_jp_sumo_saga.osm.gz"}
 
 
 def _admin_quarters(db, points, tmp_path):
@@ -32,10 +33,12 @@ def _admin_quarters(db, points, tmp_path):
     boxes = [shapely.box(w - .01, s - .01, mx, my), shapely.box(mx, s - .01, e + .01, my),
              shapely.box(w - .01, my, mx, n + .01), shapely.box(mx, my, e + .01, n + .01)]
     codes = [f"99000100{i}001" for i in range(1, 5)]
-    gdf = gpd.GeoDataFrame({"code": codes, "name": [f"区{i}" for i in range(1, 5)], "level": ["village"] * 4},
+    gdf = gpd.GeoDataFrame({"code": codes, "name": [f"区{i}" for i in range(1, 5)],
+                            "level": ["village"] * 4},
                            geometry=boxes, crs=4326)
     county = tmp_path / "county.geojson"
-    gpd.GeoDataFrame({"name": ["test county"]}, geometry=[shapely.union_all(boxes)], crs=4326).to_file(county)
+    gpd.GeoDataFrame({"name": ["test county"]}, geometry=[shapely.union_all(boxes)],
+                     crs=4326).to_file(county)
     save_study_area(db.engine, read_boundary(county), boundary_file=str(county))
     path = tmp_path / "quarters.geojson"
     gdf.to_file(path)
@@ -68,7 +71,8 @@ def test_real_extract_map_renders_offline(name, db, tmp_path, monkeypatch, serve
     assert errors == [] and external == []
     colours = {lv.colour.lower() for lv in risk_levels()}
     fills = {f.lower() for f in page.eval_on_selector_all(".leaflet-overlay-pane path",
-                                                          "ps => ps.map(p => p.getAttribute('fill'))") if f}
+                                                          "ps => ps.map(p => "
+                                                          "p.getAttribute('fill'))") if f}
     stored = {lv.colour.lower() for lv in risk_levels() if lv.key in set(points["level"])}
     assert fills & colours, fills
     assert stored & fills, (stored, fills)

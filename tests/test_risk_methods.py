@@ -52,7 +52,8 @@ def test_level_colour_override_and_bad_colour():
 
 
 def test_level_lookup_and_rank():
-    assert level_key("重大风险") == "red" and level_key("蓝") == "blue" and level_key("low") == "blue"
+    assert (level_key("重大风险") == "red" and level_key("蓝") == "blue"
+            and level_key("low") == "blue")
     assert level_key("green") is None
     assert [key_for_rank(r) for r in (4, 3, 2, 1)] == list(LEVEL_KEYS)
     assert RANK["red"] > RANK["orange"] > RANK["yellow"] > RANK["blue"]

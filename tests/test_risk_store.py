@@ -79,15 +79,18 @@ def _check_max_rule(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, *, metric
     assert int(areas["n_points"].sum()) == total == int(seen.sum())
 
 
-def _bbox_study_area(engine, points: gpd.GeoDataFrame, epsg: int, margin: float = 0.01) -> shapely.Polygon:
+def _bbox_study_area(engine, points: gpd.GeoDataFrame, epsg: int,
+                     margin: float = 0.01) -> shapely.Polygon:
     minx, miny, maxx, maxy = points.total_bounds
     box = shapely.box(minx - margin, miny - margin, maxx + margin, maxy + margin)
-    save_study_area(engine, StudyArea("test area", None, shapely.MultiPolygon([box]), epsg, "EPSG:4326", 0.0),
+    save_study_area(engine, StudyArea("test area", None, shapely.MultiPolygon([box]), epsg,
+                                      "EPSG:4326", 0.0),
                     boundary_file="test", actor="tester")
     return box
 
 
-def _admin_2x2(tmp_path, box: shapely.Polygon, prefix: str = "3305220010") -> tuple[list[str], object]:
+def _admin_2x2(tmp_path, box: shapely.Polygon,
+               prefix: str = "3305220010") -> tuple[list[str], object]:
     """A 2×2 split of ``box`` as four village units in a GeoJSON file."""
     minx, miny, maxx, maxy = box.bounds
     mx, my = (minx + maxx) / 2, (miny + maxy) / 2
@@ -96,11 +99,13 @@ def _admin_2x2(tmp_path, box: shapely.Polygon, prefix: str = "3305220010") -> tu
     for i, b in enumerate(cells):
         code = f"{prefix}{i + 1:02d}"
         codes.append(code)
-        feats.append({"type": "Feature", "properties": {"code": code, "name": f"测试村{i + 1}", "level": "village",
-                                                         "parent_code": prefix[:9]},
+        feats.append({"type": "Feature",
+                      "properties": {"code": code, "name": f"测试村{i + 1}", "level": "village",
+                                      "parent_code": prefix[:9]},
                       "geometry": shapely.geometry.mapping(shapely.box(*b))})
     path = tmp_path / "villages.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats},
+                               ensure_ascii=False), encoding="utf-8")
     return codes, path
 
 
@@ -114,12 +119,19 @@ def test_candidates_coloured_to_admin_units_and_grid_then_rebanded(db, tmp_path)
     again = import_candidates(eng, shared(LIE), actor="tester")
     assert again.inserted == 0 and again.existing == res.found
     assert _scalar(eng, "SELECT count(*) FROM risk_points") == res.found
-    assert _scalar(eng, "SELECT count(*) FROM risk_points WHERE ext_id LIKE 'osm:%' AND level IS NOT NULL "
-                        "AND score IS NOT NULL AND band_version IS NOT NULL AND inputs IS NOT NULL") == res.found
+    assert _scalar(eng,
+                   "SELECT count(*) FROM risk_points "
+                   "WHERE ext_id LIKE 'osm:%' AND level IS NOT NULL "
+                   "AND score IS NOT NULL AND band_version IS NOT NULL "
+                   "AND inputs IS NOT NULL") == res.found
     # fuel stations keep their default inputs and the LEC score 3 × 6 × 15
-    fuel = _rows(eng, "SELECT inputs, score, level FROM risk_points WHERE category = 'fuel_station'")
-    assert fuel and all(r[0] == {"L": 3.0, "E": 6.0, "C": 15.0} and r[1] == 270 and r[2] == "orange" for r in fuel)
-    loads = _rows(eng, "SELECT actor, detail FROM audit_log WHERE table_name = 'risk_points' AND action = 'load'")
+    fuel = _rows(eng,
+                 "SELECT inputs, score, level FROM risk_points WHERE category = 'fuel_station'")
+    assert fuel and all(r[0] == {"L": 3.0, "E": 6.0, "C": 15.0} and r[1] == 270 and r[2] == "orange"
+                        for r in fuel)
+    loads = _rows(eng,
+                  "SELECT actor, detail FROM audit_log "
+                  "WHERE table_name = 'risk_points' AND action = 'load'")
     assert len(loads) == 2 and loads[0][0] == "tester"
 
     points = read_points(eng)
@@ -132,7 +144,8 @@ def test_candidates_coloured_to_admin_units_and_grid_then_rebanded(db, tmp_path)
     load_layer(eng, "admin_units", path, actor="tester")
     with eng.begin() as c:  # two census years: the latest one is used
         for i, code in enumerate(codes):
-            c.execute(sa.text("INSERT INTO population (code, year, population) VALUES (:c, 2010, 1), (:c, 2020, :p)"),
+            c.execute(sa.text("INSERT INTO population (code, year, population) "
+                              "VALUES (:c, 2010, 1), (:c, 2020, :p)"),
                       {"c": code, "p": 1000 * (i + 1)})
 
     admin = compute_areas(eng, kind="admin", level="village", rule="max", actor="tester")
@@ -142,23 +155,29 @@ def test_candidates_coloured_to_admin_units_and_grid_then_rebanded(db, tmp_path)
     assert int(admin["n_points"].sum()) == len(points) and admin.attrs["points_outside"] == 0
     stored = read_areas(eng, "admin")
     assert len(stored) == 4 and stored["run_id"].nunique() == 1 and (stored["rule"] == "max").all()
-    assert list(stored["level"]) == list(admin["level"]) and list(stored["name"]) == [f"测试村{i}" for i in range(1, 5)]
+    assert (list(stored["level"]) == list(admin["level"])
+            and list(stored["name"]) == [f"测试村{i}" for i in range(1, 5)])
     _check_max_rule(points, stored)
-    assert _scalar(eng, "SELECT count(*) FROM audit_log WHERE table_name = 'risk_areas' AND action = 'compute'") == 1
+    assert _scalar(eng,
+                   "SELECT count(*) FROM audit_log "
+                   "WHERE table_name = 'risk_areas' AND action = 'compute'") == 1
 
     grid = compute_areas(eng, kind="grid", cell_m=1000, actor="tester")
     assert grid["unit_code"].is_unique and len(grid) > 50
     _check_max_rule(points, grid, metric=32632)
     first_run = grid.attrs["run_id"]
     grid2 = compute_areas(eng, kind="grid", cell_m=2000, rule="count_weighted", actor="tester")
-    runs = _rows(eng, "SELECT unit_kind, run_id, rule, count(*) FROM risk_areas GROUP BY 1, 2, 3 ORDER BY 1")
+    runs = _rows(eng,
+                 "SELECT unit_kind, run_id, rule, count(*) FROM risk_areas "
+                 "GROUP BY 1, 2, 3 ORDER BY 1")
     assert [(r[0], r[1], r[2]) for r in runs] == [("admin", admin.attrs["run_id"], "max"),
                                                   ("grid", grid2.attrs["run_id"], "count_weighted")]
     assert first_run != grid2.attrs["run_id"] and runs[1][3] == len(grid2)
 
     pw = compute_areas(eng, kind="admin", rule="population_weighted", actor="tester")
     assert (pw["rule"] == "population_weighted").all()
-    assert set(r[0] for r in _rows(eng, "SELECT rule FROM risk_areas WHERE unit_kind = 'admin'")) == {
+    assert set(r[0] for r in _rows(eng,
+                                   "SELECT rule FROM risk_areas WHERE unit_kind = 'admin'")) == {
         "population_weighted"}
     with pytest.raises(ValueError, match="grid cells have none"):
         compute_areas(eng, kind="grid", rule="population_weighted", actor="tester")
@@ -174,12 +193,17 @@ def test_candidates_coloured_to_admin_units_and_grid_then_rebanded(db, tmp_path)
     assert expected >= 16  # at least the fuel stations (270)
     assert relevel_points(eng, norms, actor="tester") == expected
     new_version = band_tables(norms)["LEC"].version
-    assert _scalar(eng, "SELECT count(*) FROM risk_points WHERE category = 'fuel_station' AND level = 'red' "
-                        "AND band_version = :v", v=new_version) == len(fuel)
+    assert _scalar(eng,
+                   "SELECT count(*) FROM risk_points "
+                   "WHERE category = 'fuel_station' AND level = 'red' "
+                   "AND band_version = :v", v=new_version) == len(fuel)
     # every LEC point now names the new bands (an audited update); matrix points are untouched
-    assert _scalar(eng, "SELECT count(*) FROM audit_log WHERE table_name = 'risk_points' AND action = 'update' "
-                        "AND actor = 'tester'") == int(lec.sum())
-    assert _scalar(eng, "SELECT count(*) FROM risk_points WHERE method = 'LEC' AND band_version = :v",
+    assert _scalar(eng,
+                   "SELECT count(*) FROM audit_log "
+                   "WHERE table_name = 'risk_points' AND action = 'update' "
+                   "AND actor = 'tester'") == int(lec.sum())
+    assert _scalar(eng,
+                   "SELECT count(*) FROM risk_points WHERE method = 'LEC' AND band_version = :v",
                    v=new_version) == int(lec.sum())
     assert relevel_points(eng, norms, actor="tester") == 0
     assert relevel_points(eng, default_norms(), actor="tester") == expected
@@ -210,15 +234,16 @@ def test_kyoto_candidates_on_a_grid_over_the_points(db):
 
 # --- hazards -------------------------------------------------------------------------------------
 
-def _add_hazard(engine, ext_id: str, state: str, *, responsible="张三", measures="加装防护栏", deadline=None,
-                geom=None, rp_ext_id=None) -> None:
+def _add_hazard(engine, ext_id: str, state: str, *, responsible="张三", measures="加装防护栏",
+                deadline=None, geom=None, rp_ext_id=None) -> None:
     with engine.begin() as c:
         c.execute(sa.text(
-            "INSERT INTO hazards (ext_id, title, state, responsible, measures, deadline, discovered_on, risk_point_id, geom) "
+            "INSERT INTO hazards (ext_id, title, state, responsible, measures, deadline, "
+            "discovered_on, risk_point_id, geom) "
             "VALUES (:e, :t, :s, :r, :m, :d, DATE '2026-01-05', "
             "(SELECT id FROM risk_points WHERE ext_id = :rp), ST_GeomFromText(:g, 4326))"),
-            {"e": ext_id, "t": f"隐患 {ext_id}", "s": state, "r": responsible, "m": measures, "d": deadline,
-             "g": geom, "rp": rp_ext_id})
+            {"e": ext_id, "t": f"隐患 {ext_id}", "s": state, "r": responsible, "m": measures,
+             "d": deadline, "g": geom, "rp": rp_ext_id})
 
 
 def test_hazard_lifecycle_refuses_illegal_moves_and_records_legal_ones(db):
@@ -238,8 +263,10 @@ def test_hazard_lifecycle_refuses_illegal_moves_and_records_legal_ones(db):
             assert "cannot move a hazard" in msg and hz.label(s) in msg
             assert ("is final" in msg) if s == "closed" else ("allowed next" in msg)
             assert _scalar(eng, "SELECT state FROM hazards WHERE ext_id = :e", e=ext) == s
-            assert _scalar(eng, "SELECT count(*) FROM hazard_events e JOIN hazards h ON h.id = e.hazard_id "
-                                "WHERE h.ext_id = :e", e=ext) == 0
+            assert _scalar(eng,
+                           "SELECT count(*) FROM hazard_events e "
+                           "JOIN hazards h ON h.id = e.hazard_id "
+                           "WHERE h.ext_id = :e", e=ext) == 0
             continue
         legal += 1
         assert move_hazard(eng, ext, hz.label(t), actor="inspector", note=f"{s}→{t}") == t
@@ -247,10 +274,14 @@ def test_hazard_lifecycle_refuses_illegal_moves_and_records_legal_ones(db):
                         "JOIN hazards h ON h.id = e.hazard_id WHERE h.ext_id = :e", e=ext)
         assert ev == [("inspector", s, t, f"{s}→{t}")]
         hid = _scalar(eng, "SELECT id FROM hazards WHERE ext_id = :e", e=ext)
-        audit = _rows(eng, "SELECT actor, before ->> 'state', after ->> 'state', after ->> 'closed_on' FROM audit_log "
-                           "WHERE table_name = 'hazards' AND action = 'update' AND row_key = :k", k=str(hid))
+        audit = _rows(eng,
+                      "SELECT actor, before ->> 'state', after ->> 'state', after ->> 'closed_on' "
+                      "FROM audit_log "
+                      "WHERE table_name = 'hazards' AND action = 'update' AND row_key = :k",
+                      k=str(hid))
         assert len(audit) == 1 and audit[0][:3] == ("inspector", s, t)
-        assert (audit[0][3] == dt.date.today().isoformat()) if t == "closed" else audit[0][3] is None
+        assert ((audit[0][3] == dt.date.today().isoformat()) if t == "closed"
+                else audit[0][3] is None)
     assert legal == sum(len(v) for v in hz.ALLOWED.values())
     assert _scalar(eng, "SELECT count(*) FROM audit_log") == audit_before + legal
     assert _scalar(eng, "SELECT count(*) FROM hazard_events") == legal
@@ -266,10 +297,13 @@ def test_hazard_lifecycle_refuses_illegal_moves_and_records_legal_ones(db):
     assert _scalar(eng, "SELECT state FROM hazards WHERE ext_id = 'LOOP'") == "rectifying"
     move_hazard(eng, "LOOP", "销号", actor="inspector",
                 fields=HazardFields(responsible="李四", measures="更换老化线路"))
-    row = _rows(eng, "SELECT state, responsible, measures, closed_on FROM hazards WHERE ext_id = 'LOOP'")[0]
+    row = _rows(eng,
+                "SELECT state, responsible, measures, closed_on FROM hazards "
+                "WHERE ext_id = 'LOOP'")[0]
     assert row == ("closed", "李四", "更换老化线路", dt.date.today())
-    hist = _rows(eng, "SELECT actor, from_state, to_state, note FROM hazard_events e JOIN hazards h "
-                      "ON h.id = e.hazard_id WHERE h.ext_id = 'LOOP' ORDER BY e.id")
+    hist = _rows(eng,
+                 "SELECT actor, from_state, to_state, note FROM hazard_events e JOIN hazards h "
+                 "ON h.id = e.hazard_id WHERE h.ext_id = 'LOOP' ORDER BY e.id")
     assert [(r[1], r[2]) for r in hist] == [
         ("discovered", "confirmed"), ("confirmed", "rectifying"), ("rectifying", "under_control"),
         ("under_control", "rectifying"), ("rectifying", None), ("rectifying", "closed")]
@@ -287,18 +321,25 @@ def test_three_lists_export_to_xlsx_and_csv_with_chinese_headers(db, tmp_path):
     eng = db.engine
     with eng.begin() as c:
         c.execute(sa.text("INSERT INTO admin_units (code, name, level, geom) VALUES "
-                          "('330522001001', '城东村', 'village', ST_Multi(ST_MakeEnvelope(119.9, 31.0, 120.0, 31.1, 4326)))"))
-        c.execute(sa.text("INSERT INTO risk_points (ext_id, name, category, method, score, level, geom) VALUES "
-                          "('RP1', '加油站甲', 'fuel_station', 'LEC', 270, 'orange', ST_Point(119.95, 31.05, 4326))"))
+                          "('330522001001', '城东村', 'village', ST_Multi(ST_MakeEnvelope(119.9, "
+                          "31.0, 120.0, 31.1, 4326)))"))
+        c.execute(sa.text("INSERT INTO risk_points (ext_id, name, category, method, score, level, "
+                          "geom) VALUES "
+                          "('RP1', '加油站甲', 'fuel_station', 'LEC', 270, 'orange', "
+                          "ST_Point(119.95, 31.05, 4326))"))
     _add_hazard(eng, "Y1", "rectifying", deadline=dt.date(2020, 1, 1), rp_ext_id="RP1")
     _add_hazard(eng, "Y2", "closed", deadline=dt.date(2020, 1, 1), geom="POINT(119.91 31.01)")
-    _add_hazard(eng, "Y3", "discovered", responsible=None, measures=None, deadline=dt.date(2999, 1, 1))
+    _add_hazard(eng, "Y3", "discovered", responsible=None, measures=None,
+                deadline=dt.date(2999, 1, 1))
     lists = hazard_lists(eng, today=dt.date(2026, 6, 1))
     assert tuple(lists) == LIST_NAMES == ("隐患清单", "责任清单", "整改措施清单")
     resp = lists["责任清单"].set_index("隐患编号")
-    assert list(lists["责任清单"].columns) == ["隐患编号", "隐患名称", "责任人", "责任单位", "整改期限", "状态", "是否超期"]
-    assert resp.loc["Y1", "责任单位"] == "城东村（330522001001）" and resp.loc["Y1", "是否超期"] == "是"
-    assert resp.loc["Y2", "责任单位"] == "城东村（330522001001）" and resp.loc["Y2", "是否超期"] == "否"
+    assert list(lists["责任清单"].columns) == ["隐患编号", "隐患名称", "责任人", "责任单位",
+                                               "整改期限", "状态", "是否超期"]
+    assert (resp.loc["Y1", "责任单位"] == "城东村（330522001001）"
+            and resp.loc["Y1", "是否超期"] == "是")
+    assert (resp.loc["Y2", "责任单位"] == "城东村（330522001001）"
+            and resp.loc["Y2", "是否超期"] == "否")
     assert resp.loc["Y3", "责任人"] is None and resp.loc["Y3", "是否超期"] == "否"
     hl = lists["隐患清单"].set_index("隐患编号")
     assert hl.loc["Y1", "风险点名称"] == "加油站甲" and hl.loc["Y1", "风险等级"] == "较大风险"
@@ -313,7 +354,8 @@ def test_three_lists_export_to_xlsx_and_csv_with_chinese_headers(db, tmp_path):
         assert list(rows[0]) == list(df.columns) and len(rows) == 4
     wb.close()
     back = pd.read_excel(xlsx, sheet_name="整改措施清单")
-    assert list(back.columns) == ["隐患编号", "隐患名称", "整改措施", "责任人", "整改期限", "状态", "销号日期"]
+    assert list(back.columns) == ["隐患编号", "隐患名称", "整改措施", "责任人", "整改期限", "状态",
+                                  "销号日期"]
     assert set(back["整改措施"].dropna()) == {"加装防护栏"}
 
     csvs = export_lists(eng, tmp_path / "lists.csv")
@@ -333,9 +375,10 @@ def test_slope_zones_of_the_real_dem_stored_with_raster_areas(db):
 
     eng = db.engine
     bounds = (122.30, 36.85, 122.50, 37.00)
-    out = zone_slope(eng, shared(DEM), [8, 15, 25], ["low", "medium", "high", "very_high"], actor="tester",
-                     bounds=bounds)
-    assert list(out["level"]) == ["low", "medium", "high"] and list(out["classes"]) == [[1], [2], [3, 4]]
+    out = zone_slope(eng, shared(DEM), [8, 15, 25], ["low", "medium", "high", "very_high"],
+                     actor="tester", bounds=bounds)
+    assert (list(out["level"]) == ["low", "medium", "high"]
+            and list(out["classes"]) == [[1], [2], [3, 4]])
     raster = class_areas(reclassify(slope(read_dem(shared(DEM), bounds=bounds)), [8, 15, 25]))
     expected = {"low": raster[1], "medium": raster[2], "high": raster[3] + raster[4]}
     stored = stored_zone_areas(eng)
@@ -343,12 +386,16 @@ def test_slope_zones_of_the_real_dem_stored_with_raster_areas(db):
     for lv, area in expected.items():
         assert stored[lv] == pytest.approx(area, rel=0.01)
         assert out.set_index("level").loc[lv, "area_m2"] == pytest.approx(area, rel=1e-9)
-    rows = _rows(eng, "SELECT ext_id, hazard_type, level, source, ST_IsValid(geom) FROM hazard_zones ORDER BY id")
+    rows = _rows(eng,
+                 "SELECT ext_id, hazard_type, level, source, ST_IsValid(geom) FROM hazard_zones "
+                 "ORDER BY id")
     assert [r[0] for r in rows] == ["slope:low", "slope:medium", "slope:high"]
-    assert all(r[1] == "landslide" and r[4] for r in rows) and "≥25°" in rows[2][3] and "<8°" in rows[0][3]
+    assert all(r[1] == "landslide" and r[4]
+               for r in rows) and "≥25°" in rows[2][3] and "<8°" in rows[0][3]
     # re-running replaces the zones instead of adding to them
     zone_slope(eng, shared(DEM), [15], ["低", "高"], actor="tester", bounds=bounds)
-    assert [r[0] for r in _rows(eng, "SELECT level FROM hazard_zones ORDER BY id")] == ["low", "high"]
+    assert [r[0] for r in _rows(eng,
+                                "SELECT level FROM hazard_zones ORDER BY id")] == ["low", "high"]
     with pytest.raises(ValueError, match="one label per class"):
         zone_slope(eng, shared(DEM), [8, 15], ["low", "high"], actor="tester", bounds=bounds)
 
@@ -380,7 +427,8 @@ def test_cli_risk_and_hazard_commands(db, tmp_path, monkeypatch):
     r = run(app, ["risk", "areas", "--grid", "1000"])
     assert r.exit_code == 0, r.output
     assert "rule max" in _flat(r.output)
-    assert _scalar(db.engine, "SELECT count(DISTINCT run_id) FROM risk_areas WHERE unit_kind = 'grid'") == 1
+    assert _scalar(db.engine,
+                   "SELECT count(DISTINCT run_id) FROM risk_areas WHERE unit_kind = 'grid'") == 1
     r = run(app, ["risk", "areas"])
     assert r.exit_code == 2 and "load them with" in _flat(r.output), r.output
 
@@ -396,9 +444,12 @@ def test_cli_risk_and_hazard_commands(db, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     r = run(app, ["risk", "relevel"])
     fuel = _scalar(db.engine, "SELECT count(*) FROM risk_points WHERE category = 'fuel_station'")
-    assert r.exit_code == 0 and re.search(r"(\d+) risk point\(s\) changed level", _flat(r.output)), r.output
+    assert r.exit_code == 0 and re.search(r"(\d+) risk point\(s\) changed level",
+                                          _flat(r.output)), r.output
     assert int(re.search(r"(\d+) risk point\(s\) changed level", _flat(r.output)).group(1)) >= fuel
-    assert _scalar(db.engine, "SELECT count(*) FROM risk_points WHERE category = 'fuel_station' AND level = 'red'") == fuel
+    assert _scalar(db.engine,
+                   "SELECT count(*) FROM risk_points "
+                   "WHERE category = 'fuel_station' AND level = 'red'") == fuel
 
     out = tmp_path / "map" / "risk.html"
     r = run(app, ["risk", "map", str(out), "--grid", "1000"])
@@ -414,13 +465,15 @@ def test_cli_risk_and_hazard_commands(db, tmp_path, monkeypatch):
     r = run(app, ["risk", "map", str(tmp_path / "m4.html"), "--admin"])
     assert r.exit_code == 0 and "points only" in _flat(r.output), r.output
 
-    _add_hazard(db.engine, "HZ1", "discovered", responsible=None, measures=None, deadline=dt.date(2020, 1, 1))
+    _add_hazard(db.engine, "HZ1", "discovered", responsible=None, measures=None,
+                deadline=dt.date(2020, 1, 1))
     r = run(app, ["hazard", "move", "HZ1", "closed"])
     assert r.exit_code == 2, r.output
     assert _flat(str(hz.IllegalTransition("discovered", "closed"))) in _flat(r.output)
     r = run(app, ["hazard", "move", "HZ1", "确认", "--note", "现场核实"])
     assert r.exit_code == 0 and "confirmed (确认)" in r.output, r.output
-    r = run(app, ["hazard", "move", "HZ1", "rectifying", "--responsible", "王五", "--deadline", "2021-01-01"])
+    r = run(app, ["hazard", "move", "HZ1", "rectifying", "--responsible", "王五", "--deadline",
+                  "2021-01-01"])
     assert r.exit_code == 0, r.output
     r = run(app, ["hazard", "move", "HZ1", "closed"])
     assert r.exit_code == 2 and "measures is missing" in _flat(r.output), r.output
@@ -435,10 +488,13 @@ def test_cli_risk_and_hazard_commands(db, tmp_path, monkeypatch):
     r = run(app, ["hazard", "move", "NOPE", "closed"])
     assert r.exit_code == 2 and "no hazard 'NOPE'" in r.output
     ev = _rows(db.engine, "SELECT actor, from_state, to_state FROM hazard_events ORDER BY id")
-    assert ev == [("cli-tester", "discovered", "confirmed"), ("cli-tester", "confirmed", "rectifying"),
+    assert ev == [("cli-tester", "discovered", "confirmed"),
+                  ("cli-tester", "confirmed", "rectifying"),
                   ("cli-tester", "rectifying", None), ("cli-tester", "rectifying", "closed")]
-    assert _scalar(db.engine, "SELECT count(*) FROM audit_log WHERE table_name = 'hazards' AND action = 'update' "
-                              "AND actor = 'cli-tester'") == 3
+    assert _scalar(db.engine,
+                   "SELECT count(*) FROM audit_log "
+                   "WHERE table_name = 'hazards' AND action = 'update' "
+                   "AND actor = 'cli-tester'") == 3
 
     r = run(app, ["risk", "export", str(tmp_path / "lists.xlsx")])
     assert r.exit_code == 0, r.output

@@ -53,7 +53,8 @@ def _save_area(engine, bounds, name="Liechtenstein"):
     from emgis.layers.load.study_area import StudyArea, save_study_area
 
     geom = shapely.MultiPolygon([shapely.box(*bounds)])
-    save_study_area(engine, StudyArea(name, None, geom, 32632, "EPSG:4326", 0.0), boundary_file="test")
+    save_study_area(engine, StudyArea(name, None, geom, 32632, "EPSG:4326", 0.0),
+                    boundary_file="test")
 
 
 def _load_teams(engine, tmp_path, rows=TEAMS):
@@ -90,16 +91,19 @@ def test_load_roads_stores_edges_and_graph(env, tmp_path):
     assert f"{expected.n_nodes:,} nodes" in out and f"{expected.n_edges:,} edges" in out
     assert "components" in out and "orphan" in out and "no study area" in out
     with env.engine.connect() as c:
-        n_rows = c.execute(sa.text("SELECT count(*) FROM road_edges WHERE network = 'default'")).scalar()
+        n_rows = c.execute(sa.text("SELECT count(*) FROM road_edges "
+                                   "WHERE network = 'default'")).scalar()
         net = c.execute(sa.text("SELECT nodes, edges, components, sha256, graph_path, report "
                                 "FROM road_networks WHERE name = 'default'")).mappings().one()
-        total_len = c.execute(sa.text("SELECT sum(length_m), sum(ST_Length(geom::geography)) FROM road_edges")).one()
+        total_len = c.execute(sa.text("SELECT sum(length_m), sum(ST_Length(geom::geography)) "
+                                      "FROM road_edges")).one()
         bad_geom = c.execute(sa.text("SELECT count(*) FROM road_edges WHERE NOT ST_IsValid(geom) "
                                      "OR ST_SRID(geom) <> 4326")).scalar()
     assert n_rows == expected.n_edges
     assert (net["nodes"], net["edges"], net["components"]) == (expected.n_nodes, expected.n_edges,
                                                                expected.report.components)
-    assert len(net["sha256"]) == 64 and net["report"]["orphan_components"] == expected.report.orphan_components
+    assert (len(net["sha256"]) == 64
+            and net["report"]["orphan_components"] == expected.report.orphan_components)
     assert bad_geom == 0
     assert total_len[0] == pytest.approx(expected.edge_length_m.sum(), rel=1e-9)
     assert total_len[1] == pytest.approx(total_len[0], rel=5e-3)  # spheroid vs sphere
@@ -108,7 +112,8 @@ def test_load_roads_stores_edges_and_graph(env, tmp_path):
     g = load_network(env.engine)
     assert (g.n_nodes, g.n_edges) == (expected.n_nodes, expected.n_edges)
     np.testing.assert_array_equal(g.weights, expected.weights)
-    r = nearest_k(g, (9.5150, 47.1550), (np.array([9.5209, 9.5280]), np.array([47.1410, 47.1070])), k=2)
+    r = nearest_k(g, (9.5150, 47.1550),
+                  (np.array([9.5209, 9.5280]), np.array([47.1410, 47.1070])), k=2)
     assert len(r) == 2 and r[0].time_s <= r[1].time_s and len(r[0].coords) > 2
 
     # loading again replaces the network's rows instead of adding to them
@@ -150,8 +155,10 @@ def test_load_roads_clips_to_the_study_area(env):
     res = run("load-roads", shared(LIECHTENSTEIN), "--no-clip", "--name", "whole")
     assert res.exit_code == 0, res.output
     with env.engine.connect() as c:
-        whole = c.execute(sa.text("SELECT count(*) FROM road_edges WHERE network = 'whole'")).scalar()
-        assert c.execute(sa.text("SELECT count(*) FROM road_edges WHERE network = 'default'")).scalar() == clipped
+        whole = c.execute(sa.text("SELECT count(*) FROM road_edges "
+                                  "WHERE network = 'whole'")).scalar()
+        assert c.execute(sa.text("SELECT count(*) FROM road_edges "
+                                 "WHERE network = 'default'")).scalar() == clipped
     assert 0 < clipped < whole
 
 
@@ -160,18 +167,21 @@ def _lines_geojson(path, props):
     for i, p in enumerate(props):
         x = 119.90 + 0.002 * i
         feats.append({"type": "Feature", "properties": p,
-                      "geometry": {"type": "LineString", "coordinates": [[x, 30.0], [x + 0.002, 30.0]]}})
+                      "geometry": {"type": "LineString",
+                                   "coordinates": [[x, 30.0], [x + 0.002, 30.0]]}})
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
     return path
 
 
 def test_load_roads_from_a_line_layer(env, tmp_path):
-    path = _lines_geojson(tmp_path / "roads.geojson", [{"等级": "县道"}, {"等级": "乡道"}, {"等级": "primary"}])
+    path = _lines_geojson(tmp_path / "roads.geojson",
+                          [{"等级": "县道"}, {"等级": "乡道"}, {"等级": "primary"}])
     res = run("load-roads", path)
     assert res.exit_code == 0, res.output
     assert "'等级'" in _flat(res)
     with env.engine.connect() as c:
-        rows = c.execute(sa.text("SELECT road_class, speed_kmh FROM road_edges ORDER BY edge_id")).all()
+        rows = c.execute(sa.text("SELECT road_class, speed_kmh FROM road_edges "
+                                 "ORDER BY edge_id")).all()
     assert len(rows) == 3 and {r[0] for r in rows} == {"县道", "乡道", "primary"}
 
 
@@ -187,12 +197,14 @@ def test_load_roads_bad_inputs_exit_2_with_the_fix(env, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a map\n", encoding="utf-8")
     res = run("load-roads", text)
-    assert res.exit_code == 2 and "not an OSM file extension" in _flat(res) and ".osm.pbf" in _flat(res)
+    assert (res.exit_code == 2 and "not an OSM file extension" in _flat(res)
+            and ".osm.pbf" in _flat(res))
 
     fake = tmp_path / "fake.osm"
     fake.write_text("hello, this is not XML\n", encoding="utf-8")
     res = run("load-roads", fake)
-    assert res.exit_code == 2 and "cannot be read as OSM" in _flat(res) and "export or download" in _flat(res)
+    assert (res.exit_code == 2 and "cannot be read as OSM" in _flat(res)
+            and "export or download" in _flat(res))
 
     lines = _lines_geojson(tmp_path / "plain.geojson", [{"foo": "a"}, {"foo": "b"}])
     res = run("load-roads", lines)
@@ -248,7 +260,8 @@ def test_route_writes_k_routes_matching_nearest_k(loaded, tmp_path):
     avoid.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {}, "geometry": json.loads(shapely.to_geojson(flood))}]}))
     out2 = tmp_path / "routes2.geojson"
-    res = run("route", "--from", INCIDENT, "--to", "team_bases", "-k", "3", "--avoid", avoid, "--out", out2)
+    res = run("route", "--from", INCIDENT, "--to", "team_bases", "-k", "3", "--avoid", avoid,
+              "--out", out2)
     assert res.exit_code == 0, res.output
     feats2 = json.loads(out2.read_text(encoding="utf-8"))["features"]
     assert feats2 and feats2[0]["properties"]["closed_edges"] > 0
@@ -276,7 +289,8 @@ def test_route_input_errors(loaded, tmp_path):
     assert res.exit_code == 2 and "emgis load roads" in _flat(res) and "default" in _flat(res)
     pts = tmp_path / "points.geojson"
     pts.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [9.5, 47.1]}}]}))
+        {"type": "Feature", "properties": {},
+         "geometry": {"type": "Point", "coordinates": [9.5, 47.1]}}]}))
     res = run("route", "--from", INCIDENT, "--avoid", pts)
     assert res.exit_code == 2 and "holds no polygon" in _flat(res)
 
@@ -285,7 +299,8 @@ def test_route_without_roads_says_how_to_load_them(env, tmp_path):
     _load_teams(env.engine, tmp_path)
     res = run("route", "--from", INCIDENT, "--to", "team_bases")
     assert res.exit_code == 2
-    assert "no road network named 'default' is loaded" in _flat(res) and "emgis load roads FILE" in _flat(res)
+    assert ("no road network named 'default' is loaded" in _flat(res)
+            and "emgis load roads FILE" in _flat(res))
 
 
 def test_route_from_a_gcj02_point(loaded, tmp_path):
@@ -310,13 +325,15 @@ def test_isochrones_nest(loaded, tmp_path):
     feats = json.loads(out.read_text(encoding="utf-8"))["features"]
     assert [f["properties"]["minutes"] for f in feats] == [5, 10, 15]
     geoms = [shapely.from_geojson(json.dumps(f["geometry"])) for f in feats]
-    assert all(g.geom_type in ("Polygon", "MultiPolygon") and g.is_valid and not g.is_empty for g in geoms)
+    assert all(g.geom_type in ("Polygon", "MultiPolygon") and g.is_valid and not g.is_empty
+               for g in geoms)
     areas = [f["properties"]["area_km2"] for f in feats]
     assert areas[0] < areas[1] < areas[2]
     for small, big in itertools.pairwise(geoms):
         assert small.difference(big).area < 1e-3 * small.area
     # every usable team base lies inside the 5-minute area; the unavailable one is not a source
-    inside = shapely.contains_xy(geoms[0].buffer(1e-6), [t[2] for t in TEAMS[:5]], [t[3] for t in TEAMS[:5]])
+    inside = shapely.contains_xy(geoms[0].buffer(1e-6), [t[2] for t in TEAMS[:5]],
+                                 [t[3] for t in TEAMS[:5]])
     assert inside.all()
 
     out2 = tmp_path / "each.geojson"
@@ -334,9 +351,11 @@ def test_isochrones_nest(loaded, tmp_path):
 def test_line_layer_crs_is_required_and_applied(env, tmp_path):
     import geopandas as gpd
 
-    lines = [shapely.LineString([(119.90 + 0.002 * i, 30.0), (119.902 + 0.002 * i, 30.0)]) for i in range(3)]
+    lines = [shapely.LineString([(119.90 + 0.002 * i, 30.0),
+                                 (119.902 + 0.002 * i, 30.0)]) for i in range(3)]
     path = tmp_path / "roads.shp"
-    gpd.GeoDataFrame({"fclass": ["primary", "residential", "track"]}, geometry=lines, crs=4326).to_file(path)
+    gpd.GeoDataFrame({"fclass": ["primary", "residential", "track"]}, geometry=lines,
+                     crs=4326).to_file(path)
     path.with_suffix(".prj").unlink()  # a Shapefile that does not say its CRS
     res = run("load-roads", path)
     assert res.exit_code == 2 and "--crs" in _flat(res) and "coordinate system" in _flat(res)
@@ -362,5 +381,6 @@ def test_migration_0003_downgrades_and_upgrades(db):
     command.upgrade(cfg, "head")
     assert current_revision(db.engine) >= "0003"
     with db.engine.connect() as c:
-        idx = c.execute(sa.text("SELECT indexdef FROM pg_indexes WHERE tablename = 'road_edges'")).scalars().all()
+        idx = c.execute(sa.text("SELECT indexdef FROM pg_indexes "
+                                "WHERE tablename = 'road_edges'")).scalars().all()
     assert any("gist (geom)" in i for i in idx)

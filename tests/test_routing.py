@@ -85,7 +85,8 @@ def test_travel_time_matrix_agrees_with_networkx(county):
         assert m.shape == (orig.size, dest.size)
         dense = m.to_dense()
         for i, s in enumerate(orig):
-            ref = nx.single_source_dijkstra_path_length(G, int(s), cutoff=1200, weight="travel_time")
+            ref = nx.single_source_dijkstra_path_length(G, int(s), cutoff=1200,
+                                                        weight="travel_time")
             expect = np.array([ref.get(int(t), np.inf) for t in dest])
             assert np.array_equal(np.isfinite(dense[i]), np.isfinite(expect))
             fin = np.isfinite(expect)
@@ -114,7 +115,8 @@ def test_nearest_k_matches_networkx_routes(county):
         assert r.coords[0] == pytest.approx([g.node_lon[r.node], g.node_lat[r.node]])
         assert r.coords[-1] == pytest.approx([g.node_lon[s.node], g.node_lat[s.node]])
         xy = np.asarray(r.coords)
-        seg = np.hypot(np.diff(xy[:, 0]) * np.cos(np.radians(xy[0, 1])), np.diff(xy[:, 1])) * DEG_LAT_M
+        seg = np.hypot(np.diff(xy[:, 0]) * np.cos(np.radians(xy[0, 1])),
+                       np.diff(xy[:, 1])) * DEG_LAT_M
         assert abs(seg.sum() - r.length_m) < 0.01 * r.length_m + 1
     # the other direction: incident to facility (one-way streets make it differ)
     back = nearest_k(g, (lon, lat), fac, k=3, direction="to_facility")
@@ -155,7 +157,8 @@ def test_stored_trees_within_their_budget_and_never_with_closures(county):
     closed[g.edge_u == nodes[0]] = True
     before = small.grown
     want = [r.facility for r in nearest_k(g, (lon, lat), fac, k=2, closures=closed)]
-    assert [r.facility for r in nearest_k(g, (lon, lat), fac, k=2, closures=closed, trees=small)] == want
+    assert [r.facility for r in nearest_k(g, (lon, lat), fac, k=2, closures=closed,
+                                          trees=small)] == want
     assert small.grown == before
     with pytest.raises(ValueError, match="direction"):
         nearest_k(g, (lon, lat), fac, k=2, direction="to_facility", trees=small)
@@ -181,7 +184,8 @@ def test_stored_trees_read_and_grown_from_many_threads(county):
     rng = np.random.default_rng(9)
     pool = rng.choice(np.flatnonzero(~g.orphan), 12, replace=False)
     ref = dict(zip(pool.tolist(), dijkstra(g.matrix(), indices=pool), strict=True))
-    trees = FacilityTrees(g, "from_facility", max_bytes=12 * g.n_nodes * 6)  # room for 6: resets happen
+    # room for 6: resets happen
+    trees = FacilityTrees(g, "from_facility", max_bytes=12 * g.n_nodes * 6)
 
     def work(seed):
         r = np.random.default_rng(seed)
@@ -190,7 +194,8 @@ def test_stored_trees_read_and_grown_from_many_threads(county):
             nodes = r.choice(pool, 4, replace=False)
             dist, _, rows = trees.lookup(nodes)
             probe = r.integers(0, g.n_nodes, 50)
-            bad += sum(not np.array_equal(dist[rows[i]][probe], ref[n][probe]) for i, n in enumerate(nodes.tolist()))
+            bad += sum(not np.array_equal(dist[rows[i]][probe],
+                                          ref[n][probe]) for i, n in enumerate(nodes.tolist()))
         return bad
 
     with ThreadPoolExecutor(4) as ex:
@@ -240,7 +245,8 @@ def test_snap_reports_distance_and_offroad_time():
 
 
 def test_snap_avoids_orphan_islands():
-    lines = [shapely.LineString([(120 + 0.001 * i, 30.0), (120 + 0.001 * (i + 1), 30.0)]) for i in range(12)]
+    lines = [shapely.LineString([(120 + 0.001 * i, 30.0),
+                                 (120 + 0.001 * (i + 1), 30.0)]) for i in range(12)]
     lines.append(shapely.LineString([(120.0, 30.0005), (120.0001, 30.0005)]))  # a 2-node island
     g = graph_from_lines(gpd.GeoDataFrame({"c": ["residential"] * 13}, geometry=lines, crs=4326),
                          class_field="c")
@@ -271,7 +277,8 @@ def test_closures_by_edge_id_and_polygon_apply_per_query():
     assert np.array_equal(g.weights, weights)
     assert np.allclose(nearest_facility_times(g, [0], direction="from_facility")[0], t_open)
     # everything around node 2 closed: unreachable
-    cut = closures_from_polygons(g, gpd.GeoSeries([shapely.Point(120.004, 30.0005).buffer(0.0008)], crs=4326))
+    cut = closures_from_polygons(g, gpd.GeoSeries([shapely.Point(120.004, 30.0005).buffer(0.0008)],
+                                                  crs=4326))
     t_cut, which = nearest_facility_times(g, [0], closures=cut, direction="from_facility")
     assert not np.isfinite(t_cut[2]) and which[2] == -1
 

@@ -32,12 +32,14 @@ def demo_env(db, tmp_path, monkeypatch):
 
 
 @pytest.mark.postgis
-@pytest.mark.parametrize(("layer", "model"), [("shelters", "mclp"), ("shelters", "lscp"), ("shelters", "pmedian"),
-                                              ("shelters", "cmclp"), ("depots", "mclp"), ("fire", "mclp")])
+@pytest.mark.parametrize(("layer", "model"),
+                         [("shelters", "mclp"), ("shelters", "lscp"), ("shelters", "pmedian"),
+                          ("shelters", "cmclp"), ("depots", "mclp"), ("fire", "mclp")])
 def test_site_models_on_the_demo_county(layer, model, demo_env, tmp_path):
     _, files = demo_env
     res = CliRunner().invoke(app, ["site", "--layer", layer, "--model", model, "--add", "4",
-                                   "--candidates", "grid:1500", "--out", str(tmp_path / "new.geojson"),
+                                   "--candidates", "grid:1500", "--out",
+                                   str(tmp_path / "new.geojson"),
                                    "--map", str(tmp_path / "site.html"), "--time-limit", "30"])
     assert res.exit_code == 0, res.output
     assert "independent check" in res.output and "ok" in res.output
@@ -69,8 +71,10 @@ def test_real_extract_with_its_schools_and_parks_as_candidates():
     assert len(cand) > 30 and set(cand["kind"]) >= {"school", "park", "sports"}
     rng = np.random.default_rng(7)
     nodes = rng.choice(np.flatnonzero(~g.orphan), 400, replace=False)
-    demand = gpd.GeoDataFrame({"code": [f"d{i}" for i in range(400)], "population": rng.integers(50, 3000, 400)},
-                              geometry=gpd.points_from_xy(g.node_lon[nodes], g.node_lat[nodes]), crs=4326)
+    demand = gpd.GeoDataFrame({"code": [f"d{i}" for i in range(400)],
+                               "population": rng.integers(50, 3000, 400)},
+                              geometry=gpd.points_from_xy(g.node_lon[nodes], g.node_lat[nodes]),
+                              crs=4326)
     zone = gpd.GeoDataFrame({"level": ["high"], "hazard_type": ["flood"]},
                             geometry=[cand.geometry.iloc[0].buffer(0.003)], crs=4326)
     why = exclusions(cand, hazard_zones=zone)
@@ -95,4 +99,5 @@ def test_real_extract_with_its_schools_and_parks_as_candidates():
         if model == "mclp":
             # coverage recomputed by the coverage engine (its own Dijkstra) agrees with the model
             cov = shelter_coverage(g, demand, sites.iloc[res.chosen].reset_index(drop=True))
-            assert cov.loc[cov["covered"], "population"].sum() == pytest.approx(res.covered_weight, rel=1e-9)
+            assert cov.loc[cov["covered"], "population"].sum() == pytest.approx(res.covered_weight,
+                                                                                rel=1e-9)

@@ -55,8 +55,9 @@ _SCI = re.compile(r"[+]?(\d)(?:\.(\d+))?[eE]\+?(\d+)")
 _DOT_ZERO = re.compile(r"(\d+)\.0+")
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+")
 EXCEL_TEXT_FIX = (
-    "in Excel/WPS select the code column, set its format to Text (文本) and re-enter or paste the codes "
-    "from the source (or use 数据 › 分列 › 文本 when opening the CSV); do not let Excel open and re-save a CSV of codes"
+    "in Excel/WPS select the code column, set its format to Text (文本) and re-enter or paste the "
+    "codes from the source (or use 数据 › 分列 › 文本 when opening the CSV); do not let Excel open "
+    "and re-save a CSV of codes"
 )
 
 
@@ -82,7 +83,8 @@ class ParsedCodes:
     @cached_property
     def code(self) -> np.ndarray:
         """12-digit strings ('' where the value is not a code)."""
-        return np.where(self.ok, self.number.astype("U12"), "")  # province 11–82: never a leading zero
+        # province 11–82: never a leading zero
+        return np.where(self.ok, self.number.astype("U12"), "")
 
     @cached_property
     def level(self) -> np.ndarray:
@@ -220,26 +222,31 @@ def _rescue_code(value: object) -> tuple[int, int, str]:
 def describe_code_issue(issue: str, raw: object, digits: int) -> tuple[str, str]:
     """Return (message, fix) for an issue key of :func:`parse_codes`."""
     if issue == "empty":
-        return "is empty", "give the 12-digit statistical division code (统计用区划代码) of the unit"
+        return ("is empty",
+                "give the 12-digit statistical division code (统计用区划代码) of the unit")
     if issue == "sci_lost":
-        return ("was turned into scientific notation by Excel; the last digits are lost and cannot be "
-                "recovered", EXCEL_TEXT_FIX)
+        return ("was turned into scientific notation by Excel; the last digits are lost and cannot "
+                "be recovered", EXCEL_TEXT_FIX)
     if issue == "not_digits":
         return ("is not a division code (codes are digits only)",
-                "give the 6-, 9- or 12-digit statistical division code, digits only, without letters, spaces or dashes")
+                "give the 6-, 9- or 12-digit statistical division code, digits only, without "
+                "letters, spaces or dashes")
     if issue == "length":
         hint = ""
         if digits in (5, 8, 11):
-            hint = (f" ({digits} digits: one short of {digits + 1}; a leading zero of a segment may have been "
-                    "dropped when the column was stored as numbers, e.g. village 001 written as 01)")
-        return (f"has {digits} digits; a division code has 6 (county), 9 (township) or 12 (village) digits{hint}",
+            hint = (f" ({digits} digits: one short of {digits + 1}; a leading zero of a segment "
+                    "may have been dropped when the column was stored as numbers, e.g. village 001 "
+                    "written as 01)")
+        return (f"has {digits} digits; a division code has 6 (county), 9 (township) or 12 "
+                f"(village) digits{hint}",
                 "give the full code from the official list (统计用区划代码); " + EXCEL_TEXT_FIX)
     if issue == "province":
         return ("does not start with a province code (11–82)",
-                "check the code against the official list; the first two digits are the province (浙江 33)")
+                "check the code against the official list; the first two digits are the province "
+                "(浙江 33)")
     if issue == "township_segment":
-        return (f"has township segment (digits 7–9) above {TOWNSHIP_SEGMENT_MAX}; 001–099 are 街道, 100–199 镇, "
-                "200–399 乡, 400–599 similar units",
+        return (f"has township segment (digits 7–9) above {TOWNSHIP_SEGMENT_MAX}; 001–099 are "
+                "街道, 100–199 镇, 200–399 乡, 400–599 similar units",
                 "check digits 7–9 against the official list")
     if issue == "village_without_township":
         return ("has a village segment (digits 10–12) but township segment 000",
@@ -260,7 +267,8 @@ def _label(text: object) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
 
 
-def parse_code_list(path: str | Path, *, vintage: int | None = None) -> tuple[pd.DataFrame, Problems]:
+def parse_code_list(path: str | Path, *,
+                    vintage: int | None = None) -> tuple[pd.DataFrame, Problems]:
     """Read and check an official code list; return the normalised frame and every problem.
 
     Parameters
@@ -282,7 +290,8 @@ def parse_code_list(path: str | Path, *, vintage: int | None = None) -> tuple[pd
             df = pd.read_excel(path, dtype=str, keep_default_na=False)
         else:
             text, _ = decode_text(path.read_bytes())
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=None, engine="python")
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=None,
+                             engine="python")
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         p.error(None, None, str(path), f"could not be read as a code list ({exc})",
                 "give the list as CSV (UTF-8 or GBK) or XLSX with columns code and name")
@@ -315,7 +324,8 @@ def parse_code_list(path: str | Path, *, vintage: int | None = None) -> tuple[pd
         for i in np.flatnonzero(bad):
             p.error(int(rows[i]), col, str(df[col].iat[i]),
                     f"does not match the first {width} digits of code {parsed.raw[i]}",
-                    f"{col} must be the code's first {width} digits ({expect[i]}); check which of the two is wrong")
+                    f"{col} must be the code's first {width} digits ({expect[i]}); check which of "
+                    "the two is wrong")
     urban = np.full(len(df), None, dtype=object)
     urban_col = next((labels[a] for a in map(_label, _LIST_URBAN) if a in labels), None)
     if urban_col is not None:
@@ -350,8 +360,10 @@ def _resolve_vintage(vintage, df, labels, path: Path, p: Problems) -> int | None
     m = re.search(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)", path.stem)
     if m:
         return int(m.group(1))
-    p.error(None, "vintage", None, "the year of the code list is not known (no year column, no year in the file name)",
-            "pass the vintage (emgis load codes FILE --vintage 2022) or put the year in the file name")
+    p.error(None, "vintage", None,
+            "the year of the code list is not known (no year column, no year in the file name)",
+            "pass the vintage (emgis load codes FILE --vintage 2022) or put the year in the file "
+            "name")
     return None
 
 
@@ -363,12 +375,15 @@ def _check_duplicates(frame: pd.DataFrame, p: Problems, code_col: str) -> None:
     for row, rec in frame[dup].iterrows():
         orig = first.loc[rec["code"]]
         if orig["name"] == rec["name"]:
-            p.warn(int(row), code_col, rec["code"], f"is listed twice (also row {orig['row']}); the repeat is ignored",
+            p.warn(int(row), code_col, rec["code"],
+                   f"is listed twice (also row {orig['row']}); the repeat is ignored",
                    "remove the repeated row")
         else:
             p.error(int(row), code_col, rec["code"],
-                    f"is listed twice with different names ('{orig['name']}' on row {orig['row']}, '{rec['name']}' here)",
-                    "keep the row with the official name for this vintage; one code names one unit per year")
+                    f"is listed twice with different names ('{orig['name']}' on row {orig['row']}, "
+                    f"'{rec['name']}' here)",
+                    "keep the row with the official name for this vintage; one code names one unit "
+                    "per year")
 
 
 def read_code_list(path: str | Path, *, vintage: int | None = None) -> pd.DataFrame:
@@ -390,7 +405,8 @@ def combine_code_lists(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 # --- questions about codes ----------------------------------------------------------------------
 
 def _numbers(codes: Iterable[str] | pd.Series | np.ndarray) -> np.ndarray:
-    parsed = parse_codes(np.asarray(list(codes) if not isinstance(codes, (pd.Series, np.ndarray)) else codes))
+    parsed = parse_codes(np.asarray(list(codes) if not isinstance(codes, (pd.Series, np.ndarray))
+                                    else codes))
     return parsed.number
 
 
@@ -457,7 +473,8 @@ def _deletion_index(known_codes: np.ndarray) -> dict[str, int]:
     """Map each known code as written (6, 9 or 12 digits) with one digit deleted to its row."""
     index: dict[str, int] = {}
     for j, code in enumerate(known_codes):
-        written = code[:6] if code.endswith("000000") else code[:9] if code.endswith("000") else code
+        written = (code[:6] if code.endswith("000000") else code[:9] if code.endswith("000")
+                   else code)
         for pos in range(len(written)):
             index.setdefault(written[:pos] + written[pos + 1:], j)
     return index
@@ -470,7 +487,8 @@ class CodeListDiff:
     withdrawn: pd.DataFrame  # in the old list only: code, name, level, parent_code
     added: pd.DataFrame  # in the new list only
     renamed: pd.DataFrame  # in both, different name: code, old_name, new_name
-    recoded: pd.DataFrame  # likely the same unit with a new code: old_code, new_code, name, parent_code
+    # likely the same unit with a new code: old_code, new_code, name, parent_code
+    recoded: pd.DataFrame
 
 
 def diff_code_lists(old: pd.DataFrame, new: pd.DataFrame) -> CodeListDiff:
@@ -479,11 +497,14 @@ def diff_code_lists(old: pd.DataFrame, new: pd.DataFrame) -> CodeListDiff:
     o = old[cols].drop_duplicates(subset="code")
     n = new[cols].drop_duplicates(subset="code")
     merged = o.merge(n, on="code", how="outer", suffixes=("_old", "_new"), indicator=True)
-    withdrawn = o[o["code"].isin(merged.loc[merged["_merge"] == "left_only", "code"])].reset_index(drop=True)
-    added = n[n["code"].isin(merged.loc[merged["_merge"] == "right_only", "code"])].reset_index(drop=True)
+    withdrawn = o[o["code"].isin(merged.loc[merged["_merge"] == "left_only", "code"])
+                  ].reset_index(drop=True)
+    added = n[n["code"].isin(merged.loc[merged["_merge"] == "right_only", "code"])
+              ].reset_index(drop=True)
     both = merged[merged["_merge"] == "both"]
     renamed = both.loc[both["name_old"] != both["name_new"], ["code", "name_old", "name_new"]]
-    renamed = renamed.rename(columns={"name_old": "old_name", "name_new": "new_name"}).reset_index(drop=True)
+    renamed = renamed.rename(columns={"name_old": "old_name",
+                                      "name_new": "new_name"}).reset_index(drop=True)
     recoded = withdrawn.merge(added, on=["name", "level", "parent_code"], suffixes=("_old", "_new"))
     recoded = recoded.rename(columns={"code_old": "old_code", "code_new": "new_code"})
     recoded = recoded[["old_code", "new_code", "name", "parent_code"]].reset_index(drop=True)

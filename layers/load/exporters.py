@@ -13,14 +13,16 @@ from emgis.geo import crs as gcrs
 from emgis.layers.load.loaders import layer_spec
 from emgis.layers.problems import InputError, Problem
 
-FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".csv": "CSV"}
+FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile",
+           ".csv": "CSV"}
 
 
 def read_layer(engine: Engine, layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
     """Return a layer's rows with the loader's column names (EPSG:4326)."""
     spec = layer_spec(layer)
     cols = [f.name for f in spec.fields if f.name not in ("L", "E", "C", "S")]
-    extra = {"shelters": ["capacity_source"], "risk_points": ["score", "inputs", "band_version"]}.get(layer, [])
+    extra = {"shelters": ["capacity_source"],
+             "risk_points": ["score", "inputs", "band_version"]}.get(layer, [])
     select = ", ".join(f'"{c}"' for c in [*cols, *extra])
     if spec.name == "depot_stock":
         sql = ("SELECT d.ext_id AS depot_id, s.item, s.quantity, s.unit FROM depot_stock s "
@@ -28,7 +30,9 @@ def read_layer(engine: Engine, layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
         with engine.connect() as c:
             return pd.read_sql(sa.text(sql), c)
     if spec.name == "hazards":
-        select = select.replace('"risk_point_id"', "(SELECT ext_id FROM risk_points r WHERE r.id = h.risk_point_id) AS risk_point_id")
+        select = select.replace('"risk_point_id"',
+                                "(SELECT ext_id FROM risk_points r "
+                                "WHERE r.id = h.risk_point_id) AS risk_point_id")
     geom = "coalesce(geom, point)" if spec.name == "admin_units" else "geom"
     order = spec.key if spec.key in cols else "1"
     sql = f"SELECT {select}, {geom} AS geometry FROM {spec.table} h ORDER BY {order}"
@@ -46,7 +50,8 @@ def export_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | Non
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError([Problem("command line", None, "FILE", path.name, "has an extension emgis cannot write",
+        raise InputError([Problem("command line", None, "FILE", path.name,
+                                  "has an extension emgis cannot write",
                                   f"use one of: {', '.join(FORMATS)}")], source="emgis export")
     data = read_layer(engine, layer)
     target = gcrs.parse_crs(crs) if crs else None
@@ -62,10 +67,13 @@ def export_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | Non
             df["lon"], df["lat"] = pts.x.round(7), pts.y.round(7)
             if (data.geom_type != "Point").any():
                 df["wkt"] = data.geometry.to_wkt()
-        df.to_csv(path, index=False, encoding="gb18030" if (encoding or "").lower() in ("gbk", "gb18030") else "utf-8-sig")
+        df.to_csv(path, index=False,
+                  encoding="gb18030" if (encoding or "").lower() in ("gbk", "gb18030")
+                  else "utf-8-sig")
         return len(df)
     if not isinstance(data, gpd.GeoDataFrame):
-        raise InputError([Problem("command line", None, "FILE", path.name, f"{layer} has no geometry",
+        raise InputError([Problem("command line", None, "FILE", path.name,
+                                  f"{layer} has no geometry",
                                   "export it as .csv")], source="emgis export")
     if path.exists():
         path.unlink()

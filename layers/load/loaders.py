@@ -64,8 +64,10 @@ def layer_spec(layer: str) -> LayerSpec:
     try:
         return LAYERS[layer]
     except KeyError:
-        raise InputError([Problem("command line", None, "layer", layer, "is not a layer emgis loads",
-                                  f"use one of: {', '.join(LAYERS)}")], source="emgis load") from None
+        raise InputError([Problem("command line", None, "layer", layer,
+                                  "is not a layer emgis loads",
+                                  f"use one of: {', '.join(LAYERS)}")],
+                         source="emgis load") from None
 
 
 # --- value conversion ------------------------------------------------------------------------
@@ -98,7 +100,8 @@ def _convert(f: Field, raw: object, row: int, p: Problems):
         try:
             v = _number(text)
         except ValueError:
-            p.error(row, f.name, text, "is not a number", "write a plain number such as 1200 (no units)")
+            p.error(row, f.name, text, "is not a number",
+                    "write a plain number such as 1200 (no units)")
             return None
         if v is None:
             return None
@@ -115,7 +118,8 @@ def _convert(f: Field, raw: object, row: int, p: Problems):
     if f.kind == "enum":
         key = vocab.lookup(f.terms, text)
         if key is None:
-            p.error(row, f.name, text, "is not a known value", f"use one of: {vocab.describe(f.terms)}")
+            p.error(row, f.name, text, "is not a known value",
+                    f"use one of: {vocab.describe(f.terms)}")
         return key
     if f.kind == "enum_list":
         keys, bad = [], []
@@ -131,14 +135,17 @@ def _convert(f: Field, raw: object, row: int, p: Problems):
         try:
             return pd.to_datetime(text, format="mixed", yearfirst=True).date()
         except (ValueError, TypeError):
-            p.error(row, f.name, text, "is not a date", "write dates as YYYY-MM-DD, e.g. 2025-06-30")
+            p.error(row, f.name, text, "is not a date",
+                    "write dates as YYYY-MM-DD, e.g. 2025-06-30")
             return None
     if f.kind == "code":
         if _SCI.match(text):
             p.error(row, f.name, text,
-                    "was turned into scientific notation by Excel; the digits are lost and cannot be recovered",
-                    "in Excel/WPS set the column's format to Text (文本) before entering or pasting codes, "
-                    "or export from the source system as CSV and do not open it in Excel")
+                    "was turned into scientific notation by Excel; the digits are lost and cannot "
+                    "be recovered",
+                    "in Excel/WPS set the column's format to Text (文本) before entering or "
+                    "pasting codes, or export from the source system as CSV and do not open it in "
+                    "Excel")
             return None
         if re.fullmatch(r"\d+\.0+", text):
             text = text.split(".")[0]
@@ -152,7 +159,8 @@ def _convert(f: Field, raw: object, row: int, p: Problems):
 
 # --- geometry --------------------------------------------------------------------------------
 
-def _resolve_crs(raw_crs, crs_option: str | None, p: Problems, notes: list[str], kind: str) -> gcrs.CrsSpec | None:
+def _resolve_crs(raw_crs, crs_option: str | None, p: Problems, notes: list[str],
+                 kind: str) -> gcrs.CrsSpec | None:
     declared = None
     if raw_crs is not None:
         epsg = raw_crs.to_epsg()
@@ -164,7 +172,8 @@ def _resolve_crs(raw_crs, crs_option: str | None, p: Problems, notes: list[str],
             p.error(None, "--crs", crs_option, "is not a coordinate system emgis knows", str(exc))
             return None
         if declared is not None and declared.label != spec.label:
-            notes.append(f"the file declares {declared.label}; --crs {crs_option} given, so its coordinates are read as {spec.label}")
+            notes.append(f"the file declares {declared.label}; --crs {crs_option} given, so its "
+                         f"coordinates are read as {spec.label}")
         if spec.warning:
             notes.append(spec.warning)
         return spec
@@ -174,7 +183,8 @@ def _resolve_crs(raw_crs, crs_option: str | None, p: Problems, notes: list[str],
         return declared
     if kind == "table":
         notes.append("the CSV says nothing of its coordinate system; read as WGS84 (EPSG:4326). "
-                     "Pass --crs gcj02 for Amap/Tencent coordinates, --crs bd09 for Baidu, or an EPSG code")
+                     "Pass --crs gcj02 for Amap/Tencent coordinates, --crs bd09 for Baidu, or an "
+                     "EPSG code")
     return gcrs.parse_crs("EPSG:4326")
 
 
@@ -242,17 +252,22 @@ def _check_geometries(geoms: gpd.GeoSeries, rows: pd.Series, spec: LayerSpec, p:
         arr[single] = shapely.multipolygons(arr[single], indices=np.arange(int(single.sum())))
     for i in np.flatnonzero(report_missing | not_area):
         if report_missing[i]:
-            p.error(int(rows.iloc[i]), "geometry", None, "is missing or empty", "give the feature a location")
+            p.error(int(rows.iloc[i]), "geometry", None, "is missing or empty",
+                    "give the feature a location")
         else:
-            p.error(int(rows.iloc[i]), "geometry", types[i], "is not an area", "give polygons for this layer")
+            p.error(int(rows.iloc[i]), "geometry", types[i], "is not an area",
+                    "give polygons for this layer")
     if repaired:
-        notes.append(f"{repaired} invalid geometr{'y was' if repaired == 1 else 'ies were'} repaired with make_valid")
+        notes.append(f"{repaired} invalid geometr{'y was' if repaired == 1 else 'ies were'} "
+                     "repaired with make_valid")
     if coerced:
-        notes.append(f"{coerced} non-point geometr{'y' if coerced == 1 else 'ies'} replaced by a point inside it")
+        notes.append(f"{coerced} non-point geometr{'y' if coerced == 1 else 'ies'} replaced by a "
+                     "point inside it")
     return gpd.GeoSeries(arr, index=geoms.index)
 
 
-def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: float, metric_epsg: int | None) -> None:
+def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: float,
+                     metric_epsg: int | None) -> None:
     """Points far outside the study area (or China) are errors; swapped axes are named."""
     has = gdf.geometry.notna()
     if not has.any():
@@ -267,10 +282,13 @@ def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: 
             if swapped[i]:
                 p.error(int(rows[i]), "geometry", f"({lon[i]:.5f}, {lat[i]:.5f})",
                         "looks like latitude and longitude are swapped",
-                        "swap the longitude (经度, ~73–135 in China) and latitude (纬度, ~18–54) columns")
+                        "swap the longitude (经度, ~73–135 in China) and latitude (纬度, ~18–54) "
+                        "columns")
             else:
-                p.error(int(rows[i]), "geometry", f"({lon[i]:.5f}, {lat[i]:.5f})", "is outside China",
-                        "check the coordinates and --crs, or run `emgis init` with the study area first")
+                p.error(int(rows[i]), "geometry", f"({lon[i]:.5f}, {lat[i]:.5f})",
+                        "is outside China",
+                        "check the coordinates and --crs, or run `emgis init` with the study area "
+                        "first")
         return
     inside = shapely.contains_xy(study_area, lon, lat)
     if inside.all():
@@ -282,20 +300,25 @@ def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: 
     for i in np.flatnonzero(~inside):
         where = f"({lon[i]:.5f}, {lat[i]:.5f})"
         if swapped_in[i]:
-            p.error(int(rows[i]), "geometry", where, "looks like latitude and longitude are swapped",
+            p.error(int(rows[i]), "geometry", where,
+                    "looks like latitude and longitude are swapped",
                     "swap the longitude (经度) and latitude (纬度) columns")
         elif near[i]:
-            p.warn(int(rows[i]), "geometry", where, f"is outside the study area but within {margin_km:g} km of it",
-                   "check the location; accept the warning if the facility really serves the county from outside")
+            p.warn(int(rows[i]), "geometry", where,
+                   f"is outside the study area but within {margin_km:g} km of it",
+                   "check the location; accept the warning if the facility really serves the "
+                   "county from outside")
         else:
-            p.error(int(rows[i]), "geometry", where, f"is more than {margin_km:g} km outside the study area",
-                    "check the coordinates and the --crs option (GCJ-02/BD-09 shift points by 0.3–1.4 km; a "
-                    "wrong EPSG moves them far away)")
+            p.error(int(rows[i]), "geometry", where,
+                    f"is more than {margin_km:g} km outside the study area",
+                    "check the coordinates and the --crs option (GCJ-02/BD-09 shift points by "
+                    "0.3–1.4 km; a wrong EPSG moves them far away)")
 
 
 # --- preparing a layer -----------------------------------------------------------------------
 
-def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None, encoding: str | None = None,
+def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
+                  encoding: str | None = None,
                   norms: Norms | None = None, study_area=None, metric_epsg: int | None = None,
                   margin_km: float = 30.0) -> Prepared:
     """Read and judge ``path`` as ``layer``; never writes anything."""
@@ -318,19 +341,23 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None, encod
     if unmatched:
         notes.append(f"columns not used: {', '.join(map(str, unmatched))}")
     absent = [f for f in spec.fields if f.name not in mapping.values()]
-    defaulted = [f for f in absent if f.default is not None and (f.default != "=ext_id" or "ext_id" in mapping.values())]
+    defaulted = [f for f in absent if f.default is not None
+                 and (f.default != "=ext_id" or "ext_id" in mapping.values())]
     for f in defaulted:
         col = f"_default_{f.name}"
-        df = df.assign(**{col: df[next(k for k, v in mapping.items() if v == "ext_id")] if f.default == "=ext_id" else f.default})
+        df = df.assign(**{col: df[next(k for k, v in mapping.items() if v == "ext_id")]
+                          if f.default == "=ext_id" else f.default})
         mapping[col] = f.name
         what = "the row's id" if f.default == "=ext_id" else repr(f.default)
-        notes.append(f"column {f.name} is absent: every row set to {what}; correct it later with --mode upsert")
+        notes.append(f"column {f.name} is absent: every row set to {what}; correct it later with "
+                     "--mode upsert")
     missing_fields = [f for f in absent if f.required and f not in defaulted]
     for f in missing_fields:
         p.error(None, f.name, None, "column is missing",
                 f"add a column named {f.name}" + (f" or {f.aliases[0]}" if f.aliases else ""))
     if len(df) == 0:
-        p.error(None, None, None, "the file has a header but no rows", "export the layer again with its data")
+        p.error(None, None, None, "the file has a header but no rows",
+                "export the layer again with its data")
     if p.errors:
         return Prepared(spec, str(path), empty, "", p, notes)
 
@@ -367,12 +394,14 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None, encod
     return Prepared(spec, str(path), gdf, label, p, notes)
 
 
-def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series, p: Problems) -> gpd.GeoSeries:
+def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series,
+              p: Problems) -> gpd.GeoSeries:
     valid = geoms.notna() & ~geoms.is_empty.fillna(True)
     if not valid.any():
         return geoms
     b = np.asarray(geoms[valid].bounds)
-    geographic = source.kind in ("gcj02", "bd09") or (source.crs is not None and source.crs.is_geographic)
+    geographic = source.kind in ("gcj02", "bd09") or (source.crs is not None
+                                                      and source.crs.is_geographic)
     if geographic:
         # a latitude of 119 is a swapped pair, not a projected file: name those rows first
         swapped = (np.abs(b[:, 1]) > 90) & gcrs.looks_swapped(b[:, 0], b[:, 1])
@@ -381,7 +410,8 @@ def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series, p: Pr
             for i in np.flatnonzero(swapped):
                 p.error(int(vrows[i]), "geometry", f"({b[i, 0]:.5f}, {b[i, 1]:.5f})",
                         "looks like latitude and longitude are swapped",
-                        "swap the longitude (经度, ~73–135 in China) and latitude (纬度, ~18–54) columns")
+                        "swap the longitude (经度, ~73–135 in China) and latitude (纬度, ~18–54) "
+                        "columns")
             keep = valid.copy()
             keep[valid] = ~swapped
             valid, b = keep, b[~swapped]
@@ -393,7 +423,8 @@ def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series, p: Pr
                else "pass --crs with the projected coordinate system (EPSG code) the file is in")
         first = int(rows[valid].iloc[int(np.argmax(np.abs(b[:, 0])))])
         p.error(first, "geometry", f"({b[:, 0].max():.1f}, {b[:, 1].max():.1f})",
-                f"holds projected metre coordinates, but the coordinate system is {source.label}", fix)
+                f"holds projected metre coordinates, but the coordinate system is {source.label}",
+                fix)
         return gpd.GeoSeries([None] * len(geoms), index=geoms.index)
     converted = gcrs.geoseries_to_wgs84(gpd.GeoSeries(geoms[valid]), source)
     out = gpd.GeoSeries([None] * len(geoms), index=geoms.index, crs=4326)
@@ -407,7 +438,9 @@ def _check_duplicates(gdf: gpd.GeoDataFrame, spec: LayerSpec, p: Problems) -> No
         if spec.name == "depot_stock":
             dup = gdf.duplicated(["depot_id", "item"], keep=False) & gdf["depot_id"].notna()
             for (dep, item), grp in gdf[dup].groupby(["depot_id", "item"]):
-                p.error(int(grp["_row"].iloc[1]), "item", item, f"is listed twice for depot {dep} (rows {', '.join(map(str, grp['_row']))})",
+                p.error(int(grp["_row"].iloc[1]), "item", item,
+                        f"is listed twice for depot {dep} (rows "
+                        f"{', '.join(map(str, grp['_row']))})",
                         "merge the rows into one with the total quantity")
         return
     vals = gdf[key]
@@ -429,9 +462,11 @@ def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
     derived = 0
     has_columns = gdf["capacity"].notna().any() or gdf["effective_area_m2"].notna().any()
     if not has_columns:
-        notes.append("the file gives neither capacity nor effective area: capacities recorded as unknown")
+        notes.append("the file gives neither capacity nor effective area: capacities recorded as "
+                     "unknown")
     caps, sources = [], []
-    for row, cap, area, dur in zip(gdf["_row"], gdf["capacity"], gdf["effective_area_m2"], gdf["duration_class"], strict=True):
+    for row, cap, area, dur in zip(gdf["_row"], gdf["capacity"], gdf["effective_area_m2"],
+                                   gdf["duration_class"], strict=True):
         if cap is not None and not pd.isna(cap):
             caps.append(int(cap))
             sources.append("given")
@@ -442,24 +477,31 @@ def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
             derived += 1
         else:
             if has_columns:
-                p.warn(int(row), "capacity", None, "is empty and there is no effective area to derive it from",
-                       "give 容纳人数 (capacity) or 有效面积 (effective area in m²); accept to load it as unknown")
+                p.warn(int(row), "capacity", None,
+                       "is empty and there is no effective area to derive it from",
+                       "give 容纳人数 (capacity) or 有效面积 (effective area in m²); accept to "
+                       "load it as unknown")
             caps.append(None)
             sources.append("unknown")
     gdf["capacity"] = _objects(gdf, caps)
     gdf["capacity_source"] = sources
-    gdf["occupancy"] = _objects(gdf, [0 if o is None or pd.isna(o) else int(o) for o in gdf["occupancy"]])
+    gdf["occupancy"] = _objects(gdf,
+                                [0 if o is None or pd.isna(o) else int(o)
+                                 for o in gdf["occupancy"]])
     for row, cap, occ in zip(gdf["_row"], gdf["capacity"], gdf["occupancy"], strict=True):
         if cap is not None and occ > cap:
             p.warn(int(row), "occupancy", occ, f"exceeds the capacity of {cap}",
                    "check the figures; accept the warning if the shelter is really overfull")
     if derived:
-        notes.append(f"{derived} shelter capacit{'y' if derived == 1 else 'ies'} derived from effective area ÷ "
-                     "m² per person for the duration class (norms shelter.m2_per_person.*)")
+        notes.append(f"{derived} shelter capacit{'y' if derived == 1 else 'ies'} derived from "
+                     "effective area ÷ m² per person for the duration class (norms "
+                     "shelter.m2_per_person.*)")
 
 
 def _team_rules(gdf, p: Problems, notes, norms: Norms) -> None:
-    gdf["specialities"] = _objects(gdf, [None if s is None else sorted(set(filter(None, _LIST_SPLIT.split(s))))
+    gdf["specialities"] = _objects(gdf,
+                                   [None if s is None
+                                    else sorted(set(filter(None, _LIST_SPLIT.split(s))))
                                          for s in gdf["specialities"]])
     for row, t, fc in zip(gdf["_row"], gdf["team_type"], gdf["fire_class"], strict=True):
         if fc is not None and t not in (None, "fire_station"):
@@ -475,11 +517,12 @@ def _risk_rules(gdf, p: Problems, notes, norms: Norms) -> None:
 
 def _hazard_rules(gdf, p: Problems, notes, norms: Norms) -> None:
     today = dt.date.today()
-    for row, state, resp, deadline, measures in zip(gdf["_row"], gdf["state"], gdf["responsible"], gdf["deadline"],
-                                                     gdf["measures"], strict=True):
+    for row, state, resp, deadline, measures in zip(gdf["_row"], gdf["state"], gdf["responsible"],
+                                                    gdf["deadline"], gdf["measures"], strict=True):
         if state == "closed" and (not resp or not measures):
             p.error(int(row), "responsible" if not resp else "measures", None,
-                    "is empty for a closed-out hazard", "a hazard is closed out only with a responsible person and measures")
+                    "is empty for a closed-out hazard",
+                    "a hazard is closed out only with a responsible person and measures")
         if state in ("confirmed", "under_control", "rectifying") and not resp:
             p.warn(int(row), "responsible", None, f"is empty for a hazard in state {state}",
                    "name the responsible person (责任人)")
@@ -498,15 +541,17 @@ _LAYER_RULES = {
 # --- writing ---------------------------------------------------------------------------------
 
 def study_area_of(conn: Connection):
-    row = conn.execute(sa.text("SELECT ST_AsBinary(geom), metric_epsg FROM study_area ORDER BY id DESC LIMIT 1")).first()
+    row = conn.execute(sa.text("SELECT ST_AsBinary(geom), metric_epsg FROM study_area "
+                               "ORDER BY id DESC LIMIT 1")).first()
     if row is None:
         return None, None
     return shapely.from_wkb(bytes(row[0])), int(row[1])
 
 
-def load_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | None = None, mode: str = "append",
-               encoding: str | None = None, accept_warnings: bool = False, norms: Norms | None = None,
-               actor: str = "cli", margin_km: float = 30.0) -> LoadResult:
+def load_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | None = None,
+               mode: str = "append", encoding: str | None = None, accept_warnings: bool = False,
+               norms: Norms | None = None, actor: str = "cli",
+               margin_km: float = 30.0) -> LoadResult:
     """Check ``path`` and write it as ``layer`` in one transaction, or raise InputError."""
     if mode not in MODES:
         raise InputError([Problem("command line", None, "--mode", mode, "is not a load mode",
@@ -532,7 +577,8 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str) -
     """Write a prepared layer inside the caller's transaction."""
     spec, gdf = prep.spec, prep.frame.copy()
     p = Problems(Path(prep.file).name)
-    conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), set_config('emgis.bulk', 'on', true)"), {"a": actor})
+    conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), "
+                         "set_config('emgis.bulk', 'on', true)"), {"a": actor})
     _resolve_refs(conn, spec, gdf, p)
     if mode == "append" and spec.name != "depot_stock":
         _check_existing(conn, spec, gdf, p)
@@ -540,10 +586,12 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str) -
         raise InputError(p.items, source=p.file)
     load_id = conn.execute(sa.text(
         "INSERT INTO loads (layer, file, sha256, rows, source_crs, mode, actor, warnings) "
-        "VALUES (:layer, :file, :sha, :rows, :crs, :mode, :actor, CAST(:warn AS jsonb)) RETURNING id"),
-        {"layer": spec.name, "file": str(Path(prep.file).resolve()), "sha": _sha256(prep.file), "rows": len(gdf),
-         "crs": prep.source_crs or None, "mode": mode, "actor": actor,
-         "warn": json.dumps([w.as_dict() for w in prep.problems.warnings], ensure_ascii=False)}).scalar_one()
+        "VALUES (:layer, :file, :sha, :rows, :crs, :mode, :actor, CAST(:warn AS jsonb)) "
+        "RETURNING id"),
+        {"layer": spec.name, "file": str(Path(prep.file).resolve()), "sha": _sha256(prep.file),
+         "rows": len(gdf), "crs": prep.source_crs or None, "mode": mode, "actor": actor,
+         "warn": json.dumps([w.as_dict() for w in prep.problems.warnings],
+                            ensure_ascii=False)}).scalar_one()
     gdf["load_id"] = load_id
     if mode == "replace":
         conn.execute(sa.text(f"DELETE FROM {spec.table}"))
@@ -556,11 +604,14 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str) -
     cols = ", ".join(f'"{c}"' for c in columns)
     conn.execute(sa.text(f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM _stage {conflict}"))
     conn.execute(sa.text(
-        "INSERT INTO audit_log (actor, action, table_name, row_key, detail) VALUES (:a, 'load', :t, :k, :d)"),
+        "INSERT INTO audit_log (actor, action, table_name, row_key, detail) "
+        "VALUES (:a, 'load', :t, :k, :d)"),
         {"a": actor, "t": spec.table, "k": str(load_id),
-         "d": json.dumps({"file": prep.file, "rows": len(gdf), "mode": mode, "source_crs": prep.source_crs},
+         "d": json.dumps({"file": prep.file, "rows": len(gdf), "mode": mode,
+                          "source_crs": prep.source_crs},
                          ensure_ascii=False)})
-    return LoadResult(spec.name, prep.file, len(gdf), load_id, prep.source_crs, prep.problems.warnings, prep.notes)
+    return LoadResult(spec.name, prep.file, len(gdf), load_id, prep.source_crs,
+                      prep.problems.warnings, prep.notes)
 
 
 def _resolve_refs(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: Problems) -> None:
@@ -569,7 +620,8 @@ def _resolve_refs(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: P
             continue
         target = LAYERS[f.ref_layer].table
         wanted = sorted({v for v in gdf[f.name] if v is not None})
-        found = dict(conn.execute(sa.text(f"SELECT ext_id, id FROM {target} WHERE ext_id = ANY(:ids)"),
+        found = dict(conn.execute(sa.text(f"SELECT ext_id, id FROM {target} "
+                                          "WHERE ext_id = ANY(:ids)"),
                                   {"ids": wanted}).all()) if wanted else {}
         for row, v in zip(gdf["_row"], gdf[f.name], strict=True):
             if v is not None and v not in found:
@@ -582,12 +634,14 @@ def _check_existing(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p:
     keys = [k for k in gdf[spec.key] if k is not None]
     if not keys:
         return
-    existing = set(conn.execute(sa.text(f"SELECT {spec.key} FROM {spec.table} WHERE {spec.key} = ANY(:k)"),
+    existing = set(conn.execute(sa.text(f"SELECT {spec.key} FROM {spec.table} "
+                                        f"WHERE {spec.key} = ANY(:k)"),
                                 {"k": keys}).scalars())
     for row, k in zip(gdf["_row"], gdf[spec.key], strict=True):
         if k in existing:
             p.error(int(row), spec.key, k, f"is already in {spec.table}",
-                    "use --mode upsert to update existing rows, or --mode replace to replace the whole layer")
+                    "use --mode upsert to update existing rows, or --mode replace to replace the "
+                    "whole layer")
 
 
 def _pg_array(v) -> str | None:
@@ -601,7 +655,8 @@ def _db_columns(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     df = pd.DataFrame(index=gdf.index)
     names = [f.name for f in spec.fields]
     if spec.name == "risk_points":
-        names = [n for n in names if n not in ("L", "E", "C", "S")] + ["inputs", "score", "band_version"]
+        names = ([n for n in names if n not in ("L", "E", "C", "S")]
+                 + ["inputs", "score", "band_version"])
     if spec.name == "shelters":
         names += ["capacity_source"]
     for n in names:
@@ -613,7 +668,8 @@ def _db_columns(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> pd.DataFrame:
             is_pt = geom.geom_type == "Point"
             df["geom"] = [g if g is not None and g.geom_type != "Point" else None for g in geom]
             df["point"] = [g if g is not None and g.geom_type == "Point" else None for g in geom]
-            df["placement"] = np.where(geom.isna(), "code_only", np.where(is_pt, "point", "boundary"))
+            df["placement"] = np.where(geom.isna(), "code_only",
+                                       np.where(is_pt, "point", "boundary"))
             df["point"] = [g.representative_point() if g is not None and p is None else p
                            for g, p in zip(df["geom"], df["point"], strict=True)]
         else:
@@ -624,7 +680,8 @@ def _db_columns(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> pd.DataFrame:
 def _copy_rows(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list[str]:
     df = _db_columns(spec, gdf)
     columns = list(df.columns)
-    conn.execute(sa.text(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {', '.join(columns)} FROM {spec.table} WITH NO DATA"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {', '.join(columns)} "
+                         f"FROM {spec.table} WITH NO DATA"))
     buf = io.StringIO()
     w = csv.writer(buf)
     geo_cols = {"geom", "point"}
@@ -637,20 +694,25 @@ def _copy_rows(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list
             has = np.array([g is not None for g in arr])
             out = np.full(len(arr), None, dtype=object)
             if has.any():
-                out[has] = shapely.to_wkb(shapely.set_srid(arr[has].astype(object), 4326), hex=True, include_srid=True)
+                out[has] = shapely.to_wkb(shapely.set_srid(arr[has].astype(object), 4326), hex=True,
+                                          include_srid=True)
             prepared[c] = out
         elif c in arrays:
             prepared[c] = [_pg_array(v) for v in col]
         elif c == "inputs":
             prepared[c] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in col]
         else:
-            prepared[c] = [None if (v is None or (isinstance(v, float) and math.isnan(v))) else v for v in col]
-            if col.dtype.kind == "f":  # an integer column that pandas widened to float: write 12, not 12.0
-                prepared[c] = [int(v) if v is not None and float(v).is_integer() else v for v in prepared[c]]
+            prepared[c] = [None if (v is None or (isinstance(v, float) and math.isnan(v))) else v
+                           for v in col]
+            # an integer column that pandas widened to float: write 12, not 12.0
+            if col.dtype.kind == "f":
+                prepared[c] = [int(v) if v is not None and float(v).is_integer() else v
+                               for v in prepared[c]]
     for i in range(len(df)):
         w.writerow(["\\N" if prepared[c][i] is None else prepared[c][i] for c in columns])
     buf.seek(0)
     cur = conn.connection.dbapi_connection.cursor()
-    cur.copy_expert(f"COPY _stage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+    cur.copy_expert(f"COPY _stage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                    buf)
     cur.close()
     return columns

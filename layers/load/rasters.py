@@ -73,7 +73,7 @@ class PopRaster:
         return t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
 
 
-# --- reading and writing ---------------------------------------------------------------------------
+# --- reading and writing --------------------------------------------------------------------------
 
 def read_population_raster(path: str | Path) -> PopRaster:
     """Read a population GeoTIFF (or any GDAL raster) into a :class:`PopRaster`.
@@ -133,7 +133,8 @@ def read_population_raster(path: str | Path) -> PopRaster:
         crs = CRS.from_wkt(crs_raw.to_wkt())
     if not_georef or transform.is_identity:
         p.error(None, "transform", None, "has no georeferencing (no geotransform)",
-                "use the original GeoTIFF with its geotransform, or set it with gdal_translate -a_ullr")
+                "use the original GeoTIFF with its geotransform, or set it with "
+                "gdal_translate -a_ullr")
     if not (transform.b == 0 and transform.d == 0):
         notes.append(f"{path.name} has a rotated grid; cells are used by their centres")
 
@@ -152,7 +153,8 @@ def read_population_raster(path: str | Path) -> PopRaster:
                 f"is a negative population count ({n_neg} negative cell(s), smallest "
                 f"{float(data[neg].min()):g}); the nodata value is {nodata!r}",
                 "if these cells mean 'no data', set the raster's nodata to that value "
-                f"(gdal_edit.py -a_nodata {float(data[neg].min()):g}); otherwise correct the counts")
+                f"(gdal_edit.py -a_nodata {float(data[neg].min()):g}); otherwise correct the "
+                "counts")
     p.raise_if_errors()
     notes.append(f"read {path.name} ({driver}, {width}x{height} {dtype}, band 1): "
                  f"{int(valid.sum())} cells with data, {int((~valid).sum())} nodata, "

@@ -42,7 +42,8 @@ def _fix_latin1_strings(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     raw = {c: [v.encode("latin-1") if isinstance(v, str) else v for v in df[c]] for c in cols}
     for enc in ("utf-8", "gb18030"):
         try:
-            decoded = {c: [v.decode(enc) if isinstance(v, bytes) else v for v in vals] for c, vals in raw.items()}
+            decoded = {c: [v.decode(enc) if isinstance(v, bytes) else v for v in vals]
+                       for c, vals in raw.items()}
         except UnicodeDecodeError:
             continue
         out = df.copy()
@@ -69,7 +70,8 @@ def read_input(path: str | Path, problems: Problems, *, encoding: str | None = N
     suffix = path.suffix.lower()
     if suffix in (".gz", ".bz2") or path.name.endswith((".osm.pbf", ".osm")):
         problems.error(None, None, path.name, "is an OpenStreetMap extract, not a layer file",
-                       "load road networks with `emgis load roads FILE`; layers come as GeoJSON, GeoPackage, Shapefile or CSV")
+                       "load road networks with `emgis load roads FILE`; layers come as GeoJSON, "
+                       "GeoPackage, Shapefile or CSV")
         return None
     if suffix in TABLE_SUFFIXES:
         return _read_table(path, problems, encoding)
@@ -77,7 +79,8 @@ def read_input(path: str | Path, problems: Problems, *, encoding: str | None = N
         return _read_vector(path, problems, encoding, layer)
     problems.error(None, None, path.suffix or path.name,
                    "is not a file type emgis reads",
-                   "give GeoJSON (.geojson), GeoPackage (.gpkg), Shapefile (.shp with .dbf/.shx) or CSV/XLSX with longitude and latitude columns")
+                   "give GeoJSON (.geojson), GeoPackage (.gpkg), Shapefile (.shp with .dbf/.shx) "
+                   "or CSV/XLSX with longitude and latitude columns")
     return None
 
 
@@ -95,7 +98,8 @@ def _read_table(path: Path, problems: Problems, encoding: str | None) -> RawInpu
     data = path.read_bytes()
     if data[:4] == b"PK\x03\x04" or b"\x00" in data[:2048]:
         problems.error(None, None, path.name, "is binary, not a text CSV",
-                       "export the table as CSV (UTF-8 or GBK), or give the .xlsx file with its own extension")
+                       "export the table as CSV (UTF-8 or GBK), or give the .xlsx file with its "
+                       "own extension")
         return None
     try:
         text, enc = decode_text(data, encoding)
@@ -119,7 +123,8 @@ def _read_table(path: Path, problems: Problems, encoding: str | None) -> RawInpu
     return RawInput(df.reset_index(drop=True), "table", None, enc, "row")
 
 
-def _read_vector(path: Path, problems: Problems, encoding: str | None, layer: str | None) -> RawInput | None:
+def _read_vector(path: Path, problems: Problems, encoding: str | None,
+                 layer: str | None) -> RawInput | None:
     target = path
     if path.suffix.lower() == ".zip":
         with zipfile.ZipFile(path) as z:
@@ -132,22 +137,27 @@ def _read_vector(path: Path, problems: Problems, encoding: str | None, layer: st
     if path.suffix.lower() == ".shp":
         for part in (".shx", ".dbf"):
             if not path.with_suffix(part).exists():
-                problems.error(None, None, path.with_suffix(part).name, "is missing beside the .shp",
-                               "copy all the Shapefile's parts (.shp, .shx, .dbf, .prj, .cpg) together")
+                problems.error(None, None, path.with_suffix(part).name,
+                               "is missing beside the .shp",
+                               "copy all the Shapefile's parts (.shp, .shx, .dbf, .prj, .cpg) "
+                               "together")
                 return None
     used = encoding
     kwargs = {}
     if layer is not None:
         kwargs["layer"] = layer
     try:
-        if path.suffix.lower() == ".shp" and encoding is None and not path.with_suffix(".cpg").exists():
-            gdf = pyogrio.read_dataframe(target, encoding="ISO-8859-1", **kwargs)  # GDAL knows this name
+        if (path.suffix.lower() == ".shp" and encoding is None
+                and not path.with_suffix(".cpg").exists()):
+            gdf = pyogrio.read_dataframe(target, encoding="ISO-8859-1",
+                                         **kwargs)  # GDAL knows this name
             gdf, used = _fix_latin1_strings(gdf)
         else:
             gdf = pyogrio.read_dataframe(target, encoding=encoding, **kwargs)
     except Exception as exc:  # pyogrio/GDAL errors are varied
         problems.error(None, None, path.name, f"could not be read as a vector layer ({exc})",
-                       "check that the file is complete and in GeoJSON, GeoPackage or Shapefile format")
+                       "check that the file is complete and in GeoJSON, GeoPackage or Shapefile "
+                       "format")
         return None
     if not isinstance(gdf, gpd.GeoDataFrame):
         problems.error(None, None, path.name, "has no geometry column",

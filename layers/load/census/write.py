@@ -58,14 +58,16 @@ class _Reporting(io.StringIO):
 def _copy_in(conn: Connection, target: str, cols: list[str], frame: pd.DataFrame,
              progress: Progress | None = None) -> None:
     text = frame.to_csv(index=False, header=False, na_rep="\\N")
-    buf = _Reporting(text, progress, f"writing {len(frame):,} rows") if progress else io.StringIO(text)
+    buf = (_Reporting(text, progress, f"writing {len(frame):,} rows") if progress
+           else io.StringIO(text))
     cur = conn.connection.dbapi_connection.cursor()
-    cur.copy_expert(f"COPY {target} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf, size=1 << 20)
+    cur.copy_expert(f"COPY {target} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                    buf, size=1 << 20)
     cur.close()
 
 
-def _copy(conn: Connection, table: str, frame: pd.DataFrame, key: list[str], *, partition: tuple[str, int],
-          progress: Progress | None = None) -> int:
+def _copy(conn: Connection, table: str, frame: pd.DataFrame, key: list[str], *,
+          partition: tuple[str, int], progress: Progress | None = None) -> int:
     """Write ``frame`` to ``table``; return how many stored rows it replaced.
 
     When nothing is stored yet for ``partition`` (a census year, a code-list vintage), the
@@ -73,23 +75,29 @@ def _copy(conn: Connection, table: str, frame: pd.DataFrame, key: list[str], *, 
     """
     cols = list(frame.columns)
     col, value = partition
-    if conn.execute(sa.text(f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {col} = :v)"), {"v": value}).scalar():
+    if conn.execute(sa.text(f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {col} = :v)"),
+                    {"v": value}).scalar():
         _copy_in(conn, table, cols, frame.sort_values(key), progress)
         return 0
-    conn.execute(sa.text(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {', '.join(cols)} FROM {table} WITH NO DATA"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {', '.join(cols)} "
+                         f"FROM {table} WITH NO DATA"))
     _copy_in(conn, "_stage", cols, frame, progress)
     on = " AND ".join(f"t.{k} = s.{k}" for k in key)
-    replaced = conn.execute(sa.text(f"SELECT count(*) FROM {table} t JOIN _stage s ON {on}")).scalar()
+    replaced = conn.execute(sa.text(f"SELECT count(*) FROM {table} t "
+                                    f"JOIN _stage s ON {on}")).scalar()
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in key)
-    conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _stage ORDER BY {', '.join(key)} "
+    conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} "
+                         f"FROM _stage ORDER BY {', '.join(key)} "
                          f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"))
     return int(replaced)
 
 
-def _begin_load(conn: Connection, layer: str, path: Path, rows: int, actor: str, warnings: list[Problem]) -> int:
+def _begin_load(conn: Connection, layer: str, path: Path, rows: int, actor: str,
+                warnings: list[Problem]) -> int:
     from emgis.layers.load.loaders import _sha256
 
-    conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), set_config('emgis.bulk', 'on', true)"), {"a": actor})
+    conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), "
+                         "set_config('emgis.bulk', 'on', true)"), {"a": actor})
     load_id = conn.execute(sa.text(
         "INSERT INTO loads (layer, file, sha256, rows, source_crs, mode, actor, warnings) "
         "VALUES (:l, :f, :s, :r, NULL, 'upsert', :a, CAST(:w AS jsonb)) RETURNING id"),
@@ -114,26 +122,31 @@ def load_codes(engine: Engine, path: str | Path, *, vintage: int | None = None, 
     with engine.begin() as conn:
         load_id = _begin_load(conn, "code_list", path, len(frame), actor, problems.warnings)
         frame["load_id"] = load_id
-        _copy(conn, "code_list", frame, ["code", "vintage"], partition=("vintage", the_vintage), progress=progress)
-        older = conn.execute(sa.text("SELECT max(vintage) FROM code_list WHERE vintage < :v"), {"v": the_vintage}).scalar()
+        _copy(conn, "code_list", frame, ["code", "vintage"], partition=("vintage", the_vintage),
+              progress=progress)
+        older = conn.execute(sa.text("SELECT max(vintage) FROM code_list WHERE vintage < :v"),
+                             {"v": the_vintage}).scalar()
         if older is not None:
             withdrawn = conn.execute(sa.text(
                 "SELECT count(*) FROM code_list o WHERE o.vintage = :o AND NOT EXISTS "
                 "(SELECT 1 FROM code_list n WHERE n.vintage = :v AND n.code = o.code)"),
                 {"o": older, "v": the_vintage}).scalar()
-            notes.append(f"{withdrawn} code(s) of the {older} list are not in the {the_vintage} list (withdrawn or recoded)")
+            notes.append(f"{withdrawn} code(s) of the {older} list are not in the {the_vintage} "
+                         "list (withdrawn or recoded)")
     return CodesLoad(len(frame), the_vintage, load_id, notes)
 
 
 def code_list_for(conn: Connection, year: int) -> pd.DataFrame | None:
     """Return the newest stored code list not newer than ``year`` (or the oldest one)."""
     vintage = conn.execute(sa.text(
-        "SELECT coalesce(max(vintage) FILTER (WHERE vintage <= :y), min(vintage)) FROM code_list"), {"y": year}).scalar()
+        "SELECT coalesce(max(vintage) FILTER (WHERE vintage <= :y), min(vintage)) FROM code_list"),
+        {"y": year}).scalar()
     if vintage is None:
         return None
     buf = io.StringIO()  # COPY out: several times faster than a cursor fetch for 700k rows
     cur = conn.connection.dbapi_connection.cursor()
-    cur.copy_expert(f"COPY (SELECT {', '.join(CODE_LIST_COLUMNS)} FROM code_list WHERE vintage = {int(vintage)}) "
+    cur.copy_expert(f"COPY (SELECT {', '.join(CODE_LIST_COLUMNS)} FROM code_list "
+                    f"WHERE vintage = {int(vintage)}) "
                     "TO STDOUT WITH (FORMAT csv, HEADER)", buf)
     cur.close()
     buf.seek(0)
@@ -144,28 +157,33 @@ def code_list_for(conn: Connection, year: int) -> pd.DataFrame | None:
 
 
 def load_census(engine: Engine, path: str | Path, *, year: int, accept_warnings: bool = False,
-                actor: str = "cli", encoding: str | None = None, progress: Progress | None = None) -> CensusLoad:
+                actor: str = "cli", encoding: str | None = None,
+                progress: Progress | None = None) -> CensusLoad:
     """Check a census table against the stored code list and study county, then store it."""
     from emgis.layers.load.census.read import read_census
 
     path = Path(path)
     with engine.connect() as c:
         codes = code_list_for(c, year)
-        county = c.execute(sa.text("SELECT county_code FROM study_area ORDER BY id DESC LIMIT 1")).scalar()
+        county = c.execute(sa.text("SELECT county_code FROM study_area ORDER BY id DESC "
+                                   "LIMIT 1")).scalar()
     kwargs = {"encoding": encoding} if encoding else {}
     if progress:
         progress(f"reading and checking {path.name}", 0, 0)
     res = read_census(path, year=year, code_list=codes, county_code=county, **kwargs)
     res.problems.raise_if_errors(accept_warnings=accept_warnings)
-    frame = res.frame[["code", "year", "population", "households", "age_0_14", "age_15_64", "age_65_plus",
-                       "urban_rural_class"]].copy()
+    frame = res.frame[["code", "year", "population", "households", "age_0_14", "age_15_64",
+                       "age_65_plus", "urban_rural_class"]].copy()
     for col in ("population", "households", "age_0_14", "age_15_64", "age_65_plus"):
         frame[col] = frame[col].astype("Int64")
     notes = list(res.notes)
     with engine.begin() as conn:
         load_id = _begin_load(conn, "population", path, len(frame), actor, res.problems.warnings)
         frame["load_id"] = load_id
-        replaced = _copy(conn, "population", frame, ["code", "year"], partition=("year", year), progress=progress)
+        replaced = _copy(conn, "population", frame, ["code", "year"], partition=("year", year),
+                         progress=progress)
         if replaced:
-            notes.append(f"{replaced} row(s) of {year} were already stored and are replaced by this file")
-    return CensusLoad(len(frame), year, int(frame["population"].sum()), load_id, res.problems.warnings, notes)
+            notes.append(f"{replaced} row(s) of {year} were already stored and are replaced by "
+                         "this file")
+    return CensusLoad(len(frame), year, int(frame["population"].sum()), load_id,
+                      res.problems.warnings, notes)
