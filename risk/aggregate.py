@@ -322,7 +322,8 @@ def aggregate(
     if pop is not None:
         out["population"] = pop
     out["risk_index"] = index_values
-    out["risk_rank"] = pd.Series(index_values).rank(method="min", ascending=False).astype(int).to_numpy()
+    ranks_by_index = pd.Series(index_values).rank(method="min", ascending=False)
+    out["risk_rank"] = ranks_by_index.astype(int).to_numpy()
     result = gpd.GeoDataFrame(out, geometry=areas.geometry.to_crs("EPSG:4326").to_numpy(),
                               crs="EPSG:4326")
     result.attrs["points_outside"] = int(len(points) - len(joined))

@@ -3,7 +3,8 @@
 Candidates come from a layer the planner gives, from an OSM extract (schools, sports grounds,
 stadiums, parks, squares: the open and public places GB 51143 names for shelters), or from a
 regular grid over the study area. A candidate inside a high- or medium-level hazard zone, or
-closer to a hazardous risk point than the norms' exclusion buffer (``shelter.exclusion_buffer_m.*``),
+closer to a hazardous risk point than the norms' exclusion buffer
+(``shelter.exclusion_buffer_m.*``),
 is never chosen; `exclusions` says which and why.
 """
 
@@ -102,7 +103,8 @@ def exclusions(candidates: gpd.GeoDataFrame, *, hazard_zones: gpd.GeoDataFrame |
                risk_points: gpd.GeoDataFrame | None = None, norms=None,
                metric_epsg: int | None = None,
                zone_levels: tuple[str, ...] = ("high", "medium")) -> pd.Series:
-    """Why each candidate may not be chosen ('' when it may): hazard zone or too near a risk point."""
+    """Why each candidate may not be chosen ('' when it may): hazard zone or too near a risk
+    point."""
     from emgis.layers.norms import default_norms
 
     norms = norms or default_norms()

@@ -11,7 +11,8 @@ the central shelters and leave outer ones empty, so here demand is assigned unde
   standard, then minimise person-seconds;
 * `shelter_assignment` — the two wired up with each shelter's class service time.
 
-The HiGHS instance comes from `emgis.shelters.siting.highs.new_highs` (the project's solver settings).
+The HiGHS instance comes from `emgis.shelters.siting.highs.new_highs` (the project's solver
+settings).
 """
 
 from __future__ import annotations

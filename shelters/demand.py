@@ -76,7 +76,8 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
         ``name_col``. Rows without geometry are allowed.
     population
         Series code -> population, or a DataFrame (e.g. the frame of
-        `layers.load.census.read.read_census`) with ``code_col``, ``pop_col`` and optionally ``name_col``. Township and
+        `layers.load.census.read.read_census`) with ``code_col``, ``pop_col`` and optionally
+        ``name_col``. Township and
         county rows are ignored.
     metric_crs
         CRS for the weighted means (default: `geo.crs.metric_crs_for` the data).
@@ -424,7 +425,8 @@ def demand_from_db(engine, *, year: int | None = None) -> Any:
 
 
 def store_placements(engine, demand, *, actor: str = "cli") -> int:
-    """Write township-weighted positions of code-only villages to ``admin_units``; return how many."""
+    """Write township-weighted positions of code-only villages to ``admin_units``; return how
+    many."""
     import shapely
     import sqlalchemy as sa
 

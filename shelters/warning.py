@@ -171,7 +171,8 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def workbook(ans: dict[str, Any]) -> bytes:
-    """The answer as a workbook: 汇总 summary, 村庄 villages, 避难场所 shelters (Chinese + English headers)."""
+    """The answer as a workbook: 汇总 summary, 村庄 villages, 避难场所 shelters (Chinese + English
+    headers)."""
     buf = io.BytesIO()
     summary = pd.DataFrame([
         ("人口 population warned", ans["population_total"]), ("村 villages", ans["villages_total"]),

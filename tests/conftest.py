@@ -158,7 +158,8 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="module")
 def demo_db(pg_server, pg_template, tmp_path_factory):
-    """One database with the whole demo county (roads, a risk run, two incidents) for this module."""
+    """One database with the whole demo county (roads, a risk run, two incidents) for this
+    module."""
     import sqlalchemy as sa
     from rich.console import Console
 

@@ -439,7 +439,8 @@ def test_graph_loaded_once_per_network_version(client, demo_db):
 
 @contextlib.contextmanager
 def _statements(engine):
-    """Count the SQL statements sent through ``engine`` (the change feed's own connection is not)."""
+    """Count the SQL statements sent through ``engine`` (the change feed's own connection is
+    not)."""
     seen = []
 
     def count(conn, cursor, statement, *args):
@@ -537,7 +538,8 @@ def test_writes_are_seen_at_once_through_the_api_and_soon_from_outside(client, d
 
 
 def test_off_road_speed_override_is_used_and_followed(client, demo_db):
-    """The norm overrides in force (road.speed_kmh.offroad) set the time to walk to the road; a change
+    """The norm overrides in force (road.speed_kmh.offroad) set the time to walk to the road; a
+    change
     of them (here in SQL, as `emgis norms set` writes) reaches the next answers."""
     from emgis.layers.norms import default_norms
 
@@ -725,7 +727,8 @@ def test_owslib_lists_collections_and_pages_items(client, demo_db):
             assert len(seen) == len(set(seen)) == counts[cid], cid
 
 def test_server_survives_a_database_restart(tmp_path):
-    """uvicorn serving the app; PostgreSQL stops (503 + Retry-After) and restarts (200, no server restart)."""
+    """uvicorn serving the app; PostgreSQL stops (503 + Retry-After) and restarts (200, no server
+    restart)."""
     import httpx
 
     from emgis.layers.db import upgrade

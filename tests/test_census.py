@@ -8,8 +8,10 @@ error or warning naming the row and the fix, or is handled as a person would exp
   1 code in scientific notation, digits lost (3.30522E+11)       -> error, "set the column to Text"
   2 code in scientific notation with all 12 digits               -> warning, read exactly
   3 code with '.0' appended (column stored as numbers)           -> read, said in a note
-  4 code one digit short (a dropped zero)                        -> error + "did you mean" the real code
-  5 code not in the code list (typo)                             -> error + closest code and its name
+  4 code one digit short (a dropped zero)                        -> error + "did you mean" the real
+  code
+  5 code not in the code list (typo)                             -> error + closest code and its
+  name
   6 code in another county than the study county                 -> error
   7 township segment above 599                                    -> error
   8 the same code twice                                           -> error naming both rows
@@ -18,20 +20,25 @@ error or warning naming the row and the fix, or is handled as a person would exp
  11 thousands separators "1,234" (accepted, noted) and "1,23"     -> note / error
  12 empty population                                              -> error
  13 text in a count ("12人", "abc")                               -> error
- 14 blank lines inside the table                                  -> skipped, noted, later rows keep their line numbers
+ 14 blank lines inside the table                                  -> skipped, noted, later rows
+ keep their line numbers
  15 a 合计 row that disagrees with the sum                        -> warning with the difference
  16 age groups above the total; households above residents       -> errors
  17 unknown urban-rural class                                     -> error listing the 7 classes
  18 no population column                                          -> error naming the headers found
  19 population given in 万人                                      -> error
  20 title row naming another year than --year                     -> warning
- 21 unquoted thousands separator splits a CSV row                 -> error with the line and "quote it"
+ 21 unquoted thousands separator splits a CSV row                 -> error with the line and "quote
+ it"
  22 code withdrawn between code-list vintages                     -> error naming the other vintage
- 23 name that differs from the code list                          -> warning; short names (XX村) accepted
- 24 XLSX with a title row and a two-row merged header             -> header found, spreadsheet row numbers
+ 23 name that differs from the code list                          -> warning; short names (XX村)
+ accepted
+ 24 XLSX with a title row and a two-row merged header             -> header found, spreadsheet row
+ numbers
  25 UTF-8 with BOM and English headers; UTF-16 tab-separated text -> read
  26 an .xlsx saved with a .csv name; an old .xls; an empty file   -> read as XLSX / error / error
- 27 a township code given with its villages                       -> kept as a township row, checks their sum
+ 27 a township code given with its villages                       -> kept as a township row, checks
+ their sum
  28 many problems in one file                                     -> every one reported at once
 """
 

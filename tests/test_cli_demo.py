@@ -89,7 +89,8 @@ def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
 
 
 def test_demo_serves_the_map_pages_until_interrupted(tmp_path):
-    """`emgis demo` (serving): prints the URL, the pages answer, Ctrl-C stops server and database."""
+    """`emgis demo` (serving): prints the URL, the pages answer, Ctrl-C stops server and
+    database."""
     import signal
     import socket
     import time

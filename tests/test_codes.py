@@ -1,4 +1,5 @@
-"""Official code lists: the real NBS files parse, the hierarchy holds, changes between vintages are found.
+"""Official code lists: the real NBS files parse, the hierarchy holds, changes between vintages are
+found.
 
 Also: what a code means (structure rules of domain.md §6), how a mangled code is read, and
 the closest known code suggested for an unknown one.

@@ -1,4 +1,5 @@
-"""Synthetic demo county: deterministic files in the formats, encodings and CRSs a bureau really has.
+"""Synthetic demo county: deterministic files in the formats, encodings and CRSs a bureau really
+has.
 
 The generator writes ordinary files; these tests read them back the way a user's tools
 would (raw bytes, pandas, pyogrio, the repo's census and code-list readers) and check:

@@ -1,4 +1,5 @@
-"""`emgis load-roads`, `emgis route` and `emgis isochrones` against PostGIS and a real OSM extract."""
+"""`emgis load-roads`, `emgis route` and `emgis isochrones` against PostGIS and a real OSM
+extract."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Routing: snapping, nearest-facility times, matrices, nearest-k routes, service areas, closures."""
+"""Routing: snapping, nearest-facility times, matrices, nearest-k routes, service areas,
+closures."""
 
 from __future__ import annotations
 

@@ -455,4 +455,5 @@ def test_row_dominance_drops_exactly_the_implied_rows():
         pairs = float((D.sum(axis=0) ** 2).sum())
         if pairs < len(D) ** 2:  # the sparse path runs when its overlap bound is below n²
             assert _undominated_rows(sparse.csr_array(D), max_pairs=pairs).tolist() == expect
-        assert _undominated_rows(sparse.csr_array(D), max_pairs=min(pairs, len(D) ** 2) - 1).all()  # too big: kept
+        # too big: all kept
+        assert _undominated_rows(sparse.csr_array(D), max_pairs=min(pairs, len(D) ** 2) - 1).all()

@@ -189,7 +189,8 @@ def test_a_result_failing_the_independent_check_is_an_error(monkeypatch):
 
 def test_the_highs_banner_is_not_printed():
     code = ("import numpy as np; from shelters.siting import lscp; "
-            "r = lscp(np.array([[60.0, 1e9], [1e9, 60.0]]), 100.0); print('objective', r.objective)")
+            "r = lscp(np.array([[60.0, 1e9], [1e9, 60.0]]), 100.0); "
+            "print('objective', r.objective)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "objective 2.0\n", out.stdout
     assert "HiGHS" not in out.stderr

@@ -104,7 +104,8 @@ def code_levels(number: np.ndarray) -> np.ndarray:
 
 
 def parent_numbers(number: np.ndarray) -> np.ndarray:
-    """Return the 12-digit parent code (as integers) of each code: village → township → county → prefecture."""
+    """Return the 12-digit parent code (as integers) of each code: village → township → county →
+    prefecture."""
     number = np.asarray(number, dtype=np.int64)
     lvl = code_levels(number)
     return np.where(lvl == "village", number // 1000 * 1000,
@@ -412,7 +413,8 @@ def _numbers(codes: Iterable[str] | pd.Series | np.ndarray) -> np.ndarray:
 
 def is_known(code_list: pd.DataFrame, codes: Iterable[str] | pd.Series | np.ndarray, *,
              vintage: int | None = None) -> np.ndarray:
-    """Return a boolean array: is each code (6, 9 or 12 digits) in the code list (of ``vintage``)?"""
+    """Return a boolean array: is each code (6, 9 or 12 digits) in the code list (of
+    ``vintage``)?"""
     known = code_list if vintage is None else code_list[code_list["vintage"] == vintage]
     number = _numbers(codes)
     return (number > 0) & np.isin(number, known["code"].astype(np.int64).to_numpy())
