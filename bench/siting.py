@@ -41,6 +41,7 @@ from emgis.geo.routing import travel_time_matrix
 from emgis.geo.synthetic import synthetic_network
 from emgis.shelters.siting import (
     SolutionCheckError,
+    SolveOptions,
     SolverError,
     capacitated_mclp,
     check_solution,
@@ -113,11 +114,11 @@ def emgis_run(kind, T, w, s, p, limit, gap=1e-6):
     t0 = time.perf_counter()
     try:
         if kind == "mclp":
-            r = mclp(T, w, s, p, time_limit_s=limit, mip_rel_gap=gap)
+            r = mclp(T, w, s, p, options=SolveOptions(limit, gap))
         elif kind == "lscp":
-            r = lscp(T, s, time_limit_s=limit, mip_rel_gap=gap)
+            r = lscp(T, s, options=SolveOptions(limit, gap))
         else:
-            r = p_median(T, w, p, unserved_s=2 * s, time_limit_s=limit, mip_rel_gap=gap)
+            r = p_median(T, w, p, unserved_s=2 * s, options=SolveOptions(limit, gap))
     except (SolutionCheckError, SolverError) as exc:  # emgis refused its own answer
         r = exc.result if isinstance(exc, SolutionCheckError) else None
         if r is None:
@@ -220,11 +221,12 @@ def capacitated(g, rng, n_dem, n_cand, p, minutes, limit):
     cap = np.round(total / (p + existing.size) * rng.uniform(0.4, 1.0, n_cand))
     t0 = time.perf_counter()
     r = capacitated_mclp(T, w, s, p, cap, existing=existing, allowed=allowed,
-                         time_limit_s=limit - t_mat - 2, mip_rel_gap=1e-4)
+                         options=SolveOptions(limit - t_mat - 2, 1e-4))
     te = time.perf_counter() - t0 + t_mat
     chk = check_solution(r, T, w, standard_s=s, p=p, existing=existing, allowed=allowed,
                          capacity=cap)
-    unc = mclp(T, w, s, p, existing=existing, allowed=allowed, time_limit_s=limit)
+    unc = mclp(T, w, s, p, existing=existing, allowed=allowed,
+               options=SolveOptions(limit))
     ok = r.mip_gap <= 0.01 and te <= limit and chk.ok
     out(f"\n== capacitated MCLP, county: {n_dem} demand, {n_cand} candidates, p = {p}, "
         f"{minutes:.0f} min, 5 existing, {int((~allowed).sum())} excluded ==")

@@ -191,7 +191,7 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
     if layer == "shelters" and n_ex:
         known = existing["capacity"].to_numpy(dtype=float)
         cap[:n_ex] = np.where(np.isfinite(known), known, cap[:n_ex])
-    kw = dict(existing=existing_idx, allowed=allowed, time_limit_s=time_limit)
+    kw = dict(existing=existing_idx, allowed=allowed, options=siting.SolveOptions(time_limit))
     if model == "mclp":
         res = siting.mclp(T, w, std, add, **kw)
     elif model == "lscp":

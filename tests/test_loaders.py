@@ -29,8 +29,9 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from emgis.layers.load.loaders import load_layer, prepare_layer
+from emgis.layers.load.loaders import prepare_layer
 from emgis.layers.load.study_area import read_boundary, save_study_area
+from emgis.layers.load.write import LoadOptions, load_layer
 from emgis.layers.problems import InputError
 
 SHELTER_HEADER = ("编号,名称,行政级别,设计类别,时长类别,灾种,空间类型,有效面积(平方米),容纳人数,"
@@ -60,7 +61,7 @@ def _snapshot(engine):
 def _expect_rejected(db, layer, path, *fragments, **kw):
     before = _snapshot(db.engine)
     with pytest.raises(InputError) as info:
-        load_layer(db.engine, layer, path, **kw)
+        load_layer(db.engine, layer, path, LoadOptions(**kw))
     text = str(info.value)
     for frag in fragments:
         assert frag in text, f"{frag!r} not in:\n{text}"
@@ -97,7 +98,7 @@ def test_real_gcj02_shelters_match_an_independent_conversion(db, shared_data):
     import prcoords
 
     path = shared_data("shelters/china4cities_shelters_gcj02.geojson")
-    res = load_layer(db.engine, "shelters", path, crs="gcj02")
+    res = load_layer(db.engine, "shelters", path, LoadOptions(crs="gcj02"))
     src = gpd.read_file(path)
     assert res.rows == len(src) == 1800
     assert res.source_crs == "GCJ-02"
@@ -172,10 +173,10 @@ def test_modes_upsert_and_replace(db, tmp_path):
     path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, *GOOD_ROWS])
     load_layer(db.engine, "shelters", path)
     changed = _csv(tmp_path, "s2.csv", [SHELTER_HEADER, GOOD_ROWS[1].replace(",120,", ",300,")])
-    load_layer(db.engine, "shelters", changed, mode="upsert")
+    load_layer(db.engine, "shelters", changed, LoadOptions(mode="upsert"))
     with db.engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*), max(occupancy) FROM shelters")).one() == (2, 300)
-    load_layer(db.engine, "shelters", changed, mode="replace")
+    load_layer(db.engine, "shelters", changed, LoadOptions(mode="replace"))
     with db.engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM shelters")).scalar() == 1
 

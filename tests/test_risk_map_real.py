@@ -16,8 +16,8 @@ from conftest import shared, watch_offline
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
-from emgis.layers.load.loaders import load_layer
 from emgis.layers.load.study_area import read_boundary, save_study_area
+from emgis.layers.load.write import LoadOptions, load_layer
 from emgis.risk.levels import risk_levels
 from emgis.risk.store import compute_areas, import_candidates, read_points
 
@@ -42,7 +42,7 @@ def _admin_quarters(db, points, tmp_path):
     save_study_area(db.engine, read_boundary(county), boundary_file=str(county))
     path = tmp_path / "quarters.geojson"
     gdf.to_file(path)
-    load_layer(db.engine, "admin_units", path, accept_warnings=True)
+    load_layer(db.engine, "admin_units", path, LoadOptions(accept_warnings=True))
 
 
 @pytest.mark.parametrize("name", sorted(EXTRACTS))

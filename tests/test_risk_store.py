@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from conftest import shared
 from typer.testing import CliRunner
 
-from emgis.layers.load.loaders import load_layer
 from emgis.layers.load.study_area import StudyArea, save_study_area
+from emgis.layers.load.write import load_layer
 from emgis.layers.norms import Norm, default_norms
 from emgis.risk import hazards as hz
 from emgis.risk.hazard_log import HazardFields, hazard_list, move_hazard, note_hazard

@@ -59,7 +59,7 @@ def _save_area(engine, bounds, name="Liechtenstein"):
 
 
 def _load_teams(engine, tmp_path, rows=TEAMS):
-    from emgis.layers.load.loaders import load_layer
+    from emgis.layers.load.write import load_layer
 
     path = tmp_path / "teams.csv"
     lines = ["id,name,team_type,personnel,status,lon,lat"]

@@ -21,6 +21,7 @@ from emgis.geo.routing import travel_time_matrix
 from emgis.geo.synthetic import synthetic_network
 from emgis.shelters.siting import (
     SolutionCheckError,
+    SolveOptions,
     capacitated_mclp,
     capacitated_p_median,
     check_solution,
@@ -105,15 +106,15 @@ def test_county_capacitated_models_are_checked(county):
     allowed = rng.random(300) > 0.1
     allowed[existing] = True
     cap = np.round(w.sum() / 15 * rng.uniform(0.4, 1.0, 300))
-    cm = capacitated_mclp(T, w, s, 10, cap, existing=existing, allowed=allowed, mip_rel_gap=1e-4,
-                          time_limit_s=60)
+    cm = capacitated_mclp(T, w, s, 10, cap, existing=existing, allowed=allowed,
+                          options=SolveOptions(60, 1e-4))
     chk = check_solution(cm, T, w, standard_s=s, p=10, existing=existing, allowed=allowed,
                          capacity=cap)
     assert chk.ok and cm.mip_gap <= 1e-4
     # capacities are binding: less is served than the uncapacitated MCLP covers
     assert cm.objective <= mclp(T, w, s, 10, existing=existing, allowed=allowed).objective + 1e-6
     cp = capacitated_p_median(T, w, 10, cap, existing=existing, allowed=allowed, unserved_s=2 * s,
-                              mip_rel_gap=1e-4, time_limit_s=60)
+                              options=SolveOptions(60, 1e-4))
     assert check_solution(cp, T, w, p=10, existing=existing, allowed=allowed, capacity=cap,
                           unserved_s=2 * s).ok
     assert cp.mip_gap <= 1e-4

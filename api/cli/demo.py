@@ -12,8 +12,8 @@ from rich.table import Table
 
 from emgis.api.cli.base import _report_input_error, _settings, app, console
 from emgis.layers.db import open_database
-from emgis.layers.load.loaders import load_layer
 from emgis.layers.load.study_area import read_boundary, save_study_area
+from emgis.layers.load.write import LoadOptions, load_layer
 from emgis.layers.problems import InputError
 
 # (layer, file attribute of DemoFiles, --crs as a clerk would pass it; None = the file says)
@@ -148,7 +148,7 @@ def load_demo(db, files, *, console: Console, actor: str = "demo", home: Path | 
     console.print(f"study area {area.name}: {area.area_km2:,.0f} km², metric CRS EPSG:{area.metric_epsg}")
     for layer, attr, crs in DEMO_LOADS:
         path = getattr(files, attr)
-        res = load_layer(db.engine, layer, path, crs=crs, actor=actor)
+        res = load_layer(db.engine, layer, path, LoadOptions(crs=crs), actor=actor)
         counts[layer] = res.rows
         console.print(f"  loaded {res.rows:>4} {layer:<12} from {Path(path).name} ({res.source_crs or 'no geometry'})")
     counts.update(_load_census(db, files, console, actor))

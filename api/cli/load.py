@@ -34,7 +34,7 @@ def load(
 ) -> None:
     """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing."""
     from emgis.layers.db import open_database
-    from emgis.layers.load.loaders import load_layer
+    from emgis.layers.load.write import LoadOptions, load_layer
 
     _, ls = _settings()
     if layer == "roads":  # OSM extracts or line layers; `emgis load-roads` has the road-only options
@@ -48,9 +48,9 @@ def load(
         return
     with open_database() as db:
         try:
-            res = load_layer(db.engine, layer, file, crs=crs, mode=mode, encoding=encoding,
-                             accept_warnings=accept_warnings, norms=_norms(db.engine), actor=ls.actor,
-                             margin_km=ls.study_area_margin_km)
+            opts = LoadOptions(crs=crs, mode=mode, encoding=encoding, accept_warnings=accept_warnings,
+                               margin_km=ls.study_area_margin_km)
+            res = load_layer(db.engine, layer, file, opts, norms=_norms(db.engine), actor=ls.actor)
         except InputError as exc:
             _report_input_error(exc)
             raise typer.Exit(2) from None

@@ -45,11 +45,13 @@ from emgis.shelters.siting.matrix import times_matrix
 from emgis.shelters.siting.mclp import mclp
 from emgis.shelters.siting.pmedian import p_median
 from emgis.shelters.siting.result import SitingResult, SolutionCheck
+from emgis.shelters.siting.solve import SolveOptions
 
 __all__ = [
     "SitingResult",
     "SolutionCheck",
     "SolutionCheckError",
+    "SolveOptions",
     "SolverError",
     "capacitated_mclp",
     "capacitated_p_median",

@@ -58,28 +58,25 @@ class _Built:
 
 def capacitated_mclp(times: Any, weights: ArrayLike | None, standard_s: float, p: int,
                      capacity: ArrayLike, *, existing: ArrayLike = (),
-                     allowed: ArrayLike | None = None, method: str = "exact",
-                     time_limit_s: float | None = None, mip_rel_gap: float = 1e-6,
-                     threads: int | None = None, strong: bool = True) -> SitingResult:
+                     allowed: ArrayLike | None = None,
+                     options: SolveOptions | None = None) -> SitingResult:
     """Capacitated maximal covering: ``p`` new sites; a site serves at most ``capacity[j]``
     weight of demand within ``standard_s``; demand may be split. Maximises served weight.
 
-    ``strong`` adds the z_ij <= x_j rows (tighter LP bound, larger model).
+    Solved exactly (HiGHS MIP) with the z_ij <= x_j rows (tighter LP bound, larger model).
     """
     t0 = time.perf_counter()
     inst = _prep(times, weights, existing, allowed)
     cap = _capacity(capacity, inst.n_candidates)
-    spec = CapacitatedSpec("capacitated_mclp", cap, p, float(standard_s), None, strong)
-    options = SolveOptions(time_limit_s, mip_rel_gap, threads)
-    res = _capacitated(inst, spec, method, options, t0)
+    spec = CapacitatedSpec("capacitated_mclp", cap, p, float(standard_s), None, True)
+    res = _capacitated(inst, spec, "exact", options or SolveOptions(), t0)
     return _checked(res, inst, standard_s=standard_s, p=p, capacity=cap)
 
 
 def capacitated_p_median(times: Any, weights: ArrayLike | None, p: int, capacity: ArrayLike, *,
                          existing: ArrayLike = (), allowed: ArrayLike | None = None,
-                         unserved_s: float | None = None, method: str = "exact",
-                         time_limit_s: float | None = None, mip_rel_gap: float = 1e-6,
-                         threads: int | None = None, strong: bool = True) -> SitingResult:
+                         unserved_s: float | None = None,
+                         options: SolveOptions | None = None) -> SitingResult:
     """Capacitated p-median: least weighted travel time, site loads within ``capacity``.
 
     Demand may be split between sites. With ``unserved_s`` weight that cannot be placed costs
@@ -88,9 +85,8 @@ def capacitated_p_median(times: Any, weights: ArrayLike | None, p: int, capacity
     t0 = time.perf_counter()
     inst = _prep(times, weights, existing, allowed)
     cap = _capacity(capacity, inst.n_candidates)
-    spec = CapacitatedSpec("capacitated_p_median", cap, p, None, unserved_s, strong)
-    options = SolveOptions(time_limit_s, mip_rel_gap, threads)
-    res = _capacitated(inst, spec, method, options, t0)
+    spec = CapacitatedSpec("capacitated_p_median", cap, p, None, unserved_s, True)
+    res = _capacitated(inst, spec, "exact", options or SolveOptions(), t0)
     return _checked(res, inst, p=p, capacity=cap, unserved_s=unserved_s)
 
 

@@ -34,15 +34,14 @@ _INF = np.inf
 
 def lscp(times: Any, standard_s: float, *, existing: ArrayLike = (),
          allowed: ArrayLike | None = None, weights: ArrayLike | None = None,
-         method: str = "exact", time_limit_s: float | None = None, mip_rel_gap: float = 1e-6,
-         warm_start: bool = True, threads: int | None = None) -> SitingResult:
+         method: str = "exact", options: SolveOptions | None = None) -> SitingResult:
     """Location set covering: fewest new sites so every coverable demand point is covered.
 
     The objective counts new sites only. Demand points no allowed or existing site can reach
     within the standard are returned in ``unreachable`` rather than making the model infeasible.
     """
     t0 = time.perf_counter()
-    options = SolveOptions(time_limit_s, mip_rel_gap, threads, warm_start)
+    options = options or SolveOptions()
     inst = _prep(times, weights, existing, allowed)
     n_demand, n_all = inst.times.shape
     entries = _cover_entries(inst, standard_s)

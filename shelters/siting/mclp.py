@@ -73,15 +73,14 @@ class ExactCover:
 
 def mclp(times: Any, weights: ArrayLike | None, standard_s: float, p: int, *,
          existing: ArrayLike = (), allowed: ArrayLike | None = None, method: str = "exact",
-         time_limit_s: float | None = None, mip_rel_gap: float = 1e-6, warm_start: bool = True,
-         threads: int | None = None) -> SitingResult:
+         options: SolveOptions | None = None) -> SitingResult:
     """Maximal covering location: ``p`` new sites covering the most weight within ``standard_s``.
 
     Demand covered by an existing facility counts in the objective and leaves the model;
     demand points with the same set of covering candidates are merged.
     """
     t0 = time.perf_counter()
-    options = SolveOptions(time_limit_s, mip_rel_gap, threads, warm_start)
+    options = options or SolveOptions()
     inst = _prep(times, weights, existing, allowed)
     n_demand, n_all = inst.times.shape
     entries = _cover_entries(inst, standard_s)
@@ -105,7 +104,7 @@ def mclp(times: Any, weights: ArrayLike | None, standard_s: float, p: int, *,
 
     t1 = time.perf_counter()
     sel, heur_value = _greedy_cover(
-        problem, time_budget=None if time_limit_s is None else 0.3 * time_limit_s)
+        problem, time_budget=None if options.time_limit_s is None else 0.3 * options.time_limit_s)
     heur_s = time.perf_counter() - t1
     mdl = _mclp_model(problem)
     build += time.perf_counter() - t1 - heur_s

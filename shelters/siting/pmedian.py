@@ -66,8 +66,7 @@ class LagrangeResult:
 
 def p_median(times: Any, weights: ArrayLike | None, p: int, *, existing: ArrayLike = (),
              allowed: ArrayLike | None = None, unserved_s: float | None = None,
-             method: str = "exact", time_limit_s: float | None = None, mip_rel_gap: float = 1e-6,
-             warm_start: bool = True, threads: int | None = None) -> SitingResult:
+             method: str = "exact", options: SolveOptions | None = None) -> SitingResult:
     """p-median: ``p`` new sites minimising total weighted travel time.
 
     Assignment variables exist only for the stored (reachable) pairs. A demand point whose
@@ -77,7 +76,7 @@ def p_median(times: Any, weights: ArrayLike | None, p: int, *, existing: ArrayLi
     must be assigned. Demand points no site can reach are in ``unreachable`` and cost nothing.
     """
     t0 = time.perf_counter()
-    options = SolveOptions(time_limit_s, mip_rel_gap, threads, warm_start)
+    options = options or SolveOptions()
     inst = _prep(times, weights, existing, allowed)
     n_demand, n_all = inst.times.shape
     weight, new_ok = inst.weights, inst.new_ok
@@ -110,17 +109,17 @@ def p_median(times: Any, weights: ArrayLike | None, p: int, *, existing: ArrayLi
     build = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    budget = None if time_limit_s is None else 0.3 * time_limit_s
+    budget = None if options.time_limit_s is None else 0.3 * options.time_limit_s
     sel, heur_value = _pmedian_local(problem, time_budget=budget)
     lag = _pmedian_lagrange(problem, sel, heur_value, time_budget=budget,
-                            tol=mip_rel_gap * 0.5)
+                            tol=options.mip_rel_gap * 0.5)
     sel, heur_value = lag.selection, lag.upper_bound
     heur_s = time.perf_counter() - t1
     lb_x, ub_x = np.zeros(cand.size), np.ones(cand.size)
     lb_x[lag.fix1] = 1.0
     ub_x[lag.fix0] = 0.0
     lbound = lag.lower_bound + const
-    if method == "heuristic" or _gap(heur_value + const, lbound) <= mip_rel_gap:
+    if method == "heuristic" or _gap(heur_value + const, lbound) <= options.mip_rel_gap:
         if method not in ("heuristic", "exact"):
             raise ValueError(f"method={method!r}: use 'exact' or 'heuristic'")
         status = "heuristic" if method == "heuristic" else "optimal"
@@ -128,9 +127,10 @@ def p_median(times: Any, weights: ArrayLike | None, p: int, *, existing: ArrayLi
         solved = SolveResult(status, None, heur_value + const, lbound, 0.0, dims)
     else:
         t2 = time.perf_counter()
-        mdl, start = _pmedian_model(problem, lb_x, ub_x, sel if warm_start else None)
+        mdl, start = _pmedian_model(problem, lb_x, ub_x, sel if options.warm_start else None)
         build += time.perf_counter() - t2
-        left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
+        limit = options.time_limit_s
+        left = None if limit is None else max(0.1, limit - (time.perf_counter() - t0))
         solved = _run(mdl, "exact", start, heur_value + const,
                       replace(options, time_limit_s=left))
         if np.isfinite(lbound) and (not np.isfinite(solved.bound) or lbound > solved.bound):

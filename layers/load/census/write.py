@@ -94,7 +94,7 @@ def _copy(conn: Connection, table: str, frame: pd.DataFrame, key: list[str], *,
 
 def _begin_load(conn: Connection, layer: str, path: Path, rows: int, actor: str,
                 warnings: list[Problem]) -> int:
-    from emgis.layers.load.loaders import _sha256
+    from emgis.layers.load.write import _sha256
 
     conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), "
                          "set_config('emgis.bulk', 'on', true)"), {"a": actor})

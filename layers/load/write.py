@@ -1,0 +1,220 @@
+"""Writing a checked layer: one transaction, COPY into a stage table, one INSERT (append, upsert
+or replace), a `loads` row and one audit entry (bulk loads skip the per-row audit trigger).
+
+`prepare_layer` (layers/load/loaders.py) reads and checks a file without touching the database;
+`load_layer` here runs both, so a file with errors, or unaccepted warnings, writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from emgis.layers.load.loaders import MODES, LoadResult, Prepared, _objects, prepare_layer
+from emgis.layers.norms import Norms
+from emgis.layers.problems import InputError, Problem, Problems
+from emgis.layers.schema import LAYERS, LayerSpec
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read and judge a file (the options of `emgis load`)."""
+
+    crs: str | None = None           # the coordinates' system when the file does not say
+    mode: str = "append"             # append | upsert | replace
+    encoding: str | None = None      # text encoding when detection is not wanted
+    accept_warnings: bool = False    # load although warnings were found
+    margin_km: float = 30.0          # points this far outside the study area are warnings
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def study_area_of(conn: Connection):
+    row = conn.execute(sa.text("SELECT ST_AsBinary(geom), metric_epsg FROM study_area "
+                               "ORDER BY id DESC LIMIT 1")).first()
+    if row is None:
+        return None, None
+    return shapely.from_wkb(bytes(row[0])), int(row[1])
+
+
+def load_layer(engine: Engine, layer: str, path: str | Path, options: LoadOptions | None = None,
+               *, norms: Norms | None = None, actor: str = "cli") -> LoadResult:
+    """Check ``path`` and write it as ``layer`` in one transaction, or raise InputError."""
+    o = options or LoadOptions()
+    crs, mode, encoding, accept_warnings, margin_km = (o.crs, o.mode, o.encoding,
+                                                       o.accept_warnings, o.margin_km)
+    if mode not in MODES:
+        raise InputError([Problem("command line", None, "--mode", mode, "is not a load mode",
+                                  f"use one of: {', '.join(MODES)}")], source="emgis load")
+    with engine.connect() as c:
+        area, metric_epsg = study_area_of(c)
+    prep = prepare_layer(layer, path, crs=crs, encoding=encoding, norms=norms, study_area=area,
+                         metric_epsg=metric_epsg, margin_km=margin_km)
+    prep.problems.raise_if_errors(accept_warnings=accept_warnings)
+    with engine.begin() as conn:
+        return write_prepared(conn, prep, mode=mode, actor=actor)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str) -> LoadResult:
+    """Write a prepared layer inside the caller's transaction."""
+    spec, gdf = prep.spec, prep.frame.copy()
+    p = Problems(Path(prep.file).name)
+    conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), "
+                         "set_config('emgis.bulk', 'on', true)"), {"a": actor})
+    _resolve_refs(conn, spec, gdf, p)
+    if mode == "append" and spec.name != "depot_stock":
+        _check_existing(conn, spec, gdf, p)
+    if p.errors:
+        raise InputError(p.items, source=p.file)
+    load_id = conn.execute(sa.text(
+        "INSERT INTO loads (layer, file, sha256, rows, source_crs, mode, actor, warnings) "
+        "VALUES (:layer, :file, :sha, :rows, :crs, :mode, :actor, CAST(:warn AS jsonb)) "
+        "RETURNING id"),
+        {"layer": spec.name, "file": str(Path(prep.file).resolve()), "sha": _sha256(prep.file),
+         "rows": len(gdf), "crs": prep.source_crs or None, "mode": mode, "actor": actor,
+         "warn": json.dumps([w.as_dict() for w in prep.problems.warnings],
+                            ensure_ascii=False)}).scalar_one()
+    gdf["load_id"] = load_id
+    if mode == "replace":
+        conn.execute(sa.text(f"DELETE FROM {spec.table}"))
+    columns = _copy_rows(conn, spec, gdf)
+    key_cols = ["depot_id", "item"] if spec.name == "depot_stock" else [spec.key]
+    conflict = ""
+    if mode == "upsert" or spec.name == "depot_stock":
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in key_cols)
+        conflict = f"ON CONFLICT ({', '.join(key_cols)}) DO UPDATE SET {updates}"
+    cols = ", ".join(f'"{c}"' for c in columns)
+    conn.execute(sa.text(f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM _stage {conflict}"))
+    conn.execute(sa.text(
+        "INSERT INTO audit_log (actor, action, table_name, row_key, detail) "
+        "VALUES (:a, 'load', :t, :k, :d)"),
+        {"a": actor, "t": spec.table, "k": str(load_id),
+         "d": json.dumps({"file": prep.file, "rows": len(gdf), "mode": mode,
+                          "source_crs": prep.source_crs},
+                         ensure_ascii=False)})
+    return LoadResult(spec.name, prep.file, len(gdf), load_id, prep.source_crs,
+                      prep.problems.warnings, prep.notes)
+
+
+def _resolve_refs(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: Problems) -> None:
+    for f in spec.fields:
+        if f.kind != "ref":
+            continue
+        target = LAYERS[f.ref_layer].table
+        wanted = sorted({v for v in gdf[f.name] if v is not None})
+        found = dict(conn.execute(sa.text(f"SELECT ext_id, id FROM {target} "
+                                          "WHERE ext_id = ANY(:ids)"),
+                                  {"ids": wanted}).all()) if wanted else {}
+        for row, v in zip(gdf["_row"], gdf[f.name], strict=True):
+            if v is not None and v not in found:
+                p.error(int(row), f.name, v, f"names no {f.ref_layer} row in the database",
+                        f"load {f.ref_layer} first, or correct the id")
+        gdf[f.name] = _objects(gdf, [found.get(v) if v is not None else None for v in gdf[f.name]])
+
+
+def _check_existing(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: Problems) -> None:
+    keys = [k for k in gdf[spec.key] if k is not None]
+    if not keys:
+        return
+    existing = set(conn.execute(sa.text(f"SELECT {spec.key} FROM {spec.table} "
+                                        f"WHERE {spec.key} = ANY(:k)"),
+                                {"k": keys}).scalars())
+    for row, k in zip(gdf["_row"], gdf[spec.key], strict=True):
+        if k in existing:
+            p.error(int(row), spec.key, k, f"is already in {spec.table}",
+                    "use --mode upsert to update existing rows, or --mode replace to replace the "
+                    "whole layer")
+
+
+def _pg_array(v) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return "{" + ",".join('"' + str(x).replace('"', '\\"') + '"' for x in v) + "}"
+
+
+def _db_columns(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Turn canonical fields into the table's columns."""
+    df = pd.DataFrame(index=gdf.index)
+    names = [f.name for f in spec.fields]
+    if spec.name == "risk_points":
+        names = ([n for n in names if n not in ("L", "E", "C", "S")]
+                 + ["inputs", "score", "band_version"])
+    if spec.name == "shelters":
+        names += ["capacity_source"]
+    for n in names:
+        df[n] = gdf[n]
+    df["load_id"] = gdf["load_id"]
+    if spec.geometry is not None:
+        geom = gdf.geometry
+        if spec.name == "admin_units":
+            is_pt = geom.geom_type == "Point"
+            df["geom"] = [g if g is not None and g.geom_type != "Point" else None for g in geom]
+            df["point"] = [g if g is not None and g.geom_type == "Point" else None for g in geom]
+            df["placement"] = np.where(geom.isna(), "code_only",
+                                       np.where(is_pt, "point", "boundary"))
+            df["point"] = [g.representative_point() if g is not None and p is None else p
+                           for g, p in zip(df["geom"], df["point"], strict=True)]
+        else:
+            df["geom"] = list(geom)
+    return df
+
+
+def _copy_rows(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list[str]:
+    df = _db_columns(spec, gdf)
+    columns = list(df.columns)
+    conn.execute(sa.text(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {', '.join(columns)} "
+                         f"FROM {spec.table} WITH NO DATA"))
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    geo_cols = {"geom", "point"}
+    arrays = {"hazard_types", "specialities"}
+    prepared = {}
+    for c in columns:
+        col = df[c]
+        if c in geo_cols:
+            arr = np.array(list(col), dtype=object)
+            has = np.array([g is not None for g in arr])
+            out = np.full(len(arr), None, dtype=object)
+            if has.any():
+                out[has] = shapely.to_wkb(shapely.set_srid(arr[has].astype(object), 4326), hex=True,
+                                          include_srid=True)
+            prepared[c] = out
+        elif c in arrays:
+            prepared[c] = [_pg_array(v) for v in col]
+        elif c == "inputs":
+            prepared[c] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in col]
+        else:
+            prepared[c] = [None if (v is None or (isinstance(v, float) and math.isnan(v))) else v
+                           for v in col]
+            # an integer column that pandas widened to float: write 12, not 12.0
+            if col.dtype.kind == "f":
+                prepared[c] = [int(v) if v is not None and float(v).is_integer() else v
+                               for v in prepared[c]]
+    for i in range(len(df)):
+        w.writerow(["\\N" if prepared[c][i] is None else prepared[c][i] for c in columns])
+    buf.seek(0)
+    cur = conn.connection.dbapi_connection.cursor()
+    cur.copy_expert(f"COPY _stage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                    buf)
+    cur.close()
+    return columns
