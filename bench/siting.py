@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emgis.geo.routing import travel_time_matrix
 from emgis.geo.synthetic import synthetic_network
 from emgis.shelters.siting import (
+    SitingRules,
     SolutionCheckError,
     SolveOptions,
     SolverError,
@@ -125,11 +126,11 @@ def emgis_run(kind, T, w, s, p, limit, gap=1e-6):
             raise
     dt = time.perf_counter() - t0
     if kind == "mclp":
-        chk = check_solution(r, T, w, standard_s=s, p=p)
+        chk = check_solution(r, T, w, SitingRules(standard_s=s, p=p))
     elif kind == "lscp":
-        chk = check_solution(r, T, w, standard_s=s)
+        chk = check_solution(r, T, w, SitingRules(standard_s=s))
     else:
-        chk = check_solution(r, T, w, p=p, unserved_s=2 * s)
+        chk = check_solution(r, T, w, SitingRules(p=p, unserved_s=2 * s))
     return dt, r, chk
 
 
@@ -223,8 +224,8 @@ def capacitated(g, rng, n_dem, n_cand, p, minutes, limit):
     r = capacitated_mclp(T, w, s, p, cap, existing=existing, allowed=allowed,
                          options=SolveOptions(limit - t_mat - 2, 1e-4))
     te = time.perf_counter() - t0 + t_mat
-    chk = check_solution(r, T, w, standard_s=s, p=p, existing=existing, allowed=allowed,
-                         capacity=cap)
+    chk = check_solution(r, T, w, SitingRules(
+        standard_s=s, p=p, existing=existing, allowed=allowed, capacity=cap))
     unc = mclp(T, w, s, p, existing=existing, allowed=allowed,
                options=SolveOptions(limit))
     ok = r.mip_gap <= 0.01 and te <= limit and chk.ok

@@ -202,11 +202,11 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
         res = siting.capacitated_mclp(T, w, std, add, cap, **kw)
     else:
         res = siting.capacitated_p_median(T, w, add, cap, unserved_s=cutoff, **kw)
-    check = siting.check_solution(res, T, w,
-                                  standard_s=std if model in ("mclp", "lscp", "cmclp") else None,
-                                  p=None if model == "lscp" else add, existing=existing_idx,
-                                  allowed=allowed, capacity=cap if model.startswith("c") else None,
-                                  unserved_s=cutoff if model in ("pmedian", "cpmedian") else None)
+    check = siting.check_solution(res, T, w, siting.SitingRules(
+        standard_s=std if model in ("mclp", "lscp", "cmclp") else None,
+        p=None if model == "lscp" else add, existing=existing_idx, allowed=allowed,
+        capacity=cap if model.startswith("c") else None,
+        unserved_s=cutoff if model in ("pmedian", "cpmedian") else None))
     return SitingRun(res, check, T, w, std, ex, cand, why, sites, existing_idx)
 
 

@@ -91,9 +91,9 @@ def test_real_extract_with_its_schools_and_parks_as_candidates():
             res = siting.lscp(T, std, weights=w, allowed=allowed)
         else:
             res = siting.p_median(T, w, 5, allowed=allowed, unserved_s=std)
-        check = siting.check_solution(res, T, w, standard_s=None if model == "pmedian" else std,
-                                      p=None if model == "lscp" else 5, allowed=allowed,
-                                      unserved_s=std if model == "pmedian" else None)
+        check = siting.check_solution(res, T, w, siting.SitingRules(
+            standard_s=None if model == "pmedian" else std, p=None if model == "lscp" else 5,
+            allowed=allowed, unserved_s=std if model == "pmedian" else None))
         assert check.ok, (model, check.problems)
         assert allowed[res.new].all()
         if model == "mclp":

@@ -9,6 +9,7 @@ import pytest
 from scipy import sparse
 
 from emgis.shelters.siting import (
+    SitingRules,
     capacitated_mclp,
     capacitated_p_median,
     check_solution,
@@ -139,7 +140,7 @@ def brute_capacitated(d, w, p, cap, existing=(), allowed=None, s=None, unserved=
 
 
 def assert_ok(res, d, w, **kw):
-    chk = check_solution(res, d, w, **kw)
+    chk = check_solution(res, d, w, SitingRules(**kw))
     assert chk.ok, chk.problems
     return chk
 
@@ -391,20 +392,23 @@ def test_check_solution_catches_violations():
     allowed = np.ones(d.shape[1], bool)
     allowed[0] = False
     res = mclp(d, w, 400, 2, existing=[3], allowed=allowed)
-    assert check_solution(res, d, w, standard_s=400, p=2, existing=[3], allowed=allowed).ok
+    assert check_solution(res, d, w, SitingRules(
+        standard_s=400, p=2, existing=[3], allowed=allowed)).ok
     bad = mclp(d, w, 400, 2, existing=[3], allowed=allowed)
     bad.chosen = np.r_[bad.chosen, 0]
-    probs = check_solution(bad, d, w, standard_s=400, p=2, existing=[3], allowed=allowed).problems
+    probs = check_solution(bad, d, w, SitingRules(
+        standard_s=400, p=2, existing=[3], allowed=allowed)).problems
     assert any("disallowed" in p for p in probs) and any("p=2" in p for p in probs)
     bad2 = mclp(d, w, 400, 2, existing=[3], allowed=allowed)
     bad2.chosen = bad2.new
     bad2.objective += 1
-    probs = check_solution(bad2, d, w, standard_s=400, p=2, existing=[3], allowed=allowed).problems
+    probs = check_solution(bad2, d, w, SitingRules(
+        standard_s=400, p=2, existing=[3], allowed=allowed)).problems
     assert any("existing" in p for p in probs) and any("objective" in p for p in probs)
     cap = np.full(d.shape[1], 30.0)
     c = capacitated_mclp(d, w, 400, 2, cap)
     c.assignment = c.assignment * 3
-    assert not check_solution(c, d, w, standard_s=400, p=2, capacity=cap).ok
+    assert not check_solution(c, d, w, SitingRules(standard_s=400, p=2, capacity=cap)).ok
 
 
 # --- against spopt (optional) -------------------------------------------------------------------

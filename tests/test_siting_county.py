@@ -20,6 +20,7 @@ import pytest
 from emgis.geo.routing import travel_time_matrix
 from emgis.geo.synthetic import synthetic_network
 from emgis.shelters.siting import (
+    SitingRules,
     SolutionCheckError,
     SolveOptions,
     capacitated_mclp,
@@ -73,7 +74,7 @@ def test_county_lscp_is_optimal_and_checked(county, minutes):
     w, mats = county
     T, s = mats[minutes], minutes * 60.0
     res = lscp(T, s)
-    assert check_solution(res, T, w, standard_s=s).ok
+    assert check_solution(res, T, w, SitingRules(standard_s=s)).ok
     assert res.optimal and res.objective == SPOPT[("lscp", minutes, None)] == res.new.size
 
 
@@ -82,7 +83,7 @@ def test_county_mclp_is_optimal_and_checked(county, minutes, p):
     w, mats = county
     T, s = mats[minutes], minutes * 60.0
     res = mclp(T, w, s, p)
-    assert check_solution(res, T, w, standard_s=s, p=p).ok
+    assert check_solution(res, T, w, SitingRules(standard_s=s, p=p)).ok
     assert res.optimal and res.objective == pytest.approx(SPOPT[("mclp", minutes, p)], abs=1e-6)
 
 
@@ -91,7 +92,7 @@ def test_county_pmedian_is_optimal_and_checked(county, minutes, p):
     w, mats = county
     T, s = mats[minutes], minutes * 60.0
     res = p_median(T, w, p, unserved_s=2 * s)
-    chk = check_solution(res, T, w, p=p, unserved_s=2 * s)
+    chk = check_solution(res, T, w, SitingRules(p=p, unserved_s=2 * s))
     assert chk.ok and res.optimal and res.mip_gap <= 1e-6
     assert res.objective == pytest.approx(chk.objective, rel=1e-9)
 
@@ -108,15 +109,15 @@ def test_county_capacitated_models_are_checked(county):
     cap = np.round(w.sum() / 15 * rng.uniform(0.4, 1.0, 300))
     cm = capacitated_mclp(T, w, s, 10, cap, existing=existing, allowed=allowed,
                           options=SolveOptions(60, 1e-4))
-    chk = check_solution(cm, T, w, standard_s=s, p=10, existing=existing, allowed=allowed,
-                         capacity=cap)
+    chk = check_solution(cm, T, w, SitingRules(
+        standard_s=s, p=10, existing=existing, allowed=allowed, capacity=cap))
     assert chk.ok and cm.mip_gap <= 1e-4
     # capacities are binding: less is served than the uncapacitated MCLP covers
     assert cm.objective <= mclp(T, w, s, 10, existing=existing, allowed=allowed).objective + 1e-6
     cp = capacitated_p_median(T, w, 10, cap, existing=existing, allowed=allowed, unserved_s=2 * s,
                               options=SolveOptions(60, 1e-4))
-    assert check_solution(cp, T, w, p=10, existing=existing, allowed=allowed, capacity=cap,
-                          unserved_s=2 * s).ok
+    assert check_solution(cp, T, w, SitingRules(
+        p=10, existing=existing, allowed=allowed, capacity=cap, unserved_s=2 * s)).ok
     assert cp.mip_gap <= 1e-4
 
 

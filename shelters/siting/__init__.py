@@ -38,7 +38,7 @@ The package, one concern per module:
 from __future__ import annotations
 
 from emgis.shelters.siting.capacitated import capacitated_mclp, capacitated_p_median
-from emgis.shelters.siting.check import SolutionCheckError, check_solution
+from emgis.shelters.siting.check import SitingRules, SolutionCheckError, check_solution
 from emgis.shelters.siting.highs import SolverError
 from emgis.shelters.siting.lscp import lscp
 from emgis.shelters.siting.matrix import times_matrix
@@ -49,6 +49,7 @@ from emgis.shelters.siting.solve import SolveOptions
 
 __all__ = [
     "SitingResult",
+    "SitingRules",
     "SolutionCheck",
     "SolutionCheckError",
     "SolveOptions",

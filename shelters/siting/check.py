@@ -45,9 +45,9 @@ def _checked(res: SitingResult, inst: Instance, *, standard_s: float | None = No
     """
     if res.model.startswith("capacitated") and res.assignment is None:
         return res
-    chk = check_solution(res, inst.times, inst.weights, standard_s=standard_s, p=p,
-                         existing=inst.existing, allowed=inst.allowed, capacity=capacity,
-                         unserved_s=unserved_s)
+    chk = check_solution(res, inst.times, inst.weights, SitingRules(
+        standard_s=standard_s, p=p, existing=inst.existing, allowed=inst.allowed,
+        capacity=capacity, unserved_s=unserved_s))
     if not chk.ok:
         raise SolutionCheckError(res, chk)
     return res
@@ -80,12 +80,25 @@ class _Recomputed:
     loads: np.ndarray | None = None
 
 
-def check_solution(result: SitingResult, times: Any, weights: ArrayLike | None = None, *,
-                   standard_s: float | None = None, p: int | None = None,
-                   existing: ArrayLike = (), allowed: ArrayLike | None = None,
-                   capacity: ArrayLike | None = None, unserved_s: float | None = None,
-                   rtol: float = 1e-6) -> SolutionCheck:
-    """Recompute ``result`` from the matrix alone and list every violated rule.
+@dataclass(frozen=True)
+class SitingRules:
+    """The problem a siting result must solve, as its caller posed it (never taken from the
+    result itself): the standard (covering models), ``p``, the existing and the allowed
+    candidates, the capacities (capacitated models), the cost of unserved demand (p-median
+    models), and the relative tolerance of the objective comparison."""
+
+    standard_s: float | None = None
+    p: int | None = None
+    existing: ArrayLike = ()
+    allowed: ArrayLike | None = None
+    capacity: ArrayLike | None = None
+    unserved_s: float | None = None
+    rtol: float = 1e-6
+
+
+def check_solution(result: SitingResult, times: Any, weights: ArrayLike | None = None,
+                   rules: SitingRules | None = None) -> SolutionCheck:
+    """Recompute ``result`` from the matrix alone and list every violated rule of ``rules``.
 
     Checks: chosen sites are valid indices; every existing site is open; no new site is
     disallowed; at most ``p`` new sites (exactly ``min(p, allowed new)`` for MCLP and the
@@ -94,6 +107,9 @@ def check_solution(result: SitingResult, times: Any, weights: ArrayLike | None =
     capacitated MCLP), each row's shares sum to at most 1 (exactly 1 where required), loads
     within capacity; the reported objective equals the recomputed one.
     """
+    rules = rules or SitingRules()
+    standard_s, p, existing, allowed = rules.standard_s, rules.p, rules.existing, rules.allowed
+    capacity, unserved_s, rtol = rules.capacity, rules.unserved_s, rules.rtol
     matrix = times_matrix(times)
     n_demand, n_cand = matrix.shape
     weight = np.ones(n_demand) if weights is None else np.asarray(weights, dtype=float)
