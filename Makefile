@@ -10,6 +10,7 @@ demo:
 
 test:
 	@bash scripts/bootstrap.sh --browser
+	@bash scripts/lint.sh
 	.venv/bin/python -m pytest
 
 bench:
@@ -18,7 +19,7 @@ bench:
 
 lint:
 	@bash scripts/bootstrap.sh
-	.venv/bin/ruff check .
+	@bash scripts/lint.sh
 
 # Resolve the newest allowed versions, run the whole suite with them, and only then rewrite
 # requirements.lock (what bootstrap installs).

@@ -9,13 +9,17 @@ from rich.table import Table
 
 from emgis.layers.problems import InputError
 
-app = typer.Typer(help="emgis: risk, coverage and dispatch maps for a county emergency management bureau.",
+app = typer.Typer(help="emgis: risk, coverage and dispatch maps for a county emergency "
+                       "management bureau.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-db_app = typer.Typer(help="Manage the database (emgis's own PostGIS cluster, or EMGIS_DATABASE_URL).",
+db_app = typer.Typer(help="Manage the database (emgis's own PostGIS cluster, or "
+                          "EMGIS_DATABASE_URL).",
                      no_args_is_help=True)
-norms_app = typer.Typer(help="The norms table: numbers from standards, with sources; override them here.",
+norms_app = typer.Typer(help="The norms table: numbers from standards, with sources; override "
+                             "them here.",
                         no_args_is_help=True)
-population_app = typer.Typer(help="Population as demand: rasters summed to units, rescaled to the census; demand points.",
+population_app = typer.Typer(help="Population as demand: rasters summed to units, rescaled to the "
+                                  "census; demand points.",
                              no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(norms_app, name="norms")
@@ -38,16 +42,19 @@ def _norms(engine=None):
 
 
 def _report_input_error(exc: InputError) -> None:
-    err.print(f"[bold red]{exc.source}[/]: nothing was loaded. Problems found ({len(exc.problems)}):")
+    err.print(f"[bold red]{exc.source}[/]: nothing was loaded. "
+              f"Problems found ({len(exc.problems)}):")
     t = Table(show_lines=False, header_style="bold")
     for col in ("", "row", "field", "value", "problem", "how to fix"):
         t.add_column(col, overflow="fold")
     for p in exc.problems:
         t.add_row("[red]error[/]" if p.severity == "error" else "[yellow]warning[/]",
-                  "" if p.row is None else str(p.row), p.field or "", "" if p.value is None else str(p.value),
+                  "" if p.row is None else str(p.row), p.field or "",
+                  "" if p.value is None else str(p.value),
                   p.message, p.fix)
     err.print(t)
     if all(p.severity == "warning" for p in exc.problems):
-        err.print("Only warnings: check them, then run again with [bold]--accept-warnings[/] to load.")
+        err.print("Only warnings: check them, then run again with "
+                  "[bold]--accept-warnings[/] to load.")
 
 

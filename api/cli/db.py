@@ -34,7 +34,8 @@ def db_start() -> None:
     started = cluster.start()
     upgrade(cluster.url())
     st = cluster.status()
-    console.print(f"{'started' if started else 'already running'}: port {st['port']}, data {st['data_dir']}")
+    console.print(f"{'started' if started else 'already running'}: port {st['port']}, "
+                  f"data {st['data_dir']}")
 
 
 @db_app.command("stop")
@@ -58,7 +59,8 @@ def db_status() -> None:
     dbs, _ = _settings()
     if dbs.database_url:
         eng = make_engine(dbs.database_url)
-        console.print(f"external database {sa.engine.make_url(dbs.database_url).render_as_string()}, "
+        console.print(f"external database "
+                      f"{sa.engine.make_url(dbs.database_url).render_as_string()}, "
                       f"schema revision {current_revision(eng)}")
         eng.dispose()
         return
@@ -102,9 +104,11 @@ def db_restore(file: Path) -> None:
 @app.command("init")
 def init(
     boundary: Annotated[Path, typer.Option("--boundary", help="county outline (GeoJSON/GPKG/SHP)")],
-    county: Annotated[str | None, typer.Option("--county", help="6-digit county code, picks the feature")] = None,
+    county: Annotated[str | None, typer.Option(
+        "--county", help="6-digit county code, picks the feature")] = None,
     name: Annotated[str | None, typer.Option(help="name to record")] = None,
-    crs: Annotated[str | None, typer.Option(help="CRS of the boundary file if it does not say")] = None,
+    crs: Annotated[str | None, typer.Option(
+        help="CRS of the boundary file if it does not say")] = None,
 ) -> None:
     """Record the study area (the county) and pick its metric CRS for analyses."""
     from emgis.layers.db import open_database
@@ -117,7 +121,8 @@ def init(
         raise typer.Exit(2) from None
     with open_database() as db:
         save_study_area(db.engine, area, boundary_file=str(boundary.resolve()))
-    console.print(f"study area: {area.name} ({area.county_code or 'no code'}), {area.area_km2:,.1f} km², "
+    console.print(f"study area: {area.name} ({area.county_code or 'no code'}), "
+                  f"{area.area_km2:,.1f} km², "
                   f"metric CRS EPSG:{area.metric_epsg}")
 
 

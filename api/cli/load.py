@@ -19,25 +19,31 @@ from emgis.api.cli.base import (
 )
 from emgis.layers.problems import InputError
 
-LAYER_HELP = "roads, census, codes, admin_units, shelters, depots, depot_stock, team_bases, risk_points, hazards, hazard_zones, incidents"
+LAYER_HELP = ("roads, census, codes, admin_units, shelters, depots, depot_stock, team_bases, "
+              "risk_points, hazards, hazard_zones, incidents")
 
 
 @app.command("load")
 def load(
     layer: Annotated[str, typer.Argument(help=LAYER_HELP)],
     file: Path,
-    crs: Annotated[str | None, typer.Option(help="source CRS: EPSG code, cgcs2000, cgcs2000-gk3-39, gcj02, bd09 ...")] = None,
+    crs: Annotated[str | None, typer.Option(
+        help="source CRS: EPSG code, cgcs2000, cgcs2000-gk3-39, gcj02, bd09 ...")] = None,
     mode: Annotated[str, typer.Option(help="append | replace | upsert")] = "append",
-    encoding: Annotated[str | None, typer.Option(help="text encoding if detection fails (utf-8, gbk)")] = None,
-    accept_warnings: Annotated[bool, typer.Option("--accept-warnings", help="load despite warnings")] = False,
-    year: Annotated[int | None, typer.Option(help="census year (census) or code-list vintage (codes)")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="text encoding if detection fails (utf-8, gbk)")] = None,
+    accept_warnings: Annotated[bool, typer.Option(
+        "--accept-warnings", help="load despite warnings")] = False,
+    year: Annotated[int | None, typer.Option(
+        help="census year (census) or code-list vintage (codes)")] = None,
 ) -> None:
     """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing."""
     from emgis.layers.db import open_database
     from emgis.layers.load.write import LoadOptions, load_layer
 
     _, ls = _settings()
-    if layer == "roads":  # OSM extracts or line layers; `emgis load-roads` has the road-only options
+    # OSM extracts or line layers; `emgis load-roads` has the road-only options
+    if layer == "roads":
         from emgis.api.cli.roads import load_roads_command
         from emgis.layers.load.roads import RoadSource
 
@@ -48,31 +54,35 @@ def load(
         return
     with open_database() as db:
         try:
-            opts = LoadOptions(crs=crs, mode=mode, encoding=encoding, accept_warnings=accept_warnings,
+            opts = LoadOptions(crs=crs, mode=mode, encoding=encoding,
+                               accept_warnings=accept_warnings,
                                margin_km=ls.study_area_margin_km)
             res = load_layer(db.engine, layer, file, opts, norms=_norms(db.engine), actor=ls.actor)
         except InputError as exc:
             _report_input_error(exc)
             raise typer.Exit(2) from None
-    console.print(f"[green]loaded[/] {res.rows} {res.layer} from {file.name} (source CRS {res.source_crs or '—'}, load #{res.load_id})")
+    console.print(f"[green]loaded[/] {res.rows} {res.layer} from {file.name} "
+                  f"(source CRS {res.source_crs or '—'}, load #{res.load_id})")
     for note in res.notes:
         console.print(f"  note: {note}")
     for w in res.warnings:
         console.print(f"  [yellow]accepted warning[/]: {w}")
 
 
-def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool, encoding: str | None,
+def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool,
+                          encoding: str | None,
                           actor: str) -> None:
     from emgis.layers.db import open_database
     from emgis.layers.load.census.write import load_census, load_codes
 
     if layer == "census" and year is None:
-        err.print("[red]emgis load census needs --year YYYY[/] (the census or statistics year of the table)")
+        err.print("[red]emgis load census needs --year YYYY[/] "
+                  "(the census or statistics year of the table)")
         raise typer.Exit(2)
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                   console=err, transient=True, disable=not err.is_terminal)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                   TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
     task = bar.add_task("starting", total=None)
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -82,12 +92,13 @@ def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool
         try:
             if layer == "codes":
                 res = load_codes(db.engine, file, vintage=year, actor=actor, progress=progress)
-                console.print(f"[green]loaded[/] {res.rows} codes (vintage {res.vintage}) from {file.name}")
+                console.print(f"[green]loaded[/] {res.rows} codes (vintage {res.vintage}) "
+                              f"from {file.name}")
             else:
-                res = load_census(db.engine, file, year=year, accept_warnings=accept, actor=actor, encoding=encoding,
-                                  progress=progress)
-                console.print(f"[green]loaded[/] {res.rows} census rows for {res.year} from {file.name}, "
-                              f"total population {res.total:,}")
+                res = load_census(db.engine, file, year=year, accept_warnings=accept, actor=actor,
+                                  encoding=encoding, progress=progress)
+                console.print(f"[green]loaded[/] {res.rows} census rows for {res.year} "
+                              f"from {file.name}, total population {res.total:,}")
         except InputError as exc:
             _report_input_error(exc)
             raise typer.Exit(2) from None
@@ -99,8 +110,10 @@ def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool
 def export(
     layer: Annotated[str, typer.Argument(help=LAYER_HELP)],
     file: Path,
-    crs: Annotated[str | None, typer.Option(help="write coordinates in this CRS (default WGS84)")] = None,
-    encoding: Annotated[str | None, typer.Option(help="Shapefile/CSV text encoding: UTF-8 or GBK")] = None,
+    crs: Annotated[str | None, typer.Option(
+        help="write coordinates in this CRS (default WGS84)")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="Shapefile/CSV text encoding: UTF-8 or GBK")] = None,
 ) -> None:
     """Write LAYER to FILE (.geojson, .gpkg, .shp, .csv)."""
     from emgis.layers.db import open_database
@@ -124,7 +137,8 @@ def layers_cmd() -> None:
     with open_database() as db, db.engine.connect() as c:
         t = Table("layer", "中文", "rows")
         for spec in LAYERS.values():
-            t.add_row(spec.name, spec.zh, f"{c.execute(sa.text(f'SELECT count(*) FROM {spec.table}')).scalar():,}")
+            t.add_row(spec.name, spec.zh,
+                      f"{c.execute(sa.text(f'SELECT count(*) FROM {spec.table}')).scalar():,}")
         console.print(t)
 
 

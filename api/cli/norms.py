@@ -20,7 +20,8 @@ from emgis.api.cli.base import (
 # --- norms ---------------------------------------------------------------------------------------
 
 @norms_app.command("list")
-def norms_list(prefix: Annotated[str, typer.Argument(help="only keys starting with this")] = "") -> None:
+def norms_list(prefix: Annotated[str, typer.Argument(
+        help="only keys starting with this")] = "") -> None:
     """Show the norms in force with their sources."""
     from emgis.layers.db import open_database
 
@@ -35,7 +36,8 @@ def norms_list(prefix: Annotated[str, typer.Argument(help="only keys starting wi
 
 
 @norms_app.command("set")
-def norms_set(key: str, value: str, source: Annotated[str, typer.Option(help="why: document or decision")] = "",
+def norms_set(key: str, value: str,
+              source: Annotated[str, typer.Option(help="why: document or decision")] = "",
               note: str = "") -> None:
     """Override a norm in the database (recorded in the audit log)."""
     from emgis.layers.db import open_database
@@ -46,13 +48,15 @@ def norms_set(key: str, value: str, source: Annotated[str, typer.Option(help="wh
         try:
             float(value)
         except ValueError:
-            err.print(f"[red]{key} is a number in {defaults[key].unit}; {value!r} is not a number[/]")
+            err.print(f"[red]{key} is a number in {defaults[key].unit}; "
+                      f"{value!r} is not a number[/]")
             raise typer.Exit(2) from None
     _, ls = _settings()
     with open_database() as db, db.engine.begin() as c:
         c.execute(sa.text("SELECT set_config('emgis.actor', :a, true)"), {"a": ls.actor})
         c.execute(sa.text(
-            "INSERT INTO norm_overrides (key, value, standard, note, set_by) VALUES (:k, :v, :s, :n, :a) "
+            "INSERT INTO norm_overrides (key, value, standard, note, set_by) "
+            "VALUES (:k, :v, :s, :n, :a) "
             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, standard = EXCLUDED.standard, "
             "note = EXCLUDED.note, set_by = EXCLUDED.set_by, set_at = now()"),
             {"k": key, "v": value, "s": source or None, "n": note or None, "a": ls.actor})

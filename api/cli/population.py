@@ -25,19 +25,22 @@ def _units_with_geometry(engine, level: str):
     import geopandas as gpd
 
     with engine.connect() as c:
-        units = gpd.read_postgis(sa.text("SELECT code, name, geom FROM admin_units WHERE level = :l AND geom IS NOT NULL "
+        units = gpd.read_postgis(sa.text("SELECT code, name, geom FROM admin_units "
+                                         "WHERE level = :l AND geom IS NOT NULL "
                                          "ORDER BY code"), c, geom_col="geom", params={"l": level})
     if units.empty:
         from emgis.layers.problems import Problem
 
         raise InputError([Problem(
             "admin_units", None, "level", level, "has no unit with a boundary in the database",
-            "load township/village outlines first: emgis load admin_units FILE")], source="admin_units")
+            "load township/village outlines first: emgis load admin_units FILE")],
+                         source="admin_units")
     return units
 
 
 def _raster_units_census(raster: Path, level: str, year: int | None):
-    """Read the raster, the stored units of ``level`` and one census year (the latest by default)."""
+    """Read the raster, the stored units of ``level`` and one census year (the latest by
+    default)."""
     from emgis.layers.db import open_database
     from emgis.layers.load.rasters import read_population_raster
 
@@ -47,7 +50,8 @@ def _raster_units_census(raster: Path, level: str, year: int | None):
             units = _units_with_geometry(db.engine, level)
             with db.engine.connect() as c:
                 y = year or latest_census_year(c)
-                census = dict(c.execute(sa.text("SELECT code, population FROM population WHERE year = :y"),
+                census = dict(c.execute(sa.text(
+                    "SELECT code, population FROM population WHERE year = :y"),
                                         {"y": y}).all())
     except InputError as exc:
         _report_input_error(exc)
@@ -59,9 +63,11 @@ def _raster_units_census(raster: Path, level: str, year: int | None):
 def population_zonal(
     raster: Annotated[Path, typer.Argument(help="population GeoTIFF (WorldPop, GHSL, ...)")],
     level: Annotated[str, typer.Option(help="sum to this level of admin_units")] = "village",
-    out: Annotated[Path | None, typer.Option(help="write code,name,raster_population[,census] as CSV")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="write code,name,raster_population[,census] as CSV")] = None,
 ) -> None:
-    """Sum a population raster over the stored units, beside the latest census where there is one."""
+    """Sum a population raster over the stored units, beside the latest census where there is
+    one."""
     from emgis.shelters.population import zonal_sums
 
     pop, units, _, census = _raster_units_census(raster, level, None)
@@ -72,7 +78,8 @@ def population_zonal(
     for note in sums.attrs.get("notes", []):
         console.print(f"  note: {note}")
     console.print(f"raster total {pop.total:,.0f}; inside the {len(units)} {level} units "
-                  f"{table['raster_population'].sum():,.0f}; outside {sums.attrs.get('outside_units', 0):,.0f}")
+                  f"{table['raster_population'].sum():,.0f}; "
+                  f"outside {sums.attrs.get('outside_units', 0):,.0f}")
     if out:
         table.to_csv(out, index=False, encoding="utf-8-sig")
         console.print(f"wrote {out}")
@@ -82,7 +89,8 @@ def population_zonal(
 def population_dasymetric(
     raster: Annotated[Path, typer.Argument(help="population GeoTIFF to rescale")],
     out: Annotated[Path, typer.Argument(help="the rescaled GeoTIFF to write")],
-    year: Annotated[int | None, typer.Option(help="census year (default: the latest loaded)")] = None,
+    year: Annotated[int | None, typer.Option(
+        help="census year (default: the latest loaded)")] = None,
     level: str = "village",
 ) -> None:
     """Rescale a raster so each unit's cells sum to its census total (dasymetric mapping)."""
@@ -94,15 +102,19 @@ def population_dasymetric(
     write_raster(out, result)
     for note in result.notes:
         console.print(f"  note: {note}")
-    console.print(f"wrote {out}: total {result.total:,.0f} (census {y}: {sum(v or 0 for v in totals.values()):,})")
+    console.print(f"wrote {out}: total {result.total:,.0f} "
+                  f"(census {y}: {sum(v or 0 for v in totals.values()):,})")
 
 
 @population_app.command("demand")
 def population_demand(
     out: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or CSV of demand points")],
-    year: Annotated[int | None, typer.Option(help="census year (default: the latest loaded)")] = None,
-    store: Annotated[bool, typer.Option(help="store township-weighted positions of code-only villages")] = True,
-    snap: Annotated[bool, typer.Option(help="snap each point to the road network (node, snap_m, offroad_s)")] = False,
+    year: Annotated[int | None, typer.Option(
+        help="census year (default: the latest loaded)")] = None,
+    store: Annotated[bool, typer.Option(
+        help="store township-weighted positions of code-only villages")] = True,
+    snap: Annotated[bool, typer.Option(
+        help="snap each point to the road network (node, snap_m, offroad_s)")] = False,
     network: Annotated[str, typer.Option(help="road network to snap to")] = "default",
 ) -> None:
     """One demand point per village with its census population, placed even without a boundary."""
@@ -117,7 +129,8 @@ def population_demand(
             placed = store_placements(db.engine, d, actor=ls.actor) if store else 0
             if snap:
                 attrs = dict(d.attrs)
-                d = snap_demand(load_network(db.engine, network, home=dbs.home), d, norms=_norms(db.engine))
+                d = snap_demand(load_network(db.engine, network, home=dbs.home), d,
+                                norms=_norms(db.engine))
                 d.attrs.update(attrs)
     except InputError as exc:
         _report_input_error(exc)
@@ -129,7 +142,8 @@ def population_demand(
         console.print(f"snapped to network {network!r}: median {d['snap_m'].median():,.0f} m, "
                       f"max {d['snap_m'].max():,.0f} m from a road")
     counts = d["placement"].value_counts().to_dict()
-    console.print(f"{len(d)} villages, population {d['population'].sum():,.0f} ({d.attrs['year']}); placement: "
+    console.print(f"{len(d)} villages, population {d['population'].sum():,.0f} "
+                  f"({d.attrs['year']}); placement: "
                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if placed:
         console.print(f"  stored {placed} township-weighted position(s) in admin_units")

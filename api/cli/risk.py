@@ -18,7 +18,8 @@ from emgis.layers.problems import InputError
 
 risk_app = typer.Typer(help="Four-colour safety risk (红橙黄蓝): candidates, areas, lists, map.",
                        no_args_is_help=True)
-hazard_app = typer.Typer(help="Hazards (隐患): move through 发现→确认→管控/整改→销号, supervise, list.",
+hazard_app = typer.Typer(help="Hazards (隐患): move through 发现→确认→管控/整改→销号, "
+                              "supervise, list.",
                          no_args_is_help=True)
 app.add_typer(risk_app, name="risk")
 app.add_typer(hazard_app, name="hazard")
@@ -45,7 +46,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 # --- risk ----------------------------------------------------------------------------------------
 
 @risk_app.command("candidates")
-def risk_candidates(osmfile: Annotated[Path, typer.Argument(help="local OSM extract (.osm.pbf, .osm, .osm.gz)")]) -> None:
+def risk_candidates(osmfile: Annotated[Path, typer.Argument(
+        help="local OSM extract (.osm.pbf, .osm, .osm.gz)")]) -> None:
     """Add candidate risk points found in an OSM extract, scored with default inputs to refine."""
     from emgis.layers.db import open_database
     from emgis.risk.store import import_candidates
@@ -61,17 +63,21 @@ def risk_candidates(osmfile: Annotated[Path, typer.Argument(help="local OSM extr
             raise _fail(str(exc)) from None
     levels = _levels()
     console.print(f"[green]{res.inserted}[/] new candidate risk points from {osmfile.name} "
-                  f"({res.found} found, {res.existing} already stored, {res.outside} outside the study area)")
+                  f"({res.found} found, {res.existing} already stored, "
+                  f"{res.outside} outside the study area)")
     for k, n in res.by_level.items():
         if n:
             console.print(f"  {_level_cell(k, levels)}: {n}")
-    console.print("Default scores are placeholders: refine L/E/C or L/S on site, then `emgis risk relevel`.")
+    console.print("Default scores are placeholders: refine L/E/C or L/S on site, "
+                  "then `emgis risk relevel`.")
 
 
 @risk_app.command("areas")
 def risk_areas(
-    grid: Annotated[float | None, typer.Option("--grid", help="colour square cells of this many metres")] = None,
-    admin: Annotated[str | None, typer.Option("--admin", help="colour admin units of this level: village | township")] = None,
+    grid: Annotated[float | None, typer.Option(
+        "--grid", help="colour square cells of this many metres")] = None,
+    admin: Annotated[str | None, typer.Option(
+        "--admin", help="colour admin units of this level: village | township")] = None,
     rule: Annotated[str, typer.Option(help="max | count_weighted | population_weighted")] = "max",
 ) -> None:
     """Colour admin units (default: villages) or a grid from the risk points, and store the run."""
@@ -84,15 +90,16 @@ def risk_areas(
     _, ls = _settings()
     with open_database() as db:
         try:
-            res = compute_areas(db.engine, kind=kind, level=admin or "village", cell_m=grid or 1000, rule=rule,
-                                norms=_norms(db.engine), actor=ls.actor)
+            res = compute_areas(db.engine, kind=kind, level=admin or "village", cell_m=grid or 1000,
+                                rule=rule, norms=_norms(db.engine), actor=ls.actor)
         except InputError as exc:
             _report_input_error(exc)
             raise typer.Exit(2) from None
         except ValueError as exc:
             raise _fail(str(exc)) from None
     levels = _levels()
-    console.print(f"[green]{len(res)}[/] {kind} areas coloured by rule [bold]{rule}[/] (run {res.attrs['run_id']})")
+    console.print(f"[green]{len(res)}[/] {kind} areas coloured by rule [bold]{rule}[/] "
+                  f"(run {res.attrs['run_id']})")
     counts = res["level"].value_counts()
     for k in levels:
         if counts.get(k):
@@ -106,8 +113,10 @@ def risk_areas(
 
 @risk_app.command("list")
 def risk_list_cmd(
-    level: Annotated[str | None, typer.Option(help="red | orange | yellow | blue (or 重大/较大/一般/低)")] = None,
-    category: Annotated[str | None, typer.Option(help="hazchem, fuel_station, crowded, ... (or Chinese)")] = None,
+    level: Annotated[str | None, typer.Option(
+        help="red | orange | yellow | blue (or 重大/较大/一般/低)")] = None,
+    category: Annotated[str | None, typer.Option(
+        help="hazchem, fuel_station, crowded, ... (or Chinese)")] = None,
     limit: Annotated[int, typer.Option(help="show at most this many rows (0 = all)")] = 50,
 ) -> None:
     """Show risk points ranked by level, then score."""
@@ -133,7 +142,8 @@ def risk_list_cmd(
 
 
 @risk_app.command("export")
-def risk_export(file: Annotated[Path, typer.Argument(help="FILE.xlsx (one sheet per list) or FILE.csv (one file per list)")]) -> None:
+def risk_export(file: Annotated[Path, typer.Argument(
+        help="FILE.xlsx (one sheet per list) or FILE.csv (one file per list)")]) -> None:
     """Write 隐患清单, 责任清单 and 整改措施清单 with Chinese headers."""
     from emgis.layers.db import open_database
     from emgis.risk.lists import export_lists
@@ -170,9 +180,12 @@ def risk_relevel() -> None:
 
 @risk_app.command("map")
 def risk_map_cmd(
-    out: Annotated[Path, typer.Argument(help="OUT.html; Leaflet files go to OUT_assets/ beside it")],
-    grid: Annotated[float | None, typer.Option("--grid", help="show a grid of this many metres (computed if not stored)")] = None,
-    admin: Annotated[bool, typer.Option("--admin", help="show the stored admin-unit areas")] = False,
+    out: Annotated[Path, typer.Argument(
+        help="OUT.html; Leaflet files go to OUT_assets/ beside it")],
+    grid: Annotated[float | None, typer.Option(
+        "--grid", help="show a grid of this many metres (computed if not stored)")] = None,
+    admin: Annotated[bool, typer.Option(
+        "--admin", help="show the stored admin-unit areas")] = False,
 ) -> None:
     """Write the offline four-colour map from the stored areas and risk points."""
     from emgis.layers.db import open_database
@@ -185,14 +198,16 @@ def risk_map_cmd(
         try:
             if grid is not None:
                 areas = read_areas(db.engine, "grid")
-                if not len(areas) or not str(areas["run_id"].iloc[0]).startswith(f"grid{int(grid)}-"):
+                if (not len(areas)
+                        or not str(areas["run_id"].iloc[0]).startswith(f"grid{int(grid)}-")):
                     compute_areas(db.engine, kind="grid", cell_m=grid, actor=ls.actor)
                     console.print(f"coloured a {grid:g} m grid (rule max) for the map")
                     areas = read_areas(db.engine, "grid")
             else:
                 areas = read_areas(db.engine, "admin" if admin else None)
             points = read_points(db.engine)
-            path = write_risk_map(out, areas if len(areas) else None, points if len(points) else None, norms=norms)
+            path = write_risk_map(out, areas if len(areas) else None,
+                                  points if len(points) else None, norms=norms)
         except InputError as exc:
             _report_input_error(exc)
             raise typer.Exit(2) from None
@@ -209,11 +224,13 @@ def risk_map_cmd(
 @hazard_app.command("move")
 def hazard_move(
     ext_id: Annotated[str, typer.Argument(help="hazard id (编号)")],
-    state: Annotated[str, typer.Argument(help="confirmed | under_control | rectifying | closed (or 确认/管控/整改/销号)")],
+    state: Annotated[str, typer.Argument(
+        help="confirmed | under_control | rectifying | closed (or 确认/管控/整改/销号)")],
     note: Annotated[str | None, typer.Option(help="what was done or decided")] = None,
     responsible: Annotated[str | None, typer.Option(help="responsible person (责任人)")] = None,
     measures: Annotated[str | None, typer.Option(help="rectification measures (整改措施)")] = None,
-    deadline: Annotated[str | None, typer.Option(help="rectification deadline YYYY-MM-DD (整改期限)")] = None,
+    deadline: Annotated[str | None, typer.Option(
+        help="rectification deadline YYYY-MM-DD (整改期限)")] = None,
 ) -> None:
     """Move a hazard to its next state; illegal moves are refused with the allowed ones."""
     from emgis.layers.db import open_database
@@ -225,7 +242,8 @@ def hazard_move(
         try:
             due = dt.date.fromisoformat(deadline)
         except ValueError:
-            raise _fail(f"--deadline {deadline!r} is not a date; write YYYY-MM-DD, e.g. 2026-12-31") from None
+            raise _fail(f"--deadline {deadline!r} is not a date; "
+                        f"write YYYY-MM-DD, e.g. 2026-12-31") from None
     _, ls = _settings()
     with open_database() as db:
         try:
@@ -255,7 +273,8 @@ def hazard_note(ext_id: str, text: str) -> None:
 
 @hazard_app.command("list")
 def hazard_list_cmd(
-    overdue: Annotated[bool, typer.Option("--overdue", help="only hazards past their deadline and not closed")] = False,
+    overdue: Annotated[bool, typer.Option(
+        "--overdue", help="only hazards past their deadline and not closed")] = False,
 ) -> None:
     """List hazards with state, responsible person and deadline."""
     from emgis.layers.db import open_database
@@ -264,9 +283,11 @@ def hazard_list_cmd(
     with open_database() as db:
         df = hazard_list(db.engine, overdue=overdue)
     t = Table(title=f"{'超期隐患 Overdue hazards' if overdue else '隐患 Hazards'} ({len(df)})")
-    for col in ("编号 ID", "隐患 Title", "状态 State", "责任人 Responsible", "期限 Deadline", "超期 Overdue"):
+    for col in ("编号 ID", "隐患 Title", "状态 State", "责任人 Responsible", "期限 Deadline",
+                "超期 Overdue"):
         t.add_column(col, overflow="fold")
     for r in df.itertuples(index=False):
         t.add_row(r.ext_id, r.title, f"{r.state_zh} {r.state}", r.responsible or "",
-                  "" if r.deadline is None else r.deadline.isoformat(), "[red]是[/]" if r.overdue else "")
+                  "" if r.deadline is None else r.deadline.isoformat(),
+                  "[red]是[/]" if r.overdue else "")
     console.print(t)

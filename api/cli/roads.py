@@ -56,7 +56,8 @@ def load_roads_command(file: Path, src: RoadSource | None = None) -> None:
         ("largest component, nodes", r.largest_component_nodes),
         ("orphan islands (not snapped to)", r.orphan_components), ("orphan nodes", r.orphan_nodes),
         ("ways split at the extract's border", r.clipped_ways_split),
-        ("duplicate edges dropped", r.duplicates_dropped), ("self-loops dropped", r.self_loops_dropped),
+        ("duplicate edges dropped", r.duplicates_dropped),
+        ("self-loops dropped", r.self_loops_dropped),
         ("maxspeed values not understood (class speed used)", r.maxspeed_unparsed),
     ]
     for label, v in rows:
@@ -64,26 +65,40 @@ def load_roads_command(file: Path, src: RoadSource | None = None) -> None:
     console.print(t)
     if r.nodes and r.largest_component_nodes < 0.9 * r.nodes:
         console.print(f"  [yellow]note[/]: the largest connected part holds only "
-                      f"{r.largest_component_nodes / r.nodes:.0%} of the nodes; places on other parts "
+                      f"{r.largest_component_nodes / r.nodes:.0%} of the nodes; places on other "
+                      "parts "
                       "cannot reach facilities on it (check the extract covers the whole county)")
     for n in res.notes:
         console.print(f"  note: {n}")
-    console.print(f"  graph saved to {res.path}; edges in table road_edges (network = '{src.name}')")
+    console.print(f"  graph saved to {res.path}; edges in table road_edges "
+                  f"(network = '{src.name}')")
 
 
 @app.command("load-roads")
 def load_roads(
-    file: Annotated[Path, typer.Argument(help="OSM extract (.osm.pbf/.osm/.osm.gz/.osm.bz2) or road lines (.gpkg/.shp/.geojson)")],
-    name: Annotated[str, typer.Option(help="network name (routing uses 'default' unless told)")] = "default",
-    class_field: Annotated[str | None, typer.Option(help="line layers: column with the road class (primary, 县道 ...)")] = None,
-    speed_field: Annotated[str | None, typer.Option(help="line layers: column with the speed in km/h")] = None,
-    oneway_field: Annotated[str | None, typer.Option(help="line layers: column with yes/-1/no one-way values")] = None,
-    clip: Annotated[bool, typer.Option("--clip/--no-clip", help="OSM: keep only roads within the study area plus 5 km")] = True,
-    crs: Annotated[str | None, typer.Option(help="line layers: CRS of the coordinates (4490, cgcs2000-gk3-39, gcj02, bd09 ...)")] = None,
-    encoding: Annotated[str | None, typer.Option(help="line layers: text encoding (utf-8, gbk)")] = None,
+    file: Annotated[Path, typer.Argument(
+        help="OSM extract (.osm.pbf/.osm/.osm.gz/.osm.bz2) or road lines "
+             "(.gpkg/.shp/.geojson)")],
+    name: Annotated[str, typer.Option(
+        help="network name (routing uses 'default' unless told)")] = "default",
+    class_field: Annotated[str | None, typer.Option(
+        help="line layers: column with the road class (primary, 县道 ...)")] = None,
+    speed_field: Annotated[str | None, typer.Option(
+        help="line layers: column with the speed in km/h")] = None,
+    oneway_field: Annotated[str | None, typer.Option(
+        help="line layers: column with yes/-1/no one-way values")] = None,
+    clip: Annotated[bool, typer.Option(
+        "--clip/--no-clip", help="OSM: keep only roads within the study area plus 5 km")] = True,
+    crs: Annotated[str | None, typer.Option(
+        help="line layers: CRS of the coordinates "
+             "(4490, cgcs2000-gk3-39, gcj02, bd09 ...)")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="line layers: text encoding (utf-8, gbk)")] = None,
 ) -> None:
-    """Build the road network from FILE and store it for routing (same as `emgis load roads FILE`)."""
-    load_roads_command(file, RoadSource(file, name, class_field, speed_field, oneway_field, clip, crs,
+    """Build the road network from FILE and store it for routing (same as `emgis load roads
+    FILE`)."""
+    load_roads_command(file, RoadSource(file, name, class_field, speed_field, oneway_field, clip,
+                                        crs,
                                         encoding))
 
 
@@ -99,17 +114,20 @@ def _parse_point(text: str, crs: str | None) -> tuple[float, float]:
         x = y = None
     if x is None or not (np.isfinite(x) and np.isfinite(y)):
         raise InputError([Problem("--from", None, "--from", text, "is not a point LON,LAT",
-                                  "give longitude then latitude, e.g. --from 119.91,30.99")], source="--from")
+                                  "give longitude then latitude, e.g. --from 119.91,30.99")],
+                         source="--from")
     if crs:
         try:
             x, y = gcrs.to_wgs84(x, y, crs)
         except ValueError as exc:
             raise InputError([Problem("--crs", None, "--crs", crs, "is not a coordinate system",
-                                      f"give wgs84, gcj02, bd09 or an EPSG code ({exc})")], source="--crs") from None
+                                      f"give wgs84, gcj02, bd09 or an EPSG code ({exc})")],
+                             source="--crs") from None
         x, y = float(x), float(y)
     if not (-180 <= x <= 180 and -90 <= y <= 90):
         raise InputError([Problem("--from", None, "--from", text, "is not a lon/lat point",
-                                  "give WGS84 longitude then latitude (e.g. 119.91,30.99), or --crs for other systems")],
+                                  "give WGS84 longitude then latitude (e.g. 119.91,30.99), "
+                                  "or --crs for other systems")],
                          source="--from")
     return x, y
 
@@ -123,15 +141,16 @@ def _read_avoid(path: Path):
     p.raise_if_errors()
     gdf = raw.frame
     if not hasattr(gdf, "geometry") or raw.kind != "vector":
-        p.error(None, "geometry", None, "has no polygons", "give the area to avoid as GeoJSON, GeoPackage or Shapefile polygons")
+        p.error(None, "geometry", None, "has no polygons",
+                "give the area to avoid as GeoJSON, GeoPackage or Shapefile polygons")
         p.raise_if_errors()
     if gdf.crs is None:
         gdf = gdf.set_crs(4326)
     geoms = gdf.geometry.to_crs(4326)
     polys = geoms[geoms.notna() & geoms.geom_type.isin(["Polygon", "MultiPolygon"])]
     if polys.empty:
-        p.error(None, "geometry", ", ".join(sorted(set(geoms.geom_type.dropna()))), "holds no polygon",
-                "give the area to avoid (e.g. the flooded area) as polygons")
+        p.error(None, "geometry", ", ".join(sorted(set(geoms.geom_type.dropna()))),
+                "holds no polygon", "give the area to avoid (e.g. the flooded area) as polygons")
         p.raise_if_errors()
     return polys
 
@@ -150,7 +169,8 @@ def _facility_points(db, layer: str):
     from emgis.geo.store import FACILITY_LAYERS, USABLE_STATUS, facilities
 
     if layer not in FACILITY_LAYERS:
-        raise _fail(f"[red]--layer/--to {layer!r} is not a facility layer[/]; use one of {', '.join(FACILITY_LAYERS)}")
+        raise _fail(f"[red]--layer/--to {layer!r} is not a facility layer[/]; "
+                    f"use one of {', '.join(FACILITY_LAYERS)}")
     fac = facilities(db.engine, layer)
     if len(fac) == 0:
         why = (f" ({fac.skipped} rows, none with status {' or '.join(USABLE_STATUS[layer])})"
@@ -158,7 +178,8 @@ def _facility_points(db, layer: str):
         raise _fail(f"[red]no usable {layer} in the database{why}[/]; load them with "
                     f"`emgis load {layer} FILE`")
     if fac.skipped:
-        console.print(f"  note: {fac.skipped} {layer} left out (status not {' / '.join(USABLE_STATUS[layer])})")
+        console.print(f"  note: {fac.skipped} {layer} left out "
+                      f"(status not {' / '.join(USABLE_STATUS[layer])})")
     return fac
 
 
@@ -168,7 +189,8 @@ def _direction(layer: str, direction: str | None) -> str:
         return "to_facility" if layer == "shelters" else "from_facility"
     d = direction.replace("-", "_")
     if d not in ("to_facility", "from_facility"):
-        raise _fail(f"[red]--direction {direction!r}[/] is not known; use to-facility (people go to it) "
+        raise _fail(f"[red]--direction {direction!r}[/] is not known; "
+                    f"use to-facility (people go to it) "
                     "or from-facility (it is dispatched to the place)")
     return d
 
@@ -183,7 +205,8 @@ def _polygonal(geom):
 
 def _write_geojson(path: Path, features: list[dict]) -> None:
     if path.suffix.lower() not in (".geojson", ".json"):
-        raise _fail(f"[red]--out {path}[/]: write GeoJSON (a .geojson file name); export other formats from it")
+        raise _fail(f"[red]--out {path}[/]: write GeoJSON (a .geojson file name); "
+                    f"export other formats from it")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"type": "FeatureCollection", "features": features}, f, ensure_ascii=False)
@@ -196,10 +219,15 @@ def route(
     from_: Annotated[str, typer.Option("--from", help="the place: LON,LAT (WGS84 unless --crs)")],
     to: Annotated[str, typer.Option("--to", help="team_bases | depots | shelters")] = "team_bases",
     k: Annotated[int, typer.Option("-k", "--k", help="how many nearest facilities", min=1)] = 3,
-    avoid: Annotated[Path | None, typer.Option(help="polygons whose roads are closed (e.g. a flooded area)")] = None,
-    out: Annotated[Path | None, typer.Option(help="write the routes as GeoJSON LineStrings")] = None,
-    crs: Annotated[str | None, typer.Option(help="coordinate system of --from: wgs84 (default), gcj02, bd09, EPSG")] = None,
-    direction: Annotated[str | None, typer.Option(help="from-facility (default for teams/depots) or to-facility (default for shelters)")] = None,
+    avoid: Annotated[Path | None, typer.Option(
+        help="polygons whose roads are closed (e.g. a flooded area)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="write the routes as GeoJSON LineStrings")] = None,
+    crs: Annotated[str | None, typer.Option(
+        help="coordinate system of --from: wgs84 (default), gcj02, bd09, EPSG")] = None,
+    direction: Annotated[str | None, typer.Option(
+        help="from-facility (default for teams/depots) or to-facility "
+             "(default for shelters)")] = None,
     network: Annotated[str, typer.Option(help="road network name")] = "default",
 ) -> None:
     """Find the K fastest facilities for a place, with their routes over the road network."""
@@ -225,11 +253,13 @@ def route(
 
     console.print(f"place ({lon:.6f}, {lat:.6f}) joins the road {here.distance_m:,.0f} m away; "
                   f"{len(fac)} usable {to}; {'from' if d == 'from_facility' else 'to'} the facility"
-                  + (f"; {n_closed} road edges closed by {avoid.name}" if avoid is not None else ""))
+                  + (f"; {n_closed} road edges closed by {avoid.name}"
+                     if avoid is not None else ""))
     if here.distance_m > SNAP_WARN_M:
-        console.print(f"  [yellow]note[/]: the place is {here.distance_m:,.0f} m from the nearest road; "
-                      "check the coordinates (and --crs for GCJ-02/BD-09 points)")
-    t = Table("rank", "id", "name", "time (min)", "distance (km)", "facility to road (m)", header_style="bold")
+        console.print(f"  [yellow]note[/]: the place is {here.distance_m:,.0f} m from the "
+                      "nearest road; check the coordinates (and --crs for GCJ-02/BD-09 points)")
+    t = Table("rank", "id", "name", "time (min)", "distance (km)", "facility to road (m)",
+              header_style="bold")
     features = []
     for rank, r in enumerate(routes, 1):
         i = r.facility
@@ -240,8 +270,10 @@ def route(
             "type": "Feature",
             "geometry": {"type": "LineString", "coordinates": coords},
             "properties": {
-                "rank": rank, "layer": to, "facility_id": str(fac.ext_ids[i]), "name": str(fac.names[i]),
-                "time_min": round(r.time_s / 60, 3), "time_s": r.time_s, "distance_km": round(r.length_m / 1000, 4),
+                "rank": rank, "layer": to, "facility_id": str(fac.ext_ids[i]),
+                "name": str(fac.names[i]),
+                "time_min": round(r.time_s / 60, 3), "time_s": r.time_s,
+                "distance_km": round(r.length_m / 1000, 4),
                 "facility_snap_m": round(float(snapped.distance_m[i]), 1),
                 "place_snap_m": round(float(here.distance_m), 1), "direction": d,
                 "from_lon": lon, "from_lat": lat, "closed_edges": n_closed, "network": network,
@@ -250,7 +282,8 @@ def route(
     console.print(t)
     if not routes:
         console.print(f"  [yellow]no usable {to} can be reached[/] from this place"
-                      + (" with the closed roads" if n_closed else "") + " (different network parts?)")
+                      + (" with the closed roads" if n_closed else "")
+                      + " (different network parts?)")
     elif len(routes) < min(k, len(fac)):
         console.print(f"  [yellow]only {len(routes)} of {min(k, len(fac))} {to} can be reached[/]")
     if out is not None:
@@ -263,12 +296,18 @@ def route(
 @app.command("isochrones")
 def isochrones(
     layer: Annotated[str, typer.Option(help="shelters | depots | team_bases")] = "shelters",
-    minutes: Annotated[str, typer.Option(help="time bands in minutes, comma-separated")] = "5,10,15",
+    minutes: Annotated[str, typer.Option(
+        help="time bands in minutes, comma-separated")] = "5,10,15",
     out: Annotated[Path | None, typer.Option(help="write the areas as GeoJSON polygons")] = None,
-    each: Annotated[bool, typer.Option("--each", help="one area per facility and band instead of one per band")] = False,
-    avoid: Annotated[Path | None, typer.Option(help="polygons whose roads are closed (e.g. a flooded area)")] = None,
-    direction: Annotated[str | None, typer.Option(help="to-facility (default for shelters) or from-facility (default for teams/depots)")] = None,
-    buffer_m: Annotated[float, typer.Option(help="half-width of the area drawn around reached roads (m)", min=1)] = 100.0,
+    each: Annotated[bool, typer.Option(
+        "--each", help="one area per facility and band instead of one per band")] = False,
+    avoid: Annotated[Path | None, typer.Option(
+        help="polygons whose roads are closed (e.g. a flooded area)")] = None,
+    direction: Annotated[str | None, typer.Option(
+        help="to-facility (default for shelters) or from-facility "
+             "(default for teams/depots)")] = None,
+    buffer_m: Annotated[float, typer.Option(
+        help="half-width of the area drawn around reached roads (m)", min=1)] = 100.0,
     network: Annotated[str, typer.Option(help="road network name")] = "default",
 ) -> None:
     """Draw the areas within each time band of the facilities of LAYER (service areas).
@@ -286,7 +325,8 @@ def isochrones(
     except ValueError:
         bands = []
     if not bands or not all(np.isfinite(b) and b > 0 for b in bands):
-        raise _fail(f"[red]--minutes {minutes!r}[/] is not a list of positive minutes; give e.g. --minutes 5,10,15")
+        raise _fail(f"[red]--minutes {minutes!r}[/] is not a list of positive minutes; "
+                    f"give e.g. --minutes 5,10,15")
     try:
         polys = _read_avoid(avoid) if avoid is not None else None
     except InputError as exc:
@@ -298,15 +338,17 @@ def isochrones(
         graph = _open_network(db, network)
         fac = _facility_points(db, layer)
     closures = closures_from_polygons(graph, polys) if polys is not None else None
-    groups = [(None, np.arange(len(fac)))] if not each else [(i, np.array([i])) for i in range(len(fac))]
+    groups = ([(None, np.arange(len(fac)))] if not each
+              else [(i, np.array([i])) for i in range(len(fac))])
     features = []
     t = Table("facility" if each else "facilities", "minutes", "area (km²)", header_style="bold")
     for i, idx in groups:
-        gdf = service_areas(graph, (fac.lon[idx], fac.lat[idx]), bands, closures=closures, direction=d,
+        gdf = service_areas(graph, (fac.lon[idx], fac.lat[idx]), bands, closures=closures,
+                            direction=d,
                             buffer_m=buffer_m, norms=norms)
         for m, a, geom in zip(gdf["minutes"], gdf["area_km2"], gdf.geometry, strict=True):
-            props = {"minutes": float(m), "area_km2": round(float(a), 4), "layer": layer, "direction": d,
-                     "network": network}
+            props = {"minutes": float(m), "area_km2": round(float(a), 4), "layer": layer,
+                     "direction": d, "network": network}
             if i is None:
                 props["facilities"] = len(fac)
                 label = f"{len(fac)} {layer}"
@@ -317,8 +359,11 @@ def isochrones(
             features.append({"type": "Feature", "properties": props,
                               "geometry": json.loads(shapely.to_geojson(_polygonal(geom)))})
     console.print(t)
-    console.print(f"{'one area per facility and band' if each else 'one area per band (all facilities together)'}, "
-                  f"{'to' if d == 'to_facility' else 'from'} the facility, roads buffered by {buffer_m:g} m")
+    # (a triple-quoted f-string: Python 3.11 lets only those break a line inside a {field})
+    console.print(f"""{'one area per facility and band' if each
+                       else 'one area per band (all facilities together)'}, """
+                  f"{'to' if d == 'to_facility' else 'from'} the facility, "
+                  f"roads buffered by {buffer_m:g} m")
     if out is not None:
         _write_geojson(out, features)
         console.print(f"wrote {len(features)} areas to {out}")

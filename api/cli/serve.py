@@ -12,17 +12,20 @@ from rich.table import Table
 from emgis.api.cli.base import _report_input_error, _settings, app, console, err
 from emgis.layers.problems import InputError
 
-token_app = typer.Typer(help="API tokens: writes over HTTP need one (roles: viewer < planner < commander < admin).",
+token_app = typer.Typer(help="API tokens: writes over HTTP need one "
+                             "(roles: viewer < planner < commander < admin).",
                         no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
 
 @app.command("serve")
 def serve(
-    host: Annotated[str | None, typer.Option(help="address to listen on (default EMGIS_API_HOST or 127.0.0.1)")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="address to listen on (default EMGIS_API_HOST or 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default EMGIS_API_PORT or 8000)")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default EMGIS_API_WORKERS or 1); "
-                                                "up to one per core")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="worker processes (default EMGIS_API_WORKERS or 1); "
+                    "up to one per core")] = None,
 ) -> None:
     """Run the HTTP API (layers as OGC API – Features, incidents, analyses) until Ctrl-C."""
     import uvicorn
@@ -36,15 +39,19 @@ def serve(
     host = host or api.host
     port = port or api.port
     workers = workers or api.workers
-    # keep_running: the database outlives the server (another `emgis serve`, `emgis db stop` ends it)
+    # keep_running: the database outlives the server (another `emgis serve`, `emgis db stop`
+    # ends it)
     with open_database(dbs, keep_running=True) as db:
-        console.print(f"emgis API on [bold]http://{host}:{port}/[/] (OpenAPI: /openapi.json, docs: /docs)"
+        console.print(f"emgis API on [bold]http://{host}:{port}/[/] "
+                      f"(OpenAPI: /openapi.json, docs: /docs)"
                       f"{f', {workers} workers' if workers > 1 else ''}; Ctrl-C stops it")
         if workers > 1:  # each worker process builds its own app and engine from the environment
             os.environ.update(EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(dbs.home))
-            uvicorn.run("emgis.api.http.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+            uvicorn.run("emgis.api.http.app:create_app", factory=True, host=host, port=port,
+                        workers=workers, log_level="info")
         else:
-            uvicorn.run(create_app(api, engine=db.engine, db_settings=dbs), host=host, port=port, log_level="info")
+            uvicorn.run(create_app(api, engine=db.engine, db_settings=dbs), host=host, port=port,
+                        log_level="info")
 
 
 def _engine_do(fn):
@@ -57,7 +64,8 @@ def _engine_do(fn):
 
 @token_app.command("create")
 def token_create(
-    name: Annotated[str, typer.Argument(help="who or what uses the token; the audit log records this name")],
+    name: Annotated[str, typer.Argument(
+        help="who or what uses the token; the audit log records this name")],
     role: Annotated[str, typer.Option(help="viewer, planner, commander or admin")] = "viewer",
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
@@ -81,7 +89,8 @@ def token_list() -> None:
     rows = _engine_do(list_tokens)
     t = Table("name", "role", "created", "revoked")
     for r in rows:
-        t.add_row(r["name"], r["role"], f"{r['created_at']:%Y-%m-%d %H:%M}", "yes" if r["revoked"] else "")
+        t.add_row(r["name"], r["role"], f"{r['created_at']:%Y-%m-%d %H:%M}",
+                  "yes" if r["revoked"] else "")
     console.print(t)
 
 

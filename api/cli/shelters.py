@@ -53,7 +53,8 @@ def coverage_inputs(network: str, year: int | None):
     try:
         with open_database() as db:
             norms = _norms(db.engine)
-            inputs = load_coverage_inputs(db.engine, network=network, home=dbs.home, year=year, norms=norms)
+            inputs = load_coverage_inputs(db.engine, network=network, home=dbs.home, year=year,
+                                          norms=norms)
             yield db, norms, inputs
     except InputError as exc:
         _report_input_error(exc)
@@ -63,7 +64,8 @@ def coverage_inputs(network: str, year: int | None):
         raise typer.Exit(2) from None
 
 
-def _write(frame: gpd.GeoDataFrame, path: Path, sheets: dict[str, pd.DataFrame] | None = None) -> None:
+def _write(frame: gpd.GeoDataFrame, path: Path,
+           sheets: dict[str, pd.DataFrame] | None = None) -> None:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         with pd.ExcelWriter(path) as xw:
@@ -84,12 +86,15 @@ def _write(frame: gpd.GeoDataFrame, path: Path, sheets: dict[str, pd.DataFrame] 
 @app.command("coverage")
 def coverage_cmd(
     layer: LayerOpt = "shelters",
-    out: Annotated[Path | None, typer.Option(help="villages with their nearest facility: .geojson, .gpkg, .csv, .xlsx")] = None,
-    map_: Annotated[Path | None, typer.Option("--map", help="write the offline coverage map (HTML)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="villages with their nearest facility: .geojson, .gpkg, .csv, .xlsx")] = None,
+    map_: Annotated[Path | None, typer.Option(
+        "--map", help="write the offline coverage map (HTML)")] = None,
     network: Annotated[str, typer.Option(help="road network")] = "default",
     year: Annotated[int | None, typer.Option(help="census year (default: the latest)")] = None,
 ) -> None:
-    """Travel time from every village to the nearest facility of LAYER, checked against its standard."""
+    ("Travel time from every village to the nearest facility of LAYER, checked against its "
+     "standard.")
     from emgis.shelters.capacity import shelter_assignment
 
     _check_layer(layer)
@@ -107,8 +112,8 @@ def coverage_cmd(
     times = c["time_s"].to_numpy()
     finite = times[np.isfinite(times)]
     if finite.size:
-        t.add_row("travel time median / 90% / max", " / ".join(f"{v / 60:.1f} min" for v in
-                                                                 np.percentile(finite, [50, 90, 100])))
+        t.add_row("travel time median / 90% / max",
+                  " / ".join(f"{v / 60:.1f} min" for v in np.percentile(finite, [50, 90, 100])))
     t.add_row("villages out of reach", f"{int((~frame['covered']).sum()):,}")
     sheets = {}
     if assignment is not None:
@@ -123,10 +128,12 @@ def coverage_cmd(
     console.print(t)
     worst = frame[~frame["covered"]].sort_values("population", ascending=False).head(10)
     if len(worst):
-        w = Table("code", "village", "population", "nearest", "time", "standard", title="largest villages out of reach")
+        w = Table("code", "village", "population", "nearest", "time", "standard",
+                  title="largest villages out of reach")
         for _, r in worst.iterrows():
             w.add_row(str(r["code"]), str(r["name"]), f"{r['population']:,.0f}", str(r["facility"]),
-                      "—" if r["time_min"] is None else f"{r['time_min']:.1f} min", f"{r['standard_min']:.0f} min")
+                      "—" if r["time_min"] is None else f"{r['time_min']:.1f} min",
+                      f"{r['standard_min']:.0f} min")
         console.print(w)
     for note in inputs.notes:
         console.print(f"  note: {note}")
@@ -144,14 +151,19 @@ def coverage_cmd(
 @app.command("gaps")
 def gaps_cmd(
     layer: LayerOpt = "shelters",
-    out: Annotated[Path | None, typer.Option(help="ranked gap tables (.xlsx: villages, townships, hazard check)")] = None,
-    clusters: Annotated[Path | None, typer.Option(help="polygons of clusters of uncovered people (.geojson/.gpkg)")] = None,
-    radius_m: Annotated[float, typer.Option(help="uncovered villages closer than twice this form one cluster")] = 1500.0,
-    map_: Annotated[Path | None, typer.Option("--map", help="write the offline gap map (HTML)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="ranked gap tables (.xlsx: villages, townships, hazard check)")] = None,
+    clusters: Annotated[Path | None, typer.Option(
+        help="polygons of clusters of uncovered people (.geojson/.gpkg)")] = None,
+    radius_m: Annotated[float, typer.Option(
+        help="uncovered villages closer than twice this form one cluster")] = 1500.0,
+    map_: Annotated[Path | None, typer.Option(
+        "--map", help="write the offline gap map (HTML)")] = None,
     network: str = "default",
     year: int | None = None,
 ) -> None:
-    """Uncovered and under-served people per village and township, their clusters, and hazard-zone villages."""
+    ("Uncovered and under-served people per village and township, their clusters, and "
+     "hazard-zone villages.")
     from emgis.shelters.capacity import shelter_assignment
     from emgis.shelters.gaps import gap_tables, hazard_shelter_check, uncovered_clusters
 
@@ -170,14 +182,16 @@ def gaps_cmd(
     t = Table("township", "villages with a gap", "population", "uncovered", "under-served", "gap",
               title=f"gaps: {LAYERS[layer]} (ranked)", header_style="bold")
     for _, r in townships.head(15).iterrows():
-        t.add_row(str(r["township"]), f"{int(r['villages_with_gap'])}/{int(r['villages'])}", f"{r['population']:,.0f}",
-                  f"{r['uncovered']:,.0f}", f"{r['underserved']:,.0f}", f"{r['gap']:,.0f} ({r['gap_share']:.0%})")
+        t.add_row(str(r["township"]), f"{int(r['villages_with_gap'])}/{int(r['villages'])}",
+                  f"{r['population']:,.0f}", f"{r['uncovered']:,.0f}", f"{r['underserved']:,.0f}",
+                  f"{r['gap']:,.0f} ({r['gap_share']:.0%})")
     console.print(t)
     console.print(f"{len(blobs)} cluster(s) of uncovered people; largest: "
                   + (", ".join(f"{p:,.0f}" for p in blobs["population"].head(5)) or "none"))
     sheets = {"townships": townships}
     if layer == "shelters":
-        check = hazard_shelter_check(inputs.demand, c, inputs.hazard_zones, villages=inputs.villages)
+        check = hazard_shelter_check(inputs.demand, c, inputs.hazard_zones,
+                                     villages=inputs.villages)
         console.print(f"villages in high/medium hazard zones: {check.attrs.get('in_hazard', 0)}; "
                       f"without a usable shelter within its standard: {len(check)}")
         sheets["hazard_villages"] = check
@@ -204,18 +218,26 @@ def gaps_cmd(
 @app.command("site")
 def site_cmd(
     layer: LayerOpt = "shelters",
-    model: Annotated[str, typer.Option(help="mclp | lscp | pmedian | cmclp (capacitated) | cpmedian")] = "mclp",
+    model: Annotated[str, typer.Option(
+        help="mclp | lscp | pmedian | cmclp (capacitated) | cpmedian")] = "mclp",
     add: Annotated[int, typer.Option(help="how many new sites (not for lscp)")] = 5,
-    candidates: Annotated[str, typer.Option(help="grid:METRES | osm:EXTRACT | a layer file of candidate sites")] = "grid:1000",
-    site_class: Annotated[str | None, typer.Option("--class", help="class of the new sites (shelter duration class, depot level)")] = None,
-    capacity: Annotated[float, typer.Option(help="persons per new site when its area is unknown (capacitated models)")] = 2000,
+    candidates: Annotated[str, typer.Option(
+        help="grid:METRES | osm:EXTRACT | a layer file of candidate sites")] = "grid:1000",
+    site_class: Annotated[str | None, typer.Option(
+        "--class",
+        help="class of the new sites (shelter duration class, depot level)")] = None,
+    capacity: Annotated[float, typer.Option(
+        help="persons per new site when its area is unknown (capacitated models)")] = 2000,
     time_limit: Annotated[float, typer.Option(help="solver time limit, seconds")] = 60,
-    out: Annotated[Path | None, typer.Option(help="the chosen new sites: .geojson, .gpkg, .csv, .xlsx")] = None,
-    map_: Annotated[Path | None, typer.Option("--map", help="write the before/after map (HTML)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="the chosen new sites: .geojson, .gpkg, .csv, .xlsx")] = None,
+    map_: Annotated[Path | None, typer.Option(
+        "--map", help="write the before/after map (HTML)")] = None,
     network: str = "default",
     year: int | None = None,
 ) -> None:
-    """Choose new sites from candidates, keeping existing facilities; hazard zones and risk points excluded."""
+    ("Choose new sites from candidates, keeping existing facilities; hazard zones and risk "
+     "points excluded.")
     from emgis.shelters import siting
 
     _check_layer(layer)
@@ -241,14 +263,18 @@ def site_cmd(
     after = _covered(T, res.chosen, std)
     pop = w.sum()
     t = Table("", "value", title=f"siting: {model} for {LAYERS[layer]}", header_style="bold")
-    cls = "" if KINDS[layer].class_col is None else f" ({site_class or DEFAULT_CLASS[layer]}; existing sites held to it too)"
+    cls = ("" if KINDS[layer].class_col is None
+           else f" ({site_class or DEFAULT_CLASS[layer]}; existing sites held to it too)")
     t.add_row("standard", (f"{std / 60:g} min" if std < 3600 * 2 else f"{std / 3600:g} h") + cls)
-    t.add_row("candidates (excluded)", f"{len(cand):,} ({int((why != '').sum()):,}: hazard zones, risk-point buffers)")
+    t.add_row("candidates (excluded)",
+              f"{len(cand):,} ({int((why != '').sum()):,}: hazard zones, risk-point buffers)")
     t.add_row("existing kept", f"{n_ex}")
     t.add_row("new sites", f"{len(res.new)}")
-    t.add_row("population within the standard", f"{w[before].sum():,.0f} ({w[before].sum() / pop:.1%}) → "
+    t.add_row("population within the standard",
+              f"{w[before].sum():,.0f} ({w[before].sum() / pop:.1%}) → "
               f"{w[after].sum():,.0f} ({w[after].sum() / pop:.1%})")
-    t.add_row("objective / bound / gap", f"{res.objective:,.1f} / {res.bound:,.1f} / {res.mip_gap:.3%} ({res.status})")
+    t.add_row("objective / bound / gap",
+              f"{res.objective:,.1f} / {res.bound:,.1f} / {res.mip_gap:.3%} ({res.status})")
     t.add_row("model build + solve", f"{res.build_s:.2f} s + {res.solve_s:.2f} s")
     t.add_row("independent check", "ok" if check.ok else "; ".join(check.problems))
     console.print(t)
@@ -258,7 +284,8 @@ def site_cmd(
     n = Table("site", "kind", "area m²", "newly covered", title="new sites")
     for _, r in chosen.sort_values("covers_new_people", ascending=False).iterrows():
         n.add_row(str(r["name"] or r["ext_id"]), str(r["kind_zh"]),
-                  "—" if pd.isna(r["area_m2"]) else f"{r['area_m2']:,.0f}", f"{r['covers_new_people']:,.0f}")
+                  "—" if pd.isna(r["area_m2"]) else f"{r['area_m2']:,.0f}",
+                  f"{r['covers_new_people']:,.0f}")
     console.print(n)
     if out:
         _write(chosen, out)

@@ -22,25 +22,31 @@ from emgis.shelters.warning import MAX_RADIUS_M, incident_area, warning_area, wo
 
 @app.command("warning-area")
 def warning_area_cmd(
-    incident: Annotated[int | None, typer.Option(help="an incident's id: its area is the warning area")] = None,
+    incident: Annotated[int | None, typer.Option(
+        help="an incident's id: its area is the warning area")] = None,
     radius_m: Annotated[float | None, typer.Option(
         "--radius-m", help="for a point incident: the warning circle's radius in metres")] = None,
-    area: Annotated[Path | None, typer.Option(help="a file of polygons (GeoJSON, GPKG, SHP): the area")] = None,
+    area: Annotated[Path | None, typer.Option(
+        help="a file of polygons (GeoJSON, GPKG, SHP): the area")] = None,
     close_roads: Annotated[bool, typer.Option(
         help="close the roads inside the area (the event is under way)")] = False,
-    out: Annotated[Path | None, typer.Option(help="write the answer: FILE.xlsx (workbook) or FILE.json")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="write the answer: FILE.xlsx (workbook) or FILE.json")] = None,
     network: str = "default",
 ) -> None:
-    """Villages, people and shelters inside a warning area; each village's nearest open shelter outside."""
+    ("Villages, people and shelters inside a warning area; each village's nearest open shelter "
+     "outside.")
     import shapely
 
     from emgis.layers.db import open_database
 
     if (incident is None) == (area is None):
-        err.print("[red]give the area[/]: --incident ID (with --radius-m for a point incident) or --area FILE")
+        err.print("[red]give the area[/]: --incident ID (with --radius-m for a point incident) "
+                  "or --area FILE")
         raise typer.Exit(2)
     if radius_m is not None and not 0 < radius_m <= MAX_RADIUS_M:
-        err.print(f"[red]--radius-m {radius_m:g}[/] must be above 0 and at most {MAX_RADIUS_M:,.0f} m")
+        err.print(f"[red]--radius-m {radius_m:g}[/] must be above 0 "
+                  f"and at most {MAX_RADIUS_M:,.0f} m")
         raise typer.Exit(2)
     if out is not None and out.suffix.lower() not in (".xlsx", ".json"):
         err.print(f"[red]--out {out}[/]: write .xlsx (workbook) or .json")
@@ -51,8 +57,8 @@ def warning_area_cmd(
                 geom = incident_area(db.engine, incident, radius_m)
             else:
                 geom = shapely.union_all(_read_avoid(area).to_numpy())
-            ans = warning_area(db.engine, geom, lambda: _open_network(db, network), _norms(db.engine),
-                               close_roads=close_roads)
+            ans = warning_area(db.engine, geom, lambda: _open_network(db, network),
+                               _norms(db.engine), close_roads=close_roads)
     except InputError as exc:
         _report_input_error(exc)
         raise typer.Exit(2) from None
@@ -72,7 +78,8 @@ def warning_area_cmd(
 def _print(ans: dict) -> None:
     t = Table("", "value", title="预警区域 warning area", header_style="bold")
     t.add_row("area", f"{ans['area']['area_km2']:,.2f} km²")
-    t.add_row("villages warned (people)", f"{ans['villages_total']} ({ans['population_total']:,.0f}, "
+    t.add_row("villages warned (people)",
+              f"{ans['villages_total']} ({ans['population_total']:,.0f}, "
               f"census {ans['census_year'] or 'none loaded'})")
     t.add_row("villages without a route", str(ans["villages_without_route"]))
     t.add_row("shelters inside (not refuges)", str(len(ans["shelters_inside"])))
@@ -81,7 +88,8 @@ def _print(ans: dict) -> None:
         t.add_row("note", ans["note"])
     console.print(t)
     if ans["shelters_used"]:
-        s = Table("shelter", "free places", "people sent", "over capacity", title="where the villages go")
+        s = Table("shelter", "free places", "people sent", "over capacity",
+                  title="where the villages go")
         for r in ans["shelters_used"]:
             free = "unknown" if r["free"] is None else f"{r['free']:,.0f}"
             s.add_row(str(r["name"] or r["ext_id"]), free, f"{r['assigned_population']:,.0f}",

@@ -59,7 +59,8 @@ class GraphCache:
         """
         def ask():
             with engine.connect() as c:
-                return c.execute(sa.text("SELECT built_at FROM road_networks WHERE name = :n"), {"n": name}).scalar()
+                return c.execute(sa.text("SELECT built_at FROM road_networks WHERE name = :n"),
+                                 {"n": name}).scalar()
 
         if memo is not None:
             built = memo.get(("built_at", name), ("road_networks",), ask, peek=peek)
@@ -69,7 +70,8 @@ class GraphCache:
             built = ask()
         if built is None:
             load_network(engine, name, home=home)  # raises RoadNetworkNotFound with how to load one
-            raise RoadNetworkNotFound(f"road network {name!r} vanished while loading; load it again")
+            raise RoadNetworkNotFound(f"road network {name!r} vanished while loading; "
+                                      f"load it again")
         hit = self._graphs.get(name)
         if hit is not None and hit[0] == built:
             return hit[1], (name, built)
@@ -86,7 +88,8 @@ class GraphCache:
 
 
 class ResultCache:
-    """A small LRU of finished answers (service areas take seconds; a map page asks again and again).
+    """A small LRU of finished answers (service areas take seconds; a map page asks again and
+    again).
 
     Keys hold everything the answer depends on: the network version, the facilities'
     ids and positions, the closed edges and the parameters; a change of any of them is a
@@ -133,13 +136,16 @@ def _warm(graph: CompiledGraph) -> None:
     closures_from_polygons(graph, [])
 
 
-def _graph(request: Request, network: str | None, *, peek: bool = False) -> tuple[CompiledGraph, tuple]:
+def _graph(request: Request, network: str | None, *,
+           peek: bool = False) -> tuple[CompiledGraph, tuple]:
     name = network or request.app.state.settings.network
-    return request.app.state.graphs.versioned(request.app.state.engine, name, request.app.state.home,
+    return request.app.state.graphs.versioned(request.app.state.engine, name,
+                                              request.app.state.home,
                                               memo=request.app.state.memo, peek=peek)
 
 
-#: How far (degrees, ~55 km) beyond the road network a place or facility may lie and still be routed.
+#: How far (degrees, ~55 km) beyond the road network a place or facility may lie and still be
+#: routed.
 EXTENT_MARGIN_DEG = 0.5
 
 
@@ -154,9 +160,11 @@ def _network_box(graph: CompiledGraph) -> tuple[float, float, float, float]:
 def _check_near_network(graph: CompiledGraph, lon: float, lat: float) -> None:
     x0, y0, x1, y1 = _network_box(graph)
     if not (x0 <= lon <= x1 and y0 <= lat <= y1):
-        raise BadRequest(f"lon={lon}, lat={lat} is outside the road network's area (lon {x0 + EXTENT_MARGIN_DEG:.4f}.."
-                         f"{x1 - EXTENT_MARGIN_DEG:.4f}, lat {y0 + EXTENT_MARGIN_DEG:.4f}..{y1 - EXTENT_MARGIN_DEG:.4f}); "
-                         "give a place in the county (longitude first), or load a network that covers it")
+        raise BadRequest(f"lon={lon}, lat={lat} is outside the road network's area "
+                         f"(lon {x0 + EXTENT_MARGIN_DEG:.4f}..{x1 - EXTENT_MARGIN_DEG:.4f}, "
+                         f"lat {y0 + EXTENT_MARGIN_DEG:.4f}..{y1 - EXTENT_MARGIN_DEG:.4f}); "
+                         "give a place in the county (longitude first), "
+                         "or load a network that covers it")
 
 
 def _near_network(graph: CompiledGraph, fac):
@@ -168,7 +176,8 @@ def _near_network(graph: CompiledGraph, fac):
     if keep.all():
         return fac
     idx = np.flatnonzero(keep)
-    return replace(fac, ids=fac.ids[idx], ext_ids=[fac.ext_ids[i] for i in idx], names=[fac.names[i] for i in idx],
+    return replace(fac, ids=fac.ids[idx], ext_ids=[fac.ext_ids[i] for i in idx],
+                   names=[fac.names[i] for i in idx],
                    lon=fac.lon[idx], lat=fac.lat[idx], skipped=fac.skipped + int((~keep).sum()))
 
 
@@ -196,8 +205,10 @@ def _outside(area, lon: float, lat: float) -> tuple[float, float]:
     return edge.x + dx / n * EDGE_STEP_DEG, edge.y + dy / n * EDGE_STEP_DEG
 
 
-def _closures(request: Request, graph: CompiledGraph, version: tuple, avoid: int | None, *, peek: bool = False):
-    """``(mask, count, area)``: the edges incident ``avoid``'s area closes (``(None, 0, None)`` when not asked).
+def _closures(request: Request, graph: CompiledGraph, version: tuple, avoid: int | None, *,
+              peek: bool = False):
+    """``(mask, count, area)``: the edges incident ``avoid``'s area closes (``(None, 0, None)``
+    when not asked).
 
     Kept per network version while ``incidents`` is unchanged: a commander's every click on a
     flooded area's incident asks again.
@@ -214,32 +225,38 @@ def _read_closures(request: Request, graph: CompiledGraph, avoid: int):
     from emgis.geo.routing import closures_from_polygons
 
     with request.app.state.engine.connect() as c:
-        row = c.execute(sa.text("SELECT ST_AsBinary(geom), GeometryType(geom) FROM incidents WHERE id = :i"),
+        row = c.execute(sa.text("SELECT ST_AsBinary(geom), GeometryType(geom) FROM incidents "
+                                "WHERE id = :i"),
                         {"i": avoid}).first()
     if row is None:
         raise NotFound(f"avoid={avoid}: there is no incident {avoid}")
     geom = shapely.from_wkb(bytes(row[0]))
     if row[1] not in ("POLYGON", "MULTIPOLYGON"):
-        raise BadRequest(f"avoid={avoid}: incident {avoid} is a {row[1].lower()}, not an area, so it closes no "
-                         "roads; give the incident an area (PATCH /incidents/{id} with a Polygon geometry)")
+        raise BadRequest(f"avoid={avoid}: incident {avoid} is a {row[1].lower()}, not an area, "
+                         "so it closes no roads; give the incident an area "
+                         "(PATCH /incidents/{id} with a Polygon geometry)")
     mask = closures_from_polygons(graph, geom)
     mask.setflags(write=False)  # shared by the requests that find it kept
     return mask, int(mask.sum()), geom
 
 
 def _norms_in_force(request: Request, *, peek: bool = False):
-    """The norms (defaults, ``EMGIS_NORMS_FILE``, the database's overrides), kept while the overrides are unchanged."""
+    """The norms (defaults, ``EMGIS_NORMS_FILE``, the database's overrides), kept while the
+    overrides are unchanged."""
     from emgis.layers.norms import norms_in_force
 
-    return request.app.state.memo.get(("norms",), ("norm_overrides",), lambda: norms_in_force(request.app.state.engine),
+    return request.app.state.memo.get(("norms",), ("norm_overrides",),
+                                      lambda: norms_in_force(request.app.state.engine),
                                       peek=peek)
 
 
 def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac, norms):
-    """The facilities joined to the network, kept while the network, their positions and the off-road speed are unchanged."""
+    """The facilities joined to the network, kept while the network, their positions and the
+    off-road speed are unchanged."""
     from emgis.geo.routing import snap_facilities
 
-    key = ("snapped", version, _fingerprint(fac.ids, fac.lon, fac.lat), norms.number("road.speed_kmh.offroad"))
+    key = ("snapped", version, _fingerprint(fac.ids, fac.lon, fac.lat),
+           norms.number("road.speed_kmh.offroad"))
     cache: ResultCache = request.app.state.results
     hit = cache.get(key)
     if hit is None:
@@ -248,16 +265,20 @@ def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac, norms)
     return hit
 
 
-def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, norms, *, peek: bool = False):
-    """The usable facilities of ``layer`` near the network and their snaps, kept while the layer is unchanged."""
+def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, norms, *,
+            peek: bool = False):
+    """The usable facilities of ``layer`` near the network and their snaps, kept while the layer
+    is unchanged."""
     def load():
         fac = _near_network(graph, facilities(request.app.state.engine, layer))
         return fac, (_snapped(request, graph, version, fac, norms) if len(fac) else None)
 
-    return request.app.state.memo.get(("usable", layer, version), (layer, "norm_overrides"), load, peek=peek)
+    return request.app.state.memo.get(("usable", layer, version), (layer, "norm_overrides"), load,
+                                      peek=peek)
 
 
-#: Closed-road sets (incident areas) whose facility trees are kept, per graph; each gets 1/this of the memory.
+#: Closed-road sets (incident areas) whose facility trees are kept, per graph; each gets 1/this
+#: of the memory.
 CLOSED_TREE_SETS = 4
 _TREES_LOCK = threading.Lock()
 
@@ -278,7 +299,8 @@ def _trees(request: Request, graph: CompiledGraph, direction: str, closures=None
         trees = graph._cache.get(("trees", direction))
         if trees is None:
             with _TREES_LOCK:
-                trees = graph._cache.setdefault(("trees", direction), FacilityTrees(graph, direction, max_bytes=budget))
+                trees = graph._cache.setdefault(("trees", direction),
+                                                FacilityTrees(graph, direction, max_bytes=budget))
         return trees
     with _TREES_LOCK:  # short: never held while searching or loading
         kept = graph._cache.setdefault("closed_trees", OrderedDict())
@@ -300,17 +322,21 @@ def _geojson(data: dict) -> Response:
 @router.get("/nearest", summary="The k nearest resources of a layer to a point, with their routes",
             response_class=Response,
             responses={200: {"content": {GEOJSON: {}}}, 400: {}, 404: {},
-                       409: {"description": "no road network is loaded (the message says how to load one)"}})
+                       409: {"description": "no road network is loaded "
+                                            "(the message says how to load one)"}})
 async def nearest(request: Request,
             lon: float = Query(ge=-180, le=180, description="longitude of the place (WGS84)"),
             lat: float = Query(ge=-90, le=90, description="latitude of the place (WGS84)"),
             layer: Layer = Query("team_bases", description="which resources"),
             k: int = Query(3, ge=1, le=50, description="how many"),
             avoid: int | None = Query(None, ge=1, le=2**31 - 1,
-                                      description="id of an incident whose area closes the roads in it"),
-            direction: Direction = Query("from_facility", description="from_facility: the resource travels "
-                                         "to the place; to_facility: from the place to the resource"),
-            network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN, description="road network name")) -> Response:
+                                      description="id of an incident whose area closes the "
+                                                  "roads in it"),
+            direction: Direction = Query("from_facility", description="from_facility: the "
+                                         "resource travels to the place; to_facility: from the "
+                                         "place to the resource"),
+            network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN,
+                                        description="road network name")) -> Response:
     """The answer from memory on the event loop when everything it needs is kept (no I/O, about a
     millisecond); otherwise (first request, a change, closed roads: database reads or a search)
     in the thread pool."""
@@ -351,10 +377,12 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
         raise NotKept("trees not grown yet")
     feats = []
     if len(fac):
-        routes = nearest_k(graph, (qlon, qlat), snapped, k, closures=closures, direction=direction, norms=norms,
+        routes = nearest_k(graph, (qlon, qlat), snapped, k, closures=closures, direction=direction,
+                           norms=norms,
                            trees=trees)
         for rank, r in enumerate(routes, 1):
-            coords = r.coords if len(r.coords) >= 2 else [*r.coords, *r.coords] or [[lon, lat], [lon, lat]]
+            coords = (r.coords if len(r.coords) >= 2
+                      else [*r.coords, *r.coords] or [[lon, lat], [lon, lat]])
             feats.append({
                 "type": "Feature", "id": int(fac.ids[r.facility]),
                 "geometry": {"type": "LineString", "coordinates": coords},
@@ -365,12 +393,15 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
                                "length_m": round(r.length_m, 1)},
             })
     return _geojson({"type": "FeatureCollection", "features": feats,
-                     "query": {"lon": lon, "lat": lat, "layer": layer, "k": k, "direction": direction,
-                               "avoid": avoid, "network": network or request.app.state.settings.network},
+                     "query": {"lon": lon, "lat": lat, "layer": layer, "k": k,
+                               "direction": direction, "avoid": avoid,
+                               "network": network or request.app.state.settings.network},
                      "routed_from": [round(qlon, 7), round(qlat, 7)],
                      "note": None if (qlon, qlat) == (lon, lat) else
-                     "the place is inside the closed area: routes reach the nearest point of its edge",
-                     "usable_facilities": len(fac), "skipped": fac.skipped, "closed_edges": n_closed})
+                     "the place is inside the closed area: routes reach the nearest point of "
+                     "its edge",
+                     "usable_facilities": len(fac), "skipped": fac.skipped,
+                     "closed_edges": n_closed})
 
 
 def parse_minutes(text: str) -> list[float]:
@@ -378,30 +409,39 @@ def parse_minutes(text: str) -> list[float]:
     try:
         bands = [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise BadRequest(f"minutes={text!r} is not a comma-separated list of numbers, e.g. minutes=5,10,15") from None
+        raise BadRequest(f"minutes={text!r} is not a comma-separated list of numbers, "
+                         f"e.g. minutes=5,10,15") from None
     if not bands:
         raise BadRequest("minutes is empty; give one or more bands, e.g. minutes=5,10,15")
     if len(bands) > MAX_BANDS:
         raise BadRequest(f"minutes={text!r} has {len(bands)} bands; give at most {MAX_BANDS}")
     bad = [b for b in bands if not (np.isfinite(b) and 0 < b <= MAX_MINUTES)]
     if bad:
-        raise BadRequest(f"minutes={text!r}: each band must be more than 0 and at most {MAX_MINUTES:g} minutes")
+        raise BadRequest(f"minutes={text!r}: each band must be more than 0 "
+                         f"and at most {MAX_MINUTES:g} minutes")
     return sorted(set(bands))
 
 
-@router.get("/service-areas", summary="Areas reached from the usable resources of a layer within time bands",
+@router.get("/service-areas",
+            summary="Areas reached from the usable resources of a layer within time bands",
             response_class=Response,
             responses={200: {"content": {GEOJSON: {}}}, 400: {}, 404: {},
-                       409: {"description": "no road network is loaded, or the layer has no usable resources"}})
+                       409: {"description": "no road network is loaded, "
+                                            "or the layer has no usable resources"}})
 def service_area(request: Request,
                  layer: Layer = Query("shelters", description="which resources"),
-                 minutes: str = Query("5,10,15", max_length=200, description="time bands in minutes, comma-separated"),
+                 minutes: str = Query("5,10,15", max_length=200,
+                                      description="time bands in minutes, comma-separated"),
                  avoid: int | None = Query(None, ge=1, le=2**31 - 1,
-                                           description="id of an incident whose area closes the roads in it"),
-                 direction: Direction = Query("to_facility", description="to_facility: people travel to the "
-                                              "resource; from_facility: the resource travels out"),
-                 buffer_m: float = Query(100.0, gt=0, le=2000, description="half-width drawn around reached roads, m"),
-                 network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN, description="road network name")) -> Response:
+                                           description="id of an incident whose area closes "
+                                                       "the roads in it"),
+                 direction: Direction = Query("to_facility", description="to_facility: people "
+                                              "travel to the resource; from_facility: the "
+                                              "resource travels out"),
+                 buffer_m: float = Query(100.0, gt=0, le=2000,
+                                         description="half-width drawn around reached roads, m"),
+                 network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN,
+                                             description="road network name")) -> Response:
     from shapely.geometry import mapping
 
     from emgis.geo.routing import service_areas
@@ -411,24 +451,29 @@ def service_area(request: Request,
     closures, n_closed, _ = _closures(request, graph, version, avoid)
     fac = _near_network(graph, facilities(request.app.state.engine, layer))
     if not len(fac):
-        raise Conflict(f"the layer {layer} has no usable resources ({fac.skipped} left out: unusable by status "
+        raise Conflict(f"the layer {layer} has no usable resources "
+                       f"({fac.skipped} left out: unusable by status "
                        "or beyond the road network); load some or set their status")
     norms = _norms_in_force(request)
     cache: ResultCache = request.app.state.results
     key = ("service-areas", version, layer, tuple(bands), direction, buffer_m, avoid,
-           _fingerprint(fac.ids, fac.lon, fac.lat, closures), norms.number("road.speed_kmh.offroad"))
+           _fingerprint(fac.ids, fac.lon, fac.lat, closures),
+           norms.number("road.speed_kmh.offroad"))
     body = cache.get(key)
     if body is not None:
         return Response(body, media_type=GEOJSON)
-    gdf = service_areas(graph, (fac.lon, fac.lat), bands, closures=closures, direction=direction, buffer_m=buffer_m,
+    gdf = service_areas(graph, (fac.lon, fac.lat), bands, closures=closures, direction=direction,
+                        buffer_m=buffer_m,
                         norms=norms)
     feats = [{"type": "Feature", "id": i,
               "geometry": None if g is None or g.is_empty else mapping(g),
               "properties": {"minutes": float(m), "area_km2": round(float(a), 4)}}
-             for i, (m, a, g) in enumerate(zip(gdf["minutes"], gdf["area_km2"], gdf.geometry, strict=True), 1)]
+             for i, (m, a, g) in enumerate(zip(gdf["minutes"], gdf["area_km2"], gdf.geometry,
+                                               strict=True), 1)]
     body = json.dumps({"type": "FeatureCollection", "features": feats,
-                       "query": {"layer": layer, "minutes": bands, "direction": direction, "avoid": avoid,
-                                 "buffer_m": buffer_m, "network": network or request.app.state.settings.network},
+                       "query": {"layer": layer, "minutes": bands, "direction": direction,
+                                 "avoid": avoid, "buffer_m": buffer_m,
+                                 "network": network or request.app.state.settings.network},
                        "facilities": len(fac), "closed_edges": n_closed}, ensure_ascii=False)
     cache.put(key, body)
     return Response(body, media_type=GEOJSON)

@@ -51,8 +51,8 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     db_settings = db_settings or DatabaseSettings()
     if engine is None:
         if not db_settings.database_url:
-            raise ValueError("create_app needs an engine or EMGIS_DATABASE_URL; `emgis serve` starts "
-                             "emgis's own database and passes its engine")
+            raise ValueError("create_app needs an engine or EMGIS_DATABASE_URL; "
+                             "`emgis serve` starts emgis's own database and passes its engine")
         from emgis.layers.db import make_engine
 
         engine = make_engine(db_settings.database_url)
@@ -91,7 +91,8 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                           allow_methods=["GET", "POST", "PATCH"], allow_headers=["Authorization", "Content-Type"])
+                           allow_methods=["GET", "POST", "PATCH"],
+                           allow_headers=["Authorization", "Content-Type"])
 
     @app.get("/health", tags=["service"], summary="Is the service and its database up?",
              responses={503: {"description": "the database is unreachable"}})

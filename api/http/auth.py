@@ -24,7 +24,8 @@ ROLES = ("viewer", "planner", "commander", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
 TOKEN_PREFIX = "emgis_"
 
-_bearer = HTTPBearer(auto_error=False, description="a token from `emgis token create NAME --role ROLE`")
+_bearer = HTTPBearer(auto_error=False,
+                     description="a token from `emgis token create NAME --role ROLE`")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def hash_token(token: str) -> str:
 def _check(name: str, role: str) -> None:
     p = Problems("token")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        p.error(None, "name", name, "is not a token name", "give a short name, e.g. the person or system using it")
+        p.error(None, "name", name, "is not a token name",
+                "give a short name, e.g. the person or system using it")
     if role not in RANK:
         p.error(None, "role", role, "is not a role", f"use one of {', '.join(ROLES)}")
     p.raise_if_errors()
@@ -60,7 +62,8 @@ def create_token(engine: Engine, name: str, role: str) -> str:
         if taken:
             p = Problems("token")
             p.error(None, "name", name, "is already a token name",
-                    "pick another name, or revoke the old one with `emgis token revoke` and use a new name")
+                    "pick another name, or revoke the old one with `emgis token revoke` "
+                    "and use a new name")
             p.raise_if_errors()
         c.execute(sa.text("INSERT INTO api_tokens (name, token_hash, role) VALUES (:n, :h, :r)"),
                   {"n": name, "h": hash_token(token), "r": role})
@@ -68,23 +71,27 @@ def create_token(engine: Engine, name: str, role: str) -> str:
 
 
 def list_tokens(engine: Engine) -> list[dict]:
-    """Return every token's name, role, creation time and whether it is revoked (never the token)."""
+    """Return every token's name, role, creation time and whether it is revoked (never the
+    token)."""
     with engine.connect() as c:
-        rows = c.execute(sa.text("SELECT name, role, created_at, revoked FROM api_tokens ORDER BY name"))
+        rows = c.execute(sa.text("SELECT name, role, created_at, revoked FROM api_tokens "
+                                 "ORDER BY name"))
         return [dict(r) for r in rows.mappings()]
 
 
 def revoke_token(engine: Engine, name: str) -> bool:
     """Revoke the token ``name``; return False when there is no such token."""
     with engine.begin() as c:
-        return c.execute(sa.text("UPDATE api_tokens SET revoked = true WHERE name = :n RETURNING id"),
+        return c.execute(sa.text("UPDATE api_tokens SET revoked = true WHERE name = :n "
+                                 "RETURNING id"),
                          {"n": name}).first() is not None
 
 
 def authenticate(engine: Engine, token: str) -> Principal | None:
     """Return who holds ``token``, or None when it is unknown or revoked."""
     with engine.connect() as c:
-        row = c.execute(sa.text("SELECT name, role FROM api_tokens WHERE token_hash = :h AND NOT revoked"),
+        row = c.execute(sa.text("SELECT name, role FROM api_tokens "
+                                "WHERE token_hash = :h AND NOT revoked"),
                         {"h": hash_token(token)}).first()
     return None if row is None else Principal(row[0], row[1])
 
@@ -98,12 +105,14 @@ def require(role: str):
                    cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         if cred is None or not cred.credentials:
             raise Unauthorized("this request changes data and needs a token: send "
-                               "'Authorization: Bearer <token>' (create one with `emgis token create NAME --role ROLE`)")
+                               "'Authorization: Bearer <token>' "
+                               "(create one with `emgis token create NAME --role ROLE`)")
         who = authenticate(request.app.state.engine, cred.credentials)
         if who is None:
             raise Unauthorized("the token is not known or has been revoked")
         if not who.at_least(role):
-            raise Forbidden(f"the token {who.name!r} has role {who.role!r}; this needs {role} or above")
+            raise Forbidden(f"the token {who.name!r} has role {who.role!r}; "
+                            f"this needs {role} or above")
         return who
 
     dependency.__name__ = f"require_{role}"

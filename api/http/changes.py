@@ -91,7 +91,8 @@ class ChangeFeed:
             with conn.cursor() as cur:
                 cur.execute(f"LISTEN {CHANNEL}")
         except psycopg2.Error as exc:
-            log.info("change feed: not listening (%s); answers are read from the database meanwhile",
+            log.info("change feed: not listening (%s); answers are read from the database "
+                     "meanwhile",
                      str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             return False
         with self._lock:
@@ -110,7 +111,8 @@ class ChangeFeed:
             self._conn = None
 
     def _drain(self) -> bool:
-        """Take the notifications that have arrived (lock held); False (and stop listening) if broken."""
+        """Take the notifications that have arrived (lock held); False (and stop listening) if
+        broken."""
         conn = self._conn
         if conn is None:
             return False
@@ -118,7 +120,8 @@ class ChangeFeed:
             conn.poll()
         except Exception as exc:  # psycopg2 raises OperationalError / InterfaceError
             log.warning("change feed: connection lost (%s); caching paused until it is back",
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+                        str(exc).strip().splitlines()[0] if str(exc).strip()
+                        else type(exc).__name__)
             self._drop()
             return False
         if conn.notifies:
@@ -143,7 +146,8 @@ class ChangeFeed:
     # --- use --------------------------------------------------------------------------------------
 
     def version(self, tables: Iterable[str]) -> tuple | None:
-        """The current version of ``tables`` (a tuple to put in cache keys); None while not listening."""
+        """The current version of ``tables`` (a tuple to put in cache keys); None while not
+        listening."""
         with self._lock:
             if not self._drain():
                 return None
@@ -177,7 +181,8 @@ class Memo:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: tuple, tables: tuple[str, ...], load: Callable[[], Any], *, peek: bool = False) -> Any:
+    def get(self, key: tuple, tables: tuple[str, ...], load: Callable[[], Any], *,
+            peek: bool = False) -> Any:
         version = self.feed.version(tables) if self.feed is not None else None
         if version is None:
             if peek:

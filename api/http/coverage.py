@@ -34,7 +34,8 @@ Layer = Literal[kind_names(aliases=True)]  # type: ignore[valid-type]
 @dataclass
 class CoverageResult:
     layer: str
-    frame: gpd.GeoDataFrame     # one row per demand point: `emgis coverage`'s columns plus time_s, standard_s
+    frame: gpd.GeoDataFrame     # one row per demand point: `emgis coverage`'s columns plus
+                                # time_s, standard_s
     facilities: gpd.GeoDataFrame
     clusters: gpd.GeoDataFrame
     villages: pd.DataFrame      # gap table per village (ranked)
@@ -52,9 +53,11 @@ def data_stamp(engine) -> str:
 
 
 def cache_key(request: Request, what: str, layer: str, network: str | None) -> tuple:
-    """What a coverage answer depends on: the network's version, the layer, the data's last change."""
+    """What a coverage answer depends on: the network's version, the layer, the data's last
+    change."""
     name = network or request.app.state.settings.network
-    _, version = request.app.state.graphs.versioned(request.app.state.engine, name, request.app.state.home,
+    _, version = request.app.state.graphs.versioned(request.app.state.engine, name,
+                                                    request.app.state.home,
                                                     memo=request.app.state.memo)
     return (what, version, layer, data_stamp(request.app.state.engine))
 
@@ -77,7 +80,8 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
     inputs = load_coverage_inputs(engine, network=name, home=request.app.state.home, norms=norms)
     fac = facilities_of(inputs, layer)
     if not len(fac):
-        raise Conflict(f"no usable {layer} are stored; load some (emgis load ...) or set their status")
+        raise Conflict(f"no usable {layer} are stored; load some (emgis load ...) "
+                       f"or set their status")
     c = compute_coverage(inputs, layer, norms)
     d = inputs.demand
     covered = c["covered"].to_numpy(dtype=bool)
@@ -87,7 +91,8 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
     villages, townships = gap_tables(d, covered)
     with engine.connect() as conn:
         year = latest_census_year(conn)
-    res = CoverageResult(layer, frame, fac, uncovered_clusters(d, covered), villages, townships, year)
+    res = CoverageResult(layer, frame, fac, uncovered_clusters(d, covered), villages, townships,
+                         year)
     cache.put(key, res)
     return res
 
@@ -100,7 +105,8 @@ def _num(x: float) -> float | None:
             responses={409: {"description": "no road network, or no usable facility of the kind"}})
 def coverage(request: Request,
              layer: Layer = Query("shelters", description=kinds_help()),
-             top: int = Query(20, ge=0, le=1000, description="how many of the worst villages to list"),
+             top: int = Query(20, ge=0, le=1000,
+                              description="how many of the worst villages to list"),
              network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> JSONResponse:
     layer = kind(layer).name
     r = coverage_result(request, layer, network)
@@ -117,16 +123,18 @@ def coverage(request: Request,
                      "p90": _num(np.nanpercentile(t, 90) / 60) if np.isfinite(t).any() else None,
                      "unreachable_points": int((~np.isfinite(f["time_s"])).sum())},
         "townships": json.loads(r.townships.to_json(orient="records", force_ascii=False)),
-        "worst_villages": json.loads(r.villages[r.villages["gap"] > 0].head(top).to_json(orient="records",
-                                                                                       force_ascii=False)),
+        "worst_villages": json.loads(r.villages[r.villages["gap"] > 0].head(top).to_json(
+            orient="records", force_ascii=False)),
     })
 
 
-@router.get("/gaps", summary="Out-of-reach villages (points) or clusters of them (polygons), ranked",
+@router.get("/gaps",
+            summary="Out-of-reach villages (points) or clusters of them (polygons), ranked",
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 409: {}})
 def gaps(request: Request,
          layer: Layer = Query("shelters", description=kinds_help()),
-         clusters: bool = Query(False, description="polygons around clusters of uncovered villages instead of points"),
+         clusters: bool = Query(False, description="polygons around clusters of uncovered "
+                                                   "villages instead of points"),
          network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
     layer = kind(layer).name
     r = coverage_result(request, layer, network)

@@ -86,7 +86,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError) -> JSONResponse:
-        return JSONResponse(_body(str(exc).splitlines()[0], problems=[p.as_dict() for p in exc.problems]),
+        return JSONResponse(_body(str(exc).splitlines()[0],
+                                  problems=[p.as_dict() for p in exc.problems]),
                             status_code=422)
 
     @app.exception_handler(RequestValidationError)
@@ -98,7 +99,8 @@ def install_handlers(app: FastAPI) -> None:
     async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
         # psycopg2 refuses text with NUL characters before anything reaches the database
         if "NUL (0x00)" in str(exc):
-            return JSONResponse(_body("text in the request contains a NUL (0x00) character; remove it"),
+            return JSONResponse(_body("text in the request contains a NUL (0x00) character; "
+                                      "remove it"),
                                 status_code=400)
         raise exc
 
@@ -128,7 +130,8 @@ def install_handlers(app: FastAPI) -> None:
             return _unavailable(exc)
         if isinstance(exc, sa_exc.IntegrityError):
             msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            return JSONResponse(_body(f"the change breaks a rule of the data: {msg}"), status_code=409)
+            return JSONResponse(_body(f"the change breaks a rule of the data: {msg}"),
+                                status_code=409)
         log.exception("database error", exc_info=exc)
         return JSONResponse(_body("internal database error; see the server log"), status_code=500)
 
@@ -144,6 +147,7 @@ def _finite(obj):
 
 
 def _unavailable(exc: Exception) -> JSONResponse:
-    log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    log.warning("database unavailable: %s",
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return JSONResponse(_body("the database is unavailable; try again shortly"), status_code=503,
                         headers={"Retry-After": str(RETRY_AFTER_S)})

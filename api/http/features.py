@@ -55,7 +55,8 @@ class Collection:
     def feature_sql(self) -> str:
         """One Feature as JSON text (RFC 7946; id = the primary key)."""
         return (f"json_build_object('type', 'Feature', 'id', t.{self.key}, "
-                f"'geometry', ST_AsGeoJSON({self.geom_sql})::json, 'properties', {self.props_sql})::text")
+                f"'geometry', ST_AsGeoJSON({self.geom_sql})::json, "
+                f"'properties', {self.props_sql})::text")
 
     def bbox_sql(self) -> str:
         env = "ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
@@ -63,17 +64,24 @@ class Collection:
 
 
 _TITLES = {
-    "admin_units": ("Administrative units", "Province to village units keyed by the 12-digit division code; "
+    "admin_units": ("Administrative units",
+                    "Province to village units keyed by the 12-digit division code; "
                     "boundary (or point where only a point is known)."),
-    "shelters": ("Emergency shelters", "Shelters with design/duration classes, capacity, status and occupancy."),
+    "shelters": ("Emergency shelters",
+                 "Shelters with design/duration classes, capacity, status and occupancy."),
     "depots": ("Supply depots", "Supply depots of the five-level reserve system."),
-    "team_bases": ("Rescue team bases", "Rescue teams and fire stations: type, personnel, status, position."),
-    "risk_points": ("Risk points", "Assessed risk sources with method, score and four-colour level."),
+    "team_bases": ("Rescue team bases",
+                   "Rescue teams and fire stations: type, personnel, status, position."),
+    "risk_points": ("Risk points",
+                    "Assessed risk sources with method, score and four-colour level."),
     "hazards": ("Hazards", "Hazards (隐患) and their state in the closed loop."),
-    "risk_areas": ("Four-colour risk areas", "Coloured areas of the four-colour risk map (admin units or grid)."),
-    "hazard_zones": ("Natural-hazard zones", "Flood, landslide, earthquake and composite hazard zones."),
+    "risk_areas": ("Four-colour risk areas",
+                   "Coloured areas of the four-colour risk map (admin units or grid)."),
+    "hazard_zones": ("Natural-hazard zones",
+                     "Flood, landslide, earthquake and composite hazard zones."),
     "incidents": ("Incidents", "Incidents: type, level, status, point or area."),
-    "road_edges": ("Road network edges", "Edges of the loaded road networks with class, speed and travel time."),
+    "road_edges": ("Road network edges",
+                   "Edges of the loaded road networks with class, speed and travel time."),
 }
 
 
@@ -121,17 +129,21 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     try:
         nums = [float(p) for p in parts]
     except ValueError:
-        raise BadRequest(f"bbox={bbox!r} is not a list of numbers; give minLon,minLat,maxLon,maxLat "
+        raise BadRequest(f"bbox={bbox!r} is not a list of numbers; "
+                         f"give minLon,minLat,maxLon,maxLat "
                          "e.g. bbox=119.9,29.9,120.1,30.1") from None
     if len(nums) == 6:
         nums = [nums[0], nums[1], nums[3], nums[4]]
     if len(nums) != 4 or not all(abs(n) < float("inf") for n in nums):
         raise BadRequest(f"bbox={bbox!r} must have 4 numbers: minLon,minLat,maxLon,maxLat")
     minx, miny, maxx, maxy = nums
-    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise BadRequest(f"bbox={bbox!r} is outside longitude -180..180 / latitude -90..90 (CRS84: lon first)")
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180
+            and -90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise BadRequest(f"bbox={bbox!r} is outside longitude -180..180 / latitude -90..90 "
+                         f"(CRS84: lon first)")
     if miny > maxy or minx > maxx:
-        raise BadRequest(f"bbox={bbox!r}: the minimum must come before the maximum (minLon,minLat,maxLon,maxLat)")
+        raise BadRequest(f"bbox={bbox!r}: the minimum must come before the maximum "
+                         f"(minLon,minLat,maxLon,maxLat)")
     return minx, miny, maxx, maxy
 
 
@@ -150,10 +162,12 @@ def landing(request: Request) -> Response:
         "description": "Layers of the county emergency-management GIS as OGC API – Features "
                        "(GeoJSON), analyses and live incident state.",
         "links": [
-            {"href": f"{base}/", "rel": "self", "type": "application/json", "title": "this document"},
+            {"href": f"{base}/", "rel": "self", "type": "application/json",
+             "title": "this document"},
             {"href": f"{base}/openapi.json", "rel": "service-desc",
              "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API definition"},
-            {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html", "title": "the API documentation"},
+            {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html",
+             "title": "the API documentation"},
             {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json",
              "title": "OGC API conformance classes implemented"},
             {"href": f"{base}/collections", "rel": "data", "type": "application/json",
@@ -196,7 +210,8 @@ def collections(request: Request) -> Response:
     with _engine(request).connect() as c:
         docs = [_collection_doc(request, coll, _extent(c, coll)) for coll in COLLECTIONS.values()]
     base = _base(request)
-    return _json({"links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
+    return _json({"links": [{"href": f"{base}/collections", "rel": "self",
+                             "type": "application/json"}],
                   "collections": docs})
 
 
@@ -211,7 +226,8 @@ def collection(request: Request, collection_id: str) -> Response:
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 def items(request: Request, collection_id: str,
           bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)"),
-          limit: int = Query(DEFAULT_LIMIT, ge=1, description=f"features per page (at most {MAX_LIMIT})"),
+          limit: int = Query(DEFAULT_LIMIT, ge=1,
+                             description=f"features per page (at most {MAX_LIMIT})"),
           offset: int = Query(0, ge=0, le=2**31 - 1, description="features to skip")) -> Response:
     coll = _get(collection_id)
     box = parse_bbox(bbox)
@@ -221,20 +237,25 @@ def items(request: Request, collection_id: str,
     if box:
         params.update(zip(("minx", "miny", "maxx", "maxy"), box, strict=True))
     with _engine(request).connect() as c:
-        matched = c.execute(sa.text(f"SELECT count(*) FROM {coll.id} t {where}"), params).scalar_one()
+        matched = c.execute(sa.text(f"SELECT count(*) FROM {coll.id} t {where}"),
+                            params).scalar_one()
         # each feature is written by PostgreSQL as JSON text: no parse / re-serialise in Python
         feats = c.execute(sa.text(
             f"SELECT {coll.feature_sql} FROM {coll.id} t {where} "
             f"ORDER BY t.{coll.key} LIMIT :lim OFFSET :off"), params).scalars().all()
-        stamp = c.execute(sa.text("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")).scalar_one()
+        stamp = c.execute(sa.text("SELECT to_char(now() AT TIME ZONE 'UTC', "
+                                  "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")).scalar_one()
     url = request.url
     links = [{"href": str(url), "rel": "self", "type": GEOJSON},
-             {"href": f"{_base(request)}/collections/{coll.id}", "rel": "collection", "type": "application/json"}]
+             {"href": f"{_base(request)}/collections/{coll.id}", "rel": "collection",
+              "type": "application/json"}]
     if offset + len(feats) < matched:
-        links.append({"href": str(url.include_query_params(offset=offset + len(feats), limit=limit)),
+        links.append({"href": str(url.include_query_params(offset=offset + len(feats),
+                                                           limit=limit)),
                       "rel": "next", "type": GEOJSON, "title": "next page"})
     if offset > 0:
-        links.append({"href": str(url.include_query_params(offset=max(0, offset - limit), limit=limit)),
+        links.append({"href": str(url.include_query_params(offset=max(0, offset - limit),
+                                                           limit=limit)),
                       "rel": "prev", "type": GEOJSON, "title": "previous page"})
     rest = json.dumps({"numberMatched": matched, "numberReturned": len(feats), "timeStamp": stamp,
                        "links": links}, ensure_ascii=False)
@@ -253,7 +274,8 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
         fid = int(feature_id)
     with _engine(request).connect() as c:
         row = c.execute(sa.text(
-            f"SELECT t.{coll.key}, ST_AsGeoJSON({coll.geom_sql}), {coll.props_sql} FROM {coll.id} t "
+            f"SELECT t.{coll.key}, ST_AsGeoJSON({coll.geom_sql}), {coll.props_sql} "
+            f"FROM {coll.id} t "
             f"WHERE t.{coll.key} = :fid"), {"fid": fid}).first()
     if row is None:
         raise NotFound(f"{coll.id} has no feature {feature_id!r}")

@@ -49,17 +49,20 @@ def write(request: Request, who: Principal, table: str) -> Iterator[Connection]:
 # --- validation ----------------------------------------------------------------------------------
 
 def _geometry(p: Problems, field: str, value: Any, allowed: tuple[str, ...]) -> str | None:
-    """Check a GeoJSON geometry (lon/lat); return it as JSON text, or None after recording problems."""
+    """Check a GeoJSON geometry (lon/lat); return it as JSON text, or None after recording
+    problems."""
     import shapely
     from shapely.geometry import shape
 
     if not isinstance(value, dict) or value.get("type") not in allowed:
         p.error(None, field, _short(value), "is not a GeoJSON geometry of an allowed type",
-                f"give {{\"type\": \"{allowed[0]}\", \"coordinates\": [...]}} (one of {', '.join(allowed)}), lon/lat WGS84")
+                f"give {{\"type\": \"{allowed[0]}\", \"coordinates\": [...]}} "
+                f"(one of {', '.join(allowed)}), lon/lat WGS84")
         return None
     try:
         g = shape(value)
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError, shapely.errors.ShapelyError) as exc:
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError,
+            shapely.errors.ShapelyError) as exc:
         p.error(None, field, _short(value), f"is not a valid {value['type']}: {exc}",
                 "give coordinates as [lon, lat] pairs; a polygon's ring must close")
         return None
@@ -104,7 +107,8 @@ def _feature(row) -> dict:
 
 
 def _geojson(data: dict, status_code: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False, default=str), media_type=GEOJSON, status_code=status_code)
+    return Response(json.dumps(data, ensure_ascii=False, default=str), media_type=GEOJSON,
+                    status_code=status_code)
 
 
 # --- incidents -----------------------------------------------------------------------------------
@@ -118,11 +122,14 @@ class IncidentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=500, description="title of the incident")
-    type: str = Field(min_length=1, max_length=100, description="incident type, e.g. flood, fire, landslide")
+    type: str = Field(min_length=1, max_length=100,
+                      description="incident type, e.g. flood, fire, landslide")
     level: str | None = Field(default=None, max_length=50, description="response level, e.g. IV")
-    status: str = Field(default="reported", description=f"one of {', '.join(vocab.INCIDENT_STATUS)}")
+    status: str = Field(default="reported",
+                        description=f"one of {', '.join(vocab.INCIDENT_STATUS)}")
     geometry: dict[str, Any] = Field(description="GeoJSON Point, Polygon or MultiPolygon (lon/lat)")
-    ext_id: str | None = Field(default=None, max_length=100, description="the incident's id in another system")
+    ext_id: str | None = Field(default=None, max_length=100,
+                               description="the incident's id in another system")
 
 
 class IncidentPatch(BaseModel):
@@ -146,9 +153,11 @@ def create_incident(body: IncidentIn, request: Request,
     geom = _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS)
     p.raise_if_errors()
     with write(request, who, "incidents") as c:
-        if body.ext_id is not None and c.execute(sa.text("SELECT 1 FROM incidents WHERE ext_id = :e"),
+        if body.ext_id is not None and c.execute(sa.text("SELECT 1 FROM incidents "
+                                                         "WHERE ext_id = :e"),
                                                  {"e": body.ext_id}).first():
-            raise Conflict(f"an incident with ext_id {body.ext_id!r} exists already; PATCH it instead")
+            raise Conflict(f"an incident with ext_id {body.ext_id!r} exists already; "
+                           f"PATCH it instead")
         row = c.execute(sa.text(
             "INSERT INTO incidents (ext_id, title, incident_type, level, status, geom) VALUES "
             "(:ext, :title, :type, :level, :status, ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326)) "
@@ -159,12 +168,14 @@ def create_incident(body: IncidentIn, request: Request,
 
 
 @router.patch("/incidents/{incident_id}", summary="Update an incident (commander or above)",
-              response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
+              response_class=Response,
+              responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
 def update_incident(body: IncidentPatch, request: Request, incident_id: int = Path(ge=1, le=_INT32),
                     who: Principal = Depends(require("commander"))) -> Response:
     p = Problems("incident")
     status = _term(p, "status", body.status, vocab.INCIDENT_STATUS)
-    geom = None if body.geometry is None else _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS)
+    geom = (None if body.geometry is None
+            else _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS))
     p.raise_if_errors()
     sets, params = ["updated_at = now()"], {"id": incident_id}
     for col, key, value in (("title", "title", body.name), ("incident_type", "type", body.type),
@@ -176,7 +187,8 @@ def update_incident(body: IncidentPatch, request: Request, incident_id: int = Pa
         sets.append("geom = ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326)")
         params["g"] = geom
     with write(request, who, "incidents") as c:
-        row = c.execute(sa.text(f"UPDATE incidents SET {', '.join(sets)} WHERE id = :id RETURNING {_INCIDENT_COLS}"),
+        row = c.execute(sa.text(f"UPDATE incidents SET {', '.join(sets)} WHERE id = :id "
+                                f"RETURNING {_INCIDENT_COLS}"),
                         params).first()
     if row is None:
         raise NotFound(f"there is no incident {incident_id}")
@@ -191,21 +203,27 @@ class ShelterPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     occupancy_delta: int | None = Field(default=None, ge=-1_000_000, le=1_000_000,
                                         description="people arrived (+) or left (-)")
-    occupancy: int | None = Field(default=None, ge=0, le=10_000_000, description="set the head count")
-    status: str | None = Field(default=None, description=f"one of {', '.join(vocab.SHELTER_STATUS)}")
+    occupancy: int | None = Field(default=None, ge=0, le=10_000_000,
+                                  description="set the head count")
+    status: str | None = Field(default=None,
+                               description=f"one of {', '.join(vocab.SHELTER_STATUS)}")
 
 
-_SHELTER_COLS = ("id, ext_id, name, status, capacity, occupancy, updated_at, ST_AsGeoJSON(geom) AS geometry")
+_SHELTER_COLS = ("id, ext_id, name, status, capacity, occupancy, updated_at, "
+                 "ST_AsGeoJSON(geom) AS geometry")
 
 
-@router.patch("/shelters/{shelter_id}", summary="Update a shelter's occupancy or status (planner or above)",
-              response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 404: {}, 409: {}, **_AUTH})
+@router.patch("/shelters/{shelter_id}",
+              summary="Update a shelter's occupancy or status (planner or above)",
+              response_class=Response,
+              responses={200: {"content": {GEOJSON: {}}}, 404: {}, 409: {}, **_AUTH})
 def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(ge=1, le=_INT32),
                    who: Principal = Depends(require("planner"))) -> Response:
     p = Problems("shelter")
     if body.occupancy_delta is not None and body.occupancy is not None:
         p.error(None, "occupancy", body.occupancy, "cannot be given with occupancy_delta",
-                "send either occupancy_delta (people arrived or left) or occupancy (the head count)")
+                "send either occupancy_delta (people arrived or left) "
+                "or occupancy (the head count)")
     if body.occupancy_delta is None and body.occupancy is None and body.status is None:
         p.error(None, None, None, "nothing to change", "send occupancy_delta, occupancy or status")
     status = _term(p, "status", body.status, vocab.SHELTER_STATUS)
@@ -218,10 +236,12 @@ def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(
         new = "occupancy"
     with write(request, who, "shelters") as c:
         row = c.execute(sa.text(
-            f"UPDATE shelters SET occupancy = {new}, status = coalesce(:status, status), updated_at = now() "
+            f"UPDATE shelters SET occupancy = {new}, status = coalesce(:status, status), "
+            f"updated_at = now() "
             f"WHERE id = :id AND {new} >= 0 AND (capacity IS NULL OR {new} <= capacity) "
             f"RETURNING {_SHELTER_COLS}"),
-            {"id": shelter_id, "d": body.occupancy_delta, "occ": body.occupancy, "status": status}).first()
+            {"id": shelter_id, "d": body.occupancy_delta, "occ": body.occupancy,
+             "status": status}).first()
         if row is None:
             now = c.execute(sa.text("SELECT occupancy, capacity FROM shelters WHERE id = :id"),
                             {"id": shelter_id}).first()
@@ -231,7 +251,8 @@ def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(
         occ, cap = now
         want = body.occupancy if body.occupancy is not None else occ + (body.occupancy_delta or 0)
         limit = "below 0" if want < 0 else f"above its capacity of {cap}"
-        raise Conflict(f"shelter {shelter_id} holds {occ}; occupancy {want} would be {limit}; nothing was changed",
+        raise Conflict(f"shelter {shelter_id} holds {occ}; occupancy {want} would be {limit}; "
+                       f"nothing was changed",
                        occupancy=occ, capacity=cap)
     return _geojson(_feature(row))
 
@@ -241,11 +262,14 @@ def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(
 class TeamPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: str | None = Field(default=None, description=f"one of {', '.join(vocab.TEAM_STATUS)}")
-    position: dict[str, Any] | None = Field(default=None, description="GeoJSON Point (lon/lat): where the team is")
+    position: dict[str, Any] | None = Field(default=None, description="GeoJSON Point (lon/lat): "
+                                                                      "where the team is")
 
 
-@router.patch("/team_bases/{team_id}", summary="Update a team's status or position (planner or above)",
-              response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
+@router.patch("/team_bases/{team_id}",
+              summary="Update a team's status or position (planner or above)",
+              response_class=Response,
+              responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
 def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=_INT32),
                 who: Principal = Depends(require("planner"))) -> Response:
     p = Problems("team")
@@ -257,7 +281,8 @@ def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=
     with write(request, who, "team_bases") as c:
         row = c.execute(sa.text(
             "UPDATE team_bases SET status = coalesce(:status, status), "
-            "geom = coalesce(ST_SetSRID(ST_GeomFromGeoJSON(CAST(:g AS text)), 4326), geom), updated_at = now() "
+            "geom = coalesce(ST_SetSRID(ST_GeomFromGeoJSON(CAST(:g AS text)), 4326), geom), "
+            "updated_at = now() "
             "WHERE id = :id RETURNING id, ext_id, name, team_type, status, personnel, updated_at, "
             "ST_AsGeoJSON(geom) AS geometry"), {"id": team_id, "status": status, "g": geom}).first()
     if row is None:
@@ -270,10 +295,12 @@ def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=
 class StockPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     quantity_delta: float = Field(ge=-1e12, le=1e12, description="received (+) or issued (-)")
-    unit: str | None = Field(default=None, max_length=40, description="unit of a new item, e.g. 顶 or pcs")
+    unit: str | None = Field(default=None, max_length=40,
+                             description="unit of a new item, e.g. 顶 or pcs")
 
 
-@router.patch("/depot_stock/{depot}/{item}", summary="Receive or issue stock of a depot (planner or above)",
+@router.patch("/depot_stock/{depot}/{item}",
+              summary="Receive or issue stock of a depot (planner or above)",
               responses={404: {}, 409: {}, **_AUTH})
 def update_stock(body: StockPatch, request: Request, depot: str, item: str,
                  who: Principal = Depends(require("planner"))) -> dict:
@@ -281,25 +308,31 @@ def update_stock(body: StockPatch, request: Request, depot: str, item: str,
     with write(request, who, "depot_stock") as c:
         as_id = int(depot) if depot.isascii() and depot.isdigit() and len(depot) <= 9 else None
         dep = c.execute(sa.text("SELECT id FROM depots WHERE ext_id = :d OR id = :i "
-                                "ORDER BY (ext_id = :d) DESC LIMIT 1"), {"d": depot, "i": as_id}).scalar()
+                                "ORDER BY (ext_id = :d) DESC LIMIT 1"),
+                        {"d": depot, "i": as_id}).scalar()
         if dep is None:
             raise NotFound(f"there is no depot {depot!r} (give its id or ext_id)")
         d = body.quantity_delta
         row = c.execute(sa.text(
-            "UPDATE depot_stock SET quantity = quantity + :d WHERE depot_id = :dep AND item = :item "
+            "UPDATE depot_stock SET quantity = quantity + :d "
+            "WHERE depot_id = :dep AND item = :item "
             "AND quantity + :d >= 0 RETURNING depot_id, item, quantity, unit"),
             {"d": d, "dep": dep, "item": item}).first()
         if row is None:
-            have = c.execute(sa.text("SELECT quantity FROM depot_stock WHERE depot_id = :dep AND item = :item"),
+            have = c.execute(sa.text("SELECT quantity FROM depot_stock "
+                                     "WHERE depot_id = :dep AND item = :item"),
                              {"dep": dep, "item": item}).scalar()
             if have is not None:
-                raise Conflict(f"depot {depot} holds {have:g} of {item!r}; issuing {-d:g} would leave less than 0; "
+                raise Conflict(f"depot {depot} holds {have:g} of {item!r}; "
+                               f"issuing {-d:g} would leave less than 0; "
                                "nothing was changed", quantity=have)
             if d < 0:
                 raise NotFound(f"depot {depot} holds no {item!r}; nothing can be issued")
             row = c.execute(sa.text(
-                "INSERT INTO depot_stock (depot_id, item, quantity, unit) VALUES (:dep, :item, :d, :unit) "
-                "ON CONFLICT (depot_id, item) DO UPDATE SET quantity = depot_stock.quantity + EXCLUDED.quantity "
+                "INSERT INTO depot_stock (depot_id, item, quantity, unit) "
+                "VALUES (:dep, :item, :d, :unit) "
+                "ON CONFLICT (depot_id, item) "
+                "DO UPDATE SET quantity = depot_stock.quantity + EXCLUDED.quantity "
                 "RETURNING depot_id, item, quantity, unit"),
                 {"d": d, "dep": dep, "item": item, "unit": body.unit}).one()
     return dict(row._mapping)

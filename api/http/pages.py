@@ -34,7 +34,8 @@ COVERAGE_LAYERS = tuple(KINDS)  # shelters.coverage.KINDS, the one list of facil
 
 
 def saved_dir(home) -> Path | None:
-    """``EMGIS_HOME/maps`` (created), where the CLI and the demo write map pages; None without a home."""
+    """``EMGIS_HOME/maps`` (created), where the CLI and the demo write map pages; None without a
+    home."""
     if home is None:
         return None
     d = Path(home) / SAVED_DIR
@@ -86,10 +87,14 @@ def _page(m) -> HTMLResponse:
 def index(request: Request) -> HTMLResponse:
     d = saved_dir(request.app.state.home)
     saved = sorted(p.relative_to(d).as_posix() for p in d.rglob("*.html")) if d else []
-    links = [("live", "实时态势图 Live situation map"), ("risk", "安全风险四色图 Four-colour risk map")]
-    links += [(f"coverage?layer={k}", f"覆盖与缺口 Coverage and gaps: {k}") for k in COVERAGE_LAYERS]
-    items = "".join(f'<li><a href="/maps/{html.escape(h)}">{html.escape(t)}</a></li>' for h, t in links)
-    items += "".join(f'<li><a href="/maps/saved/{html.escape(s)}">{html.escape(s)}</a></li>' for s in saved)
+    links = [("live", "实时态势图 Live situation map"),
+             ("risk", "安全风险四色图 Four-colour risk map")]
+    links += [(f"coverage?layer={k}", f"覆盖与缺口 Coverage and gaps: {k}")
+              for k in COVERAGE_LAYERS]
+    items = "".join(f'<li><a href="/maps/{html.escape(h)}">{html.escape(t)}</a></li>'
+                    for h, t in links)
+    items += "".join(f'<li><a href="/maps/saved/{html.escape(s)}">{html.escape(s)}</a></li>'
+                     for s in saved)
     return HTMLResponse(f"""<!doctype html><html lang="zh"><head><meta charset="utf-8">
 <link rel="icon" href="data:,"><title>emgis maps</title>
 <style>body{{font:15px/1.5 sans-serif;margin:2em}}</style></head>
@@ -126,7 +131,8 @@ def live(request: Request) -> HTMLResponse:
 
 @router.get("/risk", response_class=HTMLResponse, summary="The four-colour risk map")
 def risk(request: Request, kind: str | None = Query(None, pattern="^(admin|grid)$",
-                                                    description="admin units or grid cells (default: all)")) -> HTMLResponse:
+                                                    description="admin units or grid cells "
+                                                                "(default: all)")) -> HTMLResponse:
     from emgis.maps.risk_map import risk_map
     from emgis.risk.store import read_areas, read_points
 
@@ -138,7 +144,8 @@ def risk(request: Request, kind: str | None = Query(None, pattern="^(admin|grid)
     return _page(m)
 
 
-@router.get("/coverage", response_class=HTMLResponse, summary="Coverage and gaps of a kind of facility")
+@router.get("/coverage", response_class=HTMLResponse,
+            summary="Coverage and gaps of a kind of facility")
 def coverage(request: Request,
              layer: str = Query("shelters", pattern=f"^({'|'.join(COVERAGE_LAYERS)})$",
                                 description=kinds_help(aliases=False)),
@@ -155,7 +162,8 @@ def coverage(request: Request,
         pop = float(frame["population"].sum())
         cov = float(frame.loc[frame["covered"], "population"].sum())
         share = f"{cov / pop:.1%}" if pop else "—"
-        m = coverage_map(frame.drop(columns=["standard_s"]), r.facilities, clusters=r.clusters, kind_label=layer,
+        m = coverage_map(frame.drop(columns=["standard_s"]), r.facilities, clusters=r.clusters,
+                         kind_label=layer,
                          standard=f"{cov:,.0f} of {pop:,.0f} people ({share}) within the standard",
                          title=f"覆盖与缺口 Coverage and gaps: {layer}")
         _retile(m, request)

@@ -56,8 +56,9 @@ def _level_filter(text: str | None) -> set[str] | None:
         else:
             bad.append(part)
     if bad or not keys:
-        raise BadRequest(f"level={text!r}: {', '.join(map(repr, bad)) or 'nothing'} is not a risk level; give one "
-                         f"or more of {', '.join(LEVEL_KEYS)} (or 重大/较大/一般/低), comma-separated, "
+        raise BadRequest(f"level={text!r}: {', '.join(map(repr, bad)) or 'nothing'} "
+                         f"is not a risk level; give one or more of {', '.join(LEVEL_KEYS)} "
+                         f"(or 重大/较大/一般/低), comma-separated, "
                          "e.g. level=red,orange")
     return keys
 
@@ -66,17 +67,20 @@ def _num(x) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
-@router.get("/risk-areas", summary="The four-colour risk areas (admin units or grid cells) with level and colour",
+@router.get("/risk-areas",
+            summary="The four-colour risk areas (admin units or grid cells) with level and colour",
             response_class=Response,
             responses={200: {"content": {GEOJSON: {}},
-                             "description": "a FeatureCollection (empty, with a note, when no run is stored)"},
+                             "description": "a FeatureCollection (empty, with a note, "
+                                            "when no run is stored)"},
                        400: {"description": "level is not a risk level"},
                        409: {"description": "a risk colour norm is not a colour"}})
 def risk_areas(request: Request,
                kind: Kind | None = Query(None, description="admin (admin units) or grid (cells); "
                                                              "default: the kind of the newest run"),
                level: str | None = Query(None, max_length=100,
-                                         description="only these levels, comma-separated: red,orange,yellow,blue "
+                                         description="only these levels, comma-separated: "
+                                                     "red,orange,yellow,blue "
                                                      "(or 重大/较大/一般/低)")) -> Response:
     from emgis.maps.risk_map import UNRATED
     from emgis.risk.levels import LEVEL_KEYS
@@ -86,11 +90,14 @@ def risk_areas(request: Request,
     engine = request.app.state.engine
     levels = _levels(engine)
     areas = read_areas(engine, kind)
-    shown_kind = kind if kind is not None else (str(areas["unit_kind"].iloc[0]) if len(areas) else None)
+    shown_kind = (kind if kind is not None
+                  else (str(areas["unit_kind"].iloc[0]) if len(areas) else None))
     with engine.connect() as c:
-        computed_at = c.execute(sa.text("SELECT max(computed_at) FROM risk_areas WHERE unit_kind = :k"),
+        computed_at = c.execute(sa.text("SELECT max(computed_at) FROM risk_areas "
+                                        "WHERE unit_kind = :k"),
                                 {"k": shown_kind}).scalar() if shown_kind else None
-        stored = c.execute(sa.text("SELECT DISTINCT unit_kind FROM risk_areas ORDER BY 1")).scalars().all()
+        stored = c.execute(sa.text("SELECT DISTINCT unit_kind FROM risk_areas "
+                                   "ORDER BY 1")).scalars().all()
     feats = []
     counts = dict.fromkeys([*LEVEL_KEYS, "unrated"], 0)
     for row in areas.itertuples(index=False):
@@ -103,10 +110,12 @@ def risk_areas(request: Request,
         name = row.name if isinstance(row.name, str) and row.name else row.unit_code
         feats.append({
             "type": "Feature", "id": f"{row.unit_kind}:{row.unit_code}",
-            "geometry": None if row.geometry is None or row.geometry.is_empty else row.geometry.__geo_interface__,
+            "geometry": (None if row.geometry is None or row.geometry.is_empty
+                         else row.geometry.__geo_interface__),
             "properties": {
                 "unit_kind": row.unit_kind, "unit_code": row.unit_code, "name": name,
-                "level": k, "rank": lv.rank if lv else 0, "colour": lv.colour if lv else UNRATED["colour"],
+                "level": k, "rank": lv.rank if lv else 0,
+                "colour": lv.colour if lv else UNRATED["colour"],
                 "level_label": level_label, "label": f"{name} — {level_label}",
                 "rule": row.rule, "run_id": row.run_id, "n_points": int(row.n_points),
                 **{f"n_{key}": int(getattr(row, f"n_{key}")) for key in LEVEL_KEYS},
@@ -116,16 +125,18 @@ def risk_areas(request: Request,
     note = None
     if not len(areas):
         others = [s for s in stored if s != kind]
-        note = (f"no {kind + ' ' if kind else ''}four-colour risk areas have been computed; {HOW_TO_COMPUTE}"
+        note = (f"no {kind + ' ' if kind else ''}four-colour risk areas have been computed; "
+                f"{HOW_TO_COMPUTE}"
                 + (f" (stored now: {', '.join(others)}; ask kind={others[0]})" if others else ""))
     body = {
         "type": "FeatureCollection", "features": feats,
         "kind": shown_kind, "computed_at": computed_at.isoformat() if computed_at else None,
         "rule": str(areas["rule"].iloc[0]) if len(areas) else None,
         "counts": counts, "returned": len(feats),
-        "levels": [{**lv.as_dict(), "label": f"{lv.zh} {lv.en.capitalize()}"} for lv in levels.values()]
-        + [{"key": None, "rank": 0, "zh": UNRATED["zh"], "en": UNRATED["en"], "colour": UNRATED["colour"],
-            "label": f"{UNRATED['zh']} {UNRATED['en']}"}],
+        "levels": [{**lv.as_dict(), "label": f"{lv.zh} {lv.en.capitalize()}"}
+                   for lv in levels.values()]
+        + [{"key": None, "rank": 0, "zh": UNRATED["zh"], "en": UNRATED["en"],
+            "colour": UNRATED["colour"], "label": f"{UNRATED['zh']} {UNRATED['en']}"}],
         "note": note,
     }
     return Response(json.dumps(body, ensure_ascii=False), media_type=GEOJSON)

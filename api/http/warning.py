@@ -47,19 +47,25 @@ def _compute(request: Request, area, close_roads: bool, network: str | None) -> 
 def _answer(ans: dict, fmt: str) -> Response:
     if fmt == "xlsx":
         name = f"warning_area_{dt.date.today():%Y%m%d}.xlsx"
-        return Response(workbook(ans), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(workbook(ans), media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return JSONResponse(ans)
 
 
-_RESPONSES = {200: {"content": {"application/json": {}, XLSX: {}}}, 400: {}, 404: {}, 409: {}, 422: {}}
+_RESPONSES = {200: {"content": {"application/json": {}, XLSX: {}}}, 400: {}, 404: {}, 409: {},
+              422: {}}
 
 
-@router.post("/warning-area", summary="Villages, people and shelters inside a warning area; where each village goes",
+@router.post("/warning-area",
+             summary="Villages, people and shelters inside a warning area; "
+                     "where each village goes",
              response_class=Response, responses=_RESPONSES)
 def post_warning_area(request: Request,
-                      area: dict[str, Any] = Body(description="GeoJSON Polygon or MultiPolygon (or a Feature), lon/lat"),
+                      area: dict[str, Any] = Body(description="GeoJSON Polygon or MultiPolygon "
+                                                              "(or a Feature), lon/lat"),
                       format: Format = Query("json", description="json, or xlsx for a workbook"),
-                      close_roads: bool = Query(False, description="close the roads inside the area"),
+                      close_roads: bool = Query(False,
+                                                description="close the roads inside the area"),
                       network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
     return _answer(_compute(request, _area_from_body(area), close_roads, network), format)
 
@@ -69,9 +75,11 @@ def post_warning_area(request: Request,
 def get_warning_area(request: Request,
                      incident: int = Query(ge=1, le=2**31 - 1, description="incident id"),
                      radius_m: float | None = Query(None, gt=0, le=MAX_RADIUS_M,
-                                                    description="for a point incident: the warning circle's radius"),
+                                                    description="for a point incident: the "
+                                                                "warning circle's radius"),
                      format: Format = Query("json", description="json, or xlsx for a workbook"),
-                     close_roads: bool = Query(False, description="close the roads inside the area"),
+                     close_roads: bool = Query(False,
+                                               description="close the roads inside the area"),
                      network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
     area = incident_area(request.app.state.engine, incident, radius_m)
     return _answer(_compute(request, area, close_roads, network), format)
