@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ import pandas as pd
 from emgis.layers.load import codes as C
 from emgis.layers.load.census.values import (
     COUNT_MESSAGES,
+    Table,
     code_ints,
     empty_cells,
     fmt_rows,
@@ -29,9 +29,6 @@ from emgis.layers.load.census.values import (
     same_name,
 )
 from emgis.layers.problems import Problems
-
-if TYPE_CHECKING:
-    from emgis.layers.load.census.read import Table
 
 COUNT_FIELDS = ("population", "households", "age_0_14", "age_15_64", "age_65_plus")
 FRAME_COLUMNS = ["code", "level", "name", "year", "population", "households",

@@ -29,6 +29,7 @@ import pandas as pd
 from emgis.layers.load import codes as C
 from emgis.layers.load.census.checks import FRAME_COLUMNS, TOTAL_COLUMNS, Checker
 from emgis.layers.load.census.header import HEADER_SCAN, find_header
+from emgis.layers.load.census.values import Table
 from emgis.layers.problems import Problems
 from emgis.layers.text import UTF8, decode_text
 
@@ -53,15 +54,6 @@ class CensusResult:
     def ok(self) -> bool:
         """True when there is no error (warnings may remain: the user must accept them)."""
         return not self.problems.errors
-
-
-@dataclass
-class Table:
-    cols: dict[str, np.ndarray]  # int64 where the reader parsed plain integers, else str objects
-    labels: dict[str, str]  # field -> the user's column label
-    rows: np.ndarray
-    titles: list[tuple[int, str]]
-    broken: np.ndarray | None = None  # rows already reported by the reader (misaligned cells)
 
 
 def read_census(path: str | Path, *, year: int, code_list: pd.DataFrame | None = None,

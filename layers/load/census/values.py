@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -117,3 +118,15 @@ def same_name(given: str, official: str) -> bool:
 
     a, b = core(given), core(official)
     return bool(a) and bool(b) and (a == b or a.startswith(b) or b.startswith(a))
+
+
+@dataclass
+class Table:
+    """A census table as read: its columns by field, the user's labels, the row numbers the
+    user sees, title lines above the header, and rows the reader already reported."""
+
+    cols: dict[str, np.ndarray]  # int64 where the reader parsed plain integers, else str objects
+    labels: dict[str, str]  # field -> the user's column label
+    rows: np.ndarray
+    titles: list[tuple[int, str]]
+    broken: np.ndarray | None = None  # rows already reported by the reader (misaligned cells)
