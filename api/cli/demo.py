@@ -220,7 +220,7 @@ def _summary(db, console: Console) -> None:
     queries = {
         "villages": "SELECT count(*) FROM admin_units WHERE level = 'village'",
         "population (latest year)": "SELECT coalesce(sum(population), 0) FROM population "
-                                    "WHERE year = (SELECT max(year) FROM population)",
+                                    "WHERE year = :year",
         "shelters (capacity)": "SELECT count(*) || ' (' || coalesce(sum(capacity), 0) || "
                                "' persons)' FROM shelters",
         "depots": "SELECT count(*) FROM depots",
@@ -243,9 +243,12 @@ def _summary(db, console: Console) -> None:
                                                 "FROM risk_areas WHERE unit_kind = 'admin' "
                                                 "GROUP BY 1) s",
     }
+    from emgis.layers.db import latest_census_year
+
     with db.engine.connect() as c:
+        year = {"year": latest_census_year(c)}
         for label, q in queries.items():
-            t.add_row(label, str(c.execute(sa.text(q)).scalar()))
+            t.add_row(label, str(c.execute(sa.text(q), year if ":year" in q else {}).scalar()))
     console.print(t)
 
 
