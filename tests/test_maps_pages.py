@@ -180,6 +180,37 @@ def test_live_map_shows_a_posted_incident_without_reload(server, browser_page, d
     assert errors == [] and external == [], (errors, external)
 
 
+def test_live_map_search_shows_names_as_text(server, browser_page, demo_db):
+    """A shelter named like markup (loaded from a file, or typed over the API) is listed by the
+    search as text: no element is created from it and no script runs (issue: data safety)."""
+    import sqlalchemy as sa
+
+    evil = '<img src=x onerror="window.__xss = 1">搜索XSS'
+    page = browser_page
+    errors, external = watch_offline(page)
+    with demo_db.engine.begin() as c:
+        sid, old = c.execute(sa.text(
+            "SELECT id, name FROM shelters WHERE status = 'open' ORDER BY id LIMIT 1")).one()
+        c.execute(sa.text("UPDATE shelters SET name = :n WHERE id = :i"), {"n": evil, "i": sid})
+    try:
+        page.goto(server + "/maps/live")
+        page.wait_for_function(
+            """n => { var f = false; emgisLive.realtime.shelters._container.eachLayer(
+                l => { if (l.feature.properties.name === n) f = true; }); return f; }""",
+            arg=evil, timeout=int((REFRESH_S * 3 + 20) * 1000))
+        page.click(".leaflet-control-search .search-button")
+        page.evaluate("t => emgisLive.search.searchText(t)", "<img")
+        page.wait_for_selector(".search-tooltip .search-tip", timeout=5000)
+        assert page.inner_text(".search-tooltip .search-tip") == evil
+        assert page.query_selector(".search-tooltip img") is None
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__xss") is None
+        assert errors == [] and external == [], (errors, external)
+    finally:
+        with demo_db.engine.begin() as c:
+            c.execute(sa.text("UPDATE shelters SET name = :n WHERE id = :i"), {"n": old, "i": sid})
+
+
 def test_tile_setting():
     assert base_map(MapSettings(tiles="none")).kind == "none"
     assert base_map(MapSettings(tiles="osm")).url.startswith("https://tile.openstreetmap.org/")

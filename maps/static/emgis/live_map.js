@@ -272,6 +272,13 @@
     }
     L_.search = new L.Control.Search({sourceData: records, propertyName: 'name',
       propertyLoc: 'loc', initial: false, zoom: 15, marker: false,
+      // a name is data typed by a clerk or a commander, never markup: the plugin's own tip
+      // sets innerHTML, so build the tip from text
+      buildTip: function (text) {
+        var li = L.DomUtil.create('li', '');
+        li.textContent = text;
+        return li;
+      },
       textPlaceholder: '搜索名称 Search by name', textErr: '未找到 not found',
       moveToLocation: function (latlng, title, m) {
         m.setView(latlng, Math.max(m.getZoom(), 15));
