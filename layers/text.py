@@ -12,6 +12,8 @@ same way (in notes such as "read census.csv as GBK/GB18030 text") whichever comm
 
 from __future__ import annotations
 
+from typing import Any
+
 UTF8 = "UTF-8"
 UTF8_BOM = "UTF-8 with BOM"
 UTF16 = "UTF-16"
@@ -62,3 +64,26 @@ def decode_text(data: bytes, encoding: str | None = None) -> tuple[str, str]:
 def is_utf8(label: str | None) -> bool:
     """Tell whether a label from :func:`decode_text` (or a codec name) is UTF-8, BOM or not."""
     return label is not None and label.lower().replace("_", "-").startswith(("utf-8", "utf8"))
+
+
+#: What makes a spreadsheet read a text cell as a formula (OWASP "CSV injection"): a leading
+#: =, +, -, @, and the tab or carriage return some applications skip before looking.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: Any) -> Any:
+    """A copy of ``frame`` (a pandas DataFrame) whose text cells cannot run as formulas.
+
+    A text cell that begins with a formula trigger gets a leading apostrophe, as OWASP
+    recommends, so a shelter named ``=HYPERLINK(...)`` is shown, not evaluated, when a bureau
+    opens the workbook or CSV. Numbers, dates and missing values are left alone. For reports
+    people open (workbooks, CSV tables), not for exports meant to be loaded back.
+    """
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    out = frame.copy()
+    for col in out.columns:
+        if is_object_dtype(out[col]) or is_string_dtype(out[col]):
+            out[col] = out[col].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_TRIGGERS) else v)
+    return out

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from emgis.layers import vocab
+from emgis.layers.text import spreadsheet_safe
 from emgis.risk._db import obj
 from emgis.risk.hazard_log import hazard_list
 from emgis.risk.levels import RANK
@@ -76,12 +77,12 @@ def export_lists(engine: Engine, path: str | Path, *, today: dt.date | None = No
     if suffix == ".xlsx":
         with pd.ExcelWriter(path, engine="openpyxl") as xw:
             for name, df in lists.items():
-                df.to_excel(xw, sheet_name=name, index=False)
+                spreadsheet_safe(df).to_excel(xw, sheet_name=name, index=False)
         return [path]
     out = []
     for name, df in lists.items():
         p = path.with_name(f"{path.stem}_{name}.csv")
-        df.to_csv(p, index=False, encoding="utf-8-sig")
+        spreadsheet_safe(df).to_csv(p, index=False, encoding="utf-8-sig")
         out.append(p)
     return out
 

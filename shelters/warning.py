@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from emgis.layers.db import latest_census_year
 from emgis.layers.problems import BadArgument, NotFound
+from emgis.layers.text import spreadsheet_safe
 
 #: the largest warning circle around a point incident (metres)
 MAX_RADIUS_M = 50_000.0
@@ -185,10 +186,10 @@ def workbook(ans: dict[str, Any]) -> bytes:
     ], columns=["项目 item", "值 value"])
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         summary.to_excel(xw, sheet_name="汇总 summary", index=False)
-        pd.DataFrame(ans["villages"], columns=list(VILLAGE_HEADERS)).rename(
-            columns=VILLAGE_HEADERS).to_excel(xw, sheet_name="村庄 villages", index=False)
+        spreadsheet_safe(pd.DataFrame(ans["villages"], columns=list(VILLAGE_HEADERS)).rename(
+            columns=VILLAGE_HEADERS)).to_excel(xw, sheet_name="村庄 villages", index=False)
         rows = [dict(r, inside_area=True) for r in ans["shelters_inside"]] + \
                [dict(r, inside_area=False) for r in ans["shelters_used"]]
-        pd.DataFrame(rows, columns=list(SHELTER_HEADERS)).rename(columns=SHELTER_HEADERS).to_excel(
-            xw, sheet_name="避难场所 shelters", index=False)
+        spreadsheet_safe(pd.DataFrame(rows, columns=list(SHELTER_HEADERS)).rename(
+            columns=SHELTER_HEADERS)).to_excel(xw, sheet_name="避难场所 shelters", index=False)
     return buf.getvalue()

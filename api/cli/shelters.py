@@ -20,6 +20,7 @@ from rich.table import Table
 
 from emgis.api.cli.base import _norms, _report_input_error, _settings, app, console, err
 from emgis.layers.problems import InputError, MissingData
+from emgis.layers.text import spreadsheet_safe
 from emgis.shelters.coverage import KINDS
 from emgis.shelters.service import (
     DEFAULT_CLASS,
@@ -71,13 +72,13 @@ def _write(frame: gpd.GeoDataFrame, path: Path,
         with pd.ExcelWriter(path) as xw:
             plain = pd.DataFrame(frame.drop(columns="geometry"))
             plain["lon"], plain["lat"] = frame.geometry.x, frame.geometry.y
-            plain.to_excel(xw, sheet_name="villages", index=False)
+            spreadsheet_safe(plain).to_excel(xw, sheet_name="villages", index=False)
             for name, sheet in (sheets or {}).items():
-                sheet.to_excel(xw, sheet_name=name[:31], index=False)
+                spreadsheet_safe(sheet).to_excel(xw, sheet_name=name[:31], index=False)
     elif suffix == ".csv":
         plain = pd.DataFrame(frame.drop(columns="geometry"))
         plain["lon"], plain["lat"] = frame.geometry.x, frame.geometry.y
-        plain.to_csv(path, index=False, encoding="utf-8-sig")
+        spreadsheet_safe(plain).to_csv(path, index=False, encoding="utf-8-sig")
     else:
         frame.to_file(path)
     console.print(f"wrote {path}")
@@ -197,9 +198,9 @@ def gaps_cmd(
         sheets["hazard_villages"] = check
     if out:
         with pd.ExcelWriter(out) as xw:
-            villages.to_excel(xw, sheet_name="villages", index=False)
+            spreadsheet_safe(villages).to_excel(xw, sheet_name="villages", index=False)
             for name, sheet in sheets.items():
-                sheet.to_excel(xw, sheet_name=name, index=False)
+                spreadsheet_safe(sheet).to_excel(xw, sheet_name=name, index=False)
         console.print(f"wrote {out}")
     if clusters:
         blobs.to_file(clusters)
