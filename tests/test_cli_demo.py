@@ -88,9 +88,10 @@ def test_demo_loads_the_county_and_leaves_no_server_running(tmp_path):
         LocalCluster(home).destroy()  # the test's own cleanup, after the checks
 
 
-def test_demo_serves_the_map_pages_until_interrupted(tmp_path):
-    """`emgis demo` (serving): prints the URL, the pages answer, Ctrl-C stops server and
-    database."""
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_demo_serves_the_map_pages_until_interrupted(tmp_path, stop):
+    """`emgis demo` (serving): prints the URL, the pages answer; Ctrl-C, or SIGTERM as systemd,
+    `docker stop` and `timeout` send it, stops the server and the database it started."""
     import signal
     import socket
     import time
@@ -136,10 +137,10 @@ def test_demo_serves_the_map_pages_until_interrupted(tmp_path):
         incidents = httpx.get(url + "/collections/incidents/items").json()
         assert {f["properties"]["ext_id"]
                 for f in incidents["features"]} >= {"DEMO-FIRE-1", "DEMO-FLOOD-1"}
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, stop))
         rest, _ = proc.communicate(timeout=120)
         lines.append(rest)
-        assert proc.returncode == 0, "".join(lines)
+        assert proc.returncode == (0 if stop == "SIGINT" else 128 + signal.SIGTERM), "".join(lines)
         status = LocalCluster(home).status()
         assert not status["running"] and _postmasters(status["data_dir"]) == [], "".join(lines)
     finally:

@@ -6,6 +6,7 @@ The HTTP side (`emgis.api.http`) never imports anything from here.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
@@ -25,7 +26,14 @@ from emgis.api.cli.base import app
 __all__ = ["app", "main"]
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (systemd, ``docker stop``, ``timeout``) unwinds like Ctrl-C: the database emgis
+    started is stopped and open transactions roll back, instead of dying with them running."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop)
     try:
         app()
     except KeyboardInterrupt:
