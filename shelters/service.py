@@ -17,6 +17,7 @@ import pandas as pd
 
 from emgis.layers.problems import MissingData
 from emgis.shelters.coverage import KINDS
+from emgis.shelters.siting.matrix import covered as covered_by_sites
 
 # the kinds, their labels and default classes are shelters.coverage.KINDS; these are views of it
 LAYERS = {k.name: k.label for k in KINDS.values()}
@@ -118,18 +119,18 @@ class SitingRun:
 
     @property
     def before(self) -> np.ndarray:
-        return _covered(self.T, self.existing_idx, self.standard_s)
+        return covered_by_sites(self.T, self.existing_idx, self.standard_s)
 
     @property
     def after(self) -> np.ndarray:
-        return _covered(self.T, self.result.chosen, self.standard_s)
+        return covered_by_sites(self.T, self.result.chosen, self.standard_s)
 
     def chosen(self) -> gpd.GeoDataFrame:
         """The new sites with the people each newly brings within the standard."""
         before = self.before
         out = self.sites.iloc[self.result.new].copy()
         out["covers_new_people"] = [
-            float(self.w[_covered(self.T, [j], self.standard_s) & ~before].sum())
+            float(self.w[covered_by_sites(self.T, [j], self.standard_s) & ~before].sum())
             for j in self.result.new]
         return out
 
@@ -202,19 +203,7 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
         res = siting.capacitated_mclp(T, w, std, add, cap, **kw)
     else:
         res = siting.capacitated_p_median(T, w, add, cap, unserved_s=cutoff, **kw)
-    check = siting.check_solution(res, T, w, siting.SitingRules(
-        standard_s=std if model in ("mclp", "lscp", "cmclp") else None,
-        p=None if model == "lscp" else add, existing=existing_idx, allowed=allowed,
-        capacity=cap if model.startswith("c") else None,
-        unserved_s=cutoff if model in ("pmedian", "cpmedian") else None))
+    # every model ran `check_solution` on its answer before returning it (and raised on a
+    # failure); a capacitated model that found no solution at all has nothing to check
+    check = res.check or siting.SolutionCheck(False, [f"no solution ({res.status})"], np.nan)
     return SitingRun(res, check, T, w, std, ex, cand, why, sites, existing_idx)
-
-
-def _covered(T, cols, standard_s: float) -> np.ndarray:
-    """Demand points with one of ``cols`` within ``standard_s`` in the sparse matrix ``T``."""
-    sub = T[:, np.asarray(cols, dtype=np.int64)].tocsr() if len(cols) else None
-    if sub is None:
-        return np.zeros(T.shape[0], dtype=bool)
-    hit = sub.copy()
-    hit.data = (hit.data <= standard_s).astype(np.int8)
-    return np.asarray(hit.sum(axis=1)).ravel() > 0

@@ -27,12 +27,12 @@ from emgis.shelters.service import (
     LAYERS,
     MODELS,
     SitingRequest,
-    _covered,
     compute_coverage,
     coverage_table,
     facilities_of,
     run_siting,
 )
+from emgis.shelters.siting.matrix import covered as covered_by_sites
 
 LayerOpt = Annotated[str, typer.Option("--layer", help=" | ".join(KINDS))]
 
@@ -260,8 +260,8 @@ def site_cmd(
     res, check, T, w, std = sr.result, sr.check, sr.T, sr.w, sr.standard_s
     ex, cand, why, existing_idx = sr.existing, sr.candidates, sr.why, sr.existing_idx
     n_ex = len(ex)
-    before = _covered(T, existing_idx, std)
-    after = _covered(T, res.chosen, std)
+    before = covered_by_sites(T, existing_idx, std)
+    after = covered_by_sites(T, res.chosen, std)
     pop = w.sum()
     t = Table("", "value", title=f"siting: {model} for {LAYERS[layer]}", header_style="bold")
     cls = ("" if KINDS[layer].class_col is None

@@ -50,6 +50,7 @@ def _checked(res: SitingResult, inst: Instance, *, standard_s: float | None = No
         capacity=capacity, unserved_s=unserved_s))
     if not chk.ok:
         raise SolutionCheckError(res, chk)
+    res.check = chk
     return res
 
 

@@ -20,11 +20,11 @@ from emgis.shelters.siting.check import _checked
 from emgis.shelters.siting.highs import Model
 from emgis.shelters.siting.matrix import (
     _cover_entries,
-    _covered,
     _gather,
     _group_rows,
     _prep,
     _undominated_rows,
+    covered,
 )
 from emgis.shelters.siting.result import SitingResult, _finish
 from emgis.shelters.siting.solve import SolveOptions, _run
@@ -76,7 +76,7 @@ def lscp(times: Any, standard_s: float, *, existing: ArrayLike = (),
     res = _finish("lscp", method, solved, chosen_new, inst.existing, None, build_s=build,
                   heuristic_s=heur_s)
     res.n_groups = n_groups
-    cov_all = _covered(inst.times, res.chosen, standard_s)
+    cov_all = covered(inst.times, res.chosen, standard_s)
     res.covered_weight = float(inst.weights[cov_all].sum())
     res.uncovered = np.flatnonzero(~cov_all)
     res.unreachable = np.flatnonzero(~entries.coverable)

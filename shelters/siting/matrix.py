@@ -228,11 +228,11 @@ def _cover_entries(inst: Instance, standard_s: float) -> CoverEntries:
     return CoverEntries(rows[keep], cols[keep], by_existing, coverable)
 
 
-def _covered(times: sparse.csr_array, chosen: np.ndarray, standard_s: float) -> np.ndarray:
+def covered(times: sparse.csr_array, chosen: ArrayLike, standard_s: float) -> np.ndarray:
     """Bool per demand point: some site of ``chosen`` is within ``standard_s``."""
     rows, cols, secs = _entries(times)
     is_open = np.zeros(times.shape[1], dtype=bool)
-    is_open[chosen] = True
+    is_open[np.asarray(chosen, dtype=np.int64)] = True
     cov = np.zeros(times.shape[0], dtype=bool)
     cov[rows[is_open[cols] & (secs <= standard_s)]] = True
     return cov

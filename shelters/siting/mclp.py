@@ -23,10 +23,10 @@ from emgis.shelters.siting.check import _checked
 from emgis.shelters.siting.highs import Model, SolveResult
 from emgis.shelters.siting.matrix import (
     _cover_entries,
-    _covered,
     _group_rows,
     _prep,
     _undominated_columns,
+    covered,
 )
 from emgis.shelters.siting.result import SitingResult, _finish, _gap
 from emgis.shelters.siting.solve import SolveOptions, _coo_rows, _run
@@ -120,7 +120,7 @@ def mclp(times: Any, weights: ArrayLike | None, standard_s: float, p: int, *,
                   heuristic_s=heur_s)
     res.n_groups = groups.n_groups
     res.n_fixed = n_fixed
-    cov_all = _covered(inst.times, res.chosen, standard_s)
+    cov_all = covered(inst.times, res.chosen, standard_s)
     res.covered_weight = float(inst.weights[cov_all].sum())
     res.uncovered = np.flatnonzero(~cov_all)
     res.unreachable = np.flatnonzero(~entries.coverable)

@@ -44,6 +44,8 @@ class SitingResult:
     p: int | None = None
     n_groups: int | None = None
     n_fixed: int | None = None
+    #: what `check_solution` found when the model returned it (None: no solution to check)
+    check: SolutionCheck | None = None
 
     @property
     def optimal(self) -> bool:
