@@ -76,6 +76,23 @@ def _is_disconnect(exc: sa_exc.DBAPIError) -> bool:
         exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError)
 
 
+#: The domain's errors whose message is the whole answer, with their status.
+_PLAIN_ERRORS: dict[type[Exception], int] = {
+    NotStored: 404,            # the incident, network or row asked for does not exist
+    MissingData: 409,          # what the analysis needs is not stored yet
+    RoadNetworkNotFound: 409,  # no road network of that name
+    BadArgument: 400,          # a parameter is malformed or out of range
+}
+
+
+def _plain(status: int):
+    """A handler answering ``status`` with the error's message as ``detail``."""
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(_body(str(exc)), status_code=status)
+
+    return handler
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register every error-to-HTTP mapping of the app (the one place they live)."""
 
@@ -104,21 +121,8 @@ def install_handlers(app: FastAPI) -> None:
                                 status_code=400)
         raise exc
 
-    @app.exception_handler(NotStored)
-    async def _not_stored(request: Request, exc: NotStored) -> JSONResponse:
-        return JSONResponse(_body(str(exc)), status_code=404)
-
-    @app.exception_handler(MissingData)
-    async def _missing(request: Request, exc: MissingData) -> JSONResponse:
-        return JSONResponse(_body(str(exc)), status_code=409)
-
-    @app.exception_handler(BadArgument)
-    async def _bad_argument(request: Request, exc: BadArgument) -> JSONResponse:
-        return JSONResponse(_body(str(exc)), status_code=400)
-
-    @app.exception_handler(RoadNetworkNotFound)
-    async def _no_network(request: Request, exc: RoadNetworkNotFound) -> JSONResponse:
-        return JSONResponse(_body(str(exc)), status_code=409)
+    for error, status in _PLAIN_ERRORS.items():
+        app.add_exception_handler(error, _plain(status))
 
     @app.exception_handler(sa_exc.DisconnectionError)
     async def _disconnected(request: Request, exc: Exception) -> JSONResponse:
