@@ -8,6 +8,7 @@ lists come from ../shared/data/admin, loaded with the same functions `emgis load
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -124,3 +125,37 @@ def test_cli_loads_codes_and_census(changxing, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["load", "census", str(bad), "--year", "2021"])
     assert result.exit_code == 2, result.output
     assert 2021 not in _sums(db.engine)
+
+
+def test_reloading_a_year_with_a_village_fewer_says_what_the_year_holds(changxing, tmp_path,
+                                                                       monkeypatch):
+    """Found by a user: "loaded 277 … total 678,001" while the database kept all 278 rows
+    (680,448), also with --mode replace. The printed total is now the stored one, and replace
+    makes the year hold exactly the file (the deletion is audited)."""
+    from emgis.api.cli import app
+
+    db, villages = changxing
+    monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
+    load_census(db.engine, _table(tmp_path, villages, 2020, 680_448, "full.csv"), year=2020,
+                actor="test")
+    fewer = {k: v[:-1] for k, v in villages.items()}
+    path = _table(tmp_path, fewer, 2020, 678_001, "fewer.csv")
+    result = CliRunner().invoke(app, ["load", "census", str(path), "--year", "2020"])
+    assert result.exit_code == 0, result.output
+    stored = _sums(db.engine)[2020]
+    assert stored[0] == 278
+    out = " ".join(result.output.split())
+    assert f"now holds 278 rows, total population {stored[1]:,}" in out
+    assert "1 stored row(s) of 2020 are not in this file and are kept" in out
+
+    result = CliRunner().invoke(app, ["load", "census", str(path), "--year", "2020",
+                                      "--mode", "replace"])
+    assert result.exit_code == 0, result.output
+    assert _sums(db.engine)[2020] == (277, 678_001)
+    out = " ".join(result.output.split())
+    assert "now holds 277 rows, total population 678,001" in out
+    assert "1 stored row(s) of 2020 were not in this file and are deleted" in out
+    with db.engine.connect() as c:
+        audit = c.execute(sa.text("SELECT detail FROM audit_log WHERE action = 'delete' "
+                                  "AND table_name = 'population'")).scalar_one()
+    assert json.loads(audit)["deleted"] == 1

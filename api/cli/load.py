@@ -50,7 +50,7 @@ def load(
         load_roads_command(file, RoadSource(file, crs=crs, encoding=encoding))
         return
     if layer in ("census", "codes"):
-        _load_census_or_codes(layer, file, year, accept_warnings, encoding, ls.actor)
+        _load_census_or_codes(layer, file, year, accept_warnings, encoding, ls.actor, mode)
         return
     with open_database() as db:
         try:
@@ -70,8 +70,7 @@ def load(
 
 
 def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool,
-                          encoding: str | None,
-                          actor: str) -> None:
+                          encoding: str | None, actor: str, mode: str) -> None:
     from emgis.layers.db import open_database
     from emgis.layers.load.census.write import load_census, load_codes
 
@@ -96,9 +95,11 @@ def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool
                               f"from {file.name}")
             else:
                 res = load_census(db.engine, file, year=year, accept_warnings=accept, actor=actor,
-                                  encoding=encoding, progress=progress)
-                console.print(f"[green]loaded[/] {res.rows} census rows for {res.year} "
-                              f"from {file.name}, total population {res.total:,}")
+                                  encoding=encoding, progress=progress, mode=mode)
+                console.print(f"[green]loaded[/] {res.rows:,} census rows for {res.year} "
+                              f"from {file.name} (file total {res.total:,}); {res.year} now "
+                              f"holds {res.stored_rows:,} rows, total population "
+                              f"{res.stored_total:,}")
         except InputError as exc:
             _report_input_error(exc)
             raise typer.Exit(2) from None

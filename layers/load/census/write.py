@@ -2,7 +2,10 @@
 
 Both writes are one transaction each: COPY into a temp stage, then one INSERT ... ON CONFLICT.
 Population is keyed by (code, year): loading a new year keeps the old ones; loading the same
-year again replaces that year's rows for the codes in the file, and says so.
+year again replaces that year's rows for the codes in the file and says so, and says how many
+stored rows of that year the file does not have (kept; ``mode="replace"`` deletes them, so the
+year then holds exactly the file). Every load reports what the year holds after it, so the
+total printed is the total stored.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ from emgis.layers.problems import Problem
 
 @dataclass
 class CensusLoad:
-    rows: int
+    rows: int               # rows in the file
     year: int
-    total: int
+    total: int              # population of the file's rows
     load_id: int
     warnings: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stored_rows: int = 0    # rows the year holds after the load
+    stored_total: int = 0   # their population
+    kept: int = 0           # stored rows of the year that the file does not have (kept)
+    deleted: int = 0        # stored rows of the year that the file does not have (deleted)
 
 
 @dataclass
@@ -156,13 +163,24 @@ def code_list_for(conn: Connection, year: int) -> pd.DataFrame | None:
     return frame
 
 
+CENSUS_MODES = ("append", "upsert", "replace")
+
+
 def load_census(engine: Engine, path: str | Path, *, year: int, accept_warnings: bool = False,
                 actor: str = "cli", encoding: str | None = None,
-                progress: Progress | None = None) -> CensusLoad:
-    """Check a census table against the stored code list and study county, then store it."""
+                progress: Progress | None = None, mode: str = "upsert") -> CensusLoad:
+    """Check a census table against the stored code list and study county, then store it.
+
+    ``mode`` "append"/"upsert" update the year's rows for the file's codes and keep the others
+    (counted in ``kept``); "replace" makes the year hold exactly the file.
+    """
     from emgis.layers.load.census.read import read_census
+    from emgis.layers.problems import InputError
 
     path = Path(path)
+    if mode not in CENSUS_MODES:
+        raise InputError([Problem("command line", None, "--mode", mode, "is not a load mode",
+                                  f"use one of: {', '.join(CENSUS_MODES)}")], source="emgis load")
     with engine.connect() as c:
         codes = code_list_for(c, year)
         county = c.execute(sa.text("SELECT county_code FROM study_area ORDER BY id DESC "
@@ -180,10 +198,36 @@ def load_census(engine: Engine, path: str | Path, *, year: int, accept_warnings:
     with engine.begin() as conn:
         load_id = _begin_load(conn, "population", path, len(frame), actor, res.problems.warnings)
         frame["load_id"] = load_id
+        deleted = 0
+        if mode == "replace":
+            deleted = conn.execute(sa.text(
+                "DELETE FROM population WHERE year = :y AND NOT (code = ANY(:c))"),
+                {"y": year, "c": frame["code"].astype(str).tolist()}).rowcount
         replaced = _copy(conn, "population", frame, ["code", "year"], partition=("year", year),
                          progress=progress)
         if replaced:
             notes.append(f"{replaced} row(s) of {year} were already stored and are replaced by "
                          "this file")
+        stored_rows, stored_total = conn.execute(sa.text(
+            "SELECT count(*), coalesce(sum(population), 0) FROM population WHERE year = :y"),
+            {"y": year}).one()
+        kept = int(stored_rows) - len(frame)
+        if deleted:
+            notes.append(f"{deleted} stored row(s) of {year} were not in this file and are "
+                         "deleted (--mode replace)")
+            _audit_deleted(conn, actor, load_id, deleted, year)
+        if kept:
+            notes.append(f"{kept} stored row(s) of {year} are not in this file and are kept: "
+                         f"{year} now holds {int(stored_rows):,} rows, total "
+                         f"{int(stored_total):,} (pass --mode replace to make {year} hold exactly "
+                         "this file)")
     return CensusLoad(len(frame), year, int(frame["population"].sum()), load_id,
-                      res.problems.warnings, notes)
+                      res.problems.warnings, notes, int(stored_rows), int(stored_total),
+                      kept, int(deleted))
+
+
+def _audit_deleted(conn: Connection, actor: str, load_id: int, deleted: int, year: int) -> None:
+    conn.execute(sa.text("INSERT INTO audit_log (actor, action, table_name, row_key, detail) "
+                         "VALUES (:a, 'delete', 'population', :k, :d)"),
+                 {"a": actor, "k": str(load_id),
+                  "d": json.dumps({"year": year, "deleted": deleted, "reason": "--mode replace"})})
