@@ -80,7 +80,9 @@ class Assignment:
     """Demand assigned to shelters under capacities.
 
     ``flows``: persons, demand × shelter (CSR). ``demand``: per demand point population,
-    assigned, unserved (= population − assigned), reachable (some shelter within the time
+    assigned, capacity_unknown (persons without a place in a shelter of known capacity but
+    within the limit of one whose capacity is unknown: covered, capacity unknown), unserved
+    (= population − assigned − capacity_unknown), reachable (some shelter within the time
     limit), mean_time_s of the assigned persons. ``shelters``: per shelter capacity,
     capacity_known, load, utilisation, nearest_load (persons whose fastest shelter within
     the limit it is) and overload (nearest_load − capacity when positive: what
@@ -96,6 +98,7 @@ class Assignment:
     unserved: float
     person_seconds: float
     notes: list[str] = field(default_factory=list)
+    capacity_unknown: float = 0.0  # persons covered only by shelters of unknown capacity
 
 
 def _times_csr(times, shape=None) -> sparse.csr_array:
@@ -144,8 +147,11 @@ def _lp(cost, ub, A, rlo, rhi, *, time_limit_s=None):
     return name, x
 
 
+UnknownCapacity = Literal["separate", "zero", "unlimited"]
+
+
 def assign_demand(times, population, capacity, *, max_time_s: Any = None,
-                  unknown_capacity: Literal["zero", "unlimited"] = "zero",
+                  unknown_capacity: UnknownCapacity = "separate",
                   time_limit_s: float | None = None) -> Assignment:
     """Assign demand to shelters by travel time with capacities respected (HiGHS LP).
 
@@ -172,8 +178,10 @@ def assign_demand(times, population, capacity, *, max_time_s: Any = None,
     max_time_s
         Time limit per pair (scalar or per shelter); None: every stored pair.
     unknown_capacity
-        ``"zero"`` (default, pessimistic: a shelter of unknown capacity takes nobody) or
-        ``"unlimited"``.
+        ``"separate"`` (default: a shelter of unknown capacity takes nobody in the LP, and the
+        persons left without a place who are within its limit are ``capacity_unknown`` —
+        neither served nor unserved: unknown is never zero), ``"zero"`` (pessimistic: they
+        are unserved) or ``"unlimited"`` (optimistic: it takes everyone).
     """
     w = np.asarray(population, dtype=float)
     cap = np.asarray(capacity, dtype=float)
@@ -183,7 +191,8 @@ def assign_demand(times, population, capacity, *, max_time_s: Any = None,
         keep = t <= lim[c]
         r, c, t = r[keep], c[keep], t[keep]
     known = np.isfinite(cap)
-    eff = np.where(known, np.maximum(cap, 0.0), 0.0 if unknown_capacity == "zero" else np.inf)
+    eff = np.where(known, np.maximum(cap, 0.0),
+                   np.inf if unknown_capacity == "unlimited" else 0.0)
     n_d, n_s = shp
     # nearest-assignment load (fastest allowed shelter of each demand point)
     nearest = np.full(n_d, -1, dtype=np.int64)
@@ -231,10 +240,16 @@ def assign_demand(times, population, capacity, *, max_time_s: Any = None,
     flows = sparse.csr_array((x, (rr, cc)), shape=shp)
     assigned = np.bincount(rr, weights=x, minlength=n_d)
     assigned = np.minimum(assigned, w)
+    unknown_pop = np.zeros(n_d)
+    if unknown_capacity == "separate" and (~known).any() and r.size:
+        near_unknown = np.zeros(n_d, dtype=bool)
+        near_unknown[r[~known[c]]] = True
+        unknown_pop = np.where(near_unknown, w - assigned, 0.0)
     load = np.bincount(cc, weights=x, minlength=n_s)
     ptime = np.bincount(rr, weights=x * tt, minlength=n_d)
     dem = pd.DataFrame({
-        "population": w, "assigned": assigned, "unserved": w - assigned, "reachable": reach,
+        "population": w, "assigned": assigned, "capacity_unknown": unknown_pop,
+        "unserved": w - assigned - unknown_pop, "reachable": reach,
         "nearest": nearest,
         "mean_time_s": np.divide(ptime, assigned, out=np.full(n_d, np.nan), where=assigned > 0),
     })
@@ -246,18 +261,24 @@ def assign_demand(times, population, capacity, *, max_time_s: Any = None,
     })
     total = float(w.sum())
     served = float(assigned.sum())
+    unknown_total = float(unknown_pop.sum())
+    unserved = total - served - unknown_total
     if (~known).any():
-        notes.append(f"{int((~known).sum())} shelter(s) of unknown capacity counted as "
-                     f"{unknown_capacity}")
-    notes.append(f"served {served:,.0f} of {total:,.0f} persons; unserved {total - served:,.0f} "
-                 f"({int((~reach & (w > 0)).sum())} populated point(s) have no shelter within "
-                 "the limit)")
-    return Assignment(status, flows, dem, she, total, served, total - served,
-                      float((x * tt).sum()), notes)
+        how = {"separate": "given no place; the persons within their reach are counted as "
+                           "'covered, capacity unknown'",
+               "zero": "counted as taking nobody", "unlimited": "counted as unlimited"}
+        notes.append(f"{int((~known).sum())} shelter(s) of unknown capacity "
+                     f"{how[unknown_capacity]}")
+    notes.append(f"served {served:,.0f} of {total:,.0f} persons; "
+                 + (f"covered, capacity unknown {unknown_total:,.0f}; " if unknown_total else "")
+                 + f"unserved {unserved:,.0f} ({int((~reach & (w > 0)).sum())} populated "
+                 "point(s) have no shelter within the limit)")
+    return Assignment(status, flows, dem, she, total, served, unserved,
+                      float((x * tt).sum()), notes, unknown_total)
 
 
 def shelter_assignment(graph, demand, shelters, *, norms=None, share: float = 1.0,
-                       unknown_capacity: Literal["zero", "unlimited"] = "zero",
+                       unknown_capacity: UnknownCapacity = "separate",
                        subtract_occupancy: bool = True, closures: Any = None) -> Assignment:
     """Assign village demand to shelters within each shelter's class service time.
 

@@ -24,19 +24,23 @@ import pandas as pd
 __all__ = ["gap_tables", "hazard_shelter_check", "uncovered_clusters"]
 
 
-def gap_tables(demand, covered, unserved=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def gap_tables(demand, covered, unserved=None,
+               capacity_unknown=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Uncovered and under-served population per village and per township, ranked.
 
     ``uncovered`` = population of points not covered; ``underserved`` = unserved persons
     (from `assign_demand`) beyond the uncovered ones (covered in reach, but no capacity
-    left); ``gap`` = their sum. Township = first 9 digits of the 12-digit code.
+    left); ``gap`` = their sum. ``capacity_unknown`` = covered persons whose only places are
+    in shelters of unknown capacity: not a gap and not served, ranked apart (sort by that
+    column). Township = first 9 digits of the 12-digit code.
 
     Returns
     -------
     (villages, townships)
         Both ranked by gap (then code). Villages: code, name, township, population,
-        uncovered, underserved, gap, gap_share. Townships: township, villages, population,
-        uncovered, underserved, gap, gap_share, villages_with_gap.
+        uncovered, underserved, capacity_unknown, gap, gap_share. Townships: township,
+        villages, population, uncovered, underserved, capacity_unknown, gap, gap_share,
+        villages_with_gap.
     """
     pop = np.asarray(demand["population"], dtype=float)
     cov = np.asarray(covered, dtype=bool)
@@ -45,13 +49,16 @@ def gap_tables(demand, covered, unserved=None) -> tuple[pd.DataFrame, pd.DataFra
         und = np.zeros(pop.size)
     else:
         und = np.clip(np.asarray(unserved, dtype=float) - unc, 0.0, None)
+    unk = (np.zeros(pop.size) if capacity_unknown is None
+           else np.where(cov, np.asarray(capacity_unknown, dtype=float), 0.0))
     code = demand["code"].astype("str").to_numpy(dtype=object)
     v = pd.DataFrame({
         "code": pd.array(code, dtype="str"),
         "name": (demand["name"].astype("str").to_numpy(dtype=object) if "name" in demand.columns
                  else np.full(pop.size, None, dtype=object)),
         "township": pd.array([str(c)[:9] for c in code], dtype="str"),
-        "population": pop, "uncovered": unc, "underserved": und, "gap": unc + und,
+        "population": pop, "uncovered": unc, "underserved": und, "capacity_unknown": unk,
+        "gap": unc + und,
     })
     v["name"] = v["name"].astype("str")
     v["gap_share"] = np.divide(v["gap"], pop, out=np.zeros(pop.size), where=pop > 0)
@@ -59,12 +66,13 @@ def gap_tables(demand, covered, unserved=None) -> tuple[pd.DataFrame, pd.DataFra
     v = v.reset_index(drop=True)
     g = v.assign(villages=1, villages_with_gap=(v["gap"] > 0).astype(int))
     g = g.groupby("township", sort=True)
-    t = g[["villages", "population", "uncovered", "underserved", "gap", "villages_with_gap"]].sum()
+    t = g[["villages", "population", "uncovered", "underserved", "capacity_unknown", "gap",
+           "villages_with_gap"]].sum()
     t = t.reset_index()
     t["gap_share"] = np.divide(t["gap"].to_numpy(), t["population"].to_numpy(),
                                out=np.zeros(len(t)), where=t["population"].to_numpy() > 0)
-    t = t[["township", "villages", "population", "uncovered", "underserved", "gap", "gap_share",
-           "villages_with_gap"]]
+    t = t[["township", "villages", "population", "uncovered", "underserved", "capacity_unknown",
+           "gap", "gap_share", "villages_with_gap"]]
     t = t.sort_values(["gap", "township"], ascending=[False, True], kind="stable")
     t = t.reset_index(drop=True)
     return v, t

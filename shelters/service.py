@@ -69,6 +69,33 @@ def coverage_table(inputs, c: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
     return out
 
 
+@dataclass
+class Gaps:
+    """Who is out of reach or without a place, per village and township (ranked), and the
+    shelter assignment under capacities behind it (shelters only)."""
+
+    villages: pd.DataFrame
+    townships: pd.DataFrame
+    assignment: Any = None  # shelters.capacity.Assignment for shelters, else None
+
+
+def compute_gaps(inputs, c: pd.DataFrame, layer: str, norms) -> Gaps:
+    """The gap tables of ``layer`` (`shelters.gaps.gap_tables`); for shelters, people in reach
+    but without a place under the shelters' capacities are under-served, and those relying on
+    shelters of unknown capacity are counted apart ("capacity unknown"), never as 0 places."""
+    from emgis.shelters.capacity import shelter_assignment
+    from emgis.shelters.gaps import gap_tables
+
+    assignment = None
+    unserved = unknown = None
+    if layer == "shelters":
+        assignment = shelter_assignment(inputs.graph, inputs.demand, inputs.shelters, norms=norms)
+        unserved = assignment.demand["unserved"].to_numpy()
+        unknown = assignment.demand["capacity_unknown"].to_numpy()
+    villages, townships = gap_tables(inputs.demand, c["covered"].to_numpy(), unserved, unknown)
+    return Gaps(villages, townships, assignment)
+
+
 MODELS = ("mclp", "lscp", "pmedian", "cmclp", "cpmedian")
 
 

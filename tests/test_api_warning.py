@@ -143,6 +143,11 @@ def test_coverage_summary_matches_the_census_and_the_gap_list(client, demo_db):
     assert 0 < s["covered_share"] <= 1
     assert sum(t["population"] for t in s["townships"]) == pytest.approx(total)
     assert sum(t["uncovered"] for t in s["townships"]) == pytest.approx(s["uncovered"])
+    # places under capacity, as `emgis coverage` counts them (the same service)
+    cap = s["capacity"]
+    assert cap["sheltered"] + cap["unserved"] + cap["capacity_unknown"] == pytest.approx(total,
+                                                                                        abs=1)
+    assert sum(t["underserved"] for t in s["townships"]) > 0 or cap["unserved"] <= s["uncovered"]
     gaps = client.get("/analyses/gaps?layer=shelters").json()
     assert sum(f["properties"]["population"]
                for f in gaps["features"]) == pytest.approx(s["uncovered"])

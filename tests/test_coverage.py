@@ -316,6 +316,25 @@ def test_assignment_unknown_capacity():
     assert u.served == pytest.approx(120.0)
 
 
+def test_unknown_capacity_is_neither_a_place_nor_a_shortage():
+    """Real shelters come without capacity: their people were 'unserved' (unknown as zero).
+    Now people within reach of a shelter of unknown capacity who get no known place are
+    'capacity_unknown'; only those with no shelter at all in reach are unserved."""
+    times = np.array([[100.0, 300.0], [200.0, 250.0], [np.inf, 400.0]])
+    pop = np.array([50.0, 60.0, 70.0])
+    a = assign_demand(times, pop, [np.nan, 10.0])
+    assert a.served == pytest.approx(10.0)
+    assert a.demand["capacity_unknown"].iloc[2] == 0.0
+    assert a.capacity_unknown == pytest.approx(100.0)   # demand 0 and 1 reach shelter 0
+    assert a.unserved == pytest.approx(70.0)            # demand 2 reaches only the full one
+    assert a.served + a.capacity_unknown + a.unserved == pytest.approx(a.total)
+    none = assign_demand(times, pop, [np.nan, np.nan])
+    assert (none.served, none.capacity_unknown, none.unserved) == (0.0, 180.0, 0.0)
+    assert any("unknown capacity" in n for n in none.notes)
+    z = assign_demand(times, pop, [np.nan, np.nan], unknown_capacity="zero")
+    assert (z.served, z.capacity_unknown, z.unserved) == (0.0, 0.0, 180.0)
+
+
 def test_assignment_on_the_grid_within_the_standard(grid, demand):
     sh = shelters_frame()
     cap = shelter_capacity(sh)

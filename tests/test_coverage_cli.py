@@ -88,3 +88,28 @@ def test_coverage_without_roads_is_a_clear_error(db, monkeypatch, tmp_path):
     assert res.exit_code == 2
     res = CliRunner().invoke(app, ["coverage", "--layer", "hospitals"])
     assert res.exit_code == 2 and "hospitals" in res.output
+
+
+@pytest.mark.bad_input
+def test_shelters_without_capacity_are_capacity_unknown_not_zero(demo_env):
+    """Found with real shelters (no capacity): coverage printed 'sheltered within capacity 0
+    (unserved 87,544)' and gaps 'under-served 100 %' — unknown was treated as zero."""
+    import sqlalchemy as sa
+
+    db, _ = demo_env
+    with db.engine.begin() as c:
+        c.execute(sa.text("UPDATE shelters SET capacity = NULL, effective_area_m2 = NULL"))
+    res = CliRunner().invoke(app, ["coverage", "--layer", "shelters"])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.replace("│", " ").split())  # table cells may wrap
+    assert "sheltered within capacity 0 (unserved" in out
+    assert "covered, capacity unknown" in out and "have no capacity" in out
+    served_line = out[out.index("sheltered within capacity"):]
+    unserved = float(served_line.split("unserved ")[1].split(")")[0].replace(",", ""))
+    covered = float(out.split("within the standard")[1].split()[0].replace(",", ""))
+    total = float(out.split("population")[1].split()[0].replace(",", ""))
+    assert unserved == pytest.approx(total - covered, abs=1)  # only the out-of-reach ones
+    res = CliRunner().invoke(app, ["gaps", "--layer", "shelters"])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.replace("│", " ").split())
+    assert "within reach only of shelters of unknown capacity" in out

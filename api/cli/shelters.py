@@ -28,6 +28,7 @@ from emgis.shelters.service import (
     MODELS,
     SitingRequest,
     compute_coverage,
+    compute_gaps,
     coverage_table,
     facilities_of,
     run_siting,
@@ -96,13 +97,11 @@ def coverage_cmd(
 ) -> None:
     ("Travel time from every village to the nearest facility of LAYER, checked against its "
      "standard.")
-    from emgis.shelters.capacity import shelter_assignment
 
     _check_layer(layer)
     with coverage_inputs(network, year) as (_, norms, inputs):
         c = compute_coverage(inputs, layer, norms)
-        assignment = (shelter_assignment(inputs.graph, inputs.demand, inputs.shelters, norms=norms)
-                      if layer == "shelters" else None)
+        assignment = compute_gaps(inputs, c, layer, norms).assignment
     frame = coverage_table(inputs, c, layer)
     pop = frame["population"].astype(float)
     covered = pop[frame["covered"]].sum()
@@ -118,14 +117,19 @@ def coverage_cmd(
     t.add_row("villages out of reach", f"{int((~frame['covered']).sum()):,}")
     sheets = {}
     if assignment is not None:
-        served = float(assignment.demand["assigned"].sum())
-        unserved = float(assignment.demand["unserved"].sum())
-        over = assignment.shelters[assignment.shelters["overload"] > 0]
-        t.add_row("sheltered within capacity", f"{served:,.0f} (unserved {unserved:,.0f})")
+        a = assignment
+        over = a.shelters[a.shelters["overload"] > 0]
+        unknown_shelters = int((~a.shelters["capacity_known"]).sum())
+        t.add_row("sheltered within capacity", f"{a.served:,.0f} (unserved {a.unserved:,.0f})")
+        if unknown_shelters:
+            t.add_row("covered, capacity unknown",
+                      f"{a.capacity_unknown:,.0f} ({unknown_shelters} of {len(a.shelters)} "
+                      "shelters have no capacity: give capacity or effective_area_m2)")
         t.add_row("shelters nearest-assignment would overload", f"{len(over)}")
-        frame["sheltered"] = np.round(assignment.demand["assigned"].to_numpy(), 0)
-        frame["unserved"] = np.round(assignment.demand["unserved"].to_numpy(), 0)
-        sheets["shelters"] = assignment.shelters
+        frame["sheltered"] = np.round(a.demand["assigned"].to_numpy(), 0)
+        frame["capacity_unknown"] = np.round(a.demand["capacity_unknown"].to_numpy(), 0)
+        frame["unserved"] = np.round(a.demand["unserved"].to_numpy(), 0)
+        sheets["shelters"] = a.shelters
     console.print(t)
     worst = frame[~frame["covered"]].sort_values("population", ascending=False).head(10)
     if len(worst):
@@ -165,8 +169,7 @@ def gaps_cmd(
 ) -> None:
     ("Uncovered and under-served people per village and township, their clusters, and "
      "hazard-zone villages.")
-    from emgis.shelters.capacity import shelter_assignment
-    from emgis.shelters.gaps import gap_tables, hazard_shelter_check, uncovered_clusters
+    from emgis.shelters.gaps import hazard_shelter_check, uncovered_clusters
 
     _check_layer(layer)
     if out is not None and out.suffix.lower() != ".xlsx":
@@ -174,11 +177,8 @@ def gaps_cmd(
         raise typer.Exit(2)
     with coverage_inputs(network, year) as (_, norms, inputs):
         c = compute_coverage(inputs, layer, norms)
-        unserved = None
-        if layer == "shelters":
-            unserved = shelter_assignment(inputs.graph, inputs.demand, inputs.shelters,
-                                          norms=norms).demand["unserved"].to_numpy()
-    villages, townships = gap_tables(inputs.demand, c["covered"].to_numpy(), unserved)
+        g = compute_gaps(inputs, c, layer, norms)
+    villages, townships = g.villages, g.townships
     blobs = uncovered_clusters(inputs.demand, c["covered"].to_numpy(), radius_m=radius_m)
     t = Table("township", "villages with a gap", "population", "uncovered", "under-served", "gap",
               title=f"gaps: {LAYERS[layer]} (ranked)", header_style="bold")
@@ -187,6 +187,14 @@ def gaps_cmd(
                   f"{r['population']:,.0f}", f"{r['uncovered']:,.0f}", f"{r['underserved']:,.0f}",
                   f"{r['gap']:,.0f} ({r['gap_share']:.0%})")
     console.print(t)
+    unknown = villages[villages["capacity_unknown"] > 0].sort_values(
+        ["capacity_unknown", "code"], ascending=[False, True], kind="stable")
+    if len(unknown):
+        console.print(f"{unknown['capacity_unknown'].sum():,.0f} people in {len(unknown):,} "
+                      "village(s) are within reach only of shelters of unknown capacity (not "
+                      "counted as a gap, nor as sheltered); largest: "
+                      + ", ".join(f"{r['name'] or r['code']} {r['capacity_unknown']:,.0f}"
+                                  for _, r in unknown.head(5).iterrows()))
     console.print(f"{len(blobs)} cluster(s) of uncovered people; largest: "
                   + (", ".join(f"{p:,.0f}" for p in blobs["population"].head(5)) or "none"))
     sheets = {"townships": townships}

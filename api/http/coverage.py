@@ -41,6 +41,7 @@ class CoverageResult:
     villages: pd.DataFrame      # gap table per village (ranked)
     townships: pd.DataFrame     # gap table per township (ranked)
     census_year: int | None
+    capacity: dict | None = None  # shelters: persons with a place, without, capacity unknown
 
 
 def data_stamp(engine) -> str:
@@ -65,8 +66,13 @@ def cache_key(request: Request, what: str, layer: str, network: str | None) -> t
 def coverage_result(request: Request, layer: str, network: str | None = None) -> CoverageResult:
     """Compute (or take from the cache) the coverage of ``layer``."""
     from emgis.layers.norms import norms_in_force
-    from emgis.shelters.gaps import gap_tables, uncovered_clusters
-    from emgis.shelters.service import compute_coverage, coverage_table, facilities_of
+    from emgis.shelters.gaps import uncovered_clusters
+    from emgis.shelters.service import (
+        compute_coverage,
+        compute_gaps,
+        coverage_table,
+        facilities_of,
+    )
     from emgis.shelters.store import load_coverage_inputs
 
     engine = request.app.state.engine
@@ -88,11 +94,17 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
     frame = coverage_table(inputs, c, layer).assign(  # the CLI's table, with the times unrounded
         population=d["population"].to_numpy(dtype=float), covered=covered,
         time_s=c["time_s"].to_numpy(dtype=float), standard_s=c["standard_s"].to_numpy(dtype=float))
-    villages, townships = gap_tables(d, covered)
+    g = compute_gaps(inputs, c, layer, norms)
+    villages, townships = g.villages, g.townships
     with engine.connect() as conn:
         year = latest_census_year(conn)
+    a = g.assignment
+    capacity = None if a is None else {
+        "sheltered": round(a.served, 1), "unserved": round(a.unserved, 1),
+        "capacity_unknown": round(a.capacity_unknown, 1),
+        "shelters_of_unknown_capacity": int((~a.shelters["capacity_known"]).sum())}
     res = CoverageResult(layer, frame, fac, uncovered_clusters(d, covered), villages, townships,
-                         year)
+                         year, capacity)
     cache.put(key, res)
     return res
 
@@ -118,6 +130,8 @@ def coverage(request: Request,
         "layer": layer, "census_year": r.census_year, "facilities": len(r.facilities),
         "demand_points": len(f), "population": pop, "covered": cov, "uncovered": pop - cov,
         "covered_share": cov / pop if pop else None,
+        # shelters: places under capacity; people near shelters of unknown capacity are apart
+        "capacity": r.capacity,
         "standard_min": sorted({_num(s / 60) for s in f["standard_s"] if np.isfinite(s)}),
         "time_min": {"median": _num(np.nanmedian(t) / 60) if np.isfinite(t).any() else None,
                      "p90": _num(np.nanpercentile(t, 90) / 60) if np.isfinite(t).any() else None,
