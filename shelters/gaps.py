@@ -24,15 +24,16 @@ import pandas as pd
 __all__ = ["gap_tables", "hazard_shelter_check", "uncovered_clusters"]
 
 
-def gap_tables(demand, covered, unserved=None,
-               capacity_unknown=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def gap_tables(demand, covered, unserved=None, capacity_unknown=None,
+               township_names=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Uncovered and under-served population per village and per township, ranked.
 
     ``uncovered`` = population of points not covered; ``underserved`` = unserved persons
     (from `assign_demand`) beyond the uncovered ones (covered in reach, but no capacity
     left); ``gap`` = their sum. ``capacity_unknown`` = covered persons whose only places are
     in shelters of unknown capacity: not a gap and not served, ranked apart (sort by that
-    column). Township = first 9 digits of the 12-digit code.
+    column). Township = first 9 digits of the 12-digit code; ``township_names`` ({code:
+    name}) names it (``township_name``; None where unknown).
 
     Returns
     -------
@@ -71,8 +72,11 @@ def gap_tables(demand, covered, unserved=None,
     t = t.reset_index()
     t["gap_share"] = np.divide(t["gap"].to_numpy(), t["population"].to_numpy(),
                                out=np.zeros(len(t)), where=t["population"].to_numpy() > 0)
-    t = t[["township", "villages", "population", "uncovered", "underserved", "capacity_unknown",
-           "gap", "gap_share", "villages_with_gap"]]
+    names = township_names or {}
+    t["township_name"] = pd.array([names.get(c) for c in t["township"]], dtype="str")
+    v.insert(3, "township_name", pd.array([names.get(c) for c in v["township"]], dtype="str"))
+    t = t[["township", "township_name", "villages", "population", "uncovered", "underserved",
+           "capacity_unknown", "gap", "gap_share", "villages_with_gap"]]
     t = t.sort_values(["gap", "township"], ascending=[False, True], kind="stable")
     t = t.reset_index(drop=True)
     return v, t

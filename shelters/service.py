@@ -92,7 +92,8 @@ def compute_gaps(inputs, c: pd.DataFrame, layer: str, norms) -> Gaps:
         assignment = shelter_assignment(inputs.graph, inputs.demand, inputs.shelters, norms=norms)
         unserved = assignment.demand["unserved"].to_numpy()
         unknown = assignment.demand["capacity_unknown"].to_numpy()
-    villages, townships = gap_tables(inputs.demand, c["covered"].to_numpy(), unserved, unknown)
+    villages, townships = gap_tables(inputs.demand, c["covered"].to_numpy(), unserved, unknown,
+                                     getattr(inputs, "township_names", None))
     return Gaps(villages, townships, assignment)
 
 

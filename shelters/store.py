@@ -120,6 +120,7 @@ class CoverageInputs:
     hazard_zones: Any
     villages: Any
     notes: list[str] = field(default_factory=list)
+    township_names: dict[str, str] = field(default_factory=dict)  # 9-digit code -> name
 
 
 def load_coverage_inputs(engine, *, network: str = "default", home=None, year: int | None = None,
@@ -135,4 +136,19 @@ def load_coverage_inputs(engine, *, network: str = "default", home=None, year: i
                          read_team_bases(engine, usable_only=usable_only),
                          read_hazard_zones(engine), read_village_polygons(engine))
     out.notes = list(demand.attrs.get("notes", []))
+    out.township_names = read_township_names(engine)
     return out
+
+
+def read_township_names(engine) -> dict[str, str]:
+    """``{9-digit township code: name}`` from the stored units, else the newest code list, so
+    tables name townships as people know them, not by their codes."""
+    import sqlalchemy as sa
+
+    with engine.connect() as c:
+        rows = c.execute(sa.text(
+            "SELECT left(code, 9), name FROM code_list WHERE level = 'township' "
+            "AND vintage = (SELECT max(vintage) FROM code_list) "
+            "UNION ALL SELECT left(code, 9), name FROM admin_units WHERE level = 'township' "
+            "AND name IS NOT NULL AND name <> ''")).all()
+    return {code: name for code, name in rows}  # the units' own names win (last)

@@ -67,6 +67,9 @@ def test_gaps_tables_clusters_and_map(demo_env, tmp_path, served, browser_page):
     v, t = sheets["villages"], sheets["townships"]
     assert v["gap"].sum() == pytest.approx(t["gap"].sum())
     assert list(t["gap"]) == sorted(t["gap"], reverse=True)
+    # townships by name, as people know them (the table printed codes such as 339901001)
+    assert t["township_name"].notna().all() and v["township_name"].notna().all()
+    assert str(t["township_name"].iloc[0]) in res.output
     clusters = gpd.read_file(tmp_path / "clusters.geojson")
     assert clusters["population"].sum() == pytest.approx(v["uncovered"].sum())
     assert "hazard zones" in res.output

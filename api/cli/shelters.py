@@ -183,7 +183,9 @@ def gaps_cmd(
     t = Table("township", "villages with a gap", "population", "uncovered", "under-served", "gap",
               title=f"gaps: {LAYERS[layer]} (ranked)", header_style="bold")
     for _, r in townships.head(15).iterrows():
-        t.add_row(str(r["township"]), f"{int(r['villages_with_gap'])}/{int(r['villages'])}",
+        label = (f"{r['township_name']} ({r['township']})" if pd.notna(r["township_name"])
+                 else str(r["township"]))
+        t.add_row(label, f"{int(r['villages_with_gap'])}/{int(r['villages'])}",
                   f"{r['population']:,.0f}", f"{r['uncovered']:,.0f}", f"{r['underserved']:,.0f}",
                   f"{r['gap']:,.0f} ({r['gap_share']:.0%})")
     console.print(t)
