@@ -297,7 +297,13 @@ def shelter_assignment(graph, demand, shelters, *, norms=None, share: float = 1.
                         cap["available"].to_numpy(), max_time_s=std,
                         unknown_capacity=unknown_capacity)
     out.shelters.insert(0, "id", cap["id"].to_numpy())
-    out.shelters.insert(1, "duration_class", shelters["duration_class"].astype("str").to_numpy())
+    at = 1
+    for col in ("ext_id", "name"):  # people know a shelter by its 编号 and name, not the db id
+        if col in shelters.columns:
+            out.shelters.insert(at, col, shelters[col].astype(object).to_numpy())
+            at += 1
+    out.shelters.insert(at, "duration_class",
+                        shelters["duration_class"].astype("str").to_numpy())
     out.shelters["standard_s"] = std
     if "code" in demand.columns:
         out.demand.insert(0, "code", demand["code"].astype("str").to_numpy())

@@ -157,6 +157,11 @@ class SitingRun:
         """The new sites with the people each newly brings within the standard."""
         before = self.before
         out = self.sites.iloc[self.result.new].copy()
+        if "name" in out.columns:  # unnamed OSM sites and grid cells: say what and which
+            out["name"] = [n if isinstance(n, str) and n.strip() else
+                           f"未命名{k or ''} ({e})" for n, k, e in
+                           zip(out["name"], out.get("kind_zh", [None] * len(out)),
+                               out["ext_id"], strict=True)]
         out["covers_new_people"] = [
             float(self.w[covered_by_sites(self.T, [j], self.standard_s) & ~before].sum())
             for j in self.result.new]

@@ -101,3 +101,28 @@ def test_real_extract_with_its_schools_and_parks_as_candidates():
             cov = shelter_coverage(g, demand, sites.iloc[res.chosen].reset_index(drop=True))
             assert cov.loc[cov["covered"], "population"].sum() == pytest.approx(res.covered_weight,
                                                                                 rel=1e-9)
+
+
+@pytest.mark.postgis
+def test_workbooks_name_things_as_people_know_them(demo_env, tmp_path):
+    """Found with real data: the siting workbook's new-sites sheet was called 'villages', grid
+    and unnamed OSM sites printed 'nan', and the coverage workbook named shelters by database
+    id."""
+    import pandas as pd
+
+    res = CliRunner().invoke(app, ["site", "--model", "mclp", "--add", "3", "--candidates",
+                                   "grid:1500", "--out", str(tmp_path / "new.xlsx"),
+                                   "--time-limit", "30"])
+    assert res.exit_code == 0, res.output
+    sheets = pd.read_excel(tmp_path / "new.xlsx", sheet_name=None)
+    assert list(sheets) == ["new_sites"]
+    names = sheets["new_sites"]["name"]
+    assert names.notna().all() and not names.astype(str).str.contains("nan").any()
+    assert "nan" not in res.output
+    res = CliRunner().invoke(app, ["coverage", "--out", str(tmp_path / "cov.xlsx")])
+    assert res.exit_code == 0, res.output
+    sheets = pd.read_excel(tmp_path / "cov.xlsx", sheet_name=None)
+    assert {"villages", "shelters"} <= set(sheets)
+    assert {"ext_id", "name"} <= set(sheets["shelters"].columns)
+    assert sheets["shelters"]["name"].notna().all()
+    assert "nan" not in res.output

@@ -38,6 +38,12 @@ from emgis.shelters.siting.matrix import covered as covered_by_sites
 LayerOpt = Annotated[str, typer.Option("--layer", help=" | ".join(KINDS))]
 
 
+def _text(v) -> str:
+    """A cell as people read it: '—' for a missing value, never 'nan'/'None'."""
+    return "—" if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA \
+        or str(v).strip() in ("", "nan", "None", "<NA>") else str(v)
+
+
 def _check_layer(layer: str) -> None:
     if layer not in KINDS:
         err.print(f"[red]--layer {layer!r} is not known[/]; use one of: {', '.join(KINDS)}")
@@ -66,14 +72,14 @@ def coverage_inputs(network: str, year: int | None):
         raise typer.Exit(2) from None
 
 
-def _write(frame: gpd.GeoDataFrame, path: Path,
-           sheets: dict[str, pd.DataFrame] | None = None) -> None:
+def _write(frame: gpd.GeoDataFrame, path: Path, sheets: dict[str, pd.DataFrame] | None = None,
+           main_sheet: str = "villages") -> None:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         with pd.ExcelWriter(path) as xw:
             plain = pd.DataFrame(frame.drop(columns="geometry"))
             plain["lon"], plain["lat"] = frame.geometry.x, frame.geometry.y
-            spreadsheet_safe(plain).to_excel(xw, sheet_name="villages", index=False)
+            spreadsheet_safe(plain).to_excel(xw, sheet_name=main_sheet, index=False)
             for name, sheet in (sheets or {}).items():
                 spreadsheet_safe(sheet).to_excel(xw, sheet_name=name[:31], index=False)
     elif suffix == ".csv":
@@ -136,7 +142,8 @@ def coverage_cmd(
         w = Table("code", "village", "population", "nearest", "time", "standard",
                   title="largest villages out of reach")
         for _, r in worst.iterrows():
-            w.add_row(str(r["code"]), str(r["name"]), f"{r['population']:,.0f}", str(r["facility"]),
+            w.add_row(str(r["code"]), _text(r["name"]), f"{r['population']:,.0f}",
+                      _text(r["facility"]),
                       "—" if r["time_min"] is None else f"{r['time_min']:.1f} min",
                       f"{r['standard_min']:.0f} min")
         console.print(w)
@@ -294,12 +301,12 @@ def site_cmd(
     chosen = sr.chosen()
     n = Table("site", "kind", "area m²", "newly covered", title="new sites")
     for _, r in chosen.sort_values("covers_new_people", ascending=False).iterrows():
-        n.add_row(str(r["name"] or r["ext_id"]), str(r["kind_zh"]),
+        n.add_row(str(r["name"]), str(r["kind_zh"]),
                   "—" if pd.isna(r["area_m2"]) else f"{r['area_m2']:,.0f}",
                   f"{r['covers_new_people']:,.0f}")
     console.print(n)
     if out:
-        _write(chosen, out)
+        _write(chosen, out, main_sheet="new_sites")
     if map_:
         from emgis.maps.coverage_map import write_siting_map
 
