@@ -41,8 +41,8 @@ def _norms(engine=None):
     return norms_in_force(engine)
 
 
-def _report_input_error(exc: InputError) -> None:
-    err.print(f"[bold red]{exc.source}[/]: nothing was loaded. "
+def _report_input_error(exc: InputError, outcome: str = "nothing was loaded") -> None:
+    err.print(f"[bold red]{exc.source}[/]: {outcome}. "
               f"Problems found ({len(exc.problems)}):")
     t = Table(show_lines=False, header_style="bold")
     for col in ("", "row", "field", "value", "problem", "how to fix"):

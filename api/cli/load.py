@@ -116,7 +116,7 @@ def export(
     encoding: Annotated[str | None, typer.Option(
         help="Shapefile/CSV text encoding: UTF-8 or GBK")] = None,
 ) -> None:
-    """Write LAYER to FILE (.geojson, .gpkg, .shp, .csv)."""
+    """Write LAYER to FILE (.geojson, .gpkg, .shp, .csv, .xlsx; census and codes: .csv, .xlsx)."""
     from emgis.layers.db import open_database
     from emgis.layers.load.exporters import export_layer
 
@@ -124,7 +124,7 @@ def export(
         try:
             n = export_layer(db.engine, layer, file, crs=crs, encoding=encoding)
         except InputError as exc:
-            _report_input_error(exc)
+            _report_input_error(exc, "nothing was written")
             raise typer.Exit(2) from None
     console.print(f"wrote {n} {layer} to {file}")
 

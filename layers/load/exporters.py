@@ -1,4 +1,9 @@
-"""Write a layer from PostGIS to GeoJSON, GeoPackage, Shapefile or CSV."""
+"""Write a layer from PostGIS to GeoJSON, GeoPackage, Shapefile, CSV or XLSX.
+
+Every layer `emgis load` takes can be written back: the point/polygon layers in any format,
+the census (population by code and year, with names), the code lists and the road network
+(its edges, with class, speed and time) — tables without geometry as CSV or XLSX only.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,41 @@ from sqlalchemy.engine import Engine
 from emgis.geo import crs as gcrs
 from emgis.layers.load.loaders import layer_spec
 from emgis.layers.problems import InputError, Problem
+from emgis.layers.schema import LAYERS
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile",
-           ".csv": "CSV"}
+           ".csv": "CSV", ".xlsx": "XLSX"}
+TABLE_FORMATS = ("CSV", "XLSX")
+
+#: layers that are not in ``layers.schema.LAYERS`` but are loaded with `emgis load` too
+_TABLES = {
+    "census": ("SELECT p.code, coalesce(a.name, (SELECT name FROM code_list l WHERE l.code = "
+               "p.code ORDER BY vintage DESC LIMIT 1)) AS name, p.year, p.population, "
+               "p.households, p.age_0_14, p.age_15_64, p.age_65_plus, p.urban_rural_class "
+               "FROM population p LEFT JOIN admin_units a USING (code) ORDER BY p.year, p.code"),
+    "codes": ("SELECT code, name, level, parent_code, urban_rural_class, vintage FROM code_list "
+              "ORDER BY vintage, code"),
+}
+_ROADS = ("SELECT network, edge_id, u, v, road_class, name, speed_kmh, length_m, time_s, oneway, "
+          "component, geom AS geometry FROM road_edges ORDER BY network, edge_id")
+
+
+def _read_special(engine: Engine, layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
+    with engine.connect() as c:
+        if layer == "roads":
+            return gpd.read_postgis(sa.text(_ROADS), c, geom_col="geometry", crs=4326)
+        return pd.read_sql(sa.text(_TABLES[layer]), c)
 
 
 def read_layer(engine: Engine, layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
     """Return a layer's rows with the loader's column names (EPSG:4326)."""
+    if layer in _TABLES or layer == "roads":
+        return _read_special(engine, layer)
+    if layer not in LAYERS:
+        raise InputError([Problem("command line", None, "LAYER", layer,
+                                  "is not a layer emgis exports",
+                                  f"use one of: {', '.join([*LAYERS, *_TABLES, 'roads'])}")],
+                         source="emgis export")
     spec = layer_spec(layer)
     cols = [f.name for f in spec.fields if f.name not in ("L", "E", "C", "S")]
     extra = {"shelters": ["capacity_source"],
@@ -60,21 +93,24 @@ def export_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | Non
         data = data.set_geometry(gcrs.geoseries_from_wgs84(data.geometry, target))
         if target.kind in ("gcj02", "bd09"):
             data = data.set_crs(None, allow_override=True)
-    if fmt == "CSV":
+    if fmt in TABLE_FORMATS:
         df = pd.DataFrame(data.drop(columns="geometry", errors="ignore"))
         if isinstance(data, gpd.GeoDataFrame) and len(data):
             pts = data.geometry.representative_point()
             df["lon"], df["lat"] = pts.x.round(7), pts.y.round(7)
             if (data.geom_type != "Point").any():
                 df["wkt"] = data.geometry.to_wkt()
-        df.to_csv(path, index=False,
-                  encoding="gb18030" if (encoding or "").lower() in ("gbk", "gb18030")
-                  else "utf-8-sig")
+        if fmt == "XLSX":
+            df.to_excel(path, index=False, sheet_name=layer[:31])
+        else:
+            df.to_csv(path, index=False,
+                      encoding="gb18030" if (encoding or "").lower() in ("gbk", "gb18030")
+                      else "utf-8-sig")
         return len(df)
     if not isinstance(data, gpd.GeoDataFrame):
         raise InputError([Problem("command line", None, "FILE", path.name,
                                   f"{layer} has no geometry",
-                                  "export it as .csv")], source="emgis export")
+                                  "export it as .csv or .xlsx")], source="emgis export")
     if path.exists():
         path.unlink()
     kwargs = {}
