@@ -807,3 +807,17 @@ def test_openapi_fuzz_finds_no_server_errors(client, demo_db):
         # service areas take seconds each
         fuzz(op, 5 if op.path == "/analyses/service-areas" else 30)
     assert not failures, failures[:5]
+
+
+def test_api_and_cli_agree_on_the_default_direction(client, demo_db):
+    """Found by a user: `emgis route --to shelters` measured people going to the shelter, the
+    API the shelter coming to the people (its default was from_facility for every layer)."""
+    lon, lat = _village_point(demo_db.engine, 3)
+    for layer, want in (("shelters", "to_facility"), ("team_bases", "from_facility"),
+                        ("depots", "from_facility")):
+        r = client.get("/analyses/nearest", params={"lon": lon, "lat": lat, "layer": layer})
+        assert r.status_code == 200, r.text
+        assert r.json()["query"]["direction"] == want, layer
+        r = client.get("/analyses/service-areas", params={"layer": layer, "minutes": "5"})
+        assert r.status_code == 200, r.text
+        assert r.json()["query"]["direction"] == want, layer

@@ -34,6 +34,14 @@ router = APIRouter(prefix="/analyses", tags=["analyses"])
 GEOJSON = "application/geo+json"
 Layer = Literal["shelters", "depots", "team_bases"]
 Direction = Literal["from_facility", "to_facility"]
+
+
+def layer_direction(layer: str) -> str:
+    """Which way a layer's resources travel by default — the CLI's rule, one table
+    (`shelters.coverage.KINDS`): people go to shelters; teams and supplies come to the place."""
+    from emgis.shelters.coverage import kind
+
+    return kind(layer).direction
 MAX_BANDS = 8
 MAX_MINUTES = 240.0
 
@@ -332,15 +340,16 @@ async def nearest(request: Request,
             avoid: int | None = Query(None, ge=1, le=2**31 - 1,
                                       description="id of an incident whose area closes the "
                                                   "roads in it"),
-            direction: Direction = Query("from_facility", description="from_facility: the "
-                                         "resource travels to the place; to_facility: from the "
-                                         "place to the resource"),
+            direction: Direction | None = Query(
+                None, description="from_facility: the resource travels to the place; "
+                "to_facility: from the place to the resource; default: the layer's own, as "
+                "`emgis route` (people go to shelters; teams and supplies come from their base)"),
             network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN,
                                         description="road network name")) -> Response:
     """The answer from memory on the event loop when everything it needs is kept (no I/O, about a
     millisecond); otherwise (first request, a change, closed roads: database reads or a search)
     in the thread pool."""
-    q = NearestQuery(lon, lat, layer, k, avoid, direction, network)
+    q = NearestQuery(lon, lat, layer, k, avoid, direction or layer_direction(layer), network)
     try:
         return _nearest(request, q, peek=True)
     except NotKept:
@@ -435,9 +444,10 @@ def service_area(request: Request,
                  avoid: int | None = Query(None, ge=1, le=2**31 - 1,
                                            description="id of an incident whose area closes "
                                                        "the roads in it"),
-                 direction: Direction = Query("to_facility", description="to_facility: people "
-                                              "travel to the resource; from_facility: the "
-                                              "resource travels out"),
+                 direction: Direction | None = Query(
+                     None, description="to_facility: people travel to the resource; "
+                     "from_facility: the resource travels out; default: the layer's own (people "
+                     "go to shelters; teams and supplies come from their base)"),
                  buffer_m: float = Query(100.0, gt=0, le=2000,
                                          description="half-width drawn around reached roads, m"),
                  network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN,
@@ -447,6 +457,7 @@ def service_area(request: Request,
     from emgis.geo.routing import service_areas
 
     bands = parse_minutes(minutes)
+    direction = direction or layer_direction(layer)
     graph, version = _graph(request, network)
     closures, n_closed, _ = _closures(request, graph, version, avoid)
     fac = _near_network(graph, facilities(request.app.state.engine, layer))
