@@ -821,3 +821,24 @@ def test_api_and_cli_agree_on_the_default_direction(client, demo_db):
         r = client.get("/analyses/service-areas", params={"layer": layer, "minutes": "5"})
         assert r.status_code == 200, r.text
         assert r.json()["query"]["direction"] == want, layer
+
+
+def test_incident_fields_are_named_as_in_the_layer(client, demo_db):
+    """Found by a user: files and /collections/incidents say title / incident_type, POST and
+    PATCH wanted name / type. Both names are accepted now; the layer's are documented."""
+    _, auth = _token(demo_db.engine, "commander")
+    geom = {"type": "Point", "coordinates": list(_village_point(demo_db.engine, 5))}
+    r = client.post("/incidents", headers=auth, json={"title": "桥梁受损", "incident_type": "flood",
+                                                      "geometry": geom})
+    assert r.status_code == 201, r.text
+    p = r.json()["properties"]
+    assert (p["title"], p["incident_type"]) == ("桥梁受损", "flood")
+    iid = r.json()["id"]
+    r = client.patch(f"/incidents/{iid}", headers=auth, json={"incident_type": "landslide"})
+    assert r.status_code == 200 and r.json()["properties"]["incident_type"] == "landslide"
+    r = client.patch(f"/incidents/{iid}", headers=auth, json={"type": "fire", "name": "起火"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["properties"]["incident_type"], r.json()["properties"]["title"]) == \
+        ("fire", "起火")
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["IncidentIn"]
+    assert {"title", "incident_type"} <= set(schema["properties"])

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from emgis.api.http.auth import Principal, require
@@ -117,13 +117,22 @@ _INCIDENT_COLS = ("id, ext_id, title, incident_type, level, status, reported_at,
                   "ST_AsGeoJSON(geom) AS geometry")
 
 
+_TITLE = AliasChoices("title", "name")
+_TYPE = AliasChoices("incident_type", "type")
+
+
 class IncidentIn(BaseModel):
-    """A new incident. ``geometry``: a GeoJSON Point, Polygon or MultiPolygon in lon/lat."""
+    """A new incident. ``geometry``: a GeoJSON Point, Polygon or MultiPolygon in lon/lat.
+
+    Field names are those of the incident layer (files, exports, /collections/incidents):
+    ``title`` and ``incident_type``; ``name`` and ``type`` are accepted for them too."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=500, description="title of the incident")
-    type: str = Field(min_length=1, max_length=100,
-                      description="incident type, e.g. flood, fire, landslide")
+    title: str = Field(min_length=1, max_length=500, validation_alias=_TITLE,
+                       description="title of the incident (also accepted as `name`)")
+    incident_type: str = Field(min_length=1, max_length=100, validation_alias=_TYPE,
+                               description="incident type, e.g. flood, fire, landslide (also "
+                                           "accepted as `type`)")
     level: str | None = Field(default=None, max_length=50, description="response level, e.g. IV")
     status: str = Field(default="reported",
                         description=f"one of {', '.join(vocab.INCIDENT_STATUS)}")
@@ -134,8 +143,10 @@ class IncidentIn(BaseModel):
 
 class IncidentPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=500)
-    type: str | None = Field(default=None, min_length=1, max_length=100)
+    title: str | None = Field(default=None, min_length=1, max_length=500,
+                              validation_alias=_TITLE)
+    incident_type: str | None = Field(default=None, min_length=1, max_length=100,
+                                      validation_alias=_TYPE)
     level: str | None = Field(default=None, max_length=50)
     status: str | None = None
     geometry: dict[str, Any] | None = None
@@ -162,7 +173,8 @@ def create_incident(body: IncidentIn, request: Request,
             "INSERT INTO incidents (ext_id, title, incident_type, level, status, geom) VALUES "
             "(:ext, :title, :type, :level, :status, ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326)) "
             f"RETURNING {_INCIDENT_COLS}"),
-            {"ext": body.ext_id, "title": body.name, "type": body.type, "level": body.level,
+            {"ext": body.ext_id, "title": body.title, "type": body.incident_type,
+             "level": body.level,
              "status": status, "g": geom}).one()
     return _geojson(_feature(row), 201)
 
@@ -178,7 +190,8 @@ def update_incident(body: IncidentPatch, request: Request, incident_id: int = Pa
             else _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS))
     p.raise_if_errors()
     sets, params = ["updated_at = now()"], {"id": incident_id}
-    for col, key, value in (("title", "title", body.name), ("incident_type", "type", body.type),
+    for col, key, value in (("title", "title", body.title),
+                            ("incident_type", "type", body.incident_type),
                             ("level", "level", body.level), ("status", "status", status)):
         if value is not None:
             sets.append(f"{col} = :{key}")
