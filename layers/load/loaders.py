@@ -22,6 +22,7 @@ import shapely
 from emgis.geo import crs as gcrs
 from emgis.geo.geometry import polygonal, repair
 from emgis.layers import vocab
+from emgis.layers.load.crs_hints import check_source
 from emgis.layers.load.readers import read_input
 from emgis.layers.norms import Norms, default_norms
 from emgis.layers.problems import InputError, Problem, Problems
@@ -364,7 +365,9 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
         if geoms is None:
             return Prepared(spec, str(path), empty, "", p, notes)
         source = _resolve_crs(raw.crs, crs, p, notes, raw.kind)
-        if source is None:
+        if source is None or not check_source(
+                p, list(df.columns), path.name, crs, source,
+                np.asarray(gpd.GeoSeries(geoms).dropna().bounds)):
             return Prepared(spec, str(path), empty, "", p, notes)
         geoms = _to_wgs84(gpd.GeoSeries(geoms, index=df.index), source, df["_row"], p)
         geoms = _check_geometries(geoms, df["_row"], spec, p, notes)

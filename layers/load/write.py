@@ -62,9 +62,22 @@ def load_layer(engine: Engine, layer: str, path: str | Path, options: LoadOption
         area, metric_epsg = study_area_of(c)
     prep = prepare_layer(layer, path, crs=crs, encoding=encoding, norms=norms, study_area=area,
                          metric_epsg=metric_epsg, margin_km=margin_km)
+    if crs is None and prep.spec.geometry is not None and len(prep.frame):
+        _check_against_roads(engine, prep)
     prep.problems.raise_if_errors(accept_warnings=accept_warnings)
     with engine.begin() as conn:
         return write_prepared(conn, prep, mode=mode, actor=actor)
+
+
+def _check_against_roads(engine: Engine, prep: Prepared) -> None:
+    """GCJ-02/BD-09 points read as WGS84 sit off the stored roads: warn (`crs_hints`)."""
+    from emgis.layers.load.crs_hints import check_against_roads
+
+    pts = prep.frame.geometry.dropna()
+    pts = pts[pts.geom_type == "Point"]
+    if len(pts):
+        with engine.connect() as c:
+            check_against_roads(c, prep.problems, pts.x.to_numpy(), pts.y.to_numpy())
 
 
 def _sha256(path: str) -> str:
