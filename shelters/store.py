@@ -135,10 +135,43 @@ def load_coverage_inputs(engine, *, network: str = "default", home=None, year: i
                          read_depots(engine, usable_only=usable_only), read_depot_stock(engine),
                          read_team_bases(engine, usable_only=usable_only),
                          read_hazard_zones(engine), read_village_polygons(engine))
-    out.notes = list(demand.attrs.get("notes", []))
+    out.notes = list(demand.attrs.get("notes", [])) + snap_notes(graph, demand, norms)
     out.township_names = read_township_names(engine)
     return out
 
+
+def snap_notes(graph, demand, norms=None) -> list[str]:
+    """Say which demand points reach the roads only from far away or only an island: their
+    times rest on an off-road walk or on a piece of road cut off from the rest."""
+    import numpy as np
+
+    from emgis.layers.norms import default_norms
+
+    norms = norms or default_norms()
+    limit = norms.number("demand.snap_warn_m")
+    pop = demand["population"].to_numpy(dtype=float)
+    snap_m = demand["snap_m"].to_numpy(dtype=float)
+    node = demand["node"].to_numpy()
+    notes = []
+    far = np.isfinite(snap_m) & (snap_m > limit)
+    if far.any():
+        worst = np.argsort(-np.where(far, snap_m, -1))[:5]
+        notes.append(
+            f"{int(far.sum())} demand point(s) ({pop[far].sum():,.0f} people) are more than "
+            f"{limit:,.0f} m from the nearest usable road (demand.snap_warn_m); their times "
+            "include an off-road walk — check their places or the road network: "
+            + ", ".join(f"{demand['code'].iloc[i]} {snap_m[i]:,.0f} m" for i in worst if far[i]))
+    comp = np.asarray(graph.component)
+    placed = node >= 0
+    if placed.any() and comp.size:
+        main = np.bincount(comp).argmax()
+        island = placed & (comp[np.where(placed, node, 0)] != main)
+        if island.any():
+            notes.append(
+                f"{int(island.sum())} demand point(s) ({pop[island].sum():,.0f} people) reach "
+                "only a part of the road network cut off from its largest part; facilities on "
+                "the rest cannot reach them (check the road data around them)")
+    return notes
 
 def read_township_names(engine) -> dict[str, str]:
     """``{9-digit township code: name}`` from the stored units, else the newest code list, so

@@ -547,3 +547,20 @@ def test_unplaced_villages_and_no_facilities_are_uncovered(grid, demand):
     with pytest.raises(ValueError, match="no norm"):
         shelter_coverage(grid, demand, shelters_frame().assign(
             duration_class=pd.array(["emergency", "forever", "short"], dtype="str")))
+
+
+def test_far_and_island_demand_points_are_reported():
+    """A demand point far from any road, or reaching only an island of the network, was routed
+    silently; its time rested on a long off-road walk or a road piece cut off from the rest."""
+    from types import SimpleNamespace
+
+    from emgis.shelters.store import snap_notes
+
+    graph = SimpleNamespace(component=np.array([0, 0, 0, 1, 1]))
+    demand = pd.DataFrame({"code": ["A", "B", "C"], "population": [100.0, 200.0, 300.0],
+                           "snap_m": [20.0, 2500.0, 30.0], "node": [0, 1, 4]})
+    notes = snap_notes(graph, demand)
+    assert any("1 demand point(s) (200 people) are more than 1,000 m" in n and "B 2,500 m" in n
+               for n in notes)
+    assert any("1 demand point(s) (300 people) reach only a part" in n for n in notes)
+    assert snap_notes(graph, demand.iloc[:1]) == []
