@@ -229,21 +229,15 @@ def read_way_attributes(gdf: Any, *, class_field: str | None,
     base = np.full(n, np.nan)
     cls_name = np.array([""] * n, dtype=object)
     keep = np.ones(n, dtype=bool)
-    unknown: Counter[str] = Counter()
-    unknown_rows: list[int] = []
+    unknown_rows = np.zeros(0, dtype=np.int64)
     if class_field is not None:
-        for i, raw in enumerate(gdf[class_field].tolist()):
-            text = _text(raw)
-            cls_name[i] = text
-            if text.lower() in SKIPPED_CLASSES:
-                keep[i] = False
-                continue
-            s = class_speed(raw, speeds, cn_speeds)
-            if s is not None:
-                base[i] = s
-            else:
-                unknown[text or "(empty)"] += 1
-                unknown_rows.append(i)
+        codes, uniq = _factorize(gdf[class_field])
+        texts = np.array([_text(u) for u in uniq] + [""], dtype=object)
+        skip = np.array([t.lower() in SKIPPED_CLASSES for t in texts])
+        u_speed = np.array([np.nan if sk else (class_speed(u, speeds, cn_speeds) or np.nan)
+                            for u, sk in zip([*uniq, None], skip, strict=True)])
+        cls_name, base, keep = texts[codes], u_speed[codes], ~skip[codes]
+        unknown_rows = np.flatnonzero(keep & np.isnan(base))
     along, against = base.copy(), base.copy()
     if isinstance(speed_field, str):
         _single_speeds(gdf, speed_field, base, cls_name, p)
@@ -251,34 +245,40 @@ def read_way_attributes(gdf: Any, *, class_field: str | None,
     elif speed_field is not None:
         _pair_speeds(gdf, speed_field, base, along, against, p)
     if oneway_field is not None:
-        col = gdf[oneway_field].tolist()
-        scheme = oneway_scheme(col)
-        bad: Counter[str] = Counter()
-        for i, raw in enumerate(col):
-            o = scheme.code(raw)
-            if o is None or o == -9:
-                bad[_text(raw)] += 1
-            elif o == 1:
-                against[i] = np.nan
-            elif o == -1:
-                along[i] = np.nan
+        codes, uniq = _factorize(gdf[oneway_field])
+        scheme = oneway_scheme(uniq)
+        u_code = np.array([scheme.code(u) for u in uniq] + [0], dtype=float)
+        u_code[np.isnan(u_code) | (u_code == -9)] = np.nan
+        o = u_code[codes]
+        against[o == 1] = np.nan
+        along[o == -1] = np.nan
+        bad = Counter({_text(uniq[c]): int(k) for c, k in
+                       zip(*np.unique(codes[np.isnan(o)], return_counts=True), strict=True)})
         if bad:
             p.error(None, oneway_field, _grouped(bad), "are not one-way values",
                     f"use {scheme.description}")
     # a line whose class is unknown needs a speed of its own
-    still = [i for i in unknown_rows if keep[i] and np.isnan(along[i]) and np.isnan(against[i])]
-    if still:
-        missing = Counter(cls_name[i] or "(empty)" for i in still)
+    still = unknown_rows[np.isnan(along[unknown_rows]) & np.isnan(against[unknown_rows])]
+    if still.size:
+        missing = Counter(cls_name[i] or "(empty)" for i in still.tolist())
         p.error(None, class_field, _grouped(missing),
                 f"{'is not a road class' if len(missing) == 1 else 'are not road classes'} "
                 "with a speed",
                 f"use one of the {_known_list(cn_speeds, speeds)}; or add the speed of a "
                 f"grade as a norm (emgis norms set {CN_SPEED_PREFIX}.<grade> KMH), or give a "
                 "speed column (--speed-field)")
-    for i in range(n):
-        if keep[i] and cls_name[i] == "":
-            cls_name[i] = "road"
+    cls_name = cls_name.copy()
+    cls_name[keep & (cls_name == "")] = "road"
     return WayAttributes(cls_name, along, against, keep)
+
+
+def _factorize(col: Any) -> tuple[NDArray[np.intp], list[Any]]:
+    """Codes of a column's distinct values and the values (missing ones: code len(values))."""
+    import pandas as pd
+
+    codes, uniq = pd.factorize(col)
+    codes = np.where(codes < 0, len(uniq), codes)
+    return codes, list(uniq)
 
 
 def _single_speeds(gdf: Any, field: str, base: NDArray[np.float64],

@@ -190,6 +190,32 @@ def test_direction_and_directional_speeds_together(tmp_path):
     assert arcs[2] == pytest.approx({"ew": 30.0})
 
 
+def test_centroid_connectors_of_a_transport_model_are_left_out():
+    gdf = _parallel({"link_type": ["primary", "centroid_connector", "secondary"]})
+    g = graph_from_lines(gdf, class_field="link_type")
+    assert sorted(_arcs(g)) == [0, 2] and "centroid_connector" not in g.highway_names
+
+
+@pytest.mark.bad_input
+def test_a_line_open_neither_way_is_an_error():
+    gdf = _parallel({"道路等级": ["支路", "支路"], "oneway": ["yes", "no"],
+                     "speed_ab": [0.0, 30.0], "speed_ba": [30.0, 30.0]})
+    with pytest.raises(InputError, match="open neither way") as exc:
+        graph_from_lines(gdf, class_field="道路等级", speed_field=("speed_ab", "speed_ba"),
+                         oneway_field="oneway")
+    assert [p.row for p in exc.value.problems] == [1]
+
+
+@pytest.mark.bad_input
+def test_a_bad_directional_speed_is_an_error():
+    gdf = _parallel({"道路等级": ["支路", "支路"], "speed_ab": ["fast", "30"],
+                     "speed_ba": ["-5", "30"]})
+    with pytest.raises(InputError) as exc:
+        graph_from_lines(gdf, class_field="道路等级", speed_field=("speed_ab", "speed_ba"))
+    assert sorted((p.row, p.field) for p in exc.value.problems) == [
+        (1, "speed_ab"), (1, "speed_ba")]
+
+
 # --- through the command line (PostGIS) ----------------------------------------------------------
 
 @pytest.fixture
