@@ -154,6 +154,16 @@ def test_unknown_oneway_values_are_listed(tmp_path):
         graph_from_lines(gdf, class_field="道路等级", oneway_field="oneway")
 
 
+def test_a_column_named_direction_holding_bearings_is_not_taken_for_one_way(tmp_path):
+    path = tmp_path / "roads.gpkg"
+    _parallel({"道路等级": ["支路"] * 3, "direction": [45.0, 90.0, 270.0]}).to_file(path)
+    g, src, notes = build_line_graph(RoadSource(path), default_norms())
+    assert src.oneway_field is None and any("not one-way codes" in n for n in notes)
+    assert all(set(a) == {"we", "ew"} for a in _arcs(g).values())
+    with pytest.raises(InputError, match="not one-way values"):  # named: its values must read
+        build_line_graph(RoadSource(path, oneway_field="direction"), default_norms())
+
+
 # --- directional speeds --------------------------------------------------------------------------
 
 SPEED_FORMS = {"speed_ab/speed_ba": ("speed_ab", "speed_ba"),

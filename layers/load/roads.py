@@ -175,14 +175,25 @@ def read_line_layer(src: RoadSource) -> tuple[Any, RoadSource, list[str]]:
                 "pass --crs (e.g. 4490, cgcs2000-gk3-39, gcj02 for Amap/Tencent lines, bd09 for "
                 "Baidu)")
         p.raise_if_errors()
+    given = src.oneway_field
     src, more = settle_fields(cols, src, p)
     p.raise_if_errors()
     if src.oneway_field is not None:
+        from dataclasses import replace
+
         from emgis.geo.road_fields import oneway_scheme
 
-        scheme = oneway_scheme(gdf[src.oneway_field].tolist())
-        more.append(f"one-way codes read from column {src.oneway_field!r} as "
-                    f"{scheme.description}")
+        values = gdf[src.oneway_field].dropna().unique().tolist()
+        scheme = oneway_scheme(values)
+        odd = [v for v in values if scheme.code(v) in (None, -9)]
+        if odd and given is None:  # a column named like one that holds something else
+            more.append(f"column {src.oneway_field!r} holds values that are not one-way codes "
+                        f"(e.g. {', '.join(map(repr, odd[:3]))}): roads read as two-way "
+                        "(--oneway-field names the one-way column)")
+            src = replace(src, oneway_field=None)
+        else:
+            more.append(f"one-way codes read from column {src.oneway_field!r} as "
+                        f"{scheme.description} (--oneway-field chooses another)")
     return gdf, src, notes + more
 
 
@@ -280,9 +291,11 @@ def load_roads(engine: Any, src: RoadSource, norms: Any, home: Path) -> RoadLoad
 
     OSM extracts (.osm.pbf, .osm, .osm.gz, .osm.bz2) keep the drivable roads, clipped to the
     study area plus ``src.margin_km`` when one is recorded and ``src.clip``; line layers
-    (.gpkg, .shp, .geojson) need a class or speed field (a column named like highway, fclass or
-    等级 is found without one) and a CRS (``src.crs`` when the file has none, or to override it:
-    gcj02, bd09, EPSG codes). Raises `InputError` on bad input.
+    (.gpkg, .shp, .geojson) need a class or speed column (`settle_fields` finds the class, one-way
+    and per-direction speed columns by their usual names: 道路等级, fclass, link_type, oneway,
+    方向, speed_ab/speed_ba ...) and a CRS (``src.crs`` when the file has none, or to override it:
+    gcj02, bd09, EPSG codes). With a study area recorded, ``coverage`` says how much of it the
+    network covers (`area_coverage`). Raises `InputError` on bad input.
     """
     from emgis.geo.network import graph_from_osm
     from emgis.geo.store import check_network_name, save_network
