@@ -2,7 +2,8 @@
 prints ratios.
 
 Usage: ``python -m bench.run_all [--quick]``. Each benchmark is its own module and can be run alone
-(``python -m bench.routing``, ``python -m bench.census``, ``python -m bench.siting``).
+(``python -m bench.routing``, ``python -m bench.census``, ``python -m bench.siting``,
+``python -m bench.roads_cn``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import time
 
-BENCHES = ["bench.routing", "bench.census", "bench.siting", "bench.api"]
+BENCHES = ["bench.routing", "bench.census", "bench.siting", "bench.api", "bench.roads_cn"]
 
 
 def main(argv: list[str] | None = None) -> int:

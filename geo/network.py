@@ -7,22 +7,22 @@ between them (what osmnx's ``simplify_graph`` gives, without merging across ways
 tags differ). Ways clipped by the extract's border are split at the missing nodes,
 duplicate edges are dropped, and disconnected islands are kept (tiny ones are flagged as
 orphans so points do not snap to them). Speeds come from the norms group
-``road.speed_kmh.*`` by class, or OSM ``maxspeed`` where it parses.
+``road.speed_kmh.*`` by class (``road.speed_kmh.cn.*`` for Chinese grades), OSM ``maxspeed``
+where it parses, or a layer's speed columns (`geo.road_fields` reads a line layer's columns).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 from pyproj import CRS
 
 from emgis.geo.compiled import (
+    EARTH_RADIUS_M,
     CompiledGraph,
     FloatArray,
     Int16Array,
@@ -30,7 +30,8 @@ from emgis.geo.compiled import (
     NetworkReport,
     RoadEdges,
 )
-from emgis.geo.osm import CLASS_ALIASES, read_drivable_ways
+from emgis.geo.osm import read_drivable_ways
+from emgis.geo.road_fields import parse_maxspeed, read_way_attributes, road_speeds
 from emgis.layers.problems import Problems
 
 if TYPE_CHECKING:
@@ -40,60 +41,11 @@ if TYPE_CHECKING:
     from emgis.layers.norms import Norms
 
 __all__ = [
-    "CLASS_NAMES_ZH",
     "graph_from_lines",
     "graph_from_osm",
     "parse_maxspeed",
     "road_speeds",
 ]
-
-# Speed norms that are not road classes.
-_NOT_CLASSES = ("walk", "offroad")
-
-#: Chinese road grades and urban street classes (JTG B01 / CJJ 37 vocabulary) -> OSM classes,
-#: for line layers whose class field is in Chinese.
-CLASS_NAMES_ZH = {
-    "高速公路": "motorway", "高速": "motorway", "城市快速路": "trunk", "快速路": "trunk",
-    "国道": "trunk", "一级公路": "trunk", "省道": "primary", "二级公路": "primary",
-    "主干路": "primary", "主干道": "primary", "县道": "secondary", "三级公路": "secondary",
-    "次干路": "secondary", "次干道": "secondary", "乡道": "tertiary", "四级公路": "tertiary",
-    "支路": "residential", "村道": "unclassified", "专用公路": "service", "等外公路": "track",
-    "机耕路": "track", "渡口": "ferry", "轮渡": "ferry",
-}
-
-_MPH_KMH = 1.609344
-_KNOT_KMH = 1.852
-_SPEED_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?$")
-
-
-def road_speeds(norms: Norms | None = None) -> dict[str, float]:
-    """Return ``{class: km/h}`` from the norms group ``road.speed_kmh`` (road classes only)."""
-    if norms is None:
-        from emgis.layers.norms import default_norms
-
-        norms = default_norms()
-    group = norms.group("road.speed_kmh")
-    return {k: float(v) for k, v in group.items() if k not in _NOT_CLASSES}
-
-
-def parse_maxspeed(value: Any) -> float | None:
-    """Return an OSM ``maxspeed`` value in km/h, or None if it does not parse.
-
-    ``"50"``, ``"50 km/h"``, ``"30 mph"`` and ``"50;70"`` (mean) parse; zone codes such as
-    ``"CN:urban"``, ``"none"`` or ``"walk"`` do not (the class speed applies).
-    """
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return None
-    speeds = []
-    for part in re.split(r"[;|]", str(value)):
-        m = _SPEED_RE.match(part.strip().lower())
-        if not m:
-            return None
-        s = float(m[1]) * {"mph": _MPH_KMH, "knots": _KNOT_KMH}.get(m[2] or "", 1.0)
-        if s <= 0:
-            return None
-        speeds.append(s)
-    return float(np.mean(speeds)) if speeds else None
 
 
 # --- OSM ---------------------------------------------------------------------------------------
@@ -178,15 +130,11 @@ def graph_from_osm(path: str | Path, *, boundary: shapely.Geometry | None = None
 
 # --- line features -----------------------------------------------------------------------------
 
-_ONEWAY_FWD = {"yes", "true", "1", "y", "t", "ft", "f", "forward", "是", "单向"}
-_ONEWAY_BWD = {"-1", "reverse", "tf", "backward"}
-_ONEWAY_NO = {"no", "false", "0", "n", "b", "both", "", "nan", "none", "否", "双向"}
-
-
 def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
-                     speed_field: str | None = None, oneway_field: str | None = None,
-                     norms: Norms | None = None, snap_tolerance_m: float = 0.5,
-                     orphan_max_nodes: int = 10, source: str = "line layer") -> CompiledGraph:
+                     speed_field: str | tuple[str, str] | None = None,
+                     oneway_field: str | None = None, norms: Norms | None = None,
+                     snap_tolerance_m: float = 0.5, orphan_max_nodes: int = 10,
+                     source: str = "line layer") -> CompiledGraph:
     """Build a network from road line features (GeoPackage, Shapefile, ...).
 
     Lines are joined where they share a vertex (endpoint or interior) within
@@ -198,13 +146,16 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
     gdf
         GeoDataFrame of LineString/MultiLineString with a CRS.
     class_field
-        Column with the road class (OSM names such as ``primary`` or ``primary_link``, or
-        Chinese grades in `CLASS_NAMES_ZH`); its speed comes from ``road.speed_kmh.*``.
+        Column with the road class: an OSM class (``primary``, ``primary_link``) or a Chinese
+        grade (主干路, 县道, 三级公路 ... see `geo.road_fields`); its speed is the norm
+        ``road.speed_kmh.<class>`` or ``road.speed_kmh.cn.<grade>``.
     speed_field
-        Column with a speed in km/h; where empty the class speed applies.
+        Column with a speed in km/h (where empty the class speed applies), or a pair of columns
+        (along the line, against it): a line with a speed one way and 0 or none the other is
+        one-way; with different speeds each way it becomes two one-way edges.
     oneway_field
-        Optional column: yes/true/1/FT one-way along the line, -1/reverse/TF against it,
-        no/0/B/empty both ways.
+        Optional column of one-way codes (yes/no/1/0/-1, T/F, FT/TF/B, 双向/正向/逆向, NavInfo
+        0-3 ...: `geo.road_fields.oneway_scheme` settles the coding from the whole column).
     norms
         A `layers.norms.Norms`.
     snap_tolerance_m
@@ -221,14 +172,11 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
     Raises
     ------
     layers.problems.InputError
-        Listing every problem: no class or speed field, unknown fields, unknown classes,
-        bad speeds, bad one-way values, geometries that are not lines, no CRS.
+        Listing every problem: no class or speed field, unknown fields, unknown classes (once,
+        with their counts), bad speeds, bad one-way values, geometries that are not lines, no CRS.
     """
     import geopandas as gpd
     import shapely
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
 
     p = Problems(source)
     if not isinstance(gdf, gpd.GeoDataFrame):
@@ -238,7 +186,8 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
     if class_field is None and speed_field is None:
         p.error(None, None, None, "has no class_field and no speed_field",
                 f"pass class_field= or speed_field= naming one of the columns {cols}")
-    for name, f in (("class_field", class_field), ("speed_field", speed_field),
+    pair = (speed_field,) if isinstance(speed_field, str) else tuple(speed_field or ())
+    for name, f in (("class_field", class_field), *(("speed_field", s) for s in pair),
                     ("oneway_field", oneway_field)):
         if f is not None and f not in gdf.columns:
             p.error(None, f, f, f"({name}) is not a column of the layer",
@@ -250,7 +199,6 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
         p.error(None, None, None, "has no features", "give a layer with road lines")
     p.raise_if_errors()
 
-    speeds = road_speeds(norms)
     geoms = gdf.geometry.to_crs(4326).values
     kinds = shapely.get_type_id(geoms)
     bad = np.flatnonzero(~np.isin(kinds, [1, 5]) | shapely.is_empty(geoms))
@@ -258,55 +206,57 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
         kind = shapely.get_type_id(geoms[i]) if geoms[i] is not None else None
         p.error(int(i) + 1, "geometry", kind, "is not a (Multi)LineString or is empty",
                 "keep only road centre lines in the layer")
-
-    n = len(gdf)
-    way_speed = np.full(n, np.nan)
-    cls_name = np.array([""] * n, dtype=object)
-    if class_field is not None:
-        for i, raw in enumerate(gdf[class_field].tolist()):
-            c = _class_of(raw, speeds)
-            cls_name[i] = "" if raw is None else str(raw).strip()
-            if c is not None:
-                way_speed[i] = speeds[c]
-            elif speed_field is None:
-                p.error(i + 1, class_field, raw, "is not a road class with a speed",
-                        f"use one of {sorted(speeds)} (or *_link, living_street, road, or a "
-                        f"Chinese grade such as 县道), or give a speed_field")
-    if speed_field is not None:
-        for i, raw in enumerate(gdf[speed_field].tolist()):
-            s = _number(raw)
-            if s is not None and s > 0:
-                way_speed[i] = s
-                if not cls_name[i]:
-                    cls_name[i] = "road"
-            elif s is not None or (raw is not None and str(raw).strip() not in ("", "nan", "None")):
-                p.error(i + 1, speed_field, raw, "is not a positive speed in km/h",
-                        "give km/h as a number, or leave it empty to use the class speed")
-            elif np.isnan(way_speed[i]):
-                p.error(i + 1, speed_field, raw, "is empty and the row has no known class",
-                        "give a speed in km/h or a class_field with a known road class")
-    oneway = np.zeros(n, dtype=np.int8)
-    if oneway_field is not None:
-        for i, raw in enumerate(gdf[oneway_field].tolist()):
-            o = _oneway_of(raw)
-            if o is None:
-                p.error(i + 1, oneway_field, raw, "is not a one-way value",
-                        "use yes/1/FT (along the line), -1/TF (against it) or no/0/B (both ways)")
-            else:
-                oneway[i] = o
+    attrs = read_way_attributes(gdf, class_field=class_field, speed_field=speed_field,
+                                oneway_field=oneway_field, norms=norms, p=p)
     p.raise_if_errors()
+    fwd, bwd = np.isfinite(attrs.speed_along), np.isfinite(attrs.speed_against)
+    closed = np.flatnonzero(attrs.keep & ~fwd & ~bwd)
+    for i in closed[:50]:
+        p.error(int(i) + 1, oneway_field or "speed", None,
+                "is open neither way (its one-way code and directional speeds disagree)",
+                "give a speed for the direction the one-way code allows")
+    p.raise_if_errors()
+
+    # one way per direction when the two directions differ, one two-way way otherwise
+    same = fwd & bwd & (attrs.speed_along == attrs.speed_against)
+    rows_f = np.flatnonzero(attrs.keep & fwd)
+    rows_b = np.flatnonzero(attrs.keep & bwd & ~same)
+    way_row = np.concatenate([rows_f, rows_b])
+    way_dir = np.concatenate([np.where(same[rows_f], 0, 1), np.full(rows_b.size, -1)])
+    way_speed = np.concatenate([attrs.speed_along[rows_f], attrs.speed_against[rows_b]])
+    order = np.argsort(way_row, kind="stable")
+    way_row, way_dir, way_speed = way_row[order], way_dir[order], way_speed[order]
+    if way_row.size == 0:
+        p.error(None, class_field, None, "has no road lines left (all are left out)",
+                "give a layer with road lines")
+        p.raise_if_errors()
+    return _compile_lines(geoms[way_row], way_dir.astype(np.int8), way_speed,
+                          attrs.class_name[way_row], snap_tolerance_m=snap_tolerance_m,
+                          orphan_max_nodes=orphan_max_nodes, source=source, n_read=len(gdf))
+
+
+def _compile_lines(geoms: NDArray[np.object_], oneway: NDArray[np.int8], speed: FloatArray,
+                   cls_name: NDArray[np.object_], *, snap_tolerance_m: float,
+                   orphan_max_nodes: int, source: str, n_read: int) -> CompiledGraph:
+    """Node lines that share a vertex (within the tolerance) and compile them."""
+    import shapely
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    from emgis.geo.crs import metric_crs_for
 
     parts, part_of = shapely.get_parts(geoms, return_index=True)
     coords, line_of = shapely.get_coordinates(parts, return_index=True)
     offsets = np.zeros(parts.size + 1, dtype=np.int64)
     np.cumsum(np.bincount(line_of, minlength=parts.size), out=offsets[1:])
     # cluster vertices within the tolerance (in metres) into nodes
-    from pyproj import Transformer
-
-    from emgis.geo.crs import metric_crs_for
-
     crs = metric_crs_for(tuple(shapely.total_bounds(parts)))
-    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(coords[:, 0], coords[:, 1])
+    # local metres (equirectangular about the mean latitude): over a tolerance of a metre its
+    # error is nil, and it skips building a pyproj transformer (~0.5 s)
+    lon0, lat0 = coords.mean(axis=0)
+    x = np.radians(coords[:, 0] - lon0) * EARTH_RADIUS_M * np.cos(np.radians(lat0))
+    y = np.radians(coords[:, 1] - lat0) * EARTH_RADIUS_M
     pairs = cKDTree(np.column_stack([x, y])).query_pairs(snap_tolerance_m, output_type="ndarray")
     m = coords.shape[0]
     adj = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
@@ -315,49 +265,14 @@ def graph_from_lines(gdf: gpd.GeoDataFrame, *, class_field: str | None = None,
 
     names = sorted(set(cls_name.tolist()))
     code = {h: i for i, h in enumerate(names)}
-    report = NetworkReport(ways_read=n, drivable_ways=int(parts.size))
+    report = NetworkReport(ways_read=n_read, drivable_ways=int(parts.size))
     return _compile_ways(
         _Ways(v_lon=coords[first, 0], v_lat=coords[first, 1], v_ids=None,
               refs=refs.astype(np.int64), offsets=offsets, oneway=oneway[part_of],
               highway=np.array([code[h] for h in cls_name[part_of]], dtype=np.int16),
-              highway_names=names, speed_kmh=way_speed[part_of]),
+              highway_names=names, speed_kmh=speed[part_of]),
         report=report, orphan_max_nodes=orphan_max_nodes, source=source, crs=crs,
     )
-
-
-def _class_of(raw: Any, speeds: Mapping[str, float]) -> str | None:
-    if raw is None:
-        return None
-    text = str(raw).strip()
-    text = CLASS_NAMES_ZH.get(text, text.lower())
-    base = text[:-5] if text.endswith("_link") else text
-    base = CLASS_ALIASES.get(base, base)
-    return base if base in speeds else None
-
-
-def _number(raw: Any) -> float | None:
-    if raw is None:
-        return None
-    if isinstance(raw, int | float | np.number):
-        return float(raw) if np.isfinite(raw) else None
-    return parse_maxspeed(raw)
-
-
-def _oneway_of(raw: Any) -> int | None:
-    if raw is None or isinstance(raw, bool | np.bool_):
-        return int(bool(raw))
-    if isinstance(raw, float) and np.isnan(raw):
-        return 0
-    text = str(raw).strip().lower()
-    if isinstance(raw, int | float | np.number):
-        text = {1: "1", 0: "0", -1: "-1"}.get(int(raw), text) if float(raw).is_integer() else text
-    if text in _ONEWAY_FWD:
-        return 1
-    if text in _ONEWAY_BWD:
-        return -1
-    if text in _ONEWAY_NO:
-        return 0
-    return None
 
 
 # --- the shared core ---------------------------------------------------------------------------
@@ -429,7 +344,7 @@ def _compile_ways(ways: _Ways, *, report: NetworkReport, orphan_max_nodes: int, 
     loop = u_vert == v_vert
     report.self_loops_dropped = int(loop.sum())
     a, b, u_vert, v_vert, e_way = a[~loop], b[~loop], u_vert[~loop], v_vert[~loop], e_way[~loop]
-    dup = _duplicate_edges(a, b, u_vert, v_vert, r_refs)
+    dup = _duplicate_edges(a, b, u_vert, v_vert, r_refs, one[e_way])
     report.duplicates_dropped = int(dup.sum())
     a, b, u_vert, v_vert, e_way = a[~dup], b[~dup], u_vert[~dup], v_vert[~dup], e_way[~dup]
 
@@ -451,8 +366,10 @@ def _compile_ways(ways: _Ways, *, report: NetworkReport, orphan_max_nodes: int, 
 
 
 def _duplicate_edges(a: Int64Array, b: Int64Array, u_vert: Int64Array, v_vert: Int64Array,
-                     r_refs: Int64Array) -> NDArray[np.bool_]:
-    """Flag edges whose vertex sequence repeats an earlier edge's (either direction)."""
+                     r_refs: Int64Array, one: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Flag edges whose vertex sequence repeats an earlier edge's: either direction for two-way
+    edges; one-way edges only in the same direction (a road split into one edge per direction
+    keeps both)."""
     lo, hi = np.minimum(u_vert, v_vert), np.maximum(u_vert, v_vert)
     key = lo.astype(np.int64) * (int(max(hi.max(), 1)) + 1) + hi
     _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
@@ -460,7 +377,7 @@ def _duplicate_edges(a: Int64Array, b: Int64Array, u_vert: Int64Array, v_vert: I
     seen: set[bytes] = set()
     for i in np.flatnonzero(cnt[inv] > 1):
         seq = r_refs[a[i]: b[i] + 1]
-        k = min(seq.tobytes(), seq[::-1].tobytes())
+        k = (seq.tobytes() + b"1") if one[i] else (min(seq.tobytes(), seq[::-1].tobytes()) + b"0")
         if k in seen:
             dup[i] = True
         else:

@@ -286,6 +286,7 @@ def test_line_layer_without_class_or_speed_field():
         graph_from_lines(gdf, class_field="grade")
 
 
+@pytest.mark.bad_input
 def test_line_layer_reports_every_bad_row():
     gdf = _lines()
     gdf.loc[2, "kind"] = "footpath"
@@ -293,8 +294,11 @@ def test_line_layer_reports_every_bad_row():
     gdf["oneway"] = ["yes"] * 7 + ["maybe"]
     with pytest.raises(InputError) as exc:
         graph_from_lines(gdf, class_field="kind", oneway_field="oneway")
-    rows = sorted((p.row, p.field) for p in exc.value.problems)
-    assert rows == [(3, "kind"), (6, "kind"), (8, "oneway")]
+    # unknown classes and one-way values: one problem per column, each value with its count
+    got = {p.field: p.value for p in exc.value.problems}
+    assert set(got) == {"kind", "oneway"}
+    assert "'footpath' (1 line)" in got["kind"] and "'freeway' (1 line)" in got["kind"]
+    assert got["oneway"] == "'maybe' (1 line)"
 
 
 def test_line_layer_chinese_classes_and_speed_field():
@@ -302,8 +306,9 @@ def test_line_layer_chinese_classes_and_speed_field():
     gdf["kind"] = ["县道", "乡道"] * 4
     gdf["v"] = [np.nan] * 7 + [20.0]
     g = graph_from_lines(gdf, class_field="kind", speed_field="v")
-    speeds = road_speeds()
-    assert set(np.round(g.edge_speed_kmh)) == {speeds["secondary"], speeds["tertiary"], 20}
+    norms = default_norms()
+    assert set(np.round(g.edge_speed_kmh)) == {norms.number("road.speed_kmh.cn.县道"),
+                                               norms.number("road.speed_kmh.cn.乡道"), 20}
 
 
 # --- synthetic --------------------------------------------------------------------------------

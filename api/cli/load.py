@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import typer
 from rich.table import Table
 
+from emgis.api.cli import roads as road_cli
 from emgis.api.cli.base import (
     _norms,
     _report_input_error,
@@ -36,18 +37,23 @@ def load(
         "--accept-warnings", help="load despite warnings")] = False,
     year: Annotated[int | None, typer.Option(
         help="census year (census) or code-list vintage (codes)")] = None,
+    name: Annotated[str, typer.Option(help=road_cli.NAME_HELP)] = "default",
+    class_field: Annotated[str | None, typer.Option(help=road_cli.CLASS_HELP)] = None,
+    speed_field: Annotated[str | None, typer.Option(help=road_cli.SPEED_HELP)] = None,
+    oneway_field: Annotated[str | None, typer.Option(help=road_cli.ONEWAY_HELP)] = None,
+    clip: Annotated[bool, typer.Option("--clip/--no-clip", help=road_cli.CLIP_HELP)] = True,
 ) -> None:
     """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing."""
     from emgis.layers.db import open_database
     from emgis.layers.load.write import LoadOptions, load_layer
 
     _, ls = _settings()
-    # OSM extracts or line layers; `emgis load-roads` has the road-only options
+    # OSM extracts or line layers: the same command as `emgis load-roads`
     if layer == "roads":
-        from emgis.api.cli.roads import load_roads_command
         from emgis.layers.load.roads import RoadSource
 
-        load_roads_command(file, RoadSource(file, crs=crs, encoding=encoding))
+        road_cli.load_roads_command(file, RoadSource(file, name, class_field, speed_field,
+                                                     oneway_field, clip, crs, encoding))
         return
     if layer in ("census", "codes"):
         _load_census_or_codes(layer, file, year, accept_warnings, encoding, ls.actor, mode)

@@ -63,15 +63,38 @@ def load_roads_command(file: Path, src: RoadSource | None = None) -> None:
     for label, v in rows:
         t.add_row(label, f"{v:,}")
     console.print(t)
-    if r.nodes and r.largest_component_nodes < 0.9 * r.nodes:
+    cov = res.coverage
+    warnings = cov.warnings() if cov is not None else []
+    if cov is not None:
+        console.print(f"  covers {cov.share:.0%} of the study area's {cov.cell_m / 1000:g} km "
+                      f"cells (their centre within {cov.reach_m / 1000:g} km of a road): "
+                      f"{cov.cells_near_road:,} of {cov.cells:,}; {cov.road_km:,.0f} km of road "
+                      f"in the {cov.area_km2:,.0f} km² study area, "
+                      f"{cov.km_per_km2:.2f} km of road per km²")
+    for w in warnings:
+        console.print(f"  [yellow]warning[/]: {w}")
+    if r.nodes and r.largest_component_nodes < 0.9 * r.nodes and not any(
+            "connected part" in w for w in warnings):
         console.print(f"  [yellow]note[/]: the largest connected part holds only "
                       f"{r.largest_component_nodes / r.nodes:.0%} of the nodes; places on other "
-                      "parts "
-                      "cannot reach facilities on it (check the extract covers the whole county)")
+                      "parts cannot reach facilities on it (check the file covers the whole "
+                      "county and its lines meet at junctions)")
     for n in res.notes:
         console.print(f"  note: {n}")
     console.print(f"  graph saved to {res.path}; edges in table road_edges "
                   f"(network = '{src.name}')")
+
+
+# The road options of `emgis load roads` (api/cli/load.py) and `emgis load-roads`: one set.
+NAME_HELP = "roads: network name (routing uses 'default' unless told)"
+CLASS_HELP = ("roads, line layers: column with the road class (primary, 主干路, 县道 ...); "
+              "found by name when not given (道路等级, 等级, fclass, link_type ...)")
+SPEED_HELP = ("roads, line layers: column with the speed in km/h, or two columns A,B with the "
+              "speed along and against the line (found by name: speed_ab,speed_ba, "
+              "FT_speed,TF_speed)")
+ONEWAY_HELP = ("roads, line layers: column with one-way codes (oneway yes/no/1/0/-1/T/F, "
+               "FT/TF/B, 方向 双向/正向/逆向, direction 1/0/-1 or NavInfo 0-3; found by name)")
+CLIP_HELP = "roads, OSM: keep only roads within the study area plus 5 km"
 
 
 @app.command("load-roads")
@@ -79,27 +102,21 @@ def load_roads(
     file: Annotated[Path, typer.Argument(
         help="OSM extract (.osm.pbf/.osm/.osm.gz/.osm.bz2) or road lines "
              "(.gpkg/.shp/.geojson)")],
-    name: Annotated[str, typer.Option(
-        help="network name (routing uses 'default' unless told)")] = "default",
-    class_field: Annotated[str | None, typer.Option(
-        help="line layers: column with the road class (primary, 县道 ...)")] = None,
-    speed_field: Annotated[str | None, typer.Option(
-        help="line layers: column with the speed in km/h")] = None,
-    oneway_field: Annotated[str | None, typer.Option(
-        help="line layers: column with yes/-1/no one-way values")] = None,
-    clip: Annotated[bool, typer.Option(
-        "--clip/--no-clip", help="OSM: keep only roads within the study area plus 5 km")] = True,
+    name: Annotated[str, typer.Option(help=NAME_HELP)] = "default",
+    class_field: Annotated[str | None, typer.Option(help=CLASS_HELP)] = None,
+    speed_field: Annotated[str | None, typer.Option(help=SPEED_HELP)] = None,
+    oneway_field: Annotated[str | None, typer.Option(help=ONEWAY_HELP)] = None,
+    clip: Annotated[bool, typer.Option("--clip/--no-clip", help=CLIP_HELP)] = True,
     crs: Annotated[str | None, typer.Option(
         help="line layers: CRS of the coordinates "
              "(4490, cgcs2000-gk3-39, gcj02, bd09 ...)")] = None,
     encoding: Annotated[str | None, typer.Option(
         help="line layers: text encoding (utf-8, gbk)")] = None,
 ) -> None:
-    """Build the road network from FILE and store it for routing (same as `emgis load roads
-    FILE`)."""
+    """Build the road network from FILE and store it for routing (the same command as
+    `emgis load roads FILE`, with the same options)."""
     load_roads_command(file, RoadSource(file, name, class_field, speed_field, oneway_field, clip,
-                                        crs,
-                                        encoding))
+                                        crs, encoding))
 
 
 # --- shared by route and isochrones ---------------------------------------------------------------
