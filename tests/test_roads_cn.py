@@ -340,3 +340,23 @@ def test_real_county_loads_with_speeds_from_its_grades(env, county, code):
     assert cover and int(cover[1]) >= 50, out
     print(f"{county} {code}: {m[1]} nodes, {m[2]} edges, {m[3]} components, "
           f"{cover[1]} % of 1 km cells within 1 km of a road")
+
+
+@pytest.mark.postgis
+@pytest.mark.bad_input
+def test_degrees_under_a_projected_label_are_caught(env, tmp_path):
+    """The source geodatabases of ../shared/data/roads_cn declared UTM zone 49N and held
+    degrees: read as metres they would land off the coast of Africa."""
+    path = tmp_path / "utm_label.gpkg"
+    _parallel({"道路等级": ["主干路", "支路"]}).set_crs(32649, allow_override=True).to_file(path)
+    res = run("load", "roads", path)
+    assert res.exit_code == 2, res.output
+    out = _flat(res)
+    assert "degrees" in out and "--crs 4326" in out
+    res = run("load", "roads", path, "--crs", "4326")
+    assert res.exit_code == 0, res.output
+    gcj = tmp_path / "roads_gcj02.gpkg"
+    _parallel({"道路等级": ["主干路", "支路"]}).to_file(gcj)
+    res = run("load", "roads", gcj)
+    assert res.exit_code == 0, res.output
+    assert "GCJ-02" in _flat(res) and "--crs gcj02" in _flat(res)

@@ -175,6 +175,8 @@ def read_line_layer(src: RoadSource) -> tuple[Any, RoadSource, list[str]]:
                 "pass --crs (e.g. 4490, cgcs2000-gk3-39, gcj02 for Amap/Tencent lines, bd09 for "
                 "Baidu)")
         p.raise_if_errors()
+    else:
+        notes.extend(_check_declared_crs(gdf, path.name, p))
     given = src.oneway_field
     src, more = settle_fields(cols, src, p)
     p.raise_if_errors()
@@ -260,6 +262,22 @@ def build_line_graph(src: RoadSource, norms: Any) -> tuple[Any, RoadSource, list
                              speed_field=speed_columns(src.speed_field),
                              oneway_field=src.oneway_field, norms=norms, source=src.file.name)
     return graph, src, notes
+
+
+def _check_declared_crs(gdf: Any, file_name: str, p: Problems) -> list[str]:
+    """Degrees under a projected label (a real county road file declared UTM 49N and held
+    degrees) are an error; names saying GCJ-02/BD-09 come back as notes (`crs_hints`)."""
+    import numpy as np
+
+    from emgis.geo import crs as gcrs
+    from emgis.layers.load.crs_hints import check_source
+
+    spec = gcrs.parse_crs(gdf.crs)
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    seen = len(p.warnings)
+    check_source(p, cols, file_name, None, spec, np.asarray(gdf.geometry.dropna().bounds))
+    p.raise_if_errors()
+    return [f"warning: {w.value} {w.message}; {w.fix}" for w in p.warnings[seen:]]
 
 
 def study_boundary(engine: Any, margin_km: float) -> tuple[Any, Any]:
