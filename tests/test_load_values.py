@@ -414,6 +414,25 @@ def test_copy_special_text_round_trips_exactly(db, tmp_path):
             assert name == text, (i, text, name)
 
 
+def test_copy_special_text_round_trips_exactly_from_csv(db, tmp_path):
+    import csv
+    import io
+
+    texts = [t for t in SPECIAL_TEXT if t.strip()]
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["id", "name", "duration_class", "status", "capacity", "address", "lon", "lat"])
+    for i, text in enumerate(texts):
+        w.writerow([f"S{i}", text, "紧急", "开放", 1, text, 119.85, 31.0])
+    path = tmp_path / "special.csv"
+    path.write_bytes(buf.getvalue().encode("utf-8"))
+    load_layer(db.engine, "shelters", path)
+    with db.engine.connect() as c:
+        got = {r[0]: (r[1], r[2]) for r in c.execute(
+            sa.text("SELECT ext_id, name, address FROM shelters"))}
+    assert got == {f"S{i}": (text, text) for i, text in enumerate(texts)}
+
+
 @pytest.mark.bad_input
 @pytest.mark.parametrize("specialities", [
     "搜救;{绳索}", 'say "hi";水域', "back\\slash;登山", "a,b{c}", "{}", 'x"};{"y', "NULL",
