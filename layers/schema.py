@@ -51,12 +51,20 @@ class Field:
     default: str | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False  # True: the value must be above ``minimum`` (an area > 0)
-    db_type: str | None = None  # numeric fields: the column's type (int4 for int, float8 for float)
+    # the column's type where it limits values: int4 (default for int), float8 (default for
+    # float), int8, numeric(p,s), jsonb; varchar(n) for text
+    db_type: str | None = None
     verbatim: bool = False  # free text kept exactly as given (leading/trailing spaces included)
 
     @property
     def column_type(self) -> str:
         return self.db_type or {"int": "int4", "float": "float8"}.get(self.kind, "text")
+
+    @property
+    def max_length(self) -> int | None:
+        """Characters a text field's column holds (varchar(n)); None for unbounded text."""
+        m = re.fullmatch(r"varchar\((\d+)\)", self.db_type or "")
+        return int(m[1]) if m else None
 
     @property
     def range(self) -> tuple[float | None, float | None]:
@@ -109,7 +117,8 @@ _layer(LayerSpec("admin_units", "admin_units", "行政区划", "any", (
     NAME,
     Field("level", "enum", True, ("级别", "层级", "类型"), vocab.ADMIN_LEVEL),
     Field("parent_code", "code", False, ("上级代码", "上级区划代码", "parent", "父级代码")),
-    Field("urban_rural_class", "text", False, ("城乡分类代码", "城乡分类", "urban_rural")),
+    Field("urban_rural_class", "text", False, ("城乡分类代码", "城乡分类", "urban_rural"),
+          db_type="varchar(3)", help="the 3-digit urban-rural class code (城乡分类代码), e.g. 111"),
 ), key="code"))
 
 _layer(LayerSpec("shelters", "shelters", "应急避难场所", "point", (

@@ -200,6 +200,28 @@ def test_every_numeric_field_has_a_range_within_its_column():
                 }[f.column_type], f"{spec.name}.{f.name}: {col.type} is not {f.column_type}"
 
 
+def test_every_text_field_fits_its_column():
+    import emgis.layers.models as models
+
+    tables = {m.__tablename__: m.__table__ for m in models.Base.__subclasses__()
+              if hasattr(m, "__tablename__")}
+    for spec in LAYERS.values():
+        for f in spec.fields:
+            col = tables[spec.table].columns.get(f.name)
+            if f.kind != "text" or col is None:
+                continue
+            length = getattr(col.type, "length", None)
+            assert f.max_length == length, f"{spec.name}.{f.name}: column {col.type}"
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("value", ["城镇中心区", "1111"], ids=["urban-rural-words", "four-digits"])
+def test_text_longer_than_its_column_is_refused(db, tmp_path, value):
+    path = _csv(tmp_path, ["code,name,level,urban_rural_class,lon,lat",
+                           f"339901001001,村,村级,{value},119.85,31.0"])
+    _rejected(db, "admin_units", path, "urban_rural_class", "at most 3 characters")
+
+
 def test_column_ranges():
     from emgis.layers.schema import column_range
 
@@ -264,6 +286,12 @@ def test_too_large_number_never_reaches_postgresql(db, tmp_path):
 def test_zero_effective_area_is_refused_before_the_database(db, tmp_path):
     path = _csv(tmp_path, [SHELTER_HEADER, SHELTER_ROW.replace(",100,,", ",,0,")])
     _rejected(db, "shelters", path, "effective_area_m2", "outside")
+
+
+@pytest.mark.bad_input
+def test_capacity_derived_from_a_huge_area_never_overflows_the_column(db, tmp_path):
+    path = _csv(tmp_path, [SHELTER_HEADER, SHELTER_ROW.replace(",100,,", ",,1e12,")])
+    _rejected(db, "shelters", path, "effective_area_m2", "capacity", "0–2147483647")
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from emgis.layers.load.values import LIST_SPLIT, objects
+from emgis.layers.load.values import LIST_SPLIT, describe_range, fmt_number, objects
 from emgis.layers.norms import Norms
 from emgis.layers.problems import Problems
-from emgis.layers.schema import LayerSpec
+from emgis.layers.schema import LAYERS, LayerSpec
 
 #: an equal-area projection for China (Albers, standard parallels 25° and 47° N)
 CHINA_ALBERS = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +ellps=WGS84 +units=m +no_defs"
@@ -106,6 +106,8 @@ def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
         notes.append("the file gives neither capacity nor effective area: capacities recorded as "
                      "unknown")
     caps, sources = [], []
+    cap_field = LAYERS["shelters"].field("capacity")
+    cap_lo, cap_hi = cap_field.range
     for row, cap, area, dur in zip(gdf["_row"], gdf["capacity"], gdf["effective_area_m2"],
                                    gdf["duration_class"], strict=True):
         if cap is not None and not pd.isna(cap):
@@ -113,7 +115,14 @@ def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
             sources.append("given")
         elif area is not None and not pd.isna(area) and dur is not None:
             per = norms.number(f"shelter.m2_per_person.{dur}")
-            caps.append(int(area // per))
+            cap = int(area // per)
+            if not cap_lo <= cap <= cap_hi:
+                p.error(int(row), "effective_area_m2", fmt_number(area),
+                        f"gives a capacity of {cap:,} at {per:g} m² per person, outside the "
+                        f"range {describe_range(cap_field)} of capacity",
+                        "check the area's unit (m², not cm² or mm²), or give the capacity")
+                cap = None
+            caps.append(cap)
             sources.append("area")
             derived += 1
         else:

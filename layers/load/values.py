@@ -206,6 +206,11 @@ def convert(f: Field, raw: object, row: int, p: Problems):
                 "remove the character (a broken export or encoding leaves it); save the file "
                 "again as UTF-8")
         return None
+    if f.max_length is not None and len(text) > f.max_length:
+        p.error(row, f.name, text, f"is longer than the column holds (at most {f.max_length} "
+                                   "characters)",
+                f"shorten it{f' ({f.help})' if f.help else ''}")
+        return None
     if f.kind == "text" or f.kind == "ref":
         return text
     if f.kind in ("int", "float"):
