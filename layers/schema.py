@@ -8,10 +8,32 @@ spaces and a trailing unit in brackets, so ``有效面积(平方米)`` matches `
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 
 from emgis.layers import vocab
 from emgis.layers.vocab import Term
+
+_NUMERIC = re.compile(r"numeric\((\d+)\s*,\s*(\d+)\)")
+
+
+def column_range(db_type: str) -> tuple[float, float]:
+    """The values a PostgreSQL column type can hold: int4, int8, float8, numeric(p,s), jsonb.
+
+    A value outside it would reach the database as an error, so the loader refuses it first.
+    """
+    t = db_type.replace(" ", "").lower()
+    if t in ("int2", "int4", "int8"):
+        bits = {"int2": 15, "int4": 31, "int8": 63}[t]
+        return (-2**bits, 2**bits - 1)
+    if t in ("float8", "jsonb"):  # JSON numbers are float8 here; neither holds NaN/infinity
+        return (-sys.float_info.max, sys.float_info.max)
+    m = _NUMERIC.fullmatch(t)
+    if m:
+        p, s = int(m[1]), int(m[2])
+        top = round(10 ** (p - s) - 10 ** -s, s)
+        return (-top, top)
+    raise ValueError(f"no range known for column type {db_type!r}")
 
 
 @dataclass(frozen=True)
@@ -21,12 +43,40 @@ class Field:
     required: bool = False
     aliases: tuple[str, ...] = ()
     terms: dict[str, Term] | None = None
-    minimum: float | None = None
+    minimum: float | None = None  # the domain's range (inclusive); the column's limits apply too
     ref_layer: str | None = None  # for kind 'ref': the layer whose ext_id this names
     help: str = ""
     # Used when the whole column is absent from a file (never for a blank cell): the loader
     # fills it and says so. "=ext_id" copies the row's id.
     default: str | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False  # True: the value must be above ``minimum`` (an area > 0)
+    # the column's type where it limits values: int4 (default for int), float8 (default for
+    # float), int8, numeric(p,s), jsonb; varchar(n) for text
+    db_type: str | None = None
+    verbatim: bool = False  # free text kept exactly as given (leading/trailing spaces included)
+
+    @property
+    def column_type(self) -> str:
+        return self.db_type or {"int": "int4", "float": "float8"}.get(self.kind, "text")
+
+    @property
+    def max_length(self) -> int | None:
+        """Characters a text field's column holds (varchar(n)); None for unbounded text."""
+        m = re.fullmatch(r"varchar\((\d+)\)", self.db_type or "")
+        return int(m[1]) if m else None
+
+    @property
+    def range(self) -> tuple[float | None, float | None]:
+        """(lowest, highest) allowed: the domain's range within the column's hard limits."""
+        if self.kind not in ("int", "float"):
+            return (None, None)
+        lo, hi = column_range(self.column_type)
+        if self.minimum is not None:
+            lo = max(lo, self.minimum)
+        if self.maximum is not None:
+            hi = min(hi, self.maximum)
+        return (lo, hi)
 
 
 @dataclass(frozen=True)
@@ -47,7 +97,7 @@ ID = Field("ext_id", "text", True,
            ("id", "编号", "序号", "代码", "标识", "fid", "objectid", "sid", "uid"),
            help="a unique id per row")
 NAME = Field("name", "text", True, ("名称", "名字", "name_zh", "场所名称", "单位名称", "队伍名称"),
-             default="=ext_id")
+             default="=ext_id", verbatim=True)
 UNIT = Field("unit_code", "code", False,
              ("所属区划代码", "区划代码", "行政区划代码", "unit", "admin_code", "村代码"))
 
@@ -67,7 +117,8 @@ _layer(LayerSpec("admin_units", "admin_units", "行政区划", "any", (
     NAME,
     Field("level", "enum", True, ("级别", "层级", "类型"), vocab.ADMIN_LEVEL),
     Field("parent_code", "code", False, ("上级代码", "上级区划代码", "parent", "父级代码")),
-    Field("urban_rural_class", "text", False, ("城乡分类代码", "城乡分类", "urban_rural")),
+    Field("urban_rural_class", "text", False, ("城乡分类代码", "城乡分类", "urban_rural"),
+          db_type="varchar(3)", help="the 3-digit urban-rural class code (城乡分类代码), e.g. 111"),
 ), key="code"))
 
 _layer(LayerSpec("shelters", "shelters", "应急避难场所", "point", (
@@ -81,12 +132,13 @@ _layer(LayerSpec("shelters", "shelters", "应急避难场所", "point", (
     Field("hazard_types", "enum_list", False, ("灾种", "避难种类", "hazards"), vocab.HAZARD_TYPE),
     Field("space_type", "enum", False, ("空间类型", "space"), vocab.SPACE_TYPE),
     Field("effective_area_m2", "float", False,
-          ("有效面积", "有效避难面积", "area", "area_m2", "面积"), minimum=0.0),
+          ("有效面积", "有效避难面积", "area", "area_m2", "面积"), minimum=0.0,
+          exclusive_minimum=True),  # the table's check: effective_area_m2 > 0
     Field("capacity", "int", False,
           ("容纳人数", "可容纳人数", "capacity_persons", "避难人数", "容量"), minimum=0),
     Field("status", "enum", True, ("状态", "开放状态"), vocab.SHELTER_STATUS, default="open"),
     Field("occupancy", "int", False, ("在避人数", "当前人数", "occupancy"), minimum=0),
-    Field("address", "text", False, ("地址", "位置")),
+    Field("address", "text", False, ("地址", "位置"), verbatim=True),
     UNIT,
 )))
 
@@ -121,22 +173,27 @@ _layer(LayerSpec("risk_points", "risk_points", "风险点", "point", (
     ID, NAME,
     Field("category", "enum", True, ("类别", "风险类别", "类型"), vocab.RISK_CATEGORY),
     Field("method", "enum", False, ("评估方法", "方法"), vocab.RISK_METHOD),
-    Field("L", "float", False, ("l", "可能性", "likelihood")),
-    Field("E", "float", False, ("e", "暴露", "频繁程度", "exposure")),
-    Field("C", "float", False, ("c", "后果", "consequence")),
-    Field("S", "float", False, ("s", "严重性", "severity")),
+    # the factors' ranges over both methods (LEC L 0.1–10, matrix L 1–5); risk.methods checks
+    # the allowed scores themselves. They are kept in the inputs document (jsonb).
+    Field("L", "float", False, ("l", "可能性", "likelihood"), minimum=0.1, maximum=10,
+          db_type="jsonb"),
+    Field("E", "float", False, ("e", "暴露", "频繁程度", "exposure"), minimum=0.5, maximum=10,
+          db_type="jsonb"),
+    Field("C", "float", False, ("c", "后果", "consequence"), minimum=1, maximum=100,
+          db_type="jsonb"),
+    Field("S", "float", False, ("s", "严重性", "severity"), minimum=1, maximum=5, db_type="jsonb"),
     Field("level", "enum", False, ("风险等级", "等级"), vocab.RISK_LEVEL),
     UNIT,
 )))
 
 _layer(LayerSpec("hazards", "hazards", "隐患", "optional_point", (
     ID,
-    Field("title", "text", True, ("名称", "隐患名称", "隐患描述", "描述", "name")),
+    Field("title", "text", True, ("名称", "隐患名称", "隐患描述", "描述", "name"), verbatim=True),
     Field("risk_point_id", "ref", False, ("风险点编号", "risk_point"), ref_layer="risk_points"),
     Field("state", "enum", True, ("状态", "环节", "status"), vocab.HAZARD_STATE),
-    Field("responsible", "text", False, ("责任人", "负责人")),
+    Field("responsible", "text", False, ("责任人", "负责人"), verbatim=True),
     Field("deadline", "date", False, ("整改期限", "期限", "截止日期")),
-    Field("measures", "text", False, ("整改措施", "措施")),
+    Field("measures", "text", False, ("整改措施", "措施"), verbatim=True),
     Field("discovered_on", "date", False, ("发现日期", "发现时间", "discovered")),
 )))
 
@@ -144,12 +201,12 @@ _layer(LayerSpec("hazard_zones", "hazard_zones", "灾害风险区", "polygon", (
     Field("ext_id", "text", False, ID.aliases),
     Field("hazard_type", "enum", True, ("灾种", "类型", "type"), vocab.ZONE_HAZARD),
     Field("level", "enum", False, ("等级", "风险等级"), vocab.ZONE_LEVEL),
-    Field("source", "text", False, ("来源", "数据来源")),
+    Field("source", "text", False, ("来源", "数据来源"), verbatim=True),
 )))
 
 _layer(LayerSpec("incidents", "incidents", "突发事件", "any", (
     Field("ext_id", "text", False, ID.aliases),
-    Field("title", "text", True, ("名称", "事件名称", "标题", "name")),
+    Field("title", "text", True, ("名称", "事件名称", "标题", "name"), verbatim=True),
     Field("incident_type", "text", True, ("类型", "事件类型", "type")),
     Field("level", "text", False, ("级别", "等级")),
     Field("status", "enum", True, ("状态",), vocab.INCIDENT_STATUS),

@@ -8,9 +8,6 @@ A file with any error changes nothing.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,17 +18,18 @@ import shapely
 
 from emgis.geo import crs as gcrs
 from emgis.geo.geometry import polygonal, repair
-from emgis.layers import vocab
 from emgis.layers.load.crs_hints import check_source
 from emgis.layers.load.readers import read_input
+from emgis.layers.load.rules import apply_rules
+from emgis.layers.load.values import convert, parse_coordinate
+from emgis.layers.load.values import objects as _objects  # noqa: F401 (write.py imports it here)
 from emgis.layers.norms import Norms, default_norms
 from emgis.layers.problems import InputError, Problem, Problems
-from emgis.layers.schema import LAYERS, Field, LayerSpec, find_lonlat, map_headers
+from emgis.layers.schema import LAYERS, LayerSpec, find_lonlat, map_headers
 from emgis.layers.text import is_utf8
 
 MODES = ("append", "replace", "upsert")
-_SCI = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
-_LIST_SPLIT = re.compile(r"[;,；，、|/\s]+")
+_COORD_MAX = 1e8
 
 
 @dataclass
@@ -63,93 +61,6 @@ def layer_spec(layer: str) -> LayerSpec:
                                   "is not a layer emgis loads",
                                   f"use one of: {', '.join(LAYERS)}")],
                          source="emgis load") from None
-
-
-# --- value conversion ------------------------------------------------------------------------
-
-def _number(text: str) -> float | None:
-    s = text.strip().replace("，", ",")
-    if not s:
-        return None
-    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", s):
-        s = s.replace(",", "")
-    return float(s)
-
-
-def _convert(f: Field, raw: object, row: int, p: Problems):
-    """Convert one cell; record a problem and return None when it cannot be."""
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
-        text = ""
-    elif isinstance(raw, float) and raw.is_integer() and f.kind in ("code", "text"):
-        text = str(int(raw))
-    else:
-        text = str(raw).strip()
-    if text == "":
-        if f.required:
-            p.error(row, f.name, text, "is empty but required",
-                    f"fill in {f.name}" + (f" ({f.help})" if f.help else ""))
-        return None
-    if f.kind == "text" or f.kind == "ref":
-        return text
-    if f.kind in ("int", "float"):
-        try:
-            v = _number(text)
-        except ValueError:
-            p.error(row, f.name, text, "is not a number",
-                    "write a plain number such as 1200 (no units)")
-            return None
-        if v is None:
-            return None
-        if f.minimum is not None and v < f.minimum:
-            p.error(row, f.name, text, "is negative", "give zero or a positive number")
-            return None
-        if f.kind == "int":
-            if not float(v).is_integer():
-                p.error(row, f.name, text, "is fractional but counts whole people/items",
-                        "round it to a whole number")
-                return None
-            return int(v)
-        return float(v)
-    if f.kind == "enum":
-        key = vocab.lookup(f.terms, text)
-        if key is None:
-            p.error(row, f.name, text, "is not a known value",
-                    f"use one of: {vocab.describe(f.terms)}")
-        return key
-    if f.kind == "enum_list":
-        keys, bad = [], []
-        for part in filter(None, _LIST_SPLIT.split(text)):
-            k = vocab.lookup(f.terms, part)
-            (keys if k else bad).append(k or part)
-        if bad:
-            p.error(row, f.name, ";".join(bad), "contains unknown values",
-                    f"separate values with ';' and use: {vocab.describe(f.terms)}")
-            return None
-        return sorted(set(keys))
-    if f.kind == "date":
-        try:
-            return pd.to_datetime(text, format="mixed", yearfirst=True).date()
-        except (ValueError, TypeError):
-            p.error(row, f.name, text, "is not a date",
-                    "write dates as YYYY-MM-DD, e.g. 2025-06-30")
-            return None
-    if f.kind == "code":
-        if _SCI.match(text):
-            p.error(row, f.name, text,
-                    "was turned into scientific notation by Excel; the digits are lost and cannot "
-                    "be recovered",
-                    "in Excel/WPS set the column's format to Text (文本) before entering or "
-                    "pasting codes, or export from the source system as CSV and do not open it in "
-                    "Excel")
-            return None
-        if re.fullmatch(r"\d+\.0+", text):
-            text = text.split(".")[0]
-        if not text.isdigit() or len(text) not in (6, 9, 12):
-            p.error(row, f.name, text, "is not a 6-, 9- or 12-digit division code",
-                    "give the statistical division code (统计用区划代码), digits only")
-            return None
-        return text.ljust(12, "0")
-    raise AssertionError(f.kind)
 
 
 # --- geometry --------------------------------------------------------------------------------
@@ -199,22 +110,56 @@ def _geometries_from_table(df: pd.DataFrame, spec: LayerSpec, p: Problems) -> gp
         if not lon_t and not lat_t and optional:
             geoms.append(None)
             continue
-        try:
-            geoms.append(shapely.Point(float(lon_t), float(lat_t)))
-        except ValueError:
-            bad_field, bad = (lon_col, lon_t) if not _is_float(lon_t) else (lat_col, lat_t)
-            p.error(int(row), bad_field, bad, "is not a coordinate number",
-                    "give decimal degrees such as 119.9123 (not 119°54'44\")")
-            geoms.append(None)
+        (lon, lon_bad), (lat, lat_bad) = parse_coordinate(lon_t), parse_coordinate(lat_t)
+        if lon is not None and lat is not None:
+            geoms.append(shapely.Point(lon, lat))
+            continue
+        bad_field, bad, message = ((lon_col, lon_t, lon_bad) if lon_bad
+                                   else (lat_col, lat_t, lat_bad))
+        p.error(int(row), bad_field, bad, message,
+                "give decimal degrees such as 119.9123 (not 119°54'44\")")
+        geoms.append(None)
     return gpd.GeoSeries(geoms, index=df.index)
 
 
-def _is_float(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
+def _finite_2d(geoms: gpd.GeoSeries, rows: pd.Series, p: Problems,
+               notes: list[str]) -> gpd.GeoSeries:
+    """Drop Z and M (said in a note); a geometry with a NaN or infinite coordinate, or at
+    (0, 0), is a problem of its feature (source coordinates, before any conversion)."""
+    arr = np.asarray(geoms.to_numpy(), dtype=object)
+    present = ~shapely.is_missing(arr)
+    if not present.any():
+        return geoms
+    for test, what in ((shapely.has_z, "a height (Z)"), (shapely.has_m, "a measure (M)")):
+        n = int(test(arr[present]).sum())
+        if n:
+            notes.append(f"{n} geometr{'y has' if n == 1 else 'ies have'} {what}; loaded in 2D "
+                         "(the extra coordinate is dropped)")
+    arr[present] = shapely.force_2d(arr[present])
+    coords, index = shapely.get_coordinates(arr[present], return_index=True)
+    where = np.flatnonzero(present)
+    nan = np.bincount(index, np.isnan(coords).any(axis=1), minlength=len(where)) > 0
+    # no coordinate system reaches 10⁸ (the Earth is 4·10⁷ m round): such a number is garbage
+    huge = np.abs(np.nan_to_num(coords, nan=0.0)) > _COORD_MAX
+    inf = np.bincount(index, huge.any(axis=1), minlength=len(where)) > 0
+    zero = np.bincount(index, (coords == 0).all(axis=1), minlength=len(where))
+    count = np.bincount(index, minlength=len(where))
+    at_zero = (zero == count) & (count > 0)
+    for j in np.flatnonzero(nan | inf | at_zero):
+        i = where[j]
+        if nan[j] or inf[j]:
+            p.error(int(rows.iloc[i]), "geometry", None,
+                    "has a coordinate that is " + ("not a number (NaN)" if nan[j] else
+                                                   "infinite or too large for any coordinate "
+                                                   "system"),
+                    "export the feature again with real coordinates, or remove it")
+        else:
+            p.error(int(rows.iloc[i]), "geometry", "(0, 0)",
+                    "is at (0, 0), where blank or zeroed coordinates end up, not a place in "
+                    "the county",
+                    "give the feature's real longitude and latitude (经度/纬度)")
+        arr[i] = None
+    return gpd.GeoSeries(arr, index=geoms.index, crs=geoms.crs)
 
 
 _COERCED_TO_POINT = ("Polygon", "MultiPolygon", "LineString", "MultiLineString", "MultiPoint",
@@ -222,13 +167,16 @@ _COERCED_TO_POINT = ("Polygon", "MultiPolygon", "LineString", "MultiLineString",
 
 
 def _check_geometries(geoms: gpd.GeoSeries, rows: pd.Series, spec: LayerSpec, p: Problems,
-                      notes: list[str]) -> gpd.GeoSeries:
-    """Repair, coerce to the layer's geometry type, or record a problem (source CRS)."""
+                      notes: list[str], reported: set[int] = frozenset()) -> gpd.GeoSeries:
+    """Repair, coerce to the layer's geometry type, or record a problem (source CRS).
+
+    ``reported``: rows whose location already has a problem (not said twice)."""
     arr = np.asarray(geoms.to_numpy(), dtype=object)
     none = shapely.is_missing(arr)
     missing = none | shapely.is_empty(arr)
     # a feature without geometry is allowed where the location is optional; an empty one never
     report_missing = missing & ~(none & (spec.geometry in ("optional_point", "any")))
+    report_missing &= ~np.isin(rows.to_numpy(), list(reported))
     arr[missing] = None
     arr, repaired = repair(arr)
     types = np.array([None if g is None else g.geom_type for g in arr], dtype=object)
@@ -361,6 +309,7 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
         geoms = gpd.GeoSeries([None] * len(df), index=df.index)
         source = None
     else:
+        before = len(p.items)
         geoms = df.geometry if raw.kind == "vector" else _geometries_from_table(df, spec, p)
         if geoms is None:
             return Prepared(spec, str(path), empty, "", p, notes)
@@ -369,8 +318,10 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
                 p, list(df.columns), path.name, crs, source,
                 np.asarray(gpd.GeoSeries(geoms).dropna().bounds)):
             return Prepared(spec, str(path), empty, "", p, notes)
-        geoms = _to_wgs84(gpd.GeoSeries(geoms, index=df.index), source, df["_row"], p)
-        geoms = _check_geometries(geoms, df["_row"], spec, p, notes)
+        geoms = _finite_2d(gpd.GeoSeries(geoms, index=df.index), df["_row"], p, notes)
+        geoms = _to_wgs84(geoms, source, df["_row"], p)
+        reported = {x.row for x in p.items[before:] if x.row is not None}
+        geoms = _check_geometries(geoms, df["_row"], spec, p, notes, reported)
 
     # attributes
     reverse = {v: k for k, v in mapping.items()}
@@ -378,7 +329,7 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
     for f in spec.fields:
         col = reverse.get(f.name)
         values = df[col].tolist() if col is not None else [None] * len(df)
-        out[f.name] = [_convert(f, v, int(r), p) for v, r in zip(values, df["_row"], strict=True)]
+        out[f.name] = [convert(f, v, int(r), p) for v, r in zip(values, df["_row"], strict=True)]
     # object columns keep None for "absent" (pandas 3 would infer str dtype and turn None into NaN)
     frame = pd.DataFrame({k: pd.Series(v, index=df.index, dtype=object if k != "_row" else None)
                           for k, v in out.items()})
@@ -386,14 +337,15 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
     if spec.geometry is not None:
         _check_locations(gdf, p, study_area, margin_km, metric_epsg)
     _check_duplicates(gdf, spec, p)
-    _LAYER_RULES.get(spec.name, lambda *a: None)(gdf, p, notes, norms)
+    apply_rules(gdf, spec, p, notes, norms, study_area)
     label = source.label if spec.geometry is not None and source is not None else ""
     return Prepared(spec, str(path), gdf, label, p, notes)
 
 
 def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series,
               p: Problems) -> gpd.GeoSeries:
-    valid = geoms.notna() & ~geoms.is_empty.fillna(True)
+    arr = np.asarray(geoms.to_numpy(), dtype=object)
+    valid = pd.Series(~(shapely.is_missing(arr) | shapely.is_empty(arr)), index=geoms.index)
     if not valid.any():
         return geoms
     b = np.asarray(geoms[valid].bounds)
@@ -448,88 +400,3 @@ def _check_duplicates(gdf: gpd.GeoDataFrame, spec: LayerSpec, p: Problems) -> No
                 "give every row its own id")
 
 
-def _objects(gdf, values: list) -> pd.Series:
-    """A column that keeps ints as ints and None as None (pandas would make floats and NaN)."""
-    return pd.Series(values, index=gdf.index, dtype=object)
-
-
-# --- layer-specific rules --------------------------------------------------------------------
-
-def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
-    derived = 0
-    has_columns = gdf["capacity"].notna().any() or gdf["effective_area_m2"].notna().any()
-    if not has_columns:
-        notes.append("the file gives neither capacity nor effective area: capacities recorded as "
-                     "unknown")
-    caps, sources = [], []
-    for row, cap, area, dur in zip(gdf["_row"], gdf["capacity"], gdf["effective_area_m2"],
-                                   gdf["duration_class"], strict=True):
-        if cap is not None and not pd.isna(cap):
-            caps.append(int(cap))
-            sources.append("given")
-        elif area is not None and not pd.isna(area) and dur is not None:
-            per = norms.number(f"shelter.m2_per_person.{dur}")
-            caps.append(int(area // per))
-            sources.append("area")
-            derived += 1
-        else:
-            if has_columns:
-                p.warn(int(row), "capacity", None,
-                       "is empty and there is no effective area to derive it from",
-                       "give 容纳人数 (capacity) or 有效面积 (effective area in m²); accept to "
-                       "load it as unknown")
-            caps.append(None)
-            sources.append("unknown")
-    gdf["capacity"] = _objects(gdf, caps)
-    gdf["capacity_source"] = sources
-    gdf["occupancy"] = _objects(gdf,
-                                [0 if o is None or pd.isna(o) else int(o)
-                                 for o in gdf["occupancy"]])
-    for row, cap, occ in zip(gdf["_row"], gdf["capacity"], gdf["occupancy"], strict=True):
-        if cap is not None and occ > cap:
-            p.warn(int(row), "occupancy", occ, f"exceeds the capacity of {cap}",
-                   "check the figures; accept the warning if the shelter is really overfull")
-    if derived:
-        notes.append(f"{derived} shelter capacit{'y' if derived == 1 else 'ies'} derived from "
-                     "effective area ÷ m² per person for the duration class (norms "
-                     "shelter.m2_per_person.*)")
-
-
-def _team_rules(gdf, p: Problems, notes, norms: Norms) -> None:
-    gdf["specialities"] = _objects(gdf,
-                                   [None if s is None
-                                    else sorted(set(filter(None, _LIST_SPLIT.split(s))))
-                                         for s in gdf["specialities"]])
-    for row, t, fc in zip(gdf["_row"], gdf["team_type"], gdf["fire_class"], strict=True):
-        if fc is not None and t not in (None, "fire_station"):
-            p.warn(int(row), "fire_class", fc, f"is set but the team type is {t}, not fire_station",
-                   "clear fire_class, or set team_type to fire_station")
-
-
-def _risk_rules(gdf, p: Problems, notes, norms: Norms) -> None:
-    from emgis.risk.assess import score_points  # the risk package owns methods and bands
-
-    score_points(gdf, p, notes, norms)
-
-
-def _hazard_rules(gdf, p: Problems, notes, norms: Norms) -> None:
-    today = dt.date.today()
-    for row, state, resp, deadline, measures in zip(gdf["_row"], gdf["state"], gdf["responsible"],
-                                                    gdf["deadline"], gdf["measures"], strict=True):
-        if state == "closed" and (not resp or not measures):
-            p.error(int(row), "responsible" if not resp else "measures", None,
-                    "is empty for a closed-out hazard",
-                    "a hazard is closed out only with a responsible person and measures")
-        if state in ("confirmed", "under_control", "rectifying") and not resp:
-            p.warn(int(row), "responsible", None, f"is empty for a hazard in state {state}",
-                   "name the responsible person (责任人)")
-        if deadline is not None and state != "closed" and deadline < today:
-            notes.append(f"row {row}: hazard is overdue (deadline {deadline})")
-
-
-_LAYER_RULES = {
-    "shelters": _shelter_rules,
-    "team_bases": _team_rules,
-    "risk_points": _risk_rules,
-    "hazards": _hazard_rules,
-}

@@ -7,7 +7,6 @@ or replace), a `loads` row and one audit entry (bulk loads skip the per-row audi
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -160,9 +159,20 @@ def _check_existing(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p:
 
 
 def _pg_array(v) -> str | None:
+    """A PostgreSQL text[] literal: every element quoted, with its backslashes and double quotes
+    escaped, so braces, commas, quotes, backslashes and the word NULL come back exactly."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
-    return "{" + ",".join('"' + str(x).replace('"', '\\"') + '"' for x in v) + "}"
+    return "{" + ",".join('"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for x in v) + "}"
+
+
+def _csv_field(v) -> str:
+    """One COPY CSV field: NULL unquoted and empty; every value quoted (quotes doubled), so
+    \\N, \\., empty strings, separators, newlines and spaces are data, never markers."""
+    if v is None:
+        return ""
+    return '"' + str(v).replace('"', '""') + '"'
 
 
 def _db_columns(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -198,7 +208,6 @@ def _copy_rows(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list
     conn.execute(sa.text(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {', '.join(columns)} "
                          f"FROM {spec.table} WITH NO DATA"))
     buf = io.StringIO()
-    w = csv.writer(buf)
     geo_cols = {"geom", "point"}
     arrays = {"hazard_types", "specialities"}
     prepared = {}
@@ -221,13 +230,13 @@ def _copy_rows(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame) -> list
                            for v in col]
             # an integer column that pandas widened to float: write 12, not 12.0
             if col.dtype.kind == "f":
-                prepared[c] = [int(v) if v is not None and float(v).is_integer() else v
-                               for v in prepared[c]]
+                prepared[c] = [int(v) if v is not None and abs(v) < 2**53
+                               and float(v).is_integer() else v for v in prepared[c]]
     for i in range(len(df)):
-        w.writerow(["\\N" if prepared[c][i] is None else prepared[c][i] for c in columns])
+        buf.write(",".join(_csv_field(prepared[c][i]) for c in columns))
+        buf.write("\n")
     buf.seek(0)
     cur = conn.connection.dbapi_connection.cursor()
-    cur.copy_expert(f"COPY _stage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                    buf)
+    cur.copy_expert(f"COPY _stage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buf)
     cur.close()
     return columns
