@@ -52,6 +52,19 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def known_revisions() -> list[str]:
+    """Every schema revision this code knows, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(""))
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows (what `upgrade` brings a database to)."""
+    return known_revisions()[-1]
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as c:
         try:
@@ -125,24 +138,3 @@ def backup(url: str, path: Path) -> None:
                           capture_output=True, text=True, env={**os.environ, **env})
     if proc.returncode:
         raise RuntimeError(f"pg_dump failed: {proc.stderr.strip()}")
-
-
-def restore(url: str, path: Path) -> None:
-    """Replace the database's contents with the backup in ``path``."""
-    import os
-
-    if not Path(path).exists():
-        raise FileNotFoundError(f"backup file {path} does not exist; "
-                                "give the file `emgis db backup` wrote")
-    args, env = _libpq_args(url)
-    env = {**os.environ, **env}
-    # Drop our schema objects first so the restore does not collide with them, in one go.
-    engine = make_engine(url)
-    with engine.begin() as c:
-        c.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    proc = subprocess.run([_tool("pg_restore"), "--no-owner", "--exit-on-error",
-                           "--single-transaction", *args, str(path)],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode:
-        raise RuntimeError(f"pg_restore failed: {proc.stderr.strip()}")

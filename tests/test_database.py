@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from emgis.layers import models
-from emgis.layers.db import backup, current_revision, restore
+from emgis.layers.db import backup, current_revision
+from emgis.layers.restore import restore
 
 
 def _tables(engine) -> set[str]:
@@ -81,7 +82,7 @@ def test_backup_and_restore_round_trip(db, tmp_path):
         c.execute(sa.text("DELETE FROM audit_log"))
     assert _snapshot(db.engine) != before
     db.engine.dispose()
-    restore(db.url, dump)
+    restore(db.url, dump, backup_dir=tmp_path / "backups")
     assert _snapshot(db.engine) == before
 
 
