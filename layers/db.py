@@ -30,6 +30,7 @@ class Database:
     engine: Engine
     url: str
     cluster: LocalCluster | None
+    started: bool = False  # this process started ``cluster``
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -91,11 +92,33 @@ def open_database(
     try:
         if migrate:
             upgrade(url)
-        yield Database(engine, url, cluster)
+        yield Database(engine, url, cluster, started)
     finally:
         engine.dispose()
         if cluster is not None and started and not keep_running:
             cluster.stop()
+
+
+def stop_if_unused(db: Database) -> bool:
+    """Stop the local cluster ``db`` started, unless other sessions still use it (another
+    `emgis serve`, a load); True if it was stopped."""
+    if db.cluster is None or not db.started:
+        return False
+    db.engine.dispose()
+    eng = sa.create_engine(db.url, poolclass=sa.pool.NullPool)
+    try:
+        with eng.connect() as c:
+            others = c.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()")).scalar()
+    except sa.exc.OperationalError:
+        others = 0  # not answering: stopping it is what is left to do
+    finally:
+        eng.dispose()
+    if others:
+        return False
+    db.cluster.stop()
+    return True
 
 
 def latest_census_year(conn: Connection, codes: Iterable[str] | None = None) -> int | None:
