@@ -150,7 +150,7 @@ def test_demo_serves_the_map_pages_until_interrupted(tmp_path, stop):
         LocalCluster(home).destroy()
 
 
-@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("stop", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.bad_input)])
 def test_serve_stops_the_database_it_started(tmp_path, stop):
     """`emgis serve` with no server running starts emgis's own; Ctrl-C or SIGTERM (systemd,
     `docker stop`, `timeout`) stops the API and that PostgreSQL: no process is left behind."""

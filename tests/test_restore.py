@@ -193,6 +193,30 @@ def test_restore_without_a_terminal_needs_yes(db, tmp_path):
     assert _checksums(db.engine) == before
 
 
+@pytest.mark.bad_input
+def test_a_failure_in_the_new_database_changes_nothing(db, tmp_path, monkeypatch):
+    """The file is good but restoring it fails (here: the check after the migration): the new
+    database is dropped, the live one is as it was, exit 1."""
+    import emgis.layers.restore as restore_mod
+
+    _seed(db.engine)
+    good = tmp_path / "good.dump"
+    backup(db.url, good)
+    with db.engine.begin() as c:
+        c.execute(sa.text("DELETE FROM api_tokens"))
+    before, dbs_before = _checksums(db.engine), _databases(db.engine)
+
+    def broken(url):
+        raise restore_mod.RestoreFailed("the restored database lacks table(s) shelters")
+
+    monkeypatch.setattr(restore_mod, "_sanity", broken)
+    res = _restore_cli(db.url, tmp_path / "home", str(good), "--yes")
+    assert res.exit_code == 1, res.output
+    assert "lacks table(s) shelters" in res.output and "was not changed" in res.output, res.output
+    assert _checksums(db.engine) == before
+    assert _databases(db.engine) == dbs_before
+
+
 # --- a restore that works -------------------------------------------------------------------
 
 def test_restore_replaces_the_data_and_keeps_a_safety_backup(db, tmp_path):

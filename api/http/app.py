@@ -4,7 +4,8 @@ The app holds one SQLAlchemy engine (``app.state.engine``; ``pool_pre_ping`` let
 survive a database restart: requests in flight fail with 503 + Retry-After, later ones
 reconnect) and serves:
 
-- ``/health`` (200 when the database answers, 503 when not), ``/openapi.json``, ``/docs``;
+- ``/health`` (200 when the database answers with the schema this code needs, 503 when
+  not), ``/openapi.json``, ``/docs``;
 - the layers as OGC API – Features (api/features.py);
 - incidents and live resource state, writes with a bearer token (api/live.py, api/auth.py);
 - analyses: nearest resources with routes, service areas (api/analyses.py);
