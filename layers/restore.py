@@ -121,7 +121,9 @@ def check_dump(path: Path) -> DumpInfo:
     listing = _pg(["pg_restore", "--list", str(path)])
     if listing.returncode:
         msg = _first_error(listing.stderr)
-        if "end of file" in msg or "too short" in msg:
+        with open(path, "rb") as f:
+            archive = f.read(5) == b"PGDMP"  # pg_dump's custom format begins so
+        if archive and ("end of file" in msg or "too short" in msg):
             p.error(None, None, msg, "is truncated or damaged: pg_restore cannot read its table "
                     "of contents", "the file was cut short (copied while being written, a full "
                     "disk, a partial download); " + BACKUP_HOW)

@@ -99,6 +99,12 @@ def _text_file(db, tmp_path: Path) -> Path:
     return p
 
 
+def _empty_file(db, tmp_path: Path) -> Path:
+    p = tmp_path / "emgis.dump"
+    p.write_bytes(b"")
+    return p
+
+
 def _plain_sql(db, tmp_path: Path) -> Path:
     import os
     import subprocess
@@ -140,12 +146,13 @@ def _missing(db, tmp_path: Path) -> Path:
     (_truncated, "truncated"),
     (_truncated_header, "truncated"),
     (_text_file, "not a backup"),
+    (_empty_file, "not a backup"),
     (_plain_sql, "plain SQL"),
     (_newer_revision, "0099"),
     (_not_emgis, "not an emgis database"),
     (_missing, "does not exist"),
-], ids=["truncated-dump", "dump-cut-in-its-table-of-contents", "text-file", "plain-sql-dump",
-        "newer-schema-revision", "not-an-emgis-dump", "missing-file"])
+], ids=["truncated-dump", "dump-cut-in-its-table-of-contents", "text-file", "empty-file",
+        "plain-sql-dump", "newer-schema-revision", "not-an-emgis-dump", "missing-file"])
 def test_refused_restore_changes_nothing(db, tmp_path, make, says):
     _seed(db.engine)
     bad = make(db, tmp_path)
