@@ -128,7 +128,7 @@ def db_restore(
     try:
         info = check_dump(file)
     except InputError as exc:
-        _refused(f"{file} is not restored", [
+        _refused(str(file), [
             f"{file} {p.message}. Fix: {p.fix}"
             + (f" (pg_restore said: {p.value})" if p.value and p.field is None else "")
             for p in exc.problems])
