@@ -30,6 +30,7 @@ class Database:
     engine: Engine
     url: str
     cluster: LocalCluster | None
+    started: bool = False  # this process started ``cluster``
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -50,6 +51,19 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: the newest)."""
     command.upgrade(alembic_config(url), revision)
+
+
+def known_revisions() -> list[str]:
+    """Every schema revision this code knows, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(""))
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows (what `upgrade` brings a database to)."""
+    return known_revisions()[-1]
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -78,11 +92,33 @@ def open_database(
     try:
         if migrate:
             upgrade(url)
-        yield Database(engine, url, cluster)
+        yield Database(engine, url, cluster, started)
     finally:
         engine.dispose()
         if cluster is not None and started and not keep_running:
             cluster.stop()
+
+
+def stop_if_unused(db: Database) -> bool:
+    """Stop the local cluster ``db`` started, unless other sessions still use it (another
+    `emgis serve`, a load); True if it was stopped."""
+    if db.cluster is None or not db.started:
+        return False
+    db.engine.dispose()
+    eng = sa.create_engine(db.url, poolclass=sa.pool.NullPool)
+    try:
+        with eng.connect() as c:
+            others = c.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()")).scalar()
+    except sa.exc.OperationalError:
+        others = 0  # not answering: stopping it is what is left to do
+    finally:
+        eng.dispose()
+    if others:
+        return False
+    db.cluster.stop()
+    return True
 
 
 def latest_census_year(conn: Connection, codes: Iterable[str] | None = None) -> int | None:
@@ -125,24 +161,3 @@ def backup(url: str, path: Path) -> None:
                           capture_output=True, text=True, env={**os.environ, **env})
     if proc.returncode:
         raise RuntimeError(f"pg_dump failed: {proc.stderr.strip()}")
-
-
-def restore(url: str, path: Path) -> None:
-    """Replace the database's contents with the backup in ``path``."""
-    import os
-
-    if not Path(path).exists():
-        raise FileNotFoundError(f"backup file {path} does not exist; "
-                                "give the file `emgis db backup` wrote")
-    args, env = _libpq_args(url)
-    env = {**os.environ, **env}
-    # Drop our schema objects first so the restore does not collide with them, in one go.
-    engine = make_engine(url)
-    with engine.begin() as c:
-        c.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    proc = subprocess.run([_tool("pg_restore"), "--no-owner", "--exit-on-error",
-                           "--single-transaction", *args, str(path)],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode:
-        raise RuntimeError(f"pg_restore failed: {proc.stderr.strip()}")

@@ -62,6 +62,39 @@ def _port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _is_postgres(pid: int) -> bool:
+    """Is ``pid`` a live (not zombie) PostgreSQL server process? Where /proc is not there to
+    ask, a pid that exists counts as one."""
+    proc = Path(f"/proc/{pid}")
+    if not Path("/proc/self").exists():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        argv0 = (proc / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X") and Path(argv0.split()[0] if argv0 else "").name in (
+        "postgres", "postmaster")
+
+
+def _processes_in(data_dir: Path) -> list[int]:
+    """Processes whose working directory is ``data_dir`` (a server's processes chdir there)."""
+    out = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(os.readlink(proc / "cwd")) == data_dir:
+                out.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
 @dataclass
 class LocalCluster:
     """A cluster under ``home``; ``fast=True`` trades durability for speed (tests)."""
@@ -106,7 +139,7 @@ class LocalCluster:
             cmd = ["runuser", "-u", SUPERUSER, "--", *cmd]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/")
         if check and proc.returncode != 0:
-            raise ClusterError(f"{' '.join(args[:2])} failed ({proc.returncode}): "
+            raise ClusterError(f"{' '.join(map(str, args[:2]))} failed ({proc.returncode}): "
                                f"{proc.stderr.strip() or proc.stdout.strip()}")
         return proc
 
@@ -192,8 +225,44 @@ class LocalCluster:
                 cur.execute(f'CREATE DATABASE "{DB_NAME}"')
         conn.close()
 
+    # -- a crash leaves postmaster.pid behind ------------------------------------------------
+    def _pid_file(self) -> Path:
+        return Path(self._state()["data_dir"]) / "postmaster.pid"
+
+    def _stale_pid(self) -> int | None:
+        """The pid in ``postmaster.pid`` when it names no live PostgreSQL server (it was killed,
+        or the pid now belongs to another process); None when there is no such file or the
+        server it names is alive."""
+        try:
+            pid = int(self._pid_file().read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return None if _is_postgres(pid) else pid
+
+    def _clear_stale_pid(self) -> None:
+        """Remove a stale ``postmaster.pid`` so the server starts (PostgreSQL refuses while the
+        pid it names is alive, whoever it is), once the killed server's own processes have let
+        go of its shared memory."""
+        if self._stale_pid() is None:
+            return
+        data_dir = Path(self._state()["data_dir"]).resolve()
+        deadline = time.monotonic() + 30
+        while _processes_in(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)  # orphaned backends exit as soon as they see the postmaster gone
+        for lock in data_dir.glob(".s.PGSQL.*.lock"):  # the socket's lock names the pid too
+            try:
+                pid = int(lock.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            if not _is_postgres(pid):
+                lock.unlink(missing_ok=True)
+                lock.with_suffix("").unlink(missing_ok=True)
+        self._pid_file().unlink(missing_ok=True)
+
     def is_running(self) -> bool:
         if not self.state_file.exists():
+            return False
+        if self._stale_pid() is not None:
             return False
         st = self._state()
         proc = self._run([Path(st["pg_bin"]) / "pg_ctl", "-D", st["data_dir"], "status"],
@@ -207,6 +276,7 @@ class LocalCluster:
             return True
         if self.is_running():
             return False
+        self._clear_stale_pid()
         st = self._state()
         if _port_in_use(int(st["port"])):
             st["port"] = _free_port()

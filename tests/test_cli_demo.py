@@ -148,3 +148,56 @@ def test_demo_serves_the_map_pages_until_interrupted(tmp_path, stop):
             proc.kill()
             proc.communicate(timeout=30)
         LocalCluster(home).destroy()
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.bad_input)])
+def test_serve_stops_the_database_it_started(tmp_path, stop):
+    """`emgis serve` with no server running starts emgis's own; Ctrl-C or SIGTERM (systemd,
+    `docker stop`, `timeout`) stops the API and that PostgreSQL: no process is left behind."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    home = _fresh_home(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("EMGIS_DATABASE_URL", "EMGIS_TEST_DATABASE_URL")}
+    env.update(EMGIS_HOME=str(home), COLUMNS="200", NO_COLOR="1")
+    exe = Path(sys.executable).with_name("emgis")
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "emgis API on" in line:
+                break
+        assert proc.poll() is None, "".join(lines)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):  # uvicorn binds just after printing
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert httpx.get(url + "/health").json()["status"] == "ok"
+        data_dir = LocalCluster(home).status()["data_dir"]
+        assert _postmasters(data_dir), "the database is not running while serving"
+        proc.send_signal(getattr(signal, stop))
+        rest, _ = proc.communicate(timeout=120)
+        lines.append(rest)
+        assert proc.returncode == (0 if stop == "SIGINT" else 128 + signal.SIGTERM), "".join(lines)
+        status = LocalCluster(home).status()
+        assert not status["running"] and _postmasters(data_dir) == [], "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+        LocalCluster(home).destroy()

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 
 from emgis.layers import models
-from emgis.layers.db import backup, current_revision, restore
+from emgis.layers.db import backup, current_revision
+from emgis.layers.pgserver import ClusterError, LocalCluster
+from emgis.layers.restore import restore
 
 
 def _tables(engine) -> set[str]:
@@ -81,7 +90,7 @@ def test_backup_and_restore_round_trip(db, tmp_path):
         c.execute(sa.text("DELETE FROM audit_log"))
     assert _snapshot(db.engine) != before
     db.engine.dispose()
-    restore(db.url, dump)
+    restore(db.url, dump, backup_dir=tmp_path / "backups")
     assert _snapshot(db.engine) == before
 
 
@@ -94,3 +103,71 @@ def _snapshot(engine) -> dict[str, list]:
             out[t] = sorted(map(str, c.execute(sa.text(f'SELECT * FROM "{t}"')).all()))
         out["_revision"] = [current_revision(engine)]
     return out
+
+
+# --- emgis's own cluster after a crash -----------------------------------------------------------
+
+@pytest.fixture
+def own_cluster(tmp_path):
+    """A cluster of its own (this test kills its server)."""
+    from conftest import missing
+
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o755)
+    tmp_path.chmod(0o755)
+    cluster = LocalCluster(home, fast=True)
+    try:
+        cluster.init()
+    except (ClusterError, OSError) as exc:
+        missing(f"cannot start a PostgreSQL cluster: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie nobody has reaped yet."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def _answers(cluster) -> bool:
+    eng = sa.create_engine(cluster.url(), poolclass=sa.pool.NullPool)
+    try:
+        with eng.connect() as c:
+            return c.execute(sa.text("SELECT 1")).scalar() == 1
+    finally:
+        eng.dispose()
+
+
+@pytest.mark.postgis
+@pytest.mark.bad_input
+@pytest.mark.parametrize("crash", ["postmaster-killed", "stale-pid-names-another-process"])
+def test_start_recovers_from_a_stale_postmaster_pid(own_cluster, crash):
+    cluster = own_cluster
+    assert _answers(cluster)
+    pid_file = cluster.data_dir / "postmaster.pid"
+    pid = int(pid_file.read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    while not _dead(pid):  # SIGKILL cannot be ignored: this ends
+        time.sleep(0.01)
+    other = None
+    try:
+        if crash == "stale-pid-names-another-process":
+            # the pid was reused by a process of the server's own OS user that is not postgres
+            other = subprocess.Popen(["sleep", "600"],
+                                     user="postgres" if os.geteuid() == 0 else None)
+            lines = pid_file.read_text().splitlines()
+            pid_file.write_text("\n".join([str(other.pid), *lines[1:]]) + "\n")
+        assert not cluster.is_running()
+        assert cluster.start() is True
+        assert _answers(cluster) and cluster.is_running()
+    finally:
+        if other is not None:
+            other.kill()
+            other.wait()

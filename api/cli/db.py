@@ -14,6 +14,7 @@ from emgis.api.cli.base import (
     app,
     console,
     db_app,
+    err,
 )
 from emgis.layers.problems import InputError
 
@@ -88,15 +89,91 @@ def db_backup(file: Path) -> None:
     console.print(f"backup written to {file} ({file.stat().st_size:,} bytes)")
 
 
-@db_app.command("restore")
-def db_restore(file: Path) -> None:
-    """Replace the database's contents with a backup FILE."""
-    from emgis.layers.db import open_database, restore
+def _interactive() -> bool:
+    """Is there a person at a terminal to answer the question?"""
+    import sys
 
-    with open_database(migrate=False) as db:
+    return sys.stdin.isatty()
+
+
+def _refused(what: str, lines: list[str]) -> None:
+    err.print(f"[bold red]{what}[/]: nothing was restored; the database is unchanged.")
+    for line in lines:
+        err.print(f"  - {line}", soft_wrap=True)
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Path,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="replace without asking (needed without a terminal)")] = False,
+) -> None:
+    """Replace the whole database with a backup FILE (written by `emgis db backup`).
+
+    The file is checked first; a safety backup of the database as it is goes to
+    EMGIS_HOME/backups; the backup is restored into a new database and swapped in only when
+    that worked, so a bad file or a failure changes nothing. Asks before replacing.
+    """
+    from emgis.layers.db import head_revision, open_database
+    from emgis.layers.restore import (
+        RestoreFailed,
+        RestoreRefused,
+        check_dump,
+        check_privileges,
+        restore,
+        table_counts,
+    )
+
+    dbs, _ = _settings()
+    try:
+        info = check_dump(file)
+    except InputError as exc:
+        _refused(str(file), [
+            f"{file} {p.message}. Fix: {p.fix}"
+            + (f" (pg_restore said: {p.value})" if p.value and p.field is None else "")
+            for p in exc.problems])
+        raise typer.Exit(2) from None
+    with open_database(dbs, migrate=False) as db:
+        try:
+            check_privileges(db.url)
+        except RestoreRefused as exc:
+            _refused("restore refused", [str(exc)])
+            raise typer.Exit(2) from None
+        counts = table_counts(db.engine)
         db.engine.dispose()
-        restore(db.url, file)
-    console.print(f"restored from {file}")
+        name = sa.engine.make_url(db.url).database
+        rev = (f"schema revision {info.revision}"
+               + (f", migrated to {head_revision()} after the restore"
+                  if info.needs_migration else ""))
+        console.print(f"[bold]{file}[/]: a backup of database {info.dbname or '?'} made "
+                      f"{info.created or 'at an unknown time'}, {rev}.")
+        if counts is None:
+            console.print(f"It replaces database [bold]{name}[/], which holds no emgis tables.")
+        else:
+            console.print(f"It replaces everything in database [bold]{name}[/]: "
+                          + ", ".join(f"{t} {n:,}" for t, n in counts.items()) + " rows.")
+        if not yes:
+            if not _interactive():
+                _refused("restore not confirmed",
+                         ["there is no terminal to ask on; run again with --yes to replace "
+                          f"database {name} with {file}"])
+                raise typer.Exit(2)
+            if not typer.confirm(f"Replace database {name} with {file}?", default=False):
+                err.print("nothing was restored; the database is unchanged.")
+                raise typer.Exit(1)
+        try:
+            res = restore(db.url, file, backup_dir=dbs.home / "backups", info=info,
+                          say=lambda msg: console.print(f"  {msg}", soft_wrap=True))
+        except RestoreRefused as exc:
+            _refused("restore refused", [str(exc)])
+            raise typer.Exit(2) from None
+        except RestoreFailed as exc:
+            _refused("restore failed", [str(exc)])
+            raise typer.Exit(1) from None
+    console.print(f"restored {res.database} from {file} (schema revision {res.revision}"
+                  f"{f' → {res.migrated_to}' if res.migrated_to != res.revision else ''}).")
+    console.print(f"safety backup of what was replaced: {res.safety_backup} "
+                  f"(emgis db restore {res.safety_backup} puts it back)", soft_wrap=True)
 
 
 # --- study area, loads, exports ------------------------------------------------------------------

@@ -27,11 +27,12 @@ def serve(
         min=1, help="worker processes (default EMGIS_API_WORKERS or 1); "
                     "up to one per core")] = None,
 ) -> None:
-    """Run the HTTP API (layers as OGC API – Features, incidents, analyses) until Ctrl-C."""
+    """Run the HTTP API (layers as OGC API – Features, incidents, analyses) until Ctrl-C or
+    SIGTERM; a database it started is stopped again."""
     import uvicorn
 
     from emgis.api.http.app import create_app
-    from emgis.layers.db import open_database
+    from emgis.layers.db import open_database, stop_if_unused
     from emgis.layers.settings import ApiSettings
 
     dbs, _ = _settings()
@@ -39,19 +40,24 @@ def serve(
     host = host or api.host
     port = port or api.port
     workers = workers or api.workers
-    # keep_running: the database outlives the server (another `emgis serve`, `emgis db stop`
-    # ends it)
+    # The server stops the database it started (SIGTERM too: main() turns it into SystemExit),
+    # unless other sessions still use it; one started by `emgis db start` keeps running.
     with open_database(dbs, keep_running=True) as db:
-        console.print(f"emgis API on [bold]http://{host}:{port}/[/] "
-                      f"(OpenAPI: /openapi.json, docs: /docs)"
-                      f"{f', {workers} workers' if workers > 1 else ''}; Ctrl-C stops it")
-        if workers > 1:  # each worker process builds its own app and engine from the environment
-            os.environ.update(EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(dbs.home))
-            uvicorn.run("emgis.api.http.app:create_app", factory=True, host=host, port=port,
-                        workers=workers, log_level="info")
-        else:
-            uvicorn.run(create_app(api, engine=db.engine, db_settings=dbs), host=host, port=port,
-                        log_level="info")
+        try:
+            console.print(f"emgis API on [bold]http://{host}:{port}/[/] "
+                          f"(OpenAPI: /openapi.json, docs: /docs)"
+                          f"{f', {workers} workers' if workers > 1 else ''}; Ctrl-C stops it")
+            if workers > 1:  # each worker process builds its own app and engine from the env
+                os.environ.update(EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(dbs.home))
+                uvicorn.run("emgis.api.http.app:create_app", factory=True, host=host,
+                            port=port, workers=workers, log_level="info")
+            else:
+                uvicorn.run(create_app(api, engine=db.engine, db_settings=dbs), host=host,
+                            port=port, log_level="info")
+        finally:
+            if db.started and not stop_if_unused(db):
+                err.print("the database emgis started is left running: other sessions use it "
+                          "(`emgis db stop` stops it)")
 
 
 def _engine_do(fn):

@@ -53,6 +53,12 @@ class GraphCache:
         self._graphs: dict[str, tuple[dt.datetime, CompiledGraph]] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget every graph (and the facility trees kept with it): the database was
+        replaced."""
+        with self._lock:
+            self._graphs.clear()
+
     def get(self, engine, name: str, home=None) -> CompiledGraph:
         """Return the compiled graph of network ``name``, loading it once per version."""
         return self.versioned(engine, name, home)[0]
@@ -117,6 +123,11 @@ class ResultCache:
                 self.hits += 1
                 return self._items[key]
         return None
+
+    def clear(self) -> None:
+        """Forget every answer: the database was replaced."""
+        with self._lock:
+            self._items.clear()
 
     def put(self, key: tuple, value: str) -> None:
         with self._lock:

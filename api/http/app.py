@@ -4,7 +4,8 @@ The app holds one SQLAlchemy engine (``app.state.engine``; ``pool_pre_ping`` let
 survive a database restart: requests in flight fail with 503 + Retry-After, later ones
 reconnect) and serves:
 
-- ``/health`` (200 when the database answers, 503 when not), ``/openapi.json``, ``/docs``;
+- ``/health`` (200 when the database answers with the schema this code needs, 503 when
+  not), ``/openapi.json``, ``/docs``;
 - the layers as OGC API – Features (api/features.py);
 - incidents and live resource state, writes with a bearer token (api/live.py, api/auth.py);
 - analyses: nearest resources with routes, service areas (api/analyses.py);
@@ -29,6 +30,9 @@ from emgis.api.http.errors import RETRY_AFTER_S, install_handlers
 from emgis.layers.settings import ApiSettings, DatabaseSettings
 
 log = logging.getLogger("emgis.api")
+
+#: tables /health asks for: the schema's revision and the ones nearly every request reads
+HEALTH_TABLES = ("alembic_version", "admin_units", "shelters", "incidents", "road_networks")
 
 
 def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = None,
@@ -83,6 +87,17 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.state.results = analyses.ResultCache()
     app.state.changes = feed
     app.state.memo = Memo(feed)
+
+    def forget_everything() -> None:  # another database under the same name (a restore)
+        app.state.engine.dispose()
+        app.state.graphs.clear()
+        app.state.results.clear()
+        app.state.memo.clear()
+
+    feed.on_new_database(forget_everything)
+    from emgis.layers.db import head_revision
+
+    head = head_revision()
     from emgis.layers.settings import MapSettings
 
     app.state.map_settings = map_settings or MapSettings()
@@ -95,15 +110,32 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
                            allow_headers=["Authorization", "Content-Type"])
 
     @app.get("/health", tags=["service"], summary="Is the service and its database up?",
-             responses={503: {"description": "the database is unreachable"}})
+             responses={503: {"description": "the database is unreachable, or its schema is "
+                                             "missing or not the one this code needs"}})
     def health(request: Request) -> JSONResponse:
         try:
             with request.app.state.engine.connect() as c:
-                c.execute(sa.text("SELECT 1"))
+                missing = c.execute(sa.text(
+                    "SELECT array_agg(t) FILTER (WHERE to_regclass('public.' || t) IS NULL) "
+                    "FROM unnest(CAST(:t AS text[])) t"), {"t": list(HEALTH_TABLES)}).scalar()
+                revision = None if missing else c.execute(
+                    sa.text("SELECT version_num FROM alembic_version")).scalar()
         except sa.exc.SQLAlchemyError as exc:
             log.warning("health: database unreachable: %s", str(exc).splitlines()[0])
             return JSONResponse({"status": "degraded", "db": "unreachable"}, status_code=503,
                                 headers={"Retry-After": str(RETRY_AFTER_S)})
+        if missing:
+            log.warning("health: schema missing (tables %s)", ", ".join(missing))
+            return JSONResponse({"status": "degraded", "db": "schema missing",
+                                 "detail": f"the database lacks emgis's tables "
+                                           f"({', '.join(missing)}); restore a backup "
+                                           f"(emgis db restore FILE) or create the schema "
+                                           f"(emgis db upgrade)"}, status_code=503)
+        if revision != head:
+            return JSONResponse({"status": "degraded", "db": "schema out of date",
+                                 "detail": f"the schema is at revision {revision}; this code "
+                                           f"needs {head}: run emgis db upgrade"},
+                                status_code=503)
         return JSONResponse({"status": "ok", "db": "ok"})
 
     app.include_router(features.router)

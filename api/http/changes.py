@@ -17,7 +17,11 @@ tables change rarely next to how often they are read, so the API keeps them in m
   (PostgreSQL sends it when the write commits: well under a millisecond on one machine);
 - while the feed is not listening (database restarting, connection lost) `version`
   returns None and nothing is cached: every request reads the database as before; when
-  it listens again every version moves on (anything may have changed meanwhile).
+  it listens again every version moves on (anything may have changed meanwhile);
+- each time it listens it reads the database's identity (its oid in ``pg_database``): a
+  database swapped in under the same name (`emgis db restore`) has a new one, and the
+  callbacks given to `on_new_database` run (the app drops its connection pool and
+  everything it keeps).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class ChangeFeed:
         self._versions: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._database: int | None = None  # the oid of the database listened to
+        self._on_new_database: list[Callable[[], None]] = []
 
     # --- life -----------------------------------------------------------------------------------
 
@@ -79,6 +85,16 @@ class ChangeFeed:
     def listening(self) -> bool:
         return self._conn is not None
 
+    @property
+    def database(self) -> int | None:
+        """The identity (oid) of the database last listened to; None before the first time."""
+        return self._database
+
+    def on_new_database(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the feed listens again and finds another database under the
+        same name (a restore swapped it in): whatever was read from the old one is stale."""
+        self._on_new_database.append(callback)
+
     def _connect(self) -> bool:
         import psycopg2
 
@@ -90,6 +106,8 @@ class ChangeFeed:
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute(f"LISTEN {CHANNEL}")
+                cur.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
+                identity = int(cur.fetchone()[0])
         except psycopg2.Error as exc:
             log.info("change feed: not listening (%s); answers are read from the database "
                      "meanwhile",
@@ -101,7 +119,16 @@ class ChangeFeed:
                 return False
             self._conn = conn
             self._epoch += 1  # listening from now on; whatever changed before is unknown
+            previous, self._database = self._database, identity
         log.info("change feed: listening on %s", CHANNEL)
+        if previous is not None and previous != identity:
+            log.warning("change feed: the database was replaced (a restore); dropping the "
+                        "connection pool and everything kept in memory")
+            for callback in self._on_new_database:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("change feed: a new-database callback failed")
         return True
 
     def _drop(self) -> None:
@@ -180,6 +207,11 @@ class Memo:
         self._size = size
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+
+    def clear(self) -> None:
+        """Forget every value (the database was replaced)."""
+        with self._lock:
+            self._items.clear()
 
     def get(self, key: tuple, tables: tuple[str, ...], load: Callable[[], Any], *,
             peek: bool = False) -> Any:
