@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from emgis.layers.load.loaders import MODES, LoadResult, Prepared, _objects, prepare_layer
 from emgis.layers.load.replace import Staged, write_staged
+from emgis.layers.load.stock_items import check_items
 from emgis.layers.norms import Norms
 from emgis.layers.problems import InputError, Problem, Problems
 from emgis.layers.schema import LAYERS, LayerSpec
@@ -99,6 +100,9 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str,
     conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), "
                          "set_config('emgis.bulk', 'on', true)"), {"a": actor})
     _resolve_refs(conn, spec, gdf, p)
+    if spec.name == "depot_stock":  # items are a vocabulary (stock_items): no junk items
+        gdf["item"] = _objects(gdf, check_items(
+            conn, [(int(r), v) for r, v in zip(gdf["_row"], gdf["item"], strict=True)], p))
     if mode == "append" and spec.name != "depot_stock":
         _check_existing(conn, spec, gdf, p)
     if p.errors:
