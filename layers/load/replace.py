@@ -153,7 +153,6 @@ def _refuse(spec: LayerSpec, file: str, gone: int, deps: list[Dependent],
     keys = " + ".join(key_columns(spec))
     for d in deps:
         if d.effect == "blocked" or not delete_dependents:
-            e = f" (e.g. {', '.join(d.examples)})" if d.examples else ""
             what = {"deleted": "would be deleted",
                     "unlinked": f"would lose their link ({d.via})",
                     "orphaned": f"would name a unit that no longer exists ({d.via})",
@@ -163,9 +162,9 @@ def _refuse(spec: LayerSpec, file: str, gone: int, deps: list[Dependent],
             fix = ("delete or relink those rows first" if d.effect == "blocked" else
                    f"keep those rows in the file (rows are matched by {keys}), or pass "
                    "--delete-dependents to delete them and what depends on them")
-            p.error(None, d.table, d.count,
-                    f"{d.count} {d.table} row(s) {what}: they depend on {gone} {spec.table} "
-                    f"row(s) this replace would delete{e}", fix)
+            p.error(None, d.table, ", ".join(d.examples) or None,
+                    f"{d.count} {d.table} row(s) {what}; they depend on these {spec.table} "
+                    f"rows, which the file no longer has ({gone} such row(s) in all)", fix)
     if p.errors:
         raise InputError(p.items, source=f"{file} (--mode replace)")
 
