@@ -218,3 +218,60 @@ def test_cli_replace_refuses_then_deletes_with_the_option_and_prints_counts(load
     out = " ".join(done.output.split())
     assert "0 inserted, 24 updated, 1 deleted" in out, out
     assert "depot_stock row(s)" in out
+
+
+def test_replace_hazards_applies_a_legal_next_state_and_records_it(loaded, demo_files, tmp_path):
+    h = _one(loaded.engine, "SELECT ext_id FROM hazards WHERE state = 'discovered' "
+             "ORDER BY ext_id LIMIT 1").ext_id
+    move_hazard(loaded.engine, h, "confirmed", actor="clerk", note="checked")
+    df = pd.read_csv(demo_files.hazards, dtype=str, encoding="utf-8")
+    df.loc[df["id"] == h, "state"] = "under_control"
+    df.to_csv(tmp_path / "hazards.csv", index=False, encoding="utf-8")
+    res = load_layer(loaded.engine, "hazards", tmp_path / "hazards.csv", REPLACE)
+    assert res.counts["hazard_states_changed"] == 1
+    with loaded.engine.connect() as c:
+        state = c.execute(sa.text("SELECT state FROM hazards WHERE ext_id = :e"), {"e": h}).scalar()
+        moves = c.execute(sa.text(
+            "SELECT e.from_state, e.to_state FROM hazard_events e JOIN hazards h "
+            "ON h.id = e.hazard_id WHERE h.ext_id = :e ORDER BY e.id"), {"e": h}).all()
+    assert state == "under_control"
+    assert [tuple(m) for m in moves] == [("discovered", "confirmed"),
+                                         ("confirmed", "under_control")]
+
+
+def _write(tmp_path, name, *lines):
+    p = tmp_path / name
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+@pytest.mark.bad_input
+def test_replace_admin_units_refuses_to_orphan_the_codes_others_name(db, tmp_path):
+    head = "code,name,level,parent_code,lon,lat"
+    units = ["339901001000,城关镇,乡镇级,,119.86,31.01",
+             "339901001001,东村,村级,339901001000,119.861,31.011"]
+    load_layer(db.engine, "admin_units", _write(tmp_path, "u1.csv", head, *units))
+    load_layer(db.engine, "shelters", _write(
+        tmp_path, "s.csv", "id,name,duration_class,status,unit_code,lon,lat",
+        "S1,东村广场,紧急,开放,339901001001,119.8612,31.0112"))
+    before = _snapshot(db.engine)
+    with pytest.raises(InputError) as exc:
+        load_layer(db.engine, "admin_units", _write(tmp_path, "u2.csv", head, units[0]), REPLACE)
+    text = str(exc.value)
+    assert "shelters" in text and "339901001001" in text, text
+    assert _snapshot(db.engine) == before
+
+
+@pytest.mark.bad_input
+def test_replace_incidents_refuses_to_delete_incidents_reported_through_the_api(db, tmp_path):
+    with db.engine.begin() as c:
+        c.execute(sa.text("INSERT INTO incidents (title, incident_type, status, geom) VALUES "
+                          "('API fire', 'fire', 'reported', "
+                          "ST_SetSRID(ST_MakePoint(119.86, 31.01), 4326))"))
+    before = _snapshot(db.engine)
+    with pytest.raises(InputError) as exc:
+        load_layer(db.engine, "incidents", _write(
+            tmp_path, "i.csv", "id,title,incident_type,status,lon,lat",
+            "E1,演练,flood,接报,119.87,31.02"), REPLACE)
+    assert "entered outside any file load" in str(exc.value)
+    assert _snapshot(db.engine) == before

@@ -151,3 +151,13 @@ def test_migration_seed_is_the_vocabulary(db):
             "SELECT name, unit, kind, coalesce(name_en, '') FROM stock_items"))}
     assert seeded == {(i.name, i.unit, i.kind, i.name_en) for i in vocab.STOCK_ITEMS}
     assert all(i.kind in vocab.STOCK_KIND for i in vocab.STOCK_ITEMS)
+
+
+@pytest.mark.bad_input
+def test_stock_update_in_another_unit_is_422(client, demo_db):
+    _, auth = _token(demo_db.engine, "planner")
+    before = _stock(demo_db.engine)
+    r = client.patch("/depot_stock/CK001/帐篷", json={"quantity_delta": 5, "unit": "箱"},
+                     headers=auth)
+    assert r.status_code == 422 and "顶" in r.text, r.text
+    assert _stock(demo_db.engine) == before
