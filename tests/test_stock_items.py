@@ -161,3 +161,18 @@ def test_stock_update_in_another_unit_is_422(client, demo_db):
                      headers=auth)
     assert r.status_code == 422 and "顶" in r.text, r.text
     assert _stock(demo_db.engine) == before
+
+
+@pytest.mark.bad_input
+def test_stock_file_naming_one_item_twice_by_two_names_is_refused(db, tmp_path):
+    dep = tmp_path / "d.csv"
+    dep.write_text("id,name,level,status,lon,lat\nD1,县库,县级,启用,119.86,31.01\n",
+                   encoding="utf-8")
+    load_layer(db.engine, "depots", dep)
+    stock = tmp_path / "stock.csv"
+    stock.write_text("depot_id,item,quantity,unit\nD1,帐篷,200,顶\nD1,tent,10,顶\n",
+                     encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        load_layer(db.engine, "depot_stock", stock)
+    assert "listed twice" in str(exc.value)
+    assert _count(db.engine, "SELECT count(*) FROM depot_stock") == 0

@@ -101,8 +101,7 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str,
                          "set_config('emgis.bulk', 'on', true)"), {"a": actor})
     _resolve_refs(conn, spec, gdf, p)
     if spec.name == "depot_stock":  # items are a vocabulary (stock_items): no junk items
-        gdf["item"] = _objects(gdf, check_items(
-            conn, [(int(r), v) for r, v in zip(gdf["_row"], gdf["item"], strict=True)], p))
+        _stock_items(conn, gdf, p)
     if mode == "append" and spec.name != "depot_stock":
         _check_existing(conn, spec, gdf, p)
     if p.errors:
@@ -133,6 +132,21 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str,
          "d": json.dumps(detail, ensure_ascii=False)})
     return WrittenLoad(spec.name, prep.file, len(gdf), load_id, prep.source_crs,
                        prep.problems.warnings, [*prep.notes, *notes], counts)
+
+
+def _stock_items(conn: Connection, gdf: gpd.GeoDataFrame, p: Problems) -> None:
+    """Map each stock row's item to a known item (an English name to its Chinese one); two rows
+    that name one item of one depot by different names are an error, as duplicates are."""
+    gdf["item"] = _objects(gdf, check_items(
+        conn, [(int(r), v) for r, v in zip(gdf["_row"], gdf["item"], strict=True)], p))
+    seen: dict[tuple, int] = {}
+    for row, dep, item in zip(gdf["_row"], gdf["depot_id"], gdf["item"], strict=True):
+        if dep is None or item is None:
+            continue
+        first = seen.setdefault((dep, item), int(row))
+        if first != int(row):
+            p.error(int(row), "item", item, f"is listed twice for one depot (rows {first}, {row})",
+                    "merge the rows into one with the total quantity")
 
 
 def _resolve_refs(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: Problems) -> None:
