@@ -279,12 +279,31 @@ class Depot(Base):
     geom = _point()
 
 
+class StockItem(Base):
+    """A relief item depots may stock (migration 0006): the vocabulary of ``depot_stock.item``.
+
+    Seeded with ``vocab.STOCK_ITEMS``; more are added on purpose (`emgis stock-items add`,
+    ``POST /stock-items``), never by a typo in a stock update."""
+
+    __tablename__ = "stock_items"
+    __table_args__ = (_check("kind", vocab.STOCK_KIND, nullable=False),
+                      CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"))
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    unit: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20), server_default="other")
+    name_en: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(Text, server_default="seed")
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+
+
 class DepotStock(Base):
     __tablename__ = "depot_stock"
     __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_non_negative"),)
     depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id", ondelete="CASCADE"),
                                           primary_key=True)
-    item: Mapped[str] = mapped_column(Text, primary_key=True)
+    item: Mapped[str] = mapped_column(ForeignKey("stock_items.name", onupdate="CASCADE",
+                                                 ondelete="RESTRICT"), primary_key=True)
     quantity: Mapped[float] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(Text)
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
@@ -367,7 +386,7 @@ class AuditEntry(Base):
 AUDITED_TABLES = [
     "study_area", "admin_units", "code_list", "population", "risk_points", "hazards", "risk_areas",
     "hazard_zones", "shelters", "depots", "depot_stock", "team_bases", "incidents",
-    "norm_overrides",
+    "norm_overrides", "stock_items",
 ]
 
 

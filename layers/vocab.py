@@ -7,6 +7,8 @@ Keys are stable English identifiers; each value carries its Chinese label and al
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -155,6 +157,92 @@ INCIDENT_STATUS = _vocab(
     Term("contained", "已控制", ("控制", "已控制")),
     Term("closed", "结束", ("结束", "关闭", "已结束")),
 )
+
+
+# --- relief stock items ---------------------------------------------------------------------------
+# Stock items are a vocabulary too, but one a county extends: the table ``stock_items`` holds the
+# items in use (migration 0006 seeds it with the list below; `emgis stock-items add` and
+# ``POST /stock-items`` add more). A depot's stock names one of them; an unknown name is refused
+# with the closest known ones (`closest_items`) instead of creating a junk item.
+
+STOCK_KIND = _vocab(
+    Term("shelter", "住宿类", ("帐篷", "住宿", "tent")),
+    Term("bedding", "铺盖类", ("被服", "铺盖", "床具")),
+    Term("clothing", "衣物类", ("衣物", "服装")),
+    Term("food", "食品类", ("食品", "粮食")),
+    Term("water", "饮水类", ("饮水", "水")),
+    Term("sanitation", "卫生类", ("卫生", "环卫", "厕所")),
+    Term("power", "电力照明类", ("电力", "照明", "发电")),
+    Term("rescue", "救援装备类", ("救援", "装备", "抢险")),
+    Term("medical", "医疗类", ("医疗", "药品")),
+    Term("other", "其他", ("其他",)),
+)
+
+
+@dataclass(frozen=True)
+class StockItem:
+    name: str        # what depots call it (the key of depot_stock.item)
+    unit: str        # how it is counted
+    kind: str        # a key of STOCK_KIND
+    name_en: str = ""
+
+
+# The demo's items, the needs norms' items (shelters/supply.py NEED_ITEMS) and the common
+# central-reserve relief items (中央救灾物资储备品种), each with its counting unit.
+STOCK_ITEMS: tuple[StockItem, ...] = (
+    StockItem("帐篷", "顶", "shelter", "tent"),
+    StockItem("棉帐篷", "顶", "shelter", "cotton tent"),
+    StockItem("单帐篷", "顶", "shelter", "single tent"),
+    StockItem("棉被", "床", "bedding", "quilt"),
+    StockItem("毛毯", "条", "bedding", "blanket"),
+    StockItem("睡袋", "个", "bedding", "sleeping bag"),
+    StockItem("折叠床", "张", "bedding", "folding bed"),
+    StockItem("棉大衣", "件", "clothing", "padded coat"),
+    StockItem("方便食品", "kg", "food", "instant food"),
+    StockItem("大米", "kg", "food", "rice"),
+    StockItem("饮用水", "L", "water", "drinking_water"),
+    StockItem("瓶装水", "L", "water", "bottled water"),
+    StockItem("清洁用水", "L", "water", "clean_water"),
+    StockItem("家庭包", "个", "sanitation", "family_kits"),
+    StockItem("移动厕所", "个", "sanitation", "toilets"),
+    StockItem("发电机", "台", "power", "generator"),
+    StockItem("应急灯", "个", "power", "emergency lamp"),
+    StockItem("救生衣", "件", "rescue", "life jacket"),
+    StockItem("冲锋舟", "艘", "rescue", "assault boat"),
+    StockItem("急救包", "个", "medical", "first-aid kit"),
+)
+
+# how a name typed or read in the wrong encoding may be repaired: (encode as, decode as)
+_MOJIBAKE = (("gb18030", "utf-8"), ("gbk", "utf-8"), ("big5", "utf-8"), ("latin-1", "utf-8"),
+             ("cp1252", "utf-8"), ("utf-8", "gb18030"), ("latin-1", "gb18030"))
+
+
+def redecoded(text: str) -> list[str]:
+    """``text`` read back through the usual wrong encodings (UTF-8 bytes shown as GBK, GBK
+    shown as Latin-1, ...): the readings that differ from it, best first."""
+    out: list[str] = []
+    for enc, dec in _MOJIBAKE:
+        b = text.encode(enc, errors="ignore")
+        t = b.decode(dec, errors="ignore").strip()
+        if t and t != text and t not in out:
+            out.append(t)
+    return out
+
+
+def closest_items(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """The known item names closest to ``name``: a mojibake repair that hits a name exactly
+    first, then spelling neighbours (difflib) of the name and of its repairs."""
+    names = list(known)
+    fixes = redecoded(name)
+    exact = [t for t in fixes if t in names]
+    near = difflib.get_close_matches(name, names, n=n, cutoff=0.5)
+    for t in fixes:
+        near += difflib.get_close_matches(t, names, n=n, cutoff=0.6)
+    out: list[str] = []
+    for t in exact + near:
+        if t not in out:
+            out.append(t)
+    return out[:n]
 
 
 def lookup(vocab: dict[str, Term], text: object) -> str | None:

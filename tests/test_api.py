@@ -330,11 +330,18 @@ def test_team_and_depot_stock_updates(client, demo_db):
     assert r.status_code == 200 and r.json()["quantity"] == 0
     r = client.patch(f"/depot_stock/{dep}/{item}", json={"quantity_delta": -1}, headers=auth)
     assert r.status_code == 409
+    # a new item exists only once added on purpose (tests/test_stock_items.py)
+    assert client.patch(f"/depot_stock/{dep}/新物资", json={"quantity_delta": 5, "unit": "箱"},
+                        headers=auth).status_code == 422
+    assert client.post("/stock-items", json={"name": "新物资", "unit": "箱"},
+                       headers=auth).status_code == 201
     r = client.patch(f"/depot_stock/{dep}/新物资", json={"quantity_delta": 5, "unit": "箱"},
                      headers=auth)
     assert r.status_code == 200 and r.json()["quantity"] == 5
     assert client.patch(f"/depot_stock/{dep}/无此物资", json={"quantity_delta": -5},
-                        headers=auth).status_code == 404
+                        headers=auth).status_code == 422  # not a stock item at all
+    assert client.patch(f"/depot_stock/{dep}/急救包", json={"quantity_delta": -5},
+                        headers=auth).status_code == 404  # an item this depot does not hold
     assert client.patch("/depot_stock/nope/x", json={"quantity_delta": 1},
                         headers=auth).status_code == 404
     with demo_db.engine.connect() as c:
@@ -342,7 +349,8 @@ def test_team_and_depot_stock_updates(client, demo_db):
                                     "ORDER BY id"),
                             {"a": name}).all()
     assert [tuple(a) for a in actions] == [("team_bases", "update"), ("team_bases", "update"),
-                                           ("depot_stock", "update"), ("depot_stock", "insert")]
+                                           ("depot_stock", "update"), ("stock_items", "insert"),
+                                           ("depot_stock", "insert")]
 
 
 # --- analyses ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
     roads,
     serve,
     shelters,
+    stock_items,
     warning,
 )
 from emgis.api.cli.base import app

@@ -42,8 +42,16 @@ def load(
     speed_field: Annotated[str | None, typer.Option(help=road_cli.SPEED_HELP)] = None,
     oneway_field: Annotated[str | None, typer.Option(help=road_cli.ONEWAY_HELP)] = None,
     clip: Annotated[bool, typer.Option("--clip/--no-clip", help=road_cli.CLIP_HELP)] = True,
+    delete_dependents: Annotated[bool, typer.Option(
+        "--delete-dependents",
+        help="with --mode replace: also delete (or unlink) the rows that depend on rows the "
+             "file no longer has; without it such a replace is refused with the list")] = False,
 ) -> None:
-    """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing."""
+    """Check FILE and load it as LAYER in one transaction; a file with errors loads nothing.
+
+    Rows are matched by their id (ext_id / code) and updated in place, so what points at them
+    (stock, hazard links, hazard history) survives; replace deletes the rows the file no
+    longer has only when nothing depends on them, or with --delete-dependents."""
     from emgis.layers.db import open_database
     from emgis.layers.load.write import LoadOptions, load_layer
 
@@ -62,17 +70,30 @@ def load(
         try:
             opts = LoadOptions(crs=crs, mode=mode, encoding=encoding,
                                accept_warnings=accept_warnings,
-                               margin_km=ls.study_area_margin_km)
+                               margin_km=ls.study_area_margin_km,
+                               delete_dependents=delete_dependents)
             res = load_layer(db.engine, layer, file, opts, norms=_norms(db.engine), actor=ls.actor)
         except InputError as exc:
             _report_input_error(exc)
             raise typer.Exit(2) from None
     console.print(f"[green]loaded[/] {res.rows} {res.layer} from {file.name} "
                   f"(source CRS {res.source_crs or '—'}, load #{res.load_id})")
+    _print_counts(res.counts)
     for note in res.notes:
         console.print(f"  note: {note}")
     for w in res.warnings:
         console.print(f"  [yellow]accepted warning[/]: {w}")
+
+
+def _print_counts(counts: dict) -> None:
+    """inserted / updated / deleted, and what went with the deleted rows, table by table."""
+    if not counts:
+        return
+    console.print(f"  {counts.get('inserted', 0)} inserted, {counts.get('updated', 0)} updated, "
+                  f"{counts.get('deleted', 0)} deleted")
+    for effect in ("deleted", "unlinked", "orphaned"):
+        for table, n in counts.get(f"dependents_{effect}", {}).items():
+            console.print(f"  [yellow]{effect}[/] with them: {n} {table} row(s)")
 
 
 def _load_census_or_codes(layer: str, file: Path, year: int | None, accept: bool,

@@ -309,15 +309,37 @@ class StockPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     quantity_delta: float = Field(ge=-1e12, le=1e12, description="received (+) or issued (-)")
     unit: str | None = Field(default=None, max_length=40,
-                             description="unit of a new item, e.g. 顶 or pcs")
+                             description="the unit the delta is counted in; must be the item's "
+                                         "unit (GET /stock-items) if given")
+
+
+def _raw_readings(request: Request) -> list[str]:
+    """The last path segment's bytes read as GBK / GB18030 / Big5: a client that sent a name
+    in a legacy encoding loses it in the UTF-8 path decoding, but its bytes are still here."""
+    from urllib.parse import unquote_to_bytes
+
+    raw = request.scope.get("raw_path") or b""
+    last = unquote_to_bytes(raw.rsplit(b"/", 1)[-1])
+    out = []
+    for enc in ("gb18030", "big5"):
+        with contextlib.suppress(UnicodeDecodeError):
+            out.append(last.decode(enc))
+    return out
 
 
 @router.patch("/depot_stock/{depot}/{item}",
               summary="Receive or issue stock of a depot (planner or above)",
-              responses={404: {}, 409: {}, **_AUTH})
+              responses={404: {}, 409: {}, 422: {"description": "the item is not a known stock "
+                                                                "item: the closest are named"},
+                         **_AUTH})
 def update_stock(body: StockPatch, request: Request, depot: str, item: str,
                  who: Principal = Depends(require("planner"))) -> dict:
-    """``depot``: the depot's id or ext_id. A new item may be received (positive delta)."""
+    """``depot``: the depot's id or ext_id. ``item``: a known stock item (GET /stock-items), by
+    its name or English name; an unknown name is a 422 naming the closest known items and
+    writes nothing (new items: POST /stock-items). A depot may receive an item it did not hold.
+    """
+    from emgis.layers.load.stock_items import resolve_item
+
     with write(request, who, "depot_stock") as c:
         as_id = int(depot) if depot.isascii() and depot.isdigit() and len(depot) <= 9 else None
         dep = c.execute(sa.text("SELECT id FROM depots WHERE ext_id = :d OR id = :i "
@@ -325,6 +347,14 @@ def update_stock(body: StockPatch, request: Request, depot: str, item: str,
                         {"d": depot, "i": as_id}).scalar()
         if dep is None:
             raise NotFound(f"there is no depot {depot!r} (give its id or ext_id)")
+        known = resolve_item(c, item, raw_readings=_raw_readings(request) if "\ufffd" in item
+                             else None)
+        if body.unit is not None and known.unit and body.unit.strip() != known.unit:
+            p = Problems("stock")
+            p.error(None, "unit", body.unit, f"is not the unit of {known.name} ({known.unit})",
+                    f"send the quantity in {known.unit}, or leave unit out")
+            p.raise_if_errors()
+        item = known.name
         d = body.quantity_delta
         row = c.execute(sa.text(
             "UPDATE depot_stock SET quantity = quantity + :d "
@@ -347,5 +377,44 @@ def update_stock(body: StockPatch, request: Request, depot: str, item: str,
                 "ON CONFLICT (depot_id, item) "
                 "DO UPDATE SET quantity = depot_stock.quantity + EXCLUDED.quantity "
                 "RETURNING depot_id, item, quantity, unit"),
-                {"d": d, "dep": dep, "item": item, "unit": body.unit}).one()
+                {"d": d, "dep": dep, "item": item, "unit": known.unit}).one()
     return dict(row._mapping)
+
+
+# --- the stock-item vocabulary ------------------------------------------------------------------
+
+class StockItemIn(BaseModel):
+    """A new stock item: added on purpose, never by a stock update with an unknown name."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=100, description="the name depots use, e.g. 帐篷")
+    unit: str = Field(max_length=40, description="the unit it is counted in, e.g. 顶")
+    kind: str | None = Field(default=None, max_length=40,
+                             description=f"one of {', '.join(vocab.STOCK_KIND)} (default other)")
+    name_en: str | None = Field(default=None, max_length=100, description="an English name")
+
+
+def _item(i) -> dict:
+    return {"name": i.name, "unit": i.unit, "kind": i.kind, "name_en": i.name_en,
+            "added_by": i.added_by}
+
+
+@router.get("/stock-items", summary="The stock items depots may hold (any role)",
+            responses=_AUTH)
+def stock_items(request: Request, who: Principal = Depends(require("viewer"))) -> list[dict]:
+    from emgis.layers.load.stock_items import list_items
+
+    return [_item(i) for i in list_items(request.app.state.engine)]
+
+
+@router.post("/stock-items", status_code=201,
+             summary="Add a stock item to the vocabulary (planner or above; audited)",
+             responses={422: {"description": "blank name or unit, unknown kind, or the item "
+                                             "exists already"}, **_AUTH})
+def add_stock_item(body: StockItemIn, request: Request,
+                   who: Principal = Depends(require("planner"))) -> dict:
+    from emgis.layers.load.stock_items import add_item
+
+    item = add_item(request.app.state.engine, body.name, unit=body.unit, kind=body.kind,
+                    name_en=body.name_en, actor=who.name)
+    return _item(item)

@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from emgis.layers.load.loaders import MODES, LoadResult, Prepared, _objects, prepare_layer
+from emgis.layers.load.replace import Staged, write_staged
+from emgis.layers.load.stock_items import check_items
 from emgis.layers.norms import Norms
 from emgis.layers.problems import InputError, Problem, Problems
 from emgis.layers.schema import LAYERS, LayerSpec
@@ -36,6 +38,15 @@ class LoadOptions:
     encoding: str | None = None      # text encoding when detection is not wanted
     accept_warnings: bool = False    # load although warnings were found
     margin_km: float = 30.0          # points this far outside the study area are warnings
+    delete_dependents: bool = False  # replace may delete rows that others depend on
+
+
+@dataclass
+class WrittenLoad(LoadResult):
+    """A load's result with what it did to the table: inserted, updated, deleted, and
+    ``dependents_deleted`` / ``dependents_unlinked`` / ``dependents_orphaned`` by table."""
+
+    counts: dict = field(default_factory=dict)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -65,7 +76,8 @@ def load_layer(engine: Engine, layer: str, path: str | Path, options: LoadOption
         _check_against_roads(engine, prep)
     prep.problems.raise_if_errors(accept_warnings=accept_warnings)
     with engine.begin() as conn:
-        return write_prepared(conn, prep, mode=mode, actor=actor)
+        return write_prepared(conn, prep, mode=mode, actor=actor,
+                              delete_dependents=o.delete_dependents)
 
 
 def _check_against_roads(engine: Engine, prep: Prepared) -> None:
@@ -87,13 +99,21 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str) -> LoadResult:
-    """Write a prepared layer inside the caller's transaction."""
+def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str,
+                   delete_dependents: bool = False) -> WrittenLoad:
+    """Write a prepared layer inside the caller's transaction.
+
+    Rows are matched to stored ones by their external key and updated in place; ``replace``
+    also deletes the rows the file no longer has, refusing (InputError, nothing written) when
+    other rows depend on them unless ``delete_dependents`` (layers/load/replace.py).
+    """
     spec, gdf = prep.spec, prep.frame.copy()
     p = Problems(Path(prep.file).name)
     conn.execute(sa.text("SELECT set_config('emgis.actor', :a, true), "
                          "set_config('emgis.bulk', 'on', true)"), {"a": actor})
     _resolve_refs(conn, spec, gdf, p)
+    if spec.name == "depot_stock":  # items are a vocabulary (stock_items): no junk items
+        _stock_items(conn, gdf, p)
     if mode == "append" and spec.name != "depot_stock":
         _check_existing(conn, spec, gdf, p)
     if p.errors:
@@ -107,25 +127,38 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str) -
          "warn": json.dumps([w.as_dict() for w in prep.problems.warnings],
                             ensure_ascii=False)}).scalar_one()
     gdf["load_id"] = load_id
-    if mode == "replace":
-        conn.execute(sa.text(f"DELETE FROM {spec.table}"))
     columns = _copy_rows(conn, spec, gdf)
-    key_cols = ["depot_id", "item"] if spec.name == "depot_stock" else [spec.key]
-    conflict = ""
-    if mode == "upsert" or spec.name == "depot_stock":
-        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in key_cols)
-        conflict = f"ON CONFLICT ({', '.join(key_cols)}) DO UPDATE SET {updates}"
-    cols = ", ".join(f'"{c}"' for c in columns)
-    conn.execute(sa.text(f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM _stage {conflict}"))
+    counts, gone_keys, notes = write_staged(
+        conn, Staged(spec, columns, Path(prep.file).name, load_id), mode=mode, actor=actor,
+        delete_dependents=delete_dependents)
+    detail = {"file": prep.file, "rows": len(gdf), "mode": mode,
+              "source_crs": prep.source_crs, **counts}
+    if gone_keys:
+        detail["deleted_keys"] = gone_keys[:1000]
+        if len(gone_keys) > 1000:
+            detail["deleted_keys_truncated"] = True
     conn.execute(sa.text(
         "INSERT INTO audit_log (actor, action, table_name, row_key, detail) "
         "VALUES (:a, 'load', :t, :k, :d)"),
         {"a": actor, "t": spec.table, "k": str(load_id),
-         "d": json.dumps({"file": prep.file, "rows": len(gdf), "mode": mode,
-                          "source_crs": prep.source_crs},
-                         ensure_ascii=False)})
-    return LoadResult(spec.name, prep.file, len(gdf), load_id, prep.source_crs,
-                      prep.problems.warnings, prep.notes)
+         "d": json.dumps(detail, ensure_ascii=False)})
+    return WrittenLoad(spec.name, prep.file, len(gdf), load_id, prep.source_crs,
+                       prep.problems.warnings, [*prep.notes, *notes], counts)
+
+
+def _stock_items(conn: Connection, gdf: gpd.GeoDataFrame, p: Problems) -> None:
+    """Map each stock row's item to a known item (an English name to its Chinese one); two rows
+    that name one item of one depot by different names are an error, as duplicates are."""
+    gdf["item"] = _objects(gdf, check_items(
+        conn, [(int(r), v) for r, v in zip(gdf["_row"], gdf["item"], strict=True)], p))
+    seen: dict[tuple, int] = {}
+    for row, dep, item in zip(gdf["_row"], gdf["depot_id"], gdf["item"], strict=True):
+        if dep is None or item is None:
+            continue
+        first = seen.setdefault((dep, item), int(row))
+        if first != int(row):
+            p.error(int(row), "item", item, f"is listed twice for one depot (rows {first}, {row})",
+                    "merge the rows into one with the total quantity")
 
 
 def _resolve_refs(conn: Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame, p: Problems) -> None:
