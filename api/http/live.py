@@ -17,11 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from emgis.api.http.auth import Principal, require
 from emgis.api.http.errors import Conflict, NotFound
+from emgis.api.http.inputs import RequestBody, posted_geometry
 from emgis.layers import vocab
 from emgis.layers.problems import Problems
 
@@ -47,47 +48,6 @@ def write(request: Request, who: Principal, table: str) -> Iterator[Connection]:
 
 
 # --- validation ----------------------------------------------------------------------------------
-
-def _geometry(p: Problems, field: str, value: Any, allowed: tuple[str, ...]) -> str | None:
-    """Check a GeoJSON geometry (lon/lat); return it as JSON text, or None after recording
-    problems."""
-    import shapely
-    from shapely.geometry import shape
-
-    if not isinstance(value, dict) or value.get("type") not in allowed:
-        p.error(None, field, _short(value), "is not a GeoJSON geometry of an allowed type",
-                f"give {{\"type\": \"{allowed[0]}\", \"coordinates\": [...]}} "
-                f"(one of {', '.join(allowed)}), lon/lat WGS84")
-        return None
-    try:
-        g = shape(value)
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError,
-            shapely.errors.ShapelyError) as exc:
-        p.error(None, field, _short(value), f"is not a valid {value['type']}: {exc}",
-                "give coordinates as [lon, lat] pairs; a polygon's ring must close")
-        return None
-    if g.is_empty:
-        p.error(None, field, _short(value), "is empty", "give at least one position")
-        return None
-    g = shapely.force_2d(g)  # heights are not stored
-    x0, y0, x1, y1 = g.bounds
-    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        p.error(None, field, _short(value), "has coordinates outside lon -180..180 / lat -90..90",
-                "give [longitude, latitude] in WGS84 degrees, longitude first")
-        return None
-    if not g.is_valid:
-        from shapely.validation import explain_validity
-
-        p.error(None, field, _short(value), f"is not a valid geometry ({explain_validity(g)})",
-                "fix self-intersections; close each ring")
-        return None
-    return json.dumps(shapely.geometry.mapping(g))
-
-
-def _short(value: Any) -> str:
-    s = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return s if len(s) <= 120 else s[:117] + "..."
-
 
 def _term(p: Problems, field: str, value: str | None, terms: dict) -> str | None:
     if value is None:
@@ -117,10 +77,9 @@ _INCIDENT_COLS = ("id, ext_id, title, incident_type, level, status, reported_at,
                   "ST_AsGeoJSON(geom) AS geometry")
 
 
-class IncidentIn(BaseModel):
+class IncidentIn(RequestBody):
     """A new incident. ``geometry``: a GeoJSON Point, Polygon or MultiPolygon in lon/lat."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=500, description="title of the incident")
     type: str = Field(min_length=1, max_length=100,
                       description="incident type, e.g. flood, fire, landslide")
@@ -132,8 +91,7 @@ class IncidentIn(BaseModel):
                                description="the incident's id in another system")
 
 
-class IncidentPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IncidentPatch(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=500)
     type: str | None = Field(default=None, min_length=1, max_length=100)
     level: str | None = Field(default=None, max_length=50)
@@ -150,7 +108,7 @@ def create_incident(body: IncidentIn, request: Request,
                     who: Principal = Depends(require("commander"))) -> Response:
     p = Problems("incident")
     status = _term(p, "status", body.status, vocab.INCIDENT_STATUS)
-    geom = _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS)
+    geom = posted_geometry(request, p, "geometry", body.geometry, _INCIDENT_GEOMS)
     p.raise_if_errors()
     with write(request, who, "incidents") as c:
         if body.ext_id is not None and c.execute(sa.text("SELECT 1 FROM incidents "
@@ -175,7 +133,7 @@ def update_incident(body: IncidentPatch, request: Request, incident_id: int = Pa
     p = Problems("incident")
     status = _term(p, "status", body.status, vocab.INCIDENT_STATUS)
     geom = (None if body.geometry is None
-            else _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS))
+            else posted_geometry(request, p, "geometry", body.geometry, _INCIDENT_GEOMS))
     p.raise_if_errors()
     sets, params = ["updated_at = now()"], {"id": incident_id}
     for col, key, value in (("title", "title", body.name), ("incident_type", "type", body.type),
@@ -197,10 +155,9 @@ def update_incident(body: IncidentPatch, request: Request, incident_id: int = Pa
 
 # --- shelters ------------------------------------------------------------------------------------
 
-class ShelterPatch(BaseModel):
+class ShelterPatch(RequestBody):
     """Change a shelter's occupancy (by a delta, or set it) and/or its status."""
 
-    model_config = ConfigDict(extra="forbid")
     occupancy_delta: int | None = Field(default=None, ge=-1_000_000, le=1_000_000,
                                         description="people arrived (+) or left (-)")
     occupancy: int | None = Field(default=None, ge=0, le=10_000_000,
@@ -259,8 +216,7 @@ def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(
 
 # --- team bases ----------------------------------------------------------------------------------
 
-class TeamPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TeamPatch(RequestBody):
     status: str | None = Field(default=None, description=f"one of {', '.join(vocab.TEAM_STATUS)}")
     position: dict[str, Any] | None = Field(default=None, description="GeoJSON Point (lon/lat): "
                                                                       "where the team is")
@@ -274,7 +230,8 @@ def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=
                 who: Principal = Depends(require("planner"))) -> Response:
     p = Problems("team")
     status = _term(p, "status", body.status, vocab.TEAM_STATUS)
-    geom = None if body.position is None else _geometry(p, "position", body.position, ("Point",))
+    geom = (None if body.position is None
+            else posted_geometry(request, p, "position", body.position, ("Point",)))
     if body.status is None and body.position is None:
         p.error(None, None, None, "nothing to change", "send status and/or position")
     p.raise_if_errors()
@@ -292,8 +249,7 @@ def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=
 
 # --- depot stock ---------------------------------------------------------------------------------
 
-class StockPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StockPatch(RequestBody):
     quantity_delta: float = Field(ge=-1e12, le=1e12, description="received (+) or issued (-)")
     unit: str | None = Field(default=None, max_length=40,
                              description="unit of a new item, e.g. 顶 or pcs")
