@@ -117,12 +117,13 @@ _WHEN = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(*statuses: int,
+                    said: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI ``responses`` of ``statuses`` (plus 422 and 503, which any route may answer),
-    each with the `ErrorBody` shape."""
+    each with the `ErrorBody` shape; ``said`` gives a route's own description of a status."""
     out: dict[int | str, dict[str, Any]] = {}
     for status in sorted({*statuses, 422, 503}):
-        out[status] = {"model": ErrorBody, "description": _WHEN[status]}
+        out[status] = {"model": ErrorBody, "description": (said or {}).get(status, _WHEN[status])}
         if status == 401:
             out[status]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"},
                                                            "description": "Bearer"}}
@@ -171,8 +172,33 @@ def _plain(status: int):
     return handler
 
 
+def _json_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document say every error answer is JSON: FastAPI gives a route's
+    additional responses the route's own media type (text/html for a map page)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = build()  # kept as app.openapi_schema; corrected in place
+        for path in doc.get("paths", {}).values():
+            for op in path.values():
+                for status, answer in op.get("responses", {}).items():
+                    content = answer.get("content")
+                    if str(status)[0] in "45" and content and "application/json" not in content:
+                        schema = next((c["schema"] for c in content.values() if "schema" in c),
+                                      None)
+                        answer["content"] = {"application/json":
+                                             {"schema": schema} if schema else {}}
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_handlers(app: FastAPI) -> None:
-    """Register every error-to-HTTP mapping of the app (the one place they live)."""
+    """Register every error-to-HTTP mapping of the app (the one place they live), and declare
+    the error answers as JSON in the OpenAPI document."""
+    _json_errors(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

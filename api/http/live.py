@@ -21,7 +21,7 @@ from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from emgis.api.http.auth import Principal, require
-from emgis.api.http.errors import Conflict, NotFound
+from emgis.api.http.errors import AUTH_ERRORS, Conflict, NotFound, error_responses
 from emgis.api.http.inputs import RequestBody, posted_geometry
 from emgis.layers import vocab
 from emgis.layers.problems import Problems
@@ -30,8 +30,8 @@ router = APIRouter(tags=["live"])
 
 GEOJSON = "application/geo+json"
 _INT32 = 2**31 - 1
-_AUTH = {401: {"description": "no token, or an unknown or revoked one"},
-         403: {"description": "the token's role may not do this"}}
+#: every write: no or a weak token, a body too large or not JSON (400), problems (422)
+_AUTH = error_responses(400, *AUTH_ERRORS)
 
 
 @contextlib.contextmanager
@@ -103,7 +103,8 @@ _INCIDENT_GEOMS = ("Point", "Polygon", "MultiPolygon")
 
 
 @router.post("/incidents", status_code=201, summary="Report an incident (commander or above)",
-             response_class=Response, responses={201: {"content": {GEOJSON: {}}}, **_AUTH})
+             response_class=Response,
+             responses={201: {"content": {GEOJSON: {}}}, **_AUTH, **error_responses(409)})
 def create_incident(body: IncidentIn, request: Request,
                     who: Principal = Depends(require("commander"))) -> Response:
     p = Problems("incident")
@@ -127,7 +128,7 @@ def create_incident(body: IncidentIn, request: Request,
 
 @router.patch("/incidents/{incident_id}", summary="Update an incident (commander or above)",
               response_class=Response,
-              responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
+              responses={200: {"content": {GEOJSON: {}}}, **_AUTH, **error_responses(404)})
 def update_incident(body: IncidentPatch, request: Request, incident_id: int = Path(ge=1, le=_INT32),
                     who: Principal = Depends(require("commander"))) -> Response:
     p = Problems("incident")
@@ -173,7 +174,8 @@ _SHELTER_COLS = ("id, ext_id, name, status, capacity, occupancy, updated_at, "
 @router.patch("/shelters/{shelter_id}",
               summary="Update a shelter's occupancy or status (planner or above)",
               response_class=Response,
-              responses={200: {"content": {GEOJSON: {}}}, 404: {}, 409: {}, **_AUTH})
+              responses={200: {"content": {GEOJSON: {}}}, **_AUTH,
+                         **error_responses(404, 409)})
 def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(ge=1, le=_INT32),
                    who: Principal = Depends(require("planner"))) -> Response:
     p = Problems("shelter")
@@ -225,7 +227,7 @@ class TeamPatch(RequestBody):
 @router.patch("/team_bases/{team_id}",
               summary="Update a team's status or position (planner or above)",
               response_class=Response,
-              responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
+              responses={200: {"content": {GEOJSON: {}}}, **_AUTH, **error_responses(404)})
 def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=_INT32),
                 who: Principal = Depends(require("planner"))) -> Response:
     p = Problems("team")
@@ -257,7 +259,7 @@ class StockPatch(RequestBody):
 
 @router.patch("/depot_stock/{depot}/{item}",
               summary="Receive or issue stock of a depot (planner or above)",
-              responses={404: {}, 409: {}, **_AUTH})
+              responses={**_AUTH, **error_responses(404, 409)})
 def update_stock(body: StockPatch, request: Request, depot: str, item: str,
                  who: Principal = Depends(require("planner"))) -> dict:
     """``depot``: the depot's id or ext_id. A new item may be received (positive delta)."""

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from emgis.api.http.errors import error_responses
 from emgis.api.http.inputs import posted_geometry
 from emgis.geo.store import NETWORK_NAME_PATTERN
 from emgis.layers.problems import Problems
@@ -54,8 +55,8 @@ def _answer(ans: dict, fmt: str) -> Response:
     return JSONResponse(ans)
 
 
-_RESPONSES = {200: {"content": {"application/json": {}, XLSX: {}}}, 400: {}, 404: {}, 409: {},
-              422: {}}
+_RESPONSES = {200: {"content": {"application/json": {}, XLSX: {}}},
+              **error_responses(400, 404, 409, 413)}
 
 
 @router.post("/warning-area",
