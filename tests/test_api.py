@@ -773,38 +773,3 @@ def test_server_survives_a_database_restart(tmp_path):
         if engine is not None:
             engine.dispose()
         cluster.destroy()
-
-
-# --- contract: generated requests against the OpenAPI document -----------------------------------
-
-@pytest.mark.filterwarnings("ignore::starlette.exceptions.StarletteDeprecationWarning")
-def test_openapi_fuzz_finds_no_server_errors(client, demo_db):
-    """schemathesis generates requests from /openapi.json (with a commander token): never a 5xx."""
-    import schemathesis
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
-    _, auth = _token(demo_db.engine, "admin")
-    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
-    failures = []
-
-    def fuzz(op, examples: int):
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-        @given(case=op.as_strategy(), cid=st.sampled_from(list(COLLECTIONS)), real=st.booleans())
-        def run(case, cid, real):
-            case.headers = {**(case.headers or {}), **auth}
-            if real and "collection_id" in (case.path_parameters or {}):
-                case.path_parameters["collection_id"] = cid  # mostly real layers, not random names
-            resp = case.call()
-            if resp.status_code >= 500:
-                failures.append((op.method.upper(), op.path, case.path_parameters, case.query,
-                                 case.body, resp.status_code, resp.text[:300]))
-
-        run()
-
-    for result in schema.get_all_operations():
-        op = result.ok()
-        # service areas take seconds each
-        fuzz(op, 5 if op.path == "/analyses/service-areas" else 30)
-    assert not failures, failures[:5]

@@ -43,6 +43,7 @@ def _failures(exc: BaseException) -> list[str]:
     return [f"{title}: {message.splitlines()[0] if message else ''}"]
 
 
+@pytest.mark.filterwarnings("ignore::starlette.exceptions.StarletteDeprecationWarning")
 def test_openapi_contract_holds_under_fuzzing(client, demo_db):
     import schemathesis
     from hypothesis import HealthCheck, given, settings
@@ -51,7 +52,7 @@ def test_openapi_contract_holds_under_fuzzing(client, demo_db):
     from schemathesis import GenerationMode
     from schemathesis.core.failures import Failure, FailureGroup
 
-    EXCLUDED = _excluded()  # noqa: N806
+    excluded = _excluded()
     _, auth = _token(demo_db.engine, "admin")
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     failures: dict[tuple, list] = {}
@@ -66,7 +67,7 @@ def test_openapi_contract_holds_under_fuzzing(client, demo_db):
             if real and "collection_id" in (case.path_parameters or {}):
                 case.path_parameters["collection_id"] = cid  # mostly real layers
             try:
-                case.call_and_validate(excluded_checks=EXCLUDED)
+                case.call_and_validate(excluded_checks=excluded)
             except (Failure, FailureGroup) as exc:
                 for msg in _failures(exc):
                     failures.setdefault((op.method.upper(), op.path, msg), []).append(
@@ -85,3 +86,36 @@ def test_openapi_contract_holds_under_fuzzing(client, demo_db):
     report = [f"{m} {p}: {msg} (e.g. {cases[0]}, {len(cases)} cases)"
               for (m, p, msg), cases in failures.items()]
     assert not report, "\n".join(report)
+
+
+def test_every_route_declares_its_errors_in_one_shape(client):
+    spec = client.get("/openapi.json").json()
+    shape = spec["components"]["schemas"]["ErrorBody"]
+    assert set(shape["required"]) == {"detail"} and "problems" in shape["properties"]
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            where = f"{method.upper()} {path}"
+            if op.get("security"):  # the writes: a token is needed, a role may be refused
+                assert {"401", "403", "413"} <= set(op["responses"]), where
+            for status, answer in op["responses"].items():
+                if status[0] == "4":
+                    assert answer["content"] == {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/ErrorBody"}}}, (where, status)
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("method", "url", "status"), [
+    pytest.param("GET", "/no/such/route", 404, id="unknown-route"),
+    pytest.param("DELETE", "/incidents", 405, id="wrong-method"),
+    pytest.param("POST", "/incidents", 401, id="no-token"),
+    pytest.param("GET", "/collections/nothing", 404, id="unknown-collection"),
+    pytest.param("GET", "/collections/shelters/items?bbox=a,b", 400, id="bad-bbox"),
+    pytest.param("GET", "/analyses/nearest?lon=x&lat=1", 422, id="not-a-number"),
+])
+def test_every_error_answer_has_the_error_shape(client, method, url, status):
+    r = client.request(method, url)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert set(body) <= {"detail", "problems"} and body["detail"]
+
