@@ -110,8 +110,8 @@ def posted_geometry(request: Request, p: Problems, field: str, value: Any,
     if n > lim.max_vertices:
         p.error(None, field, f"{value['type']} of {n} vertices",
                 f"has more than {lim.max_vertices} vertices (norm {VERTICES_NORM})",
-                "simplify the outline (e.g. to 10 m in QGIS: Vector > Geometry Tools > Simplify) "
-                "or raise the norm with a norms override")
+                "simplify the outline (e.g. to 10 m in QGIS: Vector > Geometry Tools > Simplify), "
+                f"or raise the limit: emgis norms set {VERTICES_NORM} N")
         return None
     try:
         g = shape(value)
