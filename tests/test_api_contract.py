@@ -56,6 +56,7 @@ def test_openapi_contract_holds_under_fuzzing(client, demo_db):
     _, auth = _token(demo_db.engine, "admin")
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     failures: dict[tuple, list] = {}
+    calls: dict[str, int] = {}
 
     def fuzz(op, mode: GenerationMode, examples: int):
         @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
@@ -66,6 +67,7 @@ def test_openapi_contract_holds_under_fuzzing(client, demo_db):
             case.headers = {**(case.headers or {}), **auth}
             if real and "collection_id" in (case.path_parameters or {}):
                 case.path_parameters["collection_id"] = cid  # mostly real layers
+            calls[op.path] = calls.get(op.path, 0) + 1
             try:
                 case.call_and_validate(excluded_checks=excluded)
             except (Failure, FailureGroup) as exc:
@@ -85,6 +87,9 @@ def test_openapi_contract_holds_under_fuzzing(client, demo_db):
             fuzz(op, mode, min(n, SLOW.get(op.path, n)))
     report = [f"{m} {p}: {msg} (e.g. {cases[0]}, {len(cases)} cases)"
               for (m, p, msg), cases in failures.items()]
+    print(f"schemathesis: {sum(calls.values())} requests on {len(calls)} paths, "
+          f"{len(report)} failures")
+    assert set(calls) == set(client.get("/openapi.json").json()["paths"]), "a path was not fuzzed"
     assert not report, "\n".join(report)
 
 
