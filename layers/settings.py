@@ -70,6 +70,10 @@ class ApiSettings(BaseSettings):
                                             "(nearest-resources answers without a search; 12 bytes "
                                             "per road node and facility); 0 = search on every "
                                             "request")
+    max_body_mb: float = Field(default=5.0, gt=0, le=1024,
+                               description="largest request body accepted (MB); larger ones are "
+                                           "refused with 413 before they are read, token or not "
+                                           "(5 MB: a GeoJSON outline of ~100k vertices)")
 
 
 class ToolSettings(BaseSettings):

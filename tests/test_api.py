@@ -174,7 +174,8 @@ def test_not_found(client):
 # --- tokens and roles ----------------------------------------------------------------------------
 
 def test_writes_refused_without_the_right_token(client, demo_db):
-    body = {"name": "test", "type": "fire", "geometry": {"type": "Point", "coordinates": [120, 30]}}
+    body = {"name": "test", "type": "fire",
+            "geometry": {"type": "Point", "coordinates": [119.85, 31.0]}}
     r = client.post("/incidents", json=body)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert "token" in r.json()["detail"]
@@ -229,13 +230,13 @@ def test_token_cli(db, monkeypatch):
 def test_incident_create_update_audited(client, demo_db):
     name, auth = _token(demo_db.engine, "commander")
     body = {"name": "河道漫堤", "type": "flood", "level": "IV",
-            "geometry": {"type": "Point", "coordinates": [120.05, 30.05]}}
+            "geometry": {"type": "Point", "coordinates": [119.85, 31.05]}}
     r = client.post("/incidents", json=body, headers=auth)
     assert r.status_code == 201, r.text
     feat = r.json()
     iid = feat["id"]
     assert feat["properties"]["status"] == "reported" and feat["geometry"]["type"] == "Point"
-    ring = [[120.04, 30.04], [120.06, 30.04], [120.06, 30.06], [120.04, 30.06], [120.04, 30.04]]
+    ring = [[119.84, 31.04], [119.86, 31.04], [119.86, 31.06], [119.84, 31.06], [119.84, 31.04]]
     r = client.patch(f"/incidents/{iid}",
                      json={"status": "处置中",
                            "geometry": {"type": "Polygon", "coordinates": [ring]}},
@@ -316,11 +317,11 @@ def test_team_and_depot_stock_updates(client, demo_db):
                                            "ORDER BY d.id, s.item LIMIT 1")).one()
     r = client.patch(f"/team_bases/{tid}", json={"status": "deployed",
                                                  "position": {"type": "Point",
-                                                              "coordinates": [120.01, 30.02]}},
+                                                              "coordinates": [119.81, 31.02]}},
                      headers=auth)
     assert r.status_code == 200, r.text
     assert r.json()["properties"]["status"] == "deployed"
-    assert r.json()["geometry"]["coordinates"] == [120.01, 30.02]
+    assert r.json()["geometry"]["coordinates"] == [119.81, 31.02]
     assert client.patch(f"/team_bases/{tid}", json={"status": "available"},
                         headers=auth).status_code == 200
     assert client.patch(f"/team_bases/{tid}",
@@ -780,41 +781,6 @@ def test_server_survives_a_database_restart(tmp_path):
         if engine is not None:
             engine.dispose()
         cluster.destroy()
-
-
-# --- contract: generated requests against the OpenAPI document -----------------------------------
-
-@pytest.mark.filterwarnings("ignore::starlette.exceptions.StarletteDeprecationWarning")
-def test_openapi_fuzz_finds_no_server_errors(client, demo_db):
-    """schemathesis generates requests from /openapi.json (with a commander token): never a 5xx."""
-    import schemathesis
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
-    _, auth = _token(demo_db.engine, "admin")
-    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
-    failures = []
-
-    def fuzz(op, examples: int):
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-        @given(case=op.as_strategy(), cid=st.sampled_from(list(COLLECTIONS)), real=st.booleans())
-        def run(case, cid, real):
-            case.headers = {**(case.headers or {}), **auth}
-            if real and "collection_id" in (case.path_parameters or {}):
-                case.path_parameters["collection_id"] = cid  # mostly real layers, not random names
-            resp = case.call()
-            if resp.status_code >= 500:
-                failures.append((op.method.upper(), op.path, case.path_parameters, case.query,
-                                 case.body, resp.status_code, resp.text[:300]))
-
-        run()
-
-    for result in schema.get_all_operations():
-        op = result.ok()
-        # service areas take seconds each
-        fuzz(op, 5 if op.path == "/analyses/service-areas" else 30)
-    assert not failures, failures[:5]
 
 
 def test_api_and_cli_agree_on_the_default_direction(client, demo_db):

@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from emgis.api.http.changes import NotKept
-from emgis.api.http.errors import BadRequest, Conflict, NotFound
+from emgis.api.http.errors import BadRequest, Conflict, NotFound, error_responses
 from emgis.geo.compiled import CompiledGraph
 from emgis.geo.store import NETWORK_NAME_PATTERN, RoadNetworkNotFound, facilities, load_network
 
@@ -340,9 +340,9 @@ def _geojson(data: dict) -> Response:
 
 @router.get("/nearest", summary="The k nearest resources of a layer to a point, with their routes",
             response_class=Response,
-            responses={200: {"content": {GEOJSON: {}}}, 400: {}, 404: {},
-                       409: {"description": "no road network is loaded "
-                                            "(the message says how to load one)"}})
+            responses={200: {"content": {GEOJSON: {}}},
+                       **error_responses(400, 404, 409, said={
+                           409: "no road network is loaded (the message says how to load one)"})})
 async def nearest(request: Request,
             lon: float = Query(ge=-180, le=180, description="longitude of the place (WGS84)"),
             lat: float = Query(ge=-90, le=90, description="latitude of the place (WGS84)"),
@@ -445,9 +445,10 @@ def parse_minutes(text: str) -> list[float]:
 @router.get("/service-areas",
             summary="Areas reached from the usable resources of a layer within time bands",
             response_class=Response,
-            responses={200: {"content": {GEOJSON: {}}}, 400: {}, 404: {},
-                       409: {"description": "no road network is loaded, "
-                                            "or the layer has no usable resources"}})
+            responses={200: {"content": {GEOJSON: {}}},
+                       **error_responses(400, 404, 409, said={
+                           409: "no road network is loaded, "
+                                "or the layer has no usable resources"})})
 def service_area(request: Request,
                  layer: Layer = Query("shelters", description="which resources"),
                  minutes: str = Query("5,10,15", max_length=200,

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from emgis.api.http import analyses, coverage, features, live, pages, planning, warning
 from emgis.api.http.errors import RETRY_AFTER_S, install_handlers
+from emgis.api.http.limits import BodyLimit
 from emgis.layers.settings import ApiSettings, DatabaseSettings
 
 log = logging.getLogger("emgis.api")
@@ -101,7 +102,11 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     from emgis.layers.settings import MapSettings
 
     app.state.map_settings = map_settings or MapSettings()
+    from emgis.layers.settings import LoadSettings
+
+    app.state.margin_km = LoadSettings().study_area_margin_km  # posted places (api/inputs.py)
     install_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=int(settings.max_body_mb * 1024 * 1024))
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from emgis.api.http.errors import Conflict
+from emgis.api.http.errors import Conflict, error_responses
 from emgis.geo.store import NETWORK_NAME_PATTERN
 from emgis.layers.db import latest_census_year
 from emgis.shelters.coverage import kind, kind_names, kinds_help
@@ -114,7 +114,8 @@ def _num(x: float) -> float | None:
 
 
 @router.get("/coverage", summary="Who is within the standard of a kind of facility, by township",
-            responses={409: {"description": "no road network, or no usable facility of the kind"}})
+            responses=error_responses(400, 404, 409, said={
+                409: "no road network, or no usable facility of the kind"}))
 def coverage(request: Request,
              layer: Layer = Query("shelters", description=kinds_help()),
              top: int = Query(20, ge=0, le=1000,
@@ -144,7 +145,8 @@ def coverage(request: Request,
 
 @router.get("/gaps",
             summary="Out-of-reach villages (points) or clusters of them (polygons), ranked",
-            response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 409: {}})
+            response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}, **error_responses(400, 404, 409)})
 def gaps(request: Request,
          layer: Layer = Query("shelters", description=kinds_help()),
          clusters: bool = Query(False, description="polygons around clusters of uncovered "

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from geoalchemy2 import Geometry
 
-from emgis.api.http.errors import BadRequest, NotFound
+from emgis.api.http.errors import BadRequest, NotFound, error_responses
 from emgis.layers import models
 
 GEOJSON = "application/geo+json"
@@ -96,7 +96,7 @@ def _collection(cid: str) -> Collection:
 #: The whitelist: only these tables are served, with names from the data model.
 COLLECTIONS: dict[str, Collection] = {cid: _collection(cid) for cid in _TITLES}
 
-router = APIRouter(tags=["features"])
+router = APIRouter(tags=["features"], responses=error_responses())
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def collections(request: Request) -> Response:
                   "collections": docs})
 
 
-@router.get("/collections/{collection_id}", summary="One layer")
+@router.get("/collections/{collection_id}", summary="One layer", responses=error_responses(404))
 def collection(request: Request, collection_id: str) -> Response:
     coll = _get(collection_id)
     with _engine(request).connect() as c:
@@ -223,7 +223,8 @@ def collection(request: Request, collection_id: str) -> Response:
 
 
 @router.get("/collections/{collection_id}/items", summary="Features of a layer (GeoJSON, paged)",
-            response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+            response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}, **error_responses(400, 404)})
 def items(request: Request, collection_id: str,
           bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)"),
           limit: int = Query(DEFAULT_LIMIT, ge=1,
@@ -264,7 +265,8 @@ def items(request: Request, collection_id: str,
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (GeoJSON)",
-            response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+            response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}, **error_responses(404)})
 def item(request: Request, collection_id: str, feature_id: str) -> Response:
     coll = _get(collection_id)
     fid: Any = feature_id

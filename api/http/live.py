@@ -17,11 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, Field
 from sqlalchemy.engine import Connection
 
 from emgis.api.http.auth import Principal, require
-from emgis.api.http.errors import Conflict, NotFound
+from emgis.api.http.errors import AUTH_ERRORS, Conflict, NotFound, error_responses
+from emgis.api.http.inputs import RequestBody, posted_geometry
 from emgis.layers import vocab
 from emgis.layers.problems import Problems
 
@@ -29,8 +30,8 @@ router = APIRouter(tags=["live"])
 
 GEOJSON = "application/geo+json"
 _INT32 = 2**31 - 1
-_AUTH = {401: {"description": "no token, or an unknown or revoked one"},
-         403: {"description": "the token's role may not do this"}}
+#: every write: no or a weak token, a body too large or not JSON (400), problems (422)
+_AUTH = error_responses(400, *AUTH_ERRORS)
 
 
 @contextlib.contextmanager
@@ -47,47 +48,6 @@ def write(request: Request, who: Principal, table: str) -> Iterator[Connection]:
 
 
 # --- validation ----------------------------------------------------------------------------------
-
-def _geometry(p: Problems, field: str, value: Any, allowed: tuple[str, ...]) -> str | None:
-    """Check a GeoJSON geometry (lon/lat); return it as JSON text, or None after recording
-    problems."""
-    import shapely
-    from shapely.geometry import shape
-
-    if not isinstance(value, dict) or value.get("type") not in allowed:
-        p.error(None, field, _short(value), "is not a GeoJSON geometry of an allowed type",
-                f"give {{\"type\": \"{allowed[0]}\", \"coordinates\": [...]}} "
-                f"(one of {', '.join(allowed)}), lon/lat WGS84")
-        return None
-    try:
-        g = shape(value)
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError,
-            shapely.errors.ShapelyError) as exc:
-        p.error(None, field, _short(value), f"is not a valid {value['type']}: {exc}",
-                "give coordinates as [lon, lat] pairs; a polygon's ring must close")
-        return None
-    if g.is_empty:
-        p.error(None, field, _short(value), "is empty", "give at least one position")
-        return None
-    g = shapely.force_2d(g)  # heights are not stored
-    x0, y0, x1, y1 = g.bounds
-    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        p.error(None, field, _short(value), "has coordinates outside lon -180..180 / lat -90..90",
-                "give [longitude, latitude] in WGS84 degrees, longitude first")
-        return None
-    if not g.is_valid:
-        from shapely.validation import explain_validity
-
-        p.error(None, field, _short(value), f"is not a valid geometry ({explain_validity(g)})",
-                "fix self-intersections; close each ring")
-        return None
-    return json.dumps(shapely.geometry.mapping(g))
-
-
-def _short(value: Any) -> str:
-    s = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return s if len(s) <= 120 else s[:117] + "..."
-
 
 def _term(p: Problems, field: str, value: str | None, terms: dict) -> str | None:
     if value is None:
@@ -121,13 +81,12 @@ _TITLE = AliasChoices("title", "name")
 _TYPE = AliasChoices("incident_type", "type")
 
 
-class IncidentIn(BaseModel):
+class IncidentIn(RequestBody):
     """A new incident. ``geometry``: a GeoJSON Point, Polygon or MultiPolygon in lon/lat.
 
     Field names are those of the incident layer (files, exports, /collections/incidents):
     ``title`` and ``incident_type``; ``name`` and ``type`` are accepted for them too."""
 
-    model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=500, validation_alias=_TITLE,
                        description="title of the incident (also accepted as `name`)")
     incident_type: str = Field(min_length=1, max_length=100, validation_alias=_TYPE,
@@ -141,8 +100,7 @@ class IncidentIn(BaseModel):
                                description="the incident's id in another system")
 
 
-class IncidentPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IncidentPatch(RequestBody):
     title: str | None = Field(default=None, min_length=1, max_length=500,
                               validation_alias=_TITLE)
     incident_type: str | None = Field(default=None, min_length=1, max_length=100,
@@ -156,12 +114,13 @@ _INCIDENT_GEOMS = ("Point", "Polygon", "MultiPolygon")
 
 
 @router.post("/incidents", status_code=201, summary="Report an incident (commander or above)",
-             response_class=Response, responses={201: {"content": {GEOJSON: {}}}, **_AUTH})
+             response_class=Response,
+             responses={201: {"content": {GEOJSON: {}}}, **_AUTH, **error_responses(409)})
 def create_incident(body: IncidentIn, request: Request,
                     who: Principal = Depends(require("commander"))) -> Response:
     p = Problems("incident")
     status = _term(p, "status", body.status, vocab.INCIDENT_STATUS)
-    geom = _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS)
+    geom = posted_geometry(request, p, "geometry", body.geometry, _INCIDENT_GEOMS)
     p.raise_if_errors()
     with write(request, who, "incidents") as c:
         if body.ext_id is not None and c.execute(sa.text("SELECT 1 FROM incidents "
@@ -181,13 +140,13 @@ def create_incident(body: IncidentIn, request: Request,
 
 @router.patch("/incidents/{incident_id}", summary="Update an incident (commander or above)",
               response_class=Response,
-              responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
+              responses={200: {"content": {GEOJSON: {}}}, **_AUTH, **error_responses(404)})
 def update_incident(body: IncidentPatch, request: Request, incident_id: int = Path(ge=1, le=_INT32),
                     who: Principal = Depends(require("commander"))) -> Response:
     p = Problems("incident")
     status = _term(p, "status", body.status, vocab.INCIDENT_STATUS)
     geom = (None if body.geometry is None
-            else _geometry(p, "geometry", body.geometry, _INCIDENT_GEOMS))
+            else posted_geometry(request, p, "geometry", body.geometry, _INCIDENT_GEOMS))
     p.raise_if_errors()
     sets, params = ["updated_at = now()"], {"id": incident_id}
     for col, key, value in (("title", "title", body.title),
@@ -210,10 +169,9 @@ def update_incident(body: IncidentPatch, request: Request, incident_id: int = Pa
 
 # --- shelters ------------------------------------------------------------------------------------
 
-class ShelterPatch(BaseModel):
+class ShelterPatch(RequestBody):
     """Change a shelter's occupancy (by a delta, or set it) and/or its status."""
 
-    model_config = ConfigDict(extra="forbid")
     occupancy_delta: int | None = Field(default=None, ge=-1_000_000, le=1_000_000,
                                         description="people arrived (+) or left (-)")
     occupancy: int | None = Field(default=None, ge=0, le=10_000_000,
@@ -229,7 +187,8 @@ _SHELTER_COLS = ("id, ext_id, name, status, capacity, occupancy, updated_at, "
 @router.patch("/shelters/{shelter_id}",
               summary="Update a shelter's occupancy or status (planner or above)",
               response_class=Response,
-              responses={200: {"content": {GEOJSON: {}}}, 404: {}, 409: {}, **_AUTH})
+              responses={200: {"content": {GEOJSON: {}}}, **_AUTH,
+                         **error_responses(404, 409)})
 def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(ge=1, le=_INT32),
                    who: Principal = Depends(require("planner"))) -> Response:
     p = Problems("shelter")
@@ -272,8 +231,7 @@ def update_shelter(body: ShelterPatch, request: Request, shelter_id: int = Path(
 
 # --- team bases ----------------------------------------------------------------------------------
 
-class TeamPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TeamPatch(RequestBody):
     status: str | None = Field(default=None, description=f"one of {', '.join(vocab.TEAM_STATUS)}")
     position: dict[str, Any] | None = Field(default=None, description="GeoJSON Point (lon/lat): "
                                                                       "where the team is")
@@ -282,12 +240,13 @@ class TeamPatch(BaseModel):
 @router.patch("/team_bases/{team_id}",
               summary="Update a team's status or position (planner or above)",
               response_class=Response,
-              responses={200: {"content": {GEOJSON: {}}}, 404: {}, **_AUTH})
+              responses={200: {"content": {GEOJSON: {}}}, **_AUTH, **error_responses(404)})
 def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=_INT32),
                 who: Principal = Depends(require("planner"))) -> Response:
     p = Problems("team")
     status = _term(p, "status", body.status, vocab.TEAM_STATUS)
-    geom = None if body.position is None else _geometry(p, "position", body.position, ("Point",))
+    geom = (None if body.position is None
+            else posted_geometry(request, p, "position", body.position, ("Point",)))
     if body.status is None and body.position is None:
         p.error(None, None, None, "nothing to change", "send status and/or position")
     p.raise_if_errors()
@@ -305,8 +264,7 @@ def update_team(body: TeamPatch, request: Request, team_id: int = Path(ge=1, le=
 
 # --- depot stock ---------------------------------------------------------------------------------
 
-class StockPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StockPatch(RequestBody):
     quantity_delta: float = Field(ge=-1e12, le=1e12, description="received (+) or issued (-)")
     unit: str | None = Field(default=None, max_length=40,
                              description="the unit the delta is counted in; must be the item's "
@@ -329,9 +287,9 @@ def _raw_readings(request: Request) -> list[str]:
 
 @router.patch("/depot_stock/{depot}/{item}",
               summary="Receive or issue stock of a depot (planner or above)",
-              responses={404: {}, 409: {}, 422: {"description": "the item is not a known stock "
-                                                                "item: the closest are named"},
-                         **_AUTH})
+              responses={**_AUTH, **error_responses(
+                  404, 409, said={422: "the item is not a known stock item: the closest are "
+                                       "named"})})
 def update_stock(body: StockPatch, request: Request, depot: str, item: str,
                  who: Principal = Depends(require("planner"))) -> dict:
     """``depot``: the depot's id or ext_id. ``item``: a known stock item (GET /stock-items), by
@@ -383,10 +341,9 @@ def update_stock(body: StockPatch, request: Request, depot: str, item: str,
 
 # --- the stock-item vocabulary ------------------------------------------------------------------
 
-class StockItemIn(BaseModel):
+class StockItemIn(RequestBody):
     """A new stock item: added on purpose, never by a stock update with an unknown name."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=100, description="the name depots use, e.g. 帐篷")
     unit: str = Field(max_length=40, description="the unit it is counted in, e.g. 顶")
     kind: str | None = Field(default=None, max_length=40,

@@ -21,13 +21,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from emgis.api.http.errors import BadRequest
+from emgis.api.http.errors import BadRequest, error_responses
 from emgis.geo.store import NETWORK_NAME_PATTERN
 from emgis.shelters.coverage import KINDS, kinds_help
 
 log = logging.getLogger("emgis.api")
 
-router = APIRouter(prefix="/maps", tags=["maps"])
+router = APIRouter(prefix="/maps", tags=["maps"], responses=error_responses(400, 404, 409))
 
 SAVED_DIR = "maps"  # under EMGIS_HOME
 COVERAGE_LAYERS = tuple(KINDS)  # shelters.coverage.KINDS, the one list of facility kinds

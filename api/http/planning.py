@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from emgis.api.http.errors import BadRequest, Conflict
+from emgis.api.http.errors import BadRequest, Conflict, error_responses
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
@@ -73,8 +73,9 @@ def _num(x) -> float | None:
             responses={200: {"content": {GEOJSON: {}},
                              "description": "a FeatureCollection (empty, with a note, "
                                             "when no run is stored)"},
-                       400: {"description": "level is not a risk level"},
-                       409: {"description": "a risk colour norm is not a colour"}})
+                       **error_responses(400, 409, said={
+                           400: "level is not a risk level",
+                           409: "a risk colour norm is not a colour"})})
 def risk_areas(request: Request,
                kind: Kind | None = Query(None, description="admin (admin units) or grid (cells); "
                                                              "default: the kind of the newest run"),

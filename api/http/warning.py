@@ -13,6 +13,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from emgis.api.http.errors import error_responses
+from emgis.api.http.inputs import posted_geometry
 from emgis.geo.store import NETWORK_NAME_PATTERN
 from emgis.layers.problems import Problems
 from emgis.shelters.warning import MAX_RADIUS_M, incident_area, warning_area, workbook
@@ -22,16 +24,17 @@ router = APIRouter(prefix="/analyses", tags=["analyses"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Format = Literal["json", "xlsx"]
 _AREAS = ("Polygon", "MultiPolygon")
+#: The smallest warning circle (m); below it the circle is a point with no area.
+MIN_RADIUS_M = 1.0
 
-def _area_from_body(value: Any):
+
+def _area_from_body(request: Request, value: Any):
     import shapely
 
     p = Problems("warning area")
     if isinstance(value, dict) and value.get("type") == "Feature":
         value = value.get("geometry")
-    from emgis.api.http.live import _geometry
-
-    text = _geometry(p, "geometry", value, _AREAS)
+    text = posted_geometry(request, p, "geometry", value, _AREAS)
     p.raise_if_errors()
     return shapely.from_geojson(text)
 
@@ -52,8 +55,8 @@ def _answer(ans: dict, fmt: str) -> Response:
     return JSONResponse(ans)
 
 
-_RESPONSES = {200: {"content": {"application/json": {}, XLSX: {}}}, 400: {}, 404: {}, 409: {},
-              422: {}}
+_RESPONSES = {200: {"content": {"application/json": {}, XLSX: {}}},
+              **error_responses(400, 404, 409, 413)}
 
 
 @router.post("/warning-area",
@@ -67,16 +70,19 @@ def post_warning_area(request: Request,
                       close_roads: bool = Query(False,
                                                 description="close the roads inside the area"),
                       network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
-    return _answer(_compute(request, _area_from_body(area), close_roads, network), format)
+    return _answer(_compute(request, _area_from_body(request, area), close_roads,
+                            network), format)
 
 
 @router.get("/warning-area", summary="The warning area of an incident", response_class=Response,
             responses=_RESPONSES)
 def get_warning_area(request: Request,
                      incident: int = Query(ge=1, le=2**31 - 1, description="incident id"),
-                     radius_m: float | None = Query(None, gt=0, le=MAX_RADIUS_M,
+                     radius_m: float | None = Query(None, ge=MIN_RADIUS_M, le=MAX_RADIUS_M,
                                                     description="for a point incident: the "
-                                                                "warning circle's radius"),
+                                                                "warning circle's radius, "
+                                                                f"{MIN_RADIUS_M:g} to "
+                                                                f"{MAX_RADIUS_M:g} m"),
                      format: Format = Query("json", description="json, or xlsx for a workbook"),
                      close_roads: bool = Query(False,
                                                description="close the roads inside the area"),
