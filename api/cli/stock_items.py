@@ -54,6 +54,6 @@ def stock_items_add(
             item = add_item(db.engine, name, unit=unit, kind=kind, name_en=name_en,
                             actor=ls.actor)
         except InputError as exc:
-            _report_input_error(exc)
+            _report_input_error(exc, "nothing was added")
             raise typer.Exit(2) from None
     console.print(f"[green]added[/] stock item {item.name} ({item.unit}, {item.kind})")
