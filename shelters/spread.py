@@ -107,10 +107,9 @@ def _cells(outline: Any, crs_m: CRS, cell_m: float, graph: Any, norms: Any
            ) -> tuple[pd.DataFrame, str]:
     """The cells inside the outline with their weight w and position (x, y) in ``crs_m``."""
     import shapely
-    from shapely.ops import transform as shp_transform
 
     to_m = Transformer.from_crs(4326, crs_m, always_xy=True)
-    outline_m = shp_transform(to_m.transform, outline)
+    outline_m = shapely.transform(outline, lambda x, y: to_m.transform(x, y), interleaved=False)
     inner = _outline_cells(outline_m, cell_m)
     roads = _road_cells(graph, crs_m, cell_m, norms) if graph is not None else None
     if roads is not None and len(roads):

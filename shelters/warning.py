@@ -40,13 +40,23 @@ VILLAGE_HEADERS = {
     "code": "区划代码 code", "name": "村 village", "population": "人口 population",
     "fully_inside": "全部在区内 fully inside", "shelter": "最近开放避难场所 nearest open shelter",
     "shelter_id": "场所编号 shelter id", "time_min": "车程(分钟) travel min",
-    "snap_m": "接入道路距离(米) to road m",
+    "snap_m": "接入道路距离(米) to road m", "placement": "定位 placement",
+    "population_method": "人口来源 population from",
 }
 SHELTER_HEADERS = {
     "id": "编号 id", "ext_id": "外部编号 ext id", "name": "名称 name", "status": "状态 status",
     "capacity": "容量 capacity", "occupancy": "在场 occupancy", "free": "空余 free places",
     "assigned_population": "分配人口 people sent", "over_capacity": "超容 over capacity",
     "inside_area": "在预警区内 inside the area",
+}
+PLACEMENT_HEADERS = {
+    "township_code": "乡镇代码 township code", "township_name": "乡镇 township",
+    "quality": "定位质量 quality", "how": "定位与人口来源 placed by / population from",
+    "points": "点数 points", "people": "人口 people",
+}
+NOT_PLACED_HEADERS = {
+    "code": "区划代码 code", "name": "名称 name", "township_name": "乡镇 township",
+    "population": "人口 population", "placement": "定位 placement",
 }
 
 
@@ -282,6 +292,14 @@ def workbook(ans: dict[str, Any]) -> bytes:
         ("区内避难场所 shelters inside (not refuges)", len(ans["shelters_inside"])),
         ("人口年份 census year", ans["census_year"]), ("面积 area km²", ans["area"]["area_km2"]),
         ("道路封闭 roads closed", "是 yes" if ans["close_roads"] else "否 no"),
+        ("准确定位人口 people placed exactly", ans["placement"]["exact"]),
+        ("估算定位人口 people placed approximately", ans["placement"]["approximate"]),
+        *[(f"  估算方式 approximately by {how}", people)
+          for how, people in ans["placement"]["approximate_by"].items()],
+        ("无法定位人口 people not placed", ans["placement"]["not_placed"]),
+        ("容量未知的避难场所 shelters with unknown capacity",
+         len(ans["shelters_capacity_unknown"])),
+        ("说明 note", ans["note"] or ""),
         ("规则 rule", ans["rule"]),
         ("生成时间 made at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
     ], columns=["项目 item", "值 value"])
@@ -293,4 +311,9 @@ def workbook(ans: dict[str, Any]) -> bytes:
                [dict(r, inside_area=False) for r in ans["shelters_used"]]
         spreadsheet_safe(pd.DataFrame(rows, columns=list(SHELTER_HEADERS)).rename(
             columns=SHELTER_HEADERS)).to_excel(xw, sheet_name="避难场所 shelters", index=False)
+        spreadsheet_safe(pd.DataFrame(ans["placement"]["by_township"],
+                                      columns=list(PLACEMENT_HEADERS)).rename(
+            columns=PLACEMENT_HEADERS)).to_excel(xw, sheet_name="定位 placement", index=False)
+        spreadsheet_safe(pd.DataFrame(ans["not_placed"], columns=list(NOT_PLACED_HEADERS)).rename(
+            columns=NOT_PLACED_HEADERS)).to_excel(xw, sheet_name="未定位 not placed", index=False)
     return buf.getvalue()

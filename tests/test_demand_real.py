@@ -167,3 +167,105 @@ def test_changxing_villages_are_placed_at_township_seats_and_the_warning_area_sa
 
 # --- 晋宁区: outline, roads, township seats (BD-09) and the county total --------------------------
 
+KUNMING = {  # county code: (file stem, 7th-census total read from ../shared/data/population)
+    "530115": "jinning_530115",
+    "530181": "anning_530181",
+    "530124": "fumin_530124",
+}
+
+
+def _roads_file(tmp_path, stem: str):
+    """The county's road lines with 内部道路 (estate roads) given as 专用公路, a grade the road
+    loader of this branch knows (service); the other grades load as they are."""
+    import geopandas as gpd
+
+    roads = gpd.read_file(shared(f"roads_cn/{stem}_roads.gpkg"))
+    roads["道路等级"] = roads["道路等级"].replace({"内部道路": "专用公路"})
+    path = tmp_path / f"{stem}_roads.gpkg"
+    roads.to_file(path, layer="roads")
+    return path
+
+
+@pytest.fixture
+def kunming_county(db, tmp_path, monkeypatch, request):
+    """A county set up through the CLI: outline, roads, township seats (BD-09), county total."""
+    county = request.param
+    stem = KUNMING[county]
+    monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
+    monkeypatch.setenv("EMGIS_HOME", str(tmp_path / "home"))
+    res = _cli("init", "--boundary", str(shared(f"roads_cn/{stem}_boundary.geojson")),
+               "--county", county)
+    assert res.exit_code == 0, res.output
+    res = _cli("load-roads", str(_roads_file(tmp_path, stem)), "--class-field", "道路等级")
+    assert res.exit_code == 0, res.output
+    seats, rows = _seat_file(tmp_path, county, shared(f"roads_cn/{stem}_townships_bd09.csv"))
+    res = _cli("load", "admin_units", str(seats), "--crs", "bd09", "--accept-warnings")
+    assert res.exit_code == 0, res.output
+    total = _county_total(county)
+    census = tmp_path / f"{county}_total.csv"
+    census.write_text(f"统计用区划代码,名称,常住人口\n{county}000000,{stem},{total}\n",
+                      encoding="utf-8")
+    res = _cli("load", "census", str(census), "--year", "2020")
+    assert res.exit_code == 0, res.output
+    return db, rows, total
+
+
+@pytest.mark.parametrize("kunming_county", ["530115"], indirect=True, ids=["jinning"])
+def test_a_county_total_is_spread_over_hundreds_of_cells_by_road_and_placed_whole(
+        kunming_county, tmp_path):
+    import pandas as pd
+
+    db, rows, total = kunming_county
+    # the township seats went in from BD-09 within 50 m of an independent conversion
+    with db.engine.connect() as c:
+        stored = {r[0]: (r[1], r[2]) for r in c.execute(sa.text(
+            "SELECT code, ST_X(point), ST_Y(point) FROM admin_units WHERE level = 'township'"))}
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    assert len(stored) == len(rows)
+    for r in rows:
+        lon, lat = _bd09_to_wgs84(float(r["经度"]), float(r["纬度"]))
+        x, y = stored[r["统计用区划代码"]]
+        assert geod.inv(lon, lat, x, y)[2] < 50, r["名称"]
+
+    res = _cli("population", "demand", str(tmp_path / "d.csv"))
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "county total spread by a proxy" in out and "road length by grade" in out
+    d = pd.read_csv(tmp_path / "d.csv", dtype={"code": str, "township_code": str})
+    assert int(d["population"].sum()) == total  # 100 % placed, integers
+    assert (d["population"] == d["population"].round()).all()
+    assert len(d) >= 300
+    assert set(d["population_method"]) == {"county_proxy"}
+    assert set(d["placement"]) == {"grid_roads"}
+    # every township gets people, and most cells reach their seat by road
+    assert set(d["township_code"]) == {r["统计用区划代码"][:9] for r in rows}
+    assert (d["assigned"] == "road").mean() > 0.8
+    assert d["lon"].notna().all()
+
+    # the warning area over a township seat: people > 0, flagged as an estimate (CLI and HTTP)
+    seat = rows[0]
+    lon, lat = _bd09_to_wgs84(float(seat["经度"]), float(seat["纬度"]))
+    area = shapely.Point(lon, lat).buffer(0.01)
+    area_file = tmp_path / "area.geojson"
+    import geopandas as gpd
+
+    gpd.GeoDataFrame(geometry=[area], crs=4326).to_file(area_file)
+    res = _cli("warning-area", "--area", str(area_file), "--out", str(tmp_path / "w.xlsx"))
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "approximately" in out and "county total spread by a proxy" in out
+    with _client(db, tmp_path / "home") as client:
+        r = client.post("/analyses/warning-area", json=shapely.geometry.mapping(area))
+    assert r.status_code == 200, r.text
+    ans = r.json()
+    inside = gpd.GeoSeries(gpd.points_from_xy(d["lon"], d["lat"]), crs=4326).within(area)
+    assert ans["population_total"] == pytest.approx(float(d.loc[inside.to_numpy(),
+                                                                "population"].sum()))
+    assert ans["population_total"] > 0
+    assert ans["placement"]["exact"] == 0
+    assert ans["placement"]["approximate"] == pytest.approx(ans["population_total"])
+    assert "approximately" in ans["note"]
+    wb = pd.read_excel(tmp_path / "w.xlsx", sheet_name=None)
+    assert any("placement" in name for name in wb)

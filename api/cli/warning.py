@@ -84,14 +84,22 @@ def _print(ans: dict) -> None:
     t.add_row("villages without a route", str(ans["villages_without_route"]))
     t.add_row("shelters inside (not refuges)", str(len(ans["shelters_inside"])))
     t.add_row("roads inside closed", "yes" if ans["close_roads"] else "no")
-    if ans["note"]:
-        t.add_row("note", ans["note"])
+    pl = ans["placement"]
+    t.add_row("people placed exactly / approximately / not placed",
+              f"{pl['exact']:,.0f} / {pl['approximate']:,.0f} / {pl['not_placed']:,.0f}")
+    t.add_row("shelters with unknown capacity", str(len(ans["shelters_capacity_unknown"])))
     console.print(t)
+    for how, people in pl["approximate_by"].items():
+        console.print(f"  placed approximately by {how}: {people:,.0f} people", soft_wrap=True)
+    for line in (ans["note"] or "").split("; "):
+        if line:
+            console.print(f"  note: {line}", soft_wrap=True)
     if ans["shelters_used"]:
         s = Table("shelter", "free places", "people sent", "over capacity",
                   title="where the villages go")
         for r in ans["shelters_used"]:
             free = "unknown" if r["free"] is None else f"{r['free']:,.0f}"
+            over = {None: "unknown", True: "yes"}.get(r["over_capacity"], "")
             s.add_row(str(r["name"] or r["ext_id"]), free, f"{r['assigned_population']:,.0f}",
-                      "yes" if r["over_capacity"] else "")
+                      over)
         console.print(s)
