@@ -32,7 +32,7 @@ __all__ = ["EXACT_PLACEMENTS", "PLACEMENTS", "cell_demand", "demand_from_db", "s
 
 #: how a demand point was placed, best first (`shelters.spread` adds grid_roads / grid_area)
 PLACEMENTS = ("boundary", "point", "township_weighted", "township_polygon", "township_seat",
-              "county_outline", "grid_roads", "grid_area", "code_only")
+              "county_outline", "grid_roads", "grid_raster", "grid_area", "code_only")
 #: placements whose position is the unit's own (the rest are approximate)
 EXACT_PLACEMENTS = ("boundary", "point")
 _FALLBACK_NOTES = {
@@ -335,7 +335,7 @@ def snap_demand(graph, demand_gdf, norms=None) -> Any:
 # --- from and to PostGIS ---------------------------------------------------------------------
 
 def demand_from_db(engine, *, year: int | None = None, graph: Any = None,
-                   norms: Any = None) -> Any:
+                   norms: Any = None, raster: Any = None) -> Any:
     """The demand points of the stored census (latest year), placed from the best source.
 
     * a **village census**: one point per village (`village_demand`): its boundary or point,
@@ -345,9 +345,10 @@ def demand_from_db(engine, *, year: int | None = None, graph: Any = None,
       network is loaded, else area), cells assigned to the township seat they reach first.
 
     ``graph`` is the road network or a function returning it (None: the stored ``default``
-    network if any). Every point carries ``placement``, ``population_method`` and
-    ``township_code``/``township_name``; ``attrs`` hold ``year``, ``notes`` and
-    ``placement`` (`shelters.placement.placement_summary`).
+    network if any); ``raster`` a population raster (`layers.load.rasters.PopRaster`) that
+    weighs the cells instead of the roads. Every point carries ``placement``,
+    ``population_method`` and ``township_code``/``township_name``; ``attrs`` hold ``year``,
+    ``notes`` and ``placement`` (`shelters.placement.placement_summary`).
 
     Raises
     ------
@@ -400,7 +401,13 @@ def demand_from_db(engine, *, year: int | None = None, graph: Any = None,
                              metric_crs=None if area is None else area.metric_epsg)
         notes += out.attrs.get("notes", [])
     else:
-        out = _spread_from_db(engine, units, pop, area, graph, norms, notes)
+        out = _spread_from_db(engine, units, pop, area, (graph, norms, raster), notes)
+    if len(out) and out.geometry.isna().all() and out["population"].sum() > 0:
+        raise MissingData(
+            f"none of the {len(out)} places of the census can be placed: no village boundary "
+            "or point, no township polygon or seat and no county outline is stored. Load them: "
+            "emgis load admin_units FILE (village points or polygons, or township seats, e.g. "
+            "--crs bd09 for a Baidu list), or the county outline: emgis init --boundary FILE")
     town = [str(c)[:9] if str(c)[:9].isdigit() else None
             for c in (out["township_code"] if "township_code" in out.columns else out["code"])]
     out["township_code"] = pd.array(town, dtype="str")
@@ -412,8 +419,9 @@ def demand_from_db(engine, *, year: int | None = None, graph: Any = None,
     return out
 
 
-def _spread_from_db(engine, units, pop: pd.DataFrame, area, graph, norms, notes: list) -> Any:
-    """County or township totals spread over grid cells (`shelters.spread.grid_spread`)."""
+def _spread_from_db(engine, units, pop: pd.DataFrame, area, how: tuple, notes: list) -> Any:
+    """County or township totals spread over grid cells (`shelters.spread.grid_spread`);
+    ``how`` is (graph, norms, raster)."""
     import geopandas as gpd
     import shapely
 
@@ -443,6 +451,7 @@ def _spread_from_db(engine, units, pop: pd.DataFrame, area, graph, norms, notes:
     if seats.empty:
         notes.append("no township seats or polygons are stored: cells carry no township (load "
                       "the seats: emgis load admin_units SEATS.csv --crs bd09)")
+    graph, norms, raster = how
     if callable(graph):
         graph = graph()
     if graph is None:
@@ -455,7 +464,7 @@ def _spread_from_db(engine, units, pop: pd.DataFrame, area, graph, norms, notes:
                          "nearest seat in a straight line (load roads for a better spread: "
                          "emgis load roads FILE)")
     out = grid_spread(area.geom, seats, totals, metric_crs=area.metric_epsg, graph=graph,
-                      norms=norms, method=method)
+                      norms=norms, raster=raster, method=method)
     notes += out.attrs.get("notes", [])
     return out
 

@@ -29,7 +29,8 @@ PLACEMENT_TEXT = {
     "township_weighted": "township's placed villages (weighted)",
     "township_polygon": "township polygon", "township_seat": "township seat",
     "county_outline": "county outline only", "grid_roads": "grid cell on its roads",
-    "grid_area": "grid cell (area)", "code_only": "not placed",
+    "grid_raster": "grid cell (population raster)", "grid_area": "grid cell (area)",
+    "code_only": "not placed",
 }
 _EXACT = ("boundary", "point")
 

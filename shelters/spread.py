@@ -103,14 +103,21 @@ def _outline_cells(outline_m: Any, cell_m: float) -> pd.DataFrame:
                          "cx": cx[inside], "cy": cy[inside]})
 
 
-def _cells(outline: Any, crs_m: CRS, cell_m: float, graph: Any, norms: Any
-           ) -> tuple[pd.DataFrame, str]:
+def _cells(outline: Any, crs_m: CRS, cell_m: float, graph: Any, norms: Any,
+           raster: PopRaster | None = None) -> tuple[pd.DataFrame, str]:
     """The cells inside the outline with their weight w and position (x, y) in ``crs_m``."""
     import shapely
 
     to_m = Transformer.from_crs(4326, crs_m, always_xy=True)
     outline_m = shapely.transform(outline, lambda x, y: to_m.transform(x, y), interleaved=False)
     inner = _outline_cells(outline_m, cell_m)
+    if raster is not None:
+        rc = cell_demand(raster, cell_m, int(crs_m.to_epsg() or 0))
+        rc = rc[shapely.contains_xy(outline_m, rc["x"].to_numpy(), rc["y"].to_numpy())]
+        if len(rc):
+            cells = pd.DataFrame({"ix": rc["ix"], "iy": rc["iy"], "w": rc["population"],
+                                  "x": rc["x"], "y": rc["y"]})
+            return cells.reset_index(drop=True), "raster"
     roads = _road_cells(graph, crs_m, cell_m, norms) if graph is not None else None
     if roads is not None and len(roads):
         keep = shapely.contains_xy(outline_m, roads["x"].to_numpy(), roads["y"].to_numpy())
@@ -152,7 +159,7 @@ def _assign(cells_ll: tuple[np.ndarray, np.ndarray], seats_ll: tuple[np.ndarray,
 
 
 def grid_spread(outline: Any, seats: Any, totals: dict[str, int], *, metric_crs: Any,
-                graph: Any = None, norms: Any = None,
+                graph: Any = None, norms: Any = None, raster: PopRaster | None = None,
                 method: str = "county_proxy") -> Any:
     """Spread ``totals`` over grid cells inside ``outline``; one demand point per cell.
 
@@ -171,6 +178,9 @@ def grid_spread(outline: Any, seats: Any, totals: dict[str, int], *, metric_crs:
     graph, norms
         The road network (weights and assignment; None: area proxy, straight lines) and the
         norms in force (``demand.cell_m``, ``demand.road_weight.*``, the off-road speed).
+    raster
+        A population raster: when given, the cells weigh by its people (the method becomes
+        ``county_raster`` for a county total) and the roads only assign cells to seats.
     method
         ``population_method`` of the points: ``county_proxy`` or ``township_census``.
 
@@ -191,19 +201,22 @@ def grid_spread(outline: Any, seats: Any, totals: dict[str, int], *, metric_crs:
         norms = default_norms()
     crs_m = CRS.from_user_input(metric_crs)
     cell_m = float(norms.number("demand.cell_m"))
-    cells, proxy = _cells(outline, crs_m, cell_m, graph, norms)
+    cells, proxy = _cells(outline, crs_m, cell_m, graph, norms, raster)
+    if proxy == "raster" and method == "county_proxy":
+        method = "county_raster"
     to_ll = Transformer.from_crs(crs_m, 4326, always_xy=True)
     lon, lat = to_ll.transform(cells["x"].to_numpy(), cells["y"].to_numpy())
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     notes = [f"{len(cells)} cells of {cell_m:g} m inside the outline, weighted by "
-             + ("road length by grade (norms demand.road_weight.*)" if proxy == "roads"
-                else "area (no road network: every cell alike)")]
+             + {"roads": "road length by grade (norms demand.road_weight.*)",
+                "raster": f"the population raster {getattr(raster, 'source', '')}",
+                "area": "area (no road network: every cell alike)"}[proxy]]
     has_seats = seats is not None and len(seats) > 0
     town = np.full(len(cells), "", dtype=object)
     assigned = np.full(len(cells), "none", dtype=object)
     if has_seats and len(cells):
         s_ll = (shapely.get_x(seats.geometry.to_numpy()), shapely.get_y(seats.geometry.to_numpy()))
-        which, assigned = _assign((lon, lat), s_ll, crs_m, graph if proxy == "roads" else None,
+        which, assigned = _assign((lon, lat), s_ll, crs_m, graph if proxy != "area" else None,
                                   norms)
         town = seats["code"].to_numpy(dtype=object)[which]
         n_line = int((assigned == "straight_line").sum())
@@ -212,7 +225,7 @@ def grid_spread(outline: Any, seats: Any, totals: dict[str, int], *, metric_crs:
                      f"(no road to any seat): {n_line}")
     pop = np.zeros(len(cells), dtype=np.int64)
     extra: list[dict] = []
-    placement = "grid_roads" if proxy == "roads" else "grid_area"
+    placement = {"roads": "grid_roads", "raster": "grid_raster", "area": "grid_area"}[proxy]
     for key, total in totals.items():
         mine = np.ones(len(cells), dtype=bool) if key == "county" else town == key
         if mine.any():

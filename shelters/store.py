@@ -141,4 +141,8 @@ def load_coverage_inputs(engine, *, network: str = "default", home=None, year: i
                          read_hazard_zones(engine), read_village_polygons(engine))
     out.notes = list(demand.attrs.get("notes", []))
     out.placement = demand.attrs.get("placement")
+    if out.placement:
+        from emgis.shelters.placement import summary_lines
+
+        out.notes += summary_lines(out.placement, by_township=False)
     return out

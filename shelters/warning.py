@@ -255,7 +255,13 @@ def _placement(v: pd.DataFrame, not_placed: pd.DataFrame, summary: Callable) -> 
                       not_placed[["code", "township_code", "population", "placement",
                                   "population_method"]]], ignore_index=True)
     geom = [shapely.Point(0, 0)] * len(v) + [None] * len(not_placed)
-    s = summary(gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geom), crs=4326))
+    names = {}
+    for f in (v, not_placed):
+        if "township_name" in f.columns:
+            names.update({str(t): n for t, n in zip(f["township_code"], f["township_name"],
+                                                    strict=True) if isinstance(n, str) and n})
+    s = summary(gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geom), crs=4326),
+                township_names=names)
     s.pop("lines")
     return s
 

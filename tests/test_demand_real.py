@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import warnings
 
-import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
@@ -52,9 +51,9 @@ def _seat_file(tmp_path, county: str, src) -> tuple:
     p = tmp_path / f"seats_{county}.csv"
     with open(p, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["统计用区划代码", "名称", "级别", "经度", "纬度"])
+        w.writerow(["统计用区划代码", "名称", "经度", "纬度"])  # the county's rows, as they are
         for r in rows:
-            w.writerow([r["统计用区划代码"], r["名称"], "township", r["经度"], r["纬度"]])
+            w.writerow([r["统计用区划代码"], r["名称"], r["经度"], r["纬度"]])
     return p, rows
 
 
@@ -125,6 +124,46 @@ def test_changxing_demand_without_census_names_the_command(changxing, tmp_path):
     res = _cli("population", "demand", str(tmp_path / "d.geojson"))
     assert res.exit_code == 2
     assert "emgis load census" in " ".join(res.output.split())
+
+
+@pytest.mark.bad_input
+def test_a_census_with_no_place_at_all_names_the_commands(db, tmp_path, monkeypatch):
+    from emgis.layers.load.census.write import load_codes
+
+    for f in CODE_FILES:
+        load_codes(db.engine, shared("admin/" + f), vintage=2022, actor="test")
+    monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
+    monkeypatch.setenv("EMGIS_HOME", str(tmp_path / "home"))
+    census = write(tmp_path, [HEADER, "330522001001,钮店湾居委会,1200,400,200,800,200,111"])
+    _load_changxing_census(census)
+    for args in (("population", "demand", str(tmp_path / "d.geojson")),
+                 ("warning-area", "--area", str(_area_file(tmp_path, 119.9, 31.0)))):
+        res = _cli(*args)
+        out = " ".join(res.output.split())
+        assert "emgis load admin_units" in out and "emgis init" in out, out
+    res = _cli("population", "demand", str(tmp_path / "d.geojson"))
+    assert res.exit_code == 2
+
+
+@pytest.mark.bad_input
+def test_a_county_total_without_an_outline_names_init(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
+    monkeypatch.setenv("EMGIS_HOME", str(tmp_path / "home"))
+    census = tmp_path / "total.csv"
+    census.write_text("统计用区划代码,名称,常住人口\n330522000000,长兴县,673776\n",
+                      encoding="utf-8")
+    _load_changxing_census(census)
+    res = _cli("population", "demand", str(tmp_path / "d.geojson"))
+    assert res.exit_code == 2
+    assert "emgis init --boundary" in " ".join(res.output.split())
+
+
+def _area_file(tmp_path, lon, lat):
+    import geopandas as gpd
+
+    path = tmp_path / "area.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.Point(lon, lat).buffer(0.01)], crs=4326).to_file(path)
+    return path
 
 
 def test_changxing_villages_are_placed_at_township_seats_and_the_warning_area_says_so(
@@ -198,7 +237,8 @@ def kunming_county(db, tmp_path, monkeypatch, request):
     assert res.exit_code == 0, res.output
     res = _cli("load-roads", str(_roads_file(tmp_path, stem)), "--class-field", "道路等级")
     assert res.exit_code == 0, res.output
-    seats, rows = _seat_file(tmp_path, county, shared(f"roads_cn/{stem}_townships_bd09.csv"))
+    seats = shared(f"roads_cn/{stem}_townships_bd09.csv")  # the file itself, no level column
+    rows = _seats(seats, county)
     res = _cli("load", "admin_units", str(seats), "--crs", "bd09", "--accept-warnings")
     assert res.exit_code == 0, res.output
     total = _county_total(county)
@@ -210,7 +250,8 @@ def kunming_county(db, tmp_path, monkeypatch, request):
     return db, rows, total
 
 
-@pytest.mark.parametrize("kunming_county", ["530115"], indirect=True, ids=["jinning"])
+@pytest.mark.parametrize("kunming_county", ["530115", "530181", "530124"], indirect=True,
+                         ids=["jinning", "anning", "fumin"])
 def test_a_county_total_is_spread_over_hundreds_of_cells_by_road_and_placed_whole(
         kunming_county, tmp_path):
     import pandas as pd

@@ -116,13 +116,16 @@ def population_demand(
     snap: Annotated[bool, typer.Option(
         help="snap each point to the road network (node, snap_m, offroad_s)")] = False,
     network: Annotated[str, typer.Option(help="road network to snap to")] = "default",
+    raster: Annotated[Path | None, typer.Option(
+        help="population GeoTIFF to spread a county or township total by (instead of roads)"
+    )] = None,
 ) -> None:
     """Demand points with their population, placed from the best source the database holds.
 
     A village census gives one point per village (its boundary or point, else its township's
     seat, else the county outline); a township census or a county total (a census row with the
-    county's code) is spread over 500 m cells by road length by grade. Each point says how it
-    was placed and where its population comes from.
+    county's code) is spread over 500 m cells by --raster, else by road length by grade. Each
+    point says how it was placed and where its population comes from.
     """
     from emgis.geo.store import RoadNetworkNotFound, load_network
     from emgis.layers.db import open_database
@@ -140,7 +143,12 @@ def population_demand(
                 except RoadNetworkNotFound:
                     return None
 
-            d = demand_from_db(db.engine, year=year, graph=graph, norms=norms)
+            pop_raster = None
+            if raster is not None:
+                from emgis.layers.load.rasters import read_population_raster
+
+                pop_raster = read_population_raster(raster)
+            d = demand_from_db(db.engine, year=year, graph=graph, norms=norms, raster=pop_raster)
             placed = store_placements(db.engine, d, actor=ls.actor) if store else 0
             if snap:
                 attrs = dict(d.attrs)
