@@ -9,12 +9,17 @@ served by ``/analyses/warning-area`` and printed by ``emgis warning-area`` gives
 - the shelters inside the area: **not refuges** for this warning, listed so that they are
   cleared, never sent to;
 - for each village the nearest *open* shelter outside the area by road, its travel time and
-  the population sent to each shelter against its free places (capacity − occupancy).
+  the population sent to each shelter against its free places (capacity − occupancy); shelters
+  whose capacity is unknown are listed (``shelters_capacity_unknown``), never taken as 0;
+- how the people counted are placed (``placement``: exactly, approximately and how, by
+  township): a village known only by code counts at its township seat, a county total spread
+  over grid cells counts where its cells lie; the villages that cannot be placed at all (no
+  position, or only the county outline) are listed in ``not_placed`` with their people.
 
 Roads stay open by default (a warning is issued before the event); ``close_roads=true`` closes
 the roads inside the area (the event is under way) and villages join the nearest open road
 outside. ``format=xlsx`` returns the same tables as a workbook (汇总 summary, 村庄 villages,
-避难场所 shelters) with Chinese and English headers.
+避难场所 shelters, 定位 placement, 未定位 not placed) with Chinese and English headers.
 """
 
 from __future__ import annotations
