@@ -203,6 +203,14 @@ def test_changxing_villages_are_placed_at_township_seats_and_the_warning_area_sa
     assert s["approximate"] == pytest.approx(expected) and s["exact"] == 0
     assert any(r["placement"] == "township_seat" for r in s["by_township"])
 
+    # the CLI door says the same; coverage and gaps without roads name the command for them
+    res = _cli("warning-area", "--area", str(_area_file(tmp_path, lon, lat)))
+    assert res.exit_code == 0, res.output
+    assert "township seat" in " ".join(res.output.split())
+    for cmd in ("coverage", "gaps"):
+        res = _cli(cmd)
+        assert res.exit_code == 2 and "emgis load roads" in " ".join(res.output.split()), cmd
+
 
 # --- 晋宁区: outline, roads, township seats (BD-09) and the county total --------------------------
 
