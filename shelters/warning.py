@@ -297,20 +297,22 @@ def workbook(ans: dict[str, Any]) -> bytes:
     """The answer as a workbook: 汇总 summary, 村庄 villages, 避难场所 shelters (Chinese + English
     headers)."""
     buf = io.BytesIO()
+    placement = ans.get("placement") or {"exact": None, "approximate": None, "not_placed": None,
+                                         "approximate_by": {}, "by_township": []}
     summary = pd.DataFrame([
         ("人口 population warned", ans["population_total"]), ("村 villages", ans["villages_total"]),
         ("无路线村 villages without a route", ans["villages_without_route"]),
         ("区内避难场所 shelters inside (not refuges)", len(ans["shelters_inside"])),
         ("人口年份 census year", ans["census_year"]), ("面积 area km²", ans["area"]["area_km2"]),
         ("道路封闭 roads closed", "是 yes" if ans["close_roads"] else "否 no"),
-        ("准确定位人口 people placed exactly", ans["placement"]["exact"]),
-        ("估算定位人口 people placed approximately", ans["placement"]["approximate"]),
+        ("准确定位人口 people placed exactly", placement["exact"]),
+        ("估算定位人口 people placed approximately", placement["approximate"]),
         *[(f"  估算方式 approximately by {how}", people)
-          for how, people in ans["placement"]["approximate_by"].items()],
-        ("无法定位人口 people not placed", ans["placement"]["not_placed"]),
+          for how, people in placement["approximate_by"].items()],
+        ("无法定位人口 people not placed", placement["not_placed"]),
         ("容量未知的避难场所 shelters with unknown capacity",
-         len(ans["shelters_capacity_unknown"])),
-        ("说明 note", ans["note"] or ""),
+         len(ans.get("shelters_capacity_unknown", []))),
+        ("说明 note", ans.get("note") or ""),
         ("规则 rule", ans["rule"]),
         ("生成时间 made at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
     ], columns=["项目 item", "值 value"])
@@ -322,9 +324,10 @@ def workbook(ans: dict[str, Any]) -> bytes:
                [dict(r, inside_area=False) for r in ans["shelters_used"]]
         spreadsheet_safe(pd.DataFrame(rows, columns=list(SHELTER_HEADERS)).rename(
             columns=SHELTER_HEADERS)).to_excel(xw, sheet_name="避难场所 shelters", index=False)
-        spreadsheet_safe(pd.DataFrame(ans["placement"]["by_township"],
+        spreadsheet_safe(pd.DataFrame(placement["by_township"],
                                       columns=list(PLACEMENT_HEADERS)).rename(
             columns=PLACEMENT_HEADERS)).to_excel(xw, sheet_name="定位 placement", index=False)
-        spreadsheet_safe(pd.DataFrame(ans["not_placed"], columns=list(NOT_PLACED_HEADERS)).rename(
+        spreadsheet_safe(pd.DataFrame(ans.get("not_placed", []),
+                                      columns=list(NOT_PLACED_HEADERS)).rename(
             columns=NOT_PLACED_HEADERS)).to_excel(xw, sheet_name="未定位 not placed", index=False)
     return buf.getvalue()
