@@ -17,19 +17,31 @@ are in EPSG:4326, as the network and the routing functions take them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
 from emgis.layers.load import codes as C
-from emgis.layers.load.rasters import PopRaster
 from emgis.layers.problems import Problems
+from emgis.shelters.spread import cell_demand
 
-__all__ = ["PLACEMENTS", "cell_demand", "snap_demand", "village_demand"]
+__all__ = ["EXACT_PLACEMENTS", "PLACEMENTS", "cell_demand", "demand_from_db", "snap_demand",
+           "store_placements", "village_demand"]
 
-PLACEMENTS = ("boundary", "point", "township_weighted", "code_only")
+#: how a demand point was placed, best first (`shelters.spread` adds grid_roads / grid_area)
+PLACEMENTS = ("boundary", "point", "township_weighted", "township_polygon", "township_seat",
+              "county_outline", "grid_roads", "grid_raster", "grid_area", "code_only")
+#: placements whose position is the unit's own (the rest are approximate)
+EXACT_PLACEMENTS = ("boundary", "point")
+_FALLBACK_NOTES = {
+    "township_weighted": "at their township's population-weighted position",
+    "township_polygon": "inside their township's polygon",
+    "township_seat": "at their township's seat",
+    "county_outline": "inside the county outline only (load township seats or village points "
+                      "for better: emgis load admin_units FILE)",
+}
 _COLUMNS = ["code", "name", "population", "placement", "geometry"]
 
 
@@ -65,7 +77,8 @@ def _parse(values: np.ndarray, p: Problems, field: str, offset: int) -> np.ndarr
 
 
 def village_demand(units, population: Any, *, code_col: str = "code", name_col: str = "name",
-                   pop_col: str = "population", metric_crs: Any = None) -> Any:
+                   pop_col: str = "population", metric_crs: Any = None,
+                   outline: Any = None) -> Any:
     """Return one demand point per village, with its population.
 
     Parameters
@@ -81,12 +94,16 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
         county rows are ignored.
     metric_crs
         CRS for the weighted means (default: `geo.crs.metric_crs_for` the data).
+    outline
+        The county outline (shapely, lon/lat): the last place for a village whose township has
+        no placed village, no polygon and no seat (``county_outline``).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns code, name, population, placement, geometry (EPSG:4326; None for
-        ``code_only``), one row per village in ``population`` or ``units``, sorted by code.
+        Columns code, name, population, placement (`PLACEMENTS`), population_method
+        (``village_census``), geometry (EPSG:4326; None for ``code_only``), one row per
+        village in ``population`` or ``units``, sorted by code.
         ``attrs["notes"]`` says what was placed how.
 
     Raises
@@ -185,8 +202,10 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
     name = v["pname"].to_numpy(dtype=object).copy()
     need_name = pd.isna(name) & has_row
     name[need_name] = names_units[row_i[need_name]]
-    point = np.where(has_row, rep[row_i], None)
-    placement = np.where(has_row, placement_of_row[row_i], "").astype(object)
+    point = np.full(len(v), None, dtype=object)  # no unit row: no point (units may be empty)
+    point[has_row] = rep[row_i[has_row]]
+    placement = np.full(len(v), "", dtype=object)
+    placement[has_row] = placement_of_row[row_i[has_row]]
     point[placement == ""] = None
 
     # villages known by code only: township-weighted
@@ -196,7 +215,11 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
     if (~placed).any():
         town_rows = np.flatnonzero(~u_is_village & (u_code != "") & ~empty)
         town_codes = [u_code[i][:9] for i in town_rows]
-        town_pt = dict(zip(town_codes, _town_points(garr, town_rows, units.crs), strict=True))
+        town_pt: dict[str, tuple] = {}
+        for t, (pt, how) in zip(town_codes, _town_points(garr, town_rows, units.crs),
+                                strict=True):
+            if t not in town_pt or how == "township_polygon":  # a polygon beats a seat
+                town_pt[t] = (pt, how)
         by_town: dict[str, Any] = {}
         if placed.any():
             xy = shapely.get_coordinates(np.asarray(point[placed], dtype=object))
@@ -218,22 +241,26 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
                           g["y"].to_numpy() / g["n"].to_numpy())
             lon, lat = to_ll.transform(cx, cy)
             by_town = dict(zip(g.index, shapely.points(lon, lat), strict=True))
+        county_pt = None if outline is None else shapely.point_on_surface(outline)
         for i in np.flatnonzero(~placed):
-            pt = by_town.get(township[i])
+            pt, how = by_town.get(township[i]), "township_weighted"
             if pt is None:
-                pt = town_pt.get(township[i])
+                pt, how = town_pt.get(township[i], (None, ""))
+            if pt is None and county_pt is not None:
+                pt, how = county_pt, "county_outline"
             if pt is not None:
                 point[i] = pt
-                placement[i] = "township_weighted"
-        tw_n = int((placement == "township_weighted").sum())
-        if tw_n:
-            notes.append(f"{tw_n} village(s) known only by code were placed at their township's "
-                         "population-weighted position (township_weighted)")
+                placement[i] = how
+        for how, what in _FALLBACK_NOTES.items():
+            n_how = int((placement == how).sum())
+            if n_how:
+                notes.append(f"{n_how} village(s) known only by code were placed {what} ({how})")
         lost = placement == ""
         if lost.any():
             placement[lost] = "code_only"
             notes.append(f"{int(lost.sum())} village(s) could not be placed (no geometry, no "
-                         f"placed village and no polygon in their township); they have no point: "
+                         f"placed village, polygon or seat in their township, no county "
+                         f"outline); they have no point: "
                          f"{', '.join(codes_v[lost][:10])}{' ...' if lost.sum() > 10 else ''}")
     counts = pd.Series(placement).value_counts()
     notes.insert(0,
@@ -244,6 +271,7 @@ def village_demand(units, population: Any, *, code_col: str = "code", name_col: 
         "name": pd.array([None if pd.isna(x) else str(x) for x in name], dtype="str"),
         "population": pop_v,
         "placement": pd.array(placement.astype(str), dtype="str"),
+        "population_method": pd.array(["village_census"] * len(v), dtype="str"),
     }, geometry=gpd.GeoSeries(list(point), crs=4326), crs=4326)
     out.attrs["notes"] = notes
     return out
@@ -257,89 +285,10 @@ def _town_points(garr: np.ndarray, rows: np.ndarray, crs: Any) -> list:
     if rows.size == 0:
         return []
     g = garr[rows]
-    pts = np.where(np.isin(shapely.get_type_id(g), (0, 4)), shapely.centroid(g),
-                   shapely.point_on_surface(g))
-    return list(gpd.GeoSeries(pts, crs=crs).to_crs(4326).to_numpy())
-
-
-# --- cells -------------------------------------------------------------------------------------
-
-def cell_demand(raster: PopRaster, cell_m: float, metric_epsg: int, *,
-                position: Literal["centroid", "centre"] = "centroid") -> Any:
-    """Aggregate a population raster to square cells of ``cell_m`` metres; one point per cell.
-
-    Each raster cell with population goes, by its centre projected to ``metric_epsg``, to
-    the square ``floor(x / cell_m), floor(y / cell_m)`` of that CRS; the cell's population
-    is the sum of its raster cells (the raster total is preserved up to float rounding).
-
-    Parameters
-    ----------
-    raster
-        Population grid in any CRS.
-    cell_m
-        Size of the square cells in metres.
-    metric_epsg
-        EPSG code of a projected CRS in metres (a UTM or Gauss-Kruger zone) for the squares.
-    position
-        ``"centroid"`` (default): the population-weighted centroid of the raster cells in
-        the square; ``"centre"``: the square's centre.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Columns code (``"<ix>_<iy>"``), ix, iy, population, x, y (metric CRS), geometry
-        (EPSG:4326 points); one row per square with population > 0.
-    """
-    import geopandas as gpd
-    import shapely
-
-    if not (np.isfinite(cell_m) and cell_m > 0):
-        raise ValueError(f"cell_demand: cell_m={cell_m!r} must be a positive number of metres")
-    if position not in ("centroid", "centre"):
-        raise ValueError(f"cell_demand: position={position!r} is not known; use 'centroid' or "
-                         "'centre'")
-    crs_m = CRS.from_epsg(int(metric_epsg))
-    units = {a.unit_name for a in crs_m.axis_info}
-    if not crs_m.is_projected or not units <= {"metre", "meter"}:
-        raise ValueError(f"cell_demand: EPSG:{metric_epsg} ({crs_m.name}) is not a projected CRS "
-                         "in metres; pass a UTM or Gauss-Kruger zone, e.g. "
-                         "geo.crs.metric_crs_for(...)")
-    if raster.crs is None:
-        raise ValueError(f"{raster.source}: the raster has no CRS")
-    rows, cols = np.nonzero(raster.mask & (raster.data > 0))
-    w = raster.data[rows, cols]
-    x, y = raster.cell_centres(rows, cols)
-    del rows, cols
-    if raster.crs != crs_m:
-        x, y = Transformer.from_crs(raster.crs, crs_m, always_xy=True).transform(x, y)
-        x, y = np.asarray(x), np.asarray(y)
-    ix = np.floor(x / cell_m).astype(np.int64)
-    iy = np.floor(y / cell_m).astype(np.int64)
-    if ix.size:
-        span = int(iy.max() - iy.min()) + 1
-        key = (ix - ix.min()) * span + (iy - iy.min())
-        uniq, inv = np.unique(key, return_inverse=True)
-        gx = uniq // span + ix.min()
-        gy = uniq % span + iy.min()
-    else:
-        uniq, inv = np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-        gx = gy = uniq
-    m = uniq.size
-    pop = np.bincount(inv, weights=w, minlength=m)
-    if position == "centroid":
-        cx = np.bincount(inv, weights=w * x, minlength=m) / pop
-        cy = np.bincount(inv, weights=w * y, minlength=m) / pop
-    else:
-        cx, cy = (gx + 0.5) * cell_m, (gy + 0.5) * cell_m
-    lon, lat = Transformer.from_crs(crs_m, 4326, always_xy=True).transform(cx, cy)
-    code = pd.array(np.char.add(np.char.add(gx.astype(str), "_"), gy.astype(str)), dtype="str")
-    out = gpd.GeoDataFrame({"code": code, "ix": gx, "iy": gy, "population": pop,
-                            "x": np.asarray(cx, dtype=float), "y": np.asarray(cy, dtype=float)},
-                           geometry=shapely.points(np.asarray(lon), np.asarray(lat)), crs=4326)
-    out.attrs["notes"] = [f"{w.size} populated raster cells aggregated to {m} squares of "
-                          f"{cell_m:g} m in EPSG:{metric_epsg}; total {pop.sum():,.1f} persons"]
-    out.attrs["metric_epsg"] = int(metric_epsg)
-    return out
+    is_pt = np.isin(shapely.get_type_id(g), (0, 4))
+    pts = np.where(is_pt, shapely.centroid(g), shapely.point_on_surface(g))
+    how = np.where(is_pt, "township_seat", "township_polygon")
+    return list(zip(gpd.GeoSeries(pts, crs=crs).to_crs(4326).to_numpy(), how, strict=True))
 
 
 # --- snapping -------------------------------------------------------------------------------------
@@ -385,26 +334,45 @@ def snap_demand(graph, demand_gdf, norms=None) -> Any:
 
 # --- from and to PostGIS ---------------------------------------------------------------------
 
-def demand_from_db(engine, *, year: int | None = None) -> Any:
-    """One demand point per village from the stored admin units and census (latest year).
+def demand_from_db(engine, *, year: int | None = None, graph: Any = None,
+                   norms: Any = None, raster: Any = None) -> Any:
+    """The demand points of the stored census (latest year), placed from the best source.
 
-    Villages stored with only a code are placed at their township's population-weighted
-    position; :func:`store_placements` writes those positions back, marked as such.
+    * a **village census**: one point per village (`village_demand`): its boundary or point,
+      else its township's placed villages, polygon or seat, else the county outline;
+    * else a **township census** or a **county total** (a census row with the county's code):
+      spread over grid cells by `shelters.spread.grid_spread` (road length by grade when a road
+      network is loaded, else area), cells assigned to the township seat they reach first.
+
+    ``graph`` is the road network or a function returning it (None: the stored ``default``
+    network if any); ``raster`` a population raster (`layers.load.rasters.PopRaster`) that
+    weighs the cells instead of the roads. Every point carries ``placement``,
+    ``population_method`` and ``township_code``/``township_name``; ``attrs`` hold ``year``,
+    ``notes`` and ``placement`` (`shelters.placement.placement_summary`).
+
+    Raises
+    ------
+    layers.problems.MissingData
+        No census stored; a county or township total but no county outline.
     """
     import geopandas as gpd
     import sqlalchemy as sa
 
     from emgis.layers.db import latest_census_year
+    from emgis.layers.load.study_area import load_study_area
+    from emgis.layers.problems import MissingData
+    from emgis.shelters.placement import placement_summary
 
     with engine.connect() as c:
         if year is None:
             year = latest_census_year(c)
         if year is None or not c.execute(sa.text("SELECT count(*) FROM population WHERE year = :y"),
                                          {"y": year}).scalar():
-            p = Problems("population")
-            p.error(None, "year", year, "has no census rows stored",
-                    "load a census table first: emgis load census FILE --year YYYY")
-            p.raise_if_errors()
+            what = "no census is stored" if year is None else f"no census rows for {year}"
+            raise MissingData(
+                f"{what}: demand needs people. Load a census table: emgis load census FILE "
+                "--year YYYY (village or township rows, or one row with the county's code and "
+                "its total, e.g. 330522000000,长兴县,673776)")
         units = gpd.read_postgis(sa.text(
             "SELECT code, name, level, "
             "CASE WHEN placement IN ('boundary', 'point') THEN coalesce(geom, point) END "
@@ -417,10 +385,87 @@ def demand_from_db(engine, *, year: int | None = None) -> Any:
                                   "WHERE code = p.code ORDER BY vintage DESC LIMIT 1) l ON true "
                                   "WHERE p.year = :y"),
                           c, params={"y": year})
+        town_names = dict(c.execute(sa.text(
+            "SELECT left(code, 9), name FROM code_list WHERE level = 'township' "
+            "UNION ALL SELECT left(code, 9), name FROM admin_units WHERE level = 'township'")
+        ).all())
     if units.crs is None:
         units = units.set_crs(4326)
-    out = village_demand(units, pop)
+    area = load_study_area(engine)
+    outline = None if area is None else area.geom
+    codes = pop["code"].astype(str)
+    is_village = ~codes.str.endswith("000")
+    notes: list[str] = []
+    if is_village.any():
+        out = village_demand(units, pop, outline=outline,
+                             metric_crs=None if area is None else area.metric_epsg)
+        notes += out.attrs.get("notes", [])
+    else:
+        out = _spread_from_db(engine, units, pop, area, (graph, norms, raster), notes)
+    if len(out) and out.geometry.isna().all() and out["population"].sum() > 0:
+        raise MissingData(
+            f"none of the {len(out)} places of the census can be placed: no village boundary "
+            "or point, no township polygon or seat and no county outline is stored. Load them: "
+            "emgis load admin_units FILE (village points or polygons, or township seats, e.g. "
+            "--crs bd09 for a Baidu list), or the county outline: emgis init --boundary FILE")
+    town = [str(c)[:9] if str(c)[:9].isdigit() else None
+            for c in (out["township_code"] if "township_code" in out.columns else out["code"])]
+    out["township_code"] = pd.array(town, dtype="str")
+    out["township_name"] = pd.array([town_names.get(t) if t else None for t in town],
+                                    dtype="str")
+    out.attrs["notes"] = notes
     out.attrs["year"] = int(year)
+    out.attrs["placement"] = placement_summary(out)
+    return out
+
+
+def _spread_from_db(engine, units, pop: pd.DataFrame, area, how: tuple, notes: list) -> Any:
+    """County or township totals spread over grid cells (`shelters.spread.grid_spread`);
+    ``how`` is (graph, norms, raster)."""
+    import geopandas as gpd
+    import shapely
+
+    from emgis.layers.problems import MissingData
+    from emgis.shelters.spread import grid_spread
+
+    codes = pop["code"].astype(str)
+    county = codes.str.endswith("000000")
+    if area is None:
+        raise MissingData("the census holds township or county totals but no county outline is "
+                          "stored to spread them over: emgis init --boundary OUTLINE_FILE")
+    towns = units[(units["level"] == "township") & units.geometry.notna()]
+    g = towns.geometry.to_numpy()
+    seats = gpd.GeoDataFrame(
+        {"code": towns["code"].astype(str).str[:9].to_numpy(), "name": towns["name"].to_numpy()},
+        geometry=list(np.where(shapely.get_type_id(g) == 0, g, shapely.point_on_surface(g))),
+        crs=4326)
+    if (~county).any():
+        totals = {c[:9]: int(p) for c, p in zip(codes[~county], pop["population"][~county],
+                                                strict=True)}
+        method = "township_census"
+        if county.any():
+            notes.append("county rows beside township rows were ignored (the townships sum)")
+    else:
+        totals = {"county": int(pop["population"][county].sum())}
+        method = "county_proxy"
+    if seats.empty:
+        notes.append("no township seats or polygons are stored: cells carry no township (load "
+                      "the seats: emgis load admin_units SEATS.csv --crs bd09)")
+    graph, norms, raster = how
+    if callable(graph):
+        graph = graph()
+    if graph is None:
+        from emgis.geo.store import RoadNetworkNotFound, load_network
+
+        try:
+            graph = load_network(engine, "default")
+        except RoadNetworkNotFound:
+            notes.append("no road network is loaded: people spread by area and cells go to the "
+                         "nearest seat in a straight line (load roads for a better spread: "
+                         "emgis load roads FILE)")
+    out = grid_spread(area.geom, seats, totals, metric_crs=area.metric_epsg, graph=graph,
+                      norms=norms, raster=raster, method=method)
+    notes += out.attrs.get("notes", [])
     return out
 
 

@@ -121,6 +121,8 @@ class CoverageInputs:
     villages: Any
     notes: list[str] = field(default_factory=list)
     township_names: dict[str, str] = field(default_factory=dict)  # 9-digit code -> name
+    #: people placed exactly / approximately / not at all (`shelters.placement`)
+    placement: dict | None = None
 
 
 def load_coverage_inputs(engine, *, network: str = "default", home=None, year: int | None = None,
@@ -130,13 +132,21 @@ def load_coverage_inputs(engine, *, network: str = "default", home=None, year: i
     from emgis.shelters.demand import demand_from_db, snap_demand
 
     graph = load_network(engine, network, home=home)
-    demand = snap_demand(graph, demand_from_db(engine, year=year), norms=norms)
+    demand = demand_from_db(engine, year=year, graph=graph, norms=norms)
+    attrs = dict(demand.attrs)
+    demand = snap_demand(graph, demand, norms=norms)
+    demand.attrs.update(attrs)  # placement: `shelters.placement.placement_summary`
     out = CoverageInputs(graph, demand, read_shelters(engine, usable_only=usable_only),
                          read_depots(engine, usable_only=usable_only), read_depot_stock(engine),
                          read_team_bases(engine, usable_only=usable_only),
                          read_hazard_zones(engine), read_village_polygons(engine))
     out.notes = list(demand.attrs.get("notes", [])) + snap_notes(graph, demand, norms)
     out.township_names = read_township_names(engine)
+    out.placement = demand.attrs.get("placement")
+    if out.placement:
+        from emgis.shelters.placement import summary_lines
+
+        out.notes += summary_lines(out.placement, by_township=False)
     return out
 
 

@@ -86,7 +86,10 @@ def test_xlsx_has_the_same_rows(client, demo_db, area):
     assert ("attachment" in r.headers["content-disposition"]
             and ".xlsx" in r.headers["content-disposition"])
     wb = openpyxl.load_workbook(io.BytesIO(r.content))
-    assert wb.sheetnames == ["汇总 summary", "村庄 villages", "避难场所 shelters"]
+    assert wb.sheetnames == ["汇总 summary", "村庄 villages", "避难场所 shelters",
+                             "定位 placement", "未定位 not placed"]
+    placed = list(wb["定位 placement"].values)
+    assert sum(row[-1] for row in placed[1:]) == pytest.approx(js["placement"]["total"])
     rows = list(wb["村庄 villages"].values)
     assert rows[0][0] == "区划代码 code" and len(rows) - 1 == js["villages_total"]
     assert sum(row[2] for row in rows[1:]) == pytest.approx(js["population_total"])
@@ -197,3 +200,30 @@ def test_the_command_line_gives_the_http_answer(client, demo_db, area, tmp_path,
     assert res.exit_code == 2 and "no incident 99999999" in res.output
     res = CliRunner().invoke(app, ["warning-area"])
     assert res.exit_code == 2 and "--incident ID" in res.output
+
+
+@pytest.mark.bad_input
+def test_shelters_of_unknown_capacity_are_named_and_never_taken_as_zero(client, demo_db, area):
+    with demo_db.engine.begin() as c:
+        ids = [r[0] for r in c.execute(sa.text(
+            "SELECT id FROM shelters WHERE ST_Intersects(geom, ST_GeomFromText(:w, 4326))"),
+            {"w": area.wkt})]
+        assert ids
+        saved = c.execute(sa.text("SELECT id, capacity, capacity_source FROM shelters "
+                                  "WHERE id = :i"), {"i": ids[0]}).one()
+        c.execute(sa.text("UPDATE shelters SET capacity = NULL, capacity_source = 'unknown' "
+                          "WHERE id = :i"), {"i": ids[0]})
+    try:
+        r = client.post("/analyses/warning-area", json=shapely.geometry.mapping(area))
+        assert r.status_code == 200, r.text
+        ans = r.json()
+        unknown = {s["id"] for s in ans["shelters_capacity_unknown"]}
+        assert ids[0] in unknown
+        row = next(s for s in ans["shelters_inside"] if s["id"] == ids[0])
+        assert row["capacity"] is None
+        assert "no known capacity" in ans["note"]
+        assert ans["placement"]["total"] == pytest.approx(ans["population_total"])
+    finally:
+        with demo_db.engine.begin() as c:
+            c.execute(sa.text("UPDATE shelters SET capacity = :c, capacity_source = :s "
+                              "WHERE id = :i"), {"c": saved[1], "s": saved[2], "i": saved[0]})

@@ -49,13 +49,14 @@ def _gk(geom):
 def test_village_demand_placements():
     d = village_demand(_units(), _population(), metric_crs=GK)
     assert d.crs.to_epsg() == 4326
-    assert list(d.columns) == ["code", "name", "population", "placement", "geometry"]
+    assert list(d.columns) == ["code", "name", "population", "placement", "population_method",
+                               "geometry"]
     assert list(d["code"]) == ["330522100001", "330522100002", "330522100003", "330522100009",
                                "330522101005", "330522102001"]
     by = d.set_index("code")
     assert dict(by["placement"]) == {
         "330522100001": "boundary", "330522100002": "point", "330522100003": "township_weighted",
-        "330522100009": "boundary", "330522101005": "township_weighted",
+        "330522100009": "boundary", "330522101005": "township_polygon",
         "330522102001": "code_only"}
     assert set(d["placement"]) <= set(PLACEMENTS)
     assert by.loc["330522100001", "population"] == 300 and by.loc["330522100009", "population"] == 0

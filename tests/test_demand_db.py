@@ -9,7 +9,7 @@ from rich.console import Console
 
 from emgis.api.cli.demo import load_demo
 from emgis.layers.demo.county import write_demo_county
-from emgis.layers.problems import InputError
+from emgis.layers.problems import MissingData
 from emgis.shelters.demand import demand_from_db, store_placements
 
 pytestmark = pytest.mark.postgis
@@ -21,7 +21,7 @@ def demo_files(tmp_path_factory):
 
 
 def test_no_census_gives_a_clear_error(db):
-    with pytest.raises(InputError, match="emgis load census"):
+    with pytest.raises(MissingData, match="emgis load census"):
         demand_from_db(db.engine)
 
 

@@ -116,45 +116,72 @@ def population_demand(
     snap: Annotated[bool, typer.Option(
         help="snap each point to the road network (node, snap_m, offroad_s)")] = False,
     network: Annotated[str, typer.Option(help="road network to snap to")] = "default",
+    raster: Annotated[Path | None, typer.Option(
+        help="population GeoTIFF to spread a county or township total by (instead of roads)"
+    )] = None,
 ) -> None:
-    """One demand point per village with its census population, placed even without a boundary."""
+    """Demand points with their population, placed from the best source the database holds.
+
+    A village census gives one point per village (its boundary or point, else its township's
+    seat, else the county outline); a township census or a county total (a census row with the
+    county's code) is spread over 500 m cells by --raster, else by road length by grade. Each
+    point says how it was placed and where its population comes from.
+    """
     from emgis.geo.store import RoadNetworkNotFound, load_network
     from emgis.layers.db import open_database
+    from emgis.layers.problems import MissingData
     from emgis.shelters.demand import demand_from_db, snap_demand, store_placements
 
     dbs, ls = _settings()
     try:
         with open_database() as db:
-            d = demand_from_db(db.engine, year=year)
+            norms = _norms(db.engine)
+
+            def graph():
+                try:
+                    return load_network(db.engine, network, home=dbs.home)
+                except RoadNetworkNotFound:
+                    return None
+
+            pop_raster = None
+            if raster is not None:
+                from emgis.layers.load.rasters import read_population_raster
+
+                pop_raster = read_population_raster(raster)
+            d = demand_from_db(db.engine, year=year, graph=graph, norms=norms, raster=pop_raster)
             placed = store_placements(db.engine, d, actor=ls.actor) if store else 0
             if snap:
                 attrs = dict(d.attrs)
-                d = snap_demand(load_network(db.engine, network, home=dbs.home), d,
-                                norms=_norms(db.engine))
+                d = snap_demand(load_network(db.engine, network, home=dbs.home), d, norms=norms)
                 d.attrs.update(attrs)
     except InputError as exc:
         _report_input_error(exc)
         raise typer.Exit(2) from None
-    except RoadNetworkNotFound as exc:
+    except (RoadNetworkNotFound, MissingData) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
     if snap:
         console.print(f"snapped to network {network!r}: median {d['snap_m'].median():,.0f} m, "
                       f"max {d['snap_m'].max():,.0f} m from a road")
     counts = d["placement"].value_counts().to_dict()
-    console.print(f"{len(d)} villages, population {d['population'].sum():,.0f} "
-                  f"({d.attrs['year']}); placement: "
+    console.print(f"{len(d)} demand points, population {d['population'].sum():,.0f} "
+                  f"(census {d.attrs['year']}); placement: "
                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for line in d.attrs["placement"]["lines"]:
+        console.print(line, soft_wrap=True)
     if placed:
         console.print(f"  stored {placed} township-weighted position(s) in admin_units")
     for note in d.attrs.get("notes", []):
-        console.print(f"  note: {note}")
+        console.print(f"  note: {note}", soft_wrap=True)
+    frame = d.drop(columns="geometry")
     if out.suffix.lower() == ".csv":
-        frame = d.drop(columns="geometry")
         frame["lon"], frame["lat"] = d.geometry.x, d.geometry.y
         frame.to_csv(out, index=False, encoding="utf-8-sig")
     else:
-        d.to_file(out)
+        d[d.geometry.notna()].to_file(out)
+        if d.geometry.isna().any():
+            console.print(f"  {int(d.geometry.isna().sum())} point(s) without a position are "
+                          "not in the file (CSV keeps them)")
     console.print(f"wrote {out}")
 
 

@@ -67,7 +67,7 @@ def coverage_inputs(network: str, year: int | None):
     except InputError as exc:
         _report_input_error(exc)
         raise typer.Exit(2) from None
-    except RoadNetworkNotFound as exc:
+    except (RoadNetworkNotFound, MissingData) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
 

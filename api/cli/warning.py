@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from emgis.api.cli.base import _norms, _report_input_error, app, console, err
-from emgis.api.cli.roads import _open_network, _read_avoid
+from emgis.api.cli.base import _norms, _report_input_error, _settings, app, console, err
+from emgis.api.cli.roads import _read_avoid
 from emgis.layers.problems import BadArgument, InputError, NotFound
 from emgis.shelters.warning import MAX_RADIUS_M, incident_area, warning_area, workbook
 
@@ -38,6 +38,7 @@ def warning_area_cmd(
      "outside.")
     import shapely
 
+    from emgis.geo.store import load_network
     from emgis.layers.db import open_database
 
     if (incident is None) == (area is None):
@@ -51,13 +52,16 @@ def warning_area_cmd(
     if out is not None and out.suffix.lower() not in (".xlsx", ".json"):
         err.print(f"[red]--out {out}[/]: write .xlsx (workbook) or .json")
         raise typer.Exit(2)
+    dbs, _ = _settings()
     try:
         with open_database() as db:
             if incident is not None:
                 geom = incident_area(db.engine, incident, radius_m)
             else:
                 geom = shapely.union_all(_read_avoid(area).to_numpy())
-            ans = warning_area(db.engine, geom, lambda: _open_network(db, network),
+            # no network: the answer still counts people, and says there are no routes
+            ans = warning_area(db.engine, geom,
+                               lambda: load_network(db.engine, network, home=dbs.home),
                                _norms(db.engine), close_roads=close_roads)
     except InputError as exc:
         _report_input_error(exc)
@@ -84,14 +88,22 @@ def _print(ans: dict) -> None:
     t.add_row("villages without a route", str(ans["villages_without_route"]))
     t.add_row("shelters inside (not refuges)", str(len(ans["shelters_inside"])))
     t.add_row("roads inside closed", "yes" if ans["close_roads"] else "no")
-    if ans["note"]:
-        t.add_row("note", ans["note"])
+    pl = ans["placement"]
+    t.add_row("people placed exactly / approximately / not placed",
+              f"{pl['exact']:,.0f} / {pl['approximate']:,.0f} / {pl['not_placed']:,.0f}")
+    t.add_row("shelters with unknown capacity", str(len(ans["shelters_capacity_unknown"])))
     console.print(t)
+    for how, people in pl["approximate_by"].items():
+        console.print(f"  placed approximately by {how}: {people:,.0f} people", soft_wrap=True)
+    for line in (ans["note"] or "").split("; "):
+        if line:
+            console.print(f"  note: {line}", soft_wrap=True)
     if ans["shelters_used"]:
         s = Table("shelter", "free places", "people sent", "over capacity",
                   title="where the villages go")
         for r in ans["shelters_used"]:
             free = "unknown" if r["free"] is None else f"{r['free']:,.0f}"
+            over = {None: "unknown", True: "yes"}.get(r["over_capacity"], "")
             s.add_row(str(r["name"] or r["ext_id"]), free, f"{r['assigned_population']:,.0f}",
-                      "yes" if r["over_capacity"] else "")
+                      over)
         console.print(s)

@@ -280,6 +280,15 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
         notes.append(f"text read as {raw.encoding.upper()}")
     mapping, unmatched = map_headers([c for c in df.columns if c not in ("_row", "geometry")], spec)
     lon_col, lat_col = find_lonlat(unmatched)
+    if spec.name == "admin_units" and "code" in mapping.values() \
+            and "level" not in mapping.values():  # a seat list has codes only: level from them
+        from emgis.layers.load.codes import parse_codes
+
+        parsed = parse_codes(df[next(k for k, v in mapping.items() if v == "code")].to_numpy())
+        df = df.assign(_level_of_code=np.where(parsed.ok, parsed.level, None))
+        mapping["_level_of_code"] = "level"
+        notes.append("column level is absent: read from each code (…000 township, "
+                     "…000000 county, else village)")
     unmatched = [c for c in unmatched if c not in (lon_col, lat_col)]
     if unmatched:
         notes.append(f"columns not used: {', '.join(map(str, unmatched))}")
