@@ -32,8 +32,16 @@ from emgis.layers.load.rasters import PopRaster
 
 __all__ = ["cell_demand", "grid_spread", "largest_remainder", "road_class_weights"]
 
-#: estate and CJJ 37 street names that `geo.network.CLASS_NAMES_ZH` does not list
-_EXTRA_ZH = {"内部道路": "service", "小区道路": "service", "街坊路": "service", "街巷": "service"}
+#: Chinese road grades (`geo.road_fields.CN_GRADES`, variants normalised) -> the OSM class
+#: whose ``demand.road_weight`` they take
+ZH_WEIGHT_CLASS = {
+    "快速路": "trunk", "主干路": "primary", "次干路": "secondary", "支路": "residential",
+    "内部道路": "service", "高速公路": "motorway", "一级公路": "trunk", "二级公路": "primary",
+    "三级公路": "secondary", "四级公路": "tertiary", "等外公路": "track", "国道": "trunk",
+    "省道": "primary", "县道": "secondary", "乡道": "tertiary", "村道": "unclassified",
+    "专用公路": "unclassified", "机耕路": "track", "渡口": "ferry", "轮渡": "ferry",
+    "街坊路": "service", "街巷": "service",
+}
 
 
 def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
@@ -55,13 +63,15 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
 
 def road_class_weights(graph: Any, norms: Any) -> np.ndarray:
     """The proxy weight (per metre) of every edge of ``graph`` from its class name."""
-    from emgis.geo.network import CLASS_NAMES_ZH
+    from emgis.geo.road_fields import CN_VARIANTS
 
     table = {k: float(v) for k, v in norms.group("demand.road_weight").items()}
     other = table.get("other", 1.0)
     per_name = []
     for name in graph.highway_names:
-        key = name if name in table else CLASS_NAMES_ZH.get(name, _EXTRA_ZH.get(name, name))
+        text = str(name).strip()
+        base = text[:-5] if text.endswith("_link") else text
+        key = base if base in table else ZH_WEIGHT_CLASS.get(CN_VARIANTS.get(base, base), base)
         per_name.append(table.get(key, other))
     return np.asarray(per_name, dtype=float)[np.asarray(graph.edge_highway, dtype=np.int64)]
 

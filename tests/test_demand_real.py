@@ -221,18 +221,6 @@ KUNMING = {  # county code: (file stem, 7th-census total read from ../shared/dat
 }
 
 
-def _roads_file(tmp_path, stem: str):
-    """The county's road lines with 内部道路 (estate roads) given as 专用公路, a grade the road
-    loader of this branch knows (service); the other grades load as they are."""
-    import geopandas as gpd
-
-    roads = gpd.read_file(shared(f"roads_cn/{stem}_roads.gpkg"))
-    roads["道路等级"] = roads["道路等级"].replace({"内部道路": "专用公路"})
-    path = tmp_path / f"{stem}_roads.gpkg"
-    roads.to_file(path, layer="roads")
-    return path
-
-
 @pytest.fixture
 def kunming_county(db, tmp_path, monkeypatch, request):
     """A county set up through the CLI: outline, roads, township seats (BD-09), county total."""
@@ -243,7 +231,7 @@ def kunming_county(db, tmp_path, monkeypatch, request):
     res = _cli("init", "--boundary", str(shared(f"roads_cn/{stem}_boundary.geojson")),
                "--county", county)
     assert res.exit_code == 0, res.output
-    res = _cli("load-roads", str(_roads_file(tmp_path, stem)), "--class-field", "道路等级")
+    res = _cli("load", "roads", str(shared(f"roads_cn/{stem}_roads.gpkg")))
     assert res.exit_code == 0, res.output
     seats = shared(f"roads_cn/{stem}_townships_bd09.csv")  # the file itself, no level column
     rows = _seats(seats, county)
