@@ -130,6 +130,31 @@ def read_candidates(spec: str, engine, area_metric_epsg: int | None):
     return gdf[["ext_id", "name", "kind", "kind_zh", "area_m2", "geometry"]]
 
 
+def grid_onto_roads(cand: gpd.GeoDataFrame, graph, cell_m: float, norms,
+                    area=None) -> gpd.GeoDataFrame:
+    """Move each grid cell's candidate to the road node nearest its centre when that node is in
+    the cell (a station or a shelter's entrance is on a road: a cell centre 600 m into the
+    fields would start every trip with minutes of walking); cells with no road keep their
+    centre, and so do cells whose nearest node is outside the study ``area``. Two cells on the
+    same node keep one candidate."""
+    import shapely
+
+    from emgis.geo.routing import snap
+
+    pts = cand.geometry
+    s = snap(graph, pts.x.to_numpy(), pts.y.to_numpy(), norms=norms)
+    on = np.asarray(s.distance_m) <= cell_m / 2 ** 0.5
+    node = np.asarray(s.node)
+    if area is not None:
+        on &= shapely.contains_xy(area, np.asarray(graph.node_lon)[node],
+                                  np.asarray(graph.node_lat)[node])
+    lon = np.where(on, np.asarray(graph.node_lon)[node], pts.x.to_numpy())
+    lat = np.where(on, np.asarray(graph.node_lat)[node], pts.y.to_numpy())
+    out = cand.set_geometry(gpd.points_from_xy(lon, lat, crs=4326))
+    key = np.where(on, node, -1 - np.arange(len(out)))
+    return out[~pd.Series(key).duplicated().to_numpy()].reset_index(drop=True)
+
+
 @dataclass
 class SitingRun:
     """Everything `run_siting` computed: the result, its independent check and the inputs."""
@@ -195,6 +220,12 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
 
     std = standard_seconds(layer, norms, site_class)
     cand = read_candidates(candidates, engine, None)
+    if candidates.startswith("grid:") and len(cand):
+        from emgis.layers.load.study_area import load_study_area
+
+        area = load_study_area(engine)
+        cand = grid_onto_roads(cand, inputs.graph, float(candidates[5:]), norms,
+                               None if area is None else area.geom)
     why = exclusions(cand, hazard_zones=inputs.hazard_zones, risk_points=read_points(engine),
                      norms=norms)
     existing = facilities_of(inputs, layer)

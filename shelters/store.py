@@ -140,7 +140,10 @@ def load_coverage_inputs(engine, *, network: str = "default", home=None, year: i
                          read_depots(engine, usable_only=usable_only), read_depot_stock(engine),
                          read_team_bases(engine, usable_only=usable_only),
                          read_hazard_zones(engine), read_village_polygons(engine))
-    out.notes = list(demand.attrs.get("notes", [])) + snap_notes(graph, demand, norms)
+    from emgis.shelters.sited import sited_notes
+
+    out.notes = (list(demand.attrs.get("notes", [])) + snap_notes(graph, demand, norms)
+                 + sited_notes(engine))
     out.township_names = read_township_names(engine)
     out.placement = demand.attrs.get("placement")
     if out.placement:

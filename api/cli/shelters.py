@@ -233,6 +233,23 @@ def gaps_cmd(
 
 # --- siting ----------------------------------------------------------------------------------
 
+def _save(chosen: gpd.GeoDataFrame, layer: str, model: str, site_class: str | None) -> None:
+    from emgis.layers.db import open_database
+    from emgis.shelters.sited import save_sites
+
+    dbs, ls = _settings()
+    cls = site_class or DEFAULT_CLASS.get(layer) or ("class2" if layer == "fire" else "")
+    with open_database() as db:
+        try:
+            res = save_sites(db.engine, chosen, layer, model, cls, _norms(db.engine), dbs.home,
+                             actor=ls.actor)
+        except InputError as exc:
+            _report_input_error(exc, "nothing was saved")
+            raise typer.Exit(2) from None
+    console.print(f"[green]saved[/] {res.rows} proposed {LAYERS[layer]} (ext_id SITED-…, load "
+                  f"#{res.load_id}); analyses now count them and say so")
+
+
 @app.command("site")
 def site_cmd(
     layer: LayerOpt = "shelters",
@@ -251,6 +268,9 @@ def site_cmd(
         help="the chosen new sites: .geojson, .gpkg, .csv, .xlsx")] = None,
     map_: Annotated[Path | None, typer.Option(
         "--map", help="write the before/after map (HTML)")] = None,
+    save: Annotated[bool, typer.Option(
+        "--save", help="store the new sites as facilities (a starter set for a county with "
+                       "none registered; marked SITED-, 拟建)")] = False,
     network: str = "default",
     year: int | None = None,
 ) -> None:
@@ -307,6 +327,8 @@ def site_cmd(
     console.print(n)
     if out:
         _write(chosen, out, main_sheet="new_sites")
+    if save and len(chosen):
+        _save(chosen, layer, model, site_class)
     if map_:
         from emgis.maps.coverage_map import write_siting_map
 
