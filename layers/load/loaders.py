@@ -25,7 +25,16 @@ from emgis.layers import vocab
 from emgis.layers.load.readers import read_input
 from emgis.layers.norms import Norms, default_norms
 from emgis.layers.problems import InputError, Problem, Problems
-from emgis.layers.schema import LAYERS, Field, LayerSpec, find_lonlat, map_headers
+from emgis.layers.schema import (
+    LAT_ALIASES,
+    LAYERS,
+    LON_ALIASES,
+    Field,
+    LayerSpec,
+    find_lonlat,
+    map_headers,
+    normalise_header,
+)
 from emgis.layers.text import is_utf8
 
 MODES = ("append", "replace", "upsert")
@@ -41,6 +50,15 @@ class Prepared:
     source_crs: str
     problems: Problems
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AreaCheck:
+    """Where a layer's locations should be: the study area (None: anywhere in China)."""
+
+    study_area: object = None       # a shapely polygon in EPSG:4326
+    metric_epsg: int | None = None  # the study area's metric CRS, for the margin
+    margin_km: float = 30.0         # points this far outside are warnings, farther errors
 
 
 @dataclass
@@ -312,16 +330,21 @@ def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: 
 # --- preparing a layer -----------------------------------------------------------------------
 
 def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
-                  encoding: str | None = None,
-                  norms: Norms | None = None, study_area=None, metric_epsg: int | None = None,
-                  margin_km: float = 30.0) -> Prepared:
-    """Read and judge ``path`` as ``layer``; never writes anything."""
+                  encoding: str | None = None, source_layer: str | None = None,
+                  norms: Norms | None = None, area: AreaCheck | None = None) -> Prepared:
+    """Read and judge ``path`` as ``layer``; never writes anything.
+
+    ``encoding`` and ``source_layer`` are `emgis load`'s --encoding and --layer (which layer of
+    a GeoPackage, or which Shapefile of a zip, holding several); ``area`` the study area the
+    locations are checked against (China when there is none).
+    """
+    area = area or AreaCheck()
     spec = layer_spec(layer)
     path = Path(path)
     p = Problems(path.name)
     notes: list[str] = []
     norms = norms or default_norms()
-    raw = read_input(path, p)
+    raw = read_input(path, p, encoding=encoding, layer=source_layer)
     empty = gpd.GeoDataFrame({"_row": []}, geometry=gpd.GeoSeries([], crs=4326))
     if raw is None:
         return Prepared(spec, str(path), empty, "", p, notes)
@@ -330,6 +353,9 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
     if raw.encoding and not is_utf8(raw.encoding):
         notes.append(f"text read as {raw.encoding.upper()}")
     mapping, unmatched = map_headers([c for c in df.columns if c not in ("_row", "geometry")], spec)
+    _check_same_field(mapping, unmatched, spec, p)
+    if p.errors:
+        return Prepared(spec, str(path), empty, "", p, notes)
     lon_col, lat_col = find_lonlat(unmatched)
     unmatched = [c for c in unmatched if c not in (lon_col, lat_col)]
     if unmatched:
@@ -381,11 +407,32 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
                           for k, v in out.items()})
     gdf = gpd.GeoDataFrame(frame, geometry=geoms.to_numpy(), crs=4326)
     if spec.geometry is not None:
-        _check_locations(gdf, p, study_area, margin_km, metric_epsg)
+        _check_locations(gdf, p, area.study_area, area.margin_km, area.metric_epsg)
     _check_duplicates(gdf, spec, p)
     _LAYER_RULES.get(spec.name, lambda *a: None)(gdf, p, notes, norms)
     label = source.label if spec.geometry is not None and source is not None else ""
     return Prepared(spec, str(path), gdf, label, p, notes)
+
+
+def _check_same_field(mapping: dict[str, str], unmatched: list[str], spec: LayerSpec,
+                      p: Problems) -> None:
+    """Two columns that give the same field (a header and its alias, or two longitudes) are an
+    error naming both: reading one and dropping the other silently loses data."""
+    first_of = {v: k for k, v in mapping.items()}
+    for col in unmatched:
+        again, _ = map_headers([col], spec)
+        target = again.get(col)
+        if target is not None and target in first_of:
+            p.error(None, target, None,
+                    f"is given by both column {first_of[target]!r} and column {col!r}",
+                    "keep one of the two columns (rename or delete the other)")
+    for which, aliases in (("longitude", LON_ALIASES), ("latitude", LAT_ALIASES)):
+        norm = {normalise_header(a) for a in aliases}
+        cols = [c for c in unmatched if normalise_header(c) in norm]
+        if len(cols) > 1:
+            p.error(None, which, None,
+                    f"is given by both column {cols[0]!r} and column {cols[1]!r}",
+                    "keep one of the two columns (rename or delete the other)")
 
 
 def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series,

@@ -22,7 +22,14 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from emgis.layers.load.loaders import MODES, LoadResult, Prepared, _objects, prepare_layer
+from emgis.layers.load.loaders import (
+    MODES,
+    AreaCheck,
+    LoadResult,
+    Prepared,
+    _objects,
+    prepare_layer,
+)
 from emgis.layers.norms import Norms
 from emgis.layers.problems import InputError, Problem, Problems
 from emgis.layers.schema import LAYERS, LayerSpec
@@ -37,6 +44,7 @@ class LoadOptions:
     encoding: str | None = None      # text encoding when detection is not wanted
     accept_warnings: bool = False    # load although warnings were found
     margin_km: float = 30.0          # points this far outside the study area are warnings
+    layer: str | None = None         # the layer of a GeoPackage (or zip) holding several
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -60,8 +68,8 @@ def load_layer(engine: Engine, layer: str, path: str | Path, options: LoadOption
                                   f"use one of: {', '.join(MODES)}")], source="emgis load")
     with engine.connect() as c:
         area, metric_epsg = study_area_of(c)
-    prep = prepare_layer(layer, path, crs=crs, encoding=encoding, norms=norms, study_area=area,
-                         metric_epsg=metric_epsg, margin_km=margin_km)
+    prep = prepare_layer(layer, path, crs=crs, encoding=encoding, source_layer=o.layer,
+                         norms=norms, area=AreaCheck(area, metric_epsg, margin_km))
     prep.problems.raise_if_errors(accept_warnings=accept_warnings)
     with engine.begin() as conn:
         return write_prepared(conn, prep, mode=mode, actor=actor)
