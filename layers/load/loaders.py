@@ -217,7 +217,10 @@ def _geometries_from_table(df: pd.DataFrame, spec: LayerSpec, p: Problems) -> gp
             geoms.append(None)
             continue
         try:
-            geoms.append(shapely.Point(float(lon_t), float(lat_t)))
+            lon, lat = float(lon_t), float(lat_t)
+            if not (math.isfinite(lon) and math.isfinite(lat)):  # nan, inf: GEOS raises later
+                raise ValueError(lon_t)
+            geoms.append(shapely.Point(lon, lat))
         except ValueError:
             bad_field, bad = (lon_col, lon_t) if not _is_float(lon_t) else (lat_col, lat_t)
             p.error(int(row), bad_field, bad, "is not a coordinate number",
@@ -228,8 +231,7 @@ def _geometries_from_table(df: pd.DataFrame, spec: LayerSpec, p: Problems) -> gp
 
 def _is_float(s: str) -> bool:
     try:
-        float(s)
-        return True
+        return math.isfinite(float(s))
     except ValueError:
         return False
 
