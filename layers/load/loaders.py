@@ -439,7 +439,9 @@ def _check_same_field(mapping: dict[str, str], unmatched: list[str], spec: Layer
 
 def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series,
               p: Problems) -> gpd.GeoSeries:
-    valid = geoms.notna() & ~geoms.is_empty.fillna(True)
+    arr = np.asarray(geoms.to_numpy(), dtype=object)
+    # not GeoSeries.notna(): it warns when a geometry is empty
+    valid = pd.Series(~shapely.is_missing(arr) & ~shapely.is_empty(arr), index=geoms.index)
     if not valid.any():
         return geoms
     b = np.asarray(geoms[valid].bounds)
