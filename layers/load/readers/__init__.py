@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,21 +238,13 @@ def _read_vector(path: Path, problems: Problems, encoding: str | None,
         problems.error(None, "--layer", layer, f"{path.name} has only one layer",
                        "leave out --layer")
         return None
-    used = encoding
     kwargs = {} if layer is None else {"layer": layer}
-    shapefile = suffix in (".shp", ".zip")
     try:
-        if shapefile and encoding is None and not has_cpg:
-            gdf = pyogrio.read_dataframe(target, encoding="ISO-8859-1",
-                                         **kwargs)  # GDAL knows this name
-            gdf, used = _fix_latin1_strings(gdf)
-        elif suffix in (".geojson", ".json") and encoding and not is_utf8(encoding):
-            # GeoJSON is UTF-8 by its standard; GDAL reads nothing else, so recode it first
-            text = decode_text(path.read_bytes(), encoding)[0]
-            gdf = pyogrio.read_dataframe(io.BytesIO(text.encode("utf-8")), **kwargs)
-        else:
-            gdf = pyogrio.read_dataframe(target, encoding=encoding if shapefile else None,
-                                         **kwargs)
+        with warnings.catch_warnings():
+            # GDAL's notes on what it repaired or skipped (an unclosed ring, a null geometry for
+            # an unknown type) are warnings; what they leave behind is judged by the loader
+            warnings.simplefilter("ignore")
+            gdf, used = _read_ogr(path, target, encoding, has_cpg, kwargs)
     except UnicodeDecodeError as exc:
         problems.error(None, "--encoding", encoding,
                        f"the file could not be decoded as {encoding} ({exc.reason})",
@@ -270,3 +263,20 @@ def _read_vector(path: Path, problems: Problems, encoding: str | None,
         return None
     gdf.insert(0, "_row", range(1, len(gdf) + 1))
     return RawInput(gdf, "vector", gdf.crs, used, "feature")
+
+
+def _read_ogr(path: Path, target: object, encoding: str | None, has_cpg: bool,
+              kwargs: dict) -> tuple[object, str | None]:
+    """Read through GDAL; return the frame and the encoding the text was read with."""
+    suffix = path.suffix.lower()
+    shapefile = suffix in (".shp", ".zip")
+    if shapefile and encoding is None and not has_cpg:
+        gdf = pyogrio.read_dataframe(target, encoding="ISO-8859-1",
+                                     **kwargs)  # GDAL knows this name
+        return _fix_latin1_strings(gdf)
+    if suffix in (".geojson", ".json") and encoding and not is_utf8(encoding):
+        # GeoJSON is UTF-8 by its standard; GDAL reads nothing else, so recode it first
+        text = decode_text(path.read_bytes(), encoding)[0]
+        return pyogrio.read_dataframe(io.BytesIO(text.encode("utf-8")), **kwargs), encoding
+    return pyogrio.read_dataframe(target, encoding=encoding if shapefile else None,
+                                  **kwargs), encoding
