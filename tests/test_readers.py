@@ -333,6 +333,16 @@ def test_kml_entity_expansion_is_refused(tmp_path):
     assert "DOCTYPE" in _errors(prep)
 
 
+@pytest.mark.bad_input
+@pytest.mark.parametrize("coordinates", ["nan,nan", "119.86,inf", "119.86", ""],
+                         ids=["nan", "inf", "one-number", "empty"])
+def test_kml_bad_coordinates_are_problems(tmp_path, coordinates):
+    kml = KML.replace("119.86,31.01,0", coordinates)
+    prep = prepare_layer("depots", _write(tmp_path, "d.kml", kml.encode()))
+    errors = _errors(prep)
+    assert "feature 1, field geometry" in errors, errors
+
+
 # --- files that are not what their extension says --------------------------------------------
 
 def _zip_bytes(names: dict[str, bytes]) -> bytes:

@@ -14,6 +14,7 @@ entities are how an "XML bomb" expands a small file into gigabytes.
 from __future__ import annotations
 
 import codecs
+import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -43,6 +44,8 @@ def _coords(el: ET.Element | None) -> list[tuple[float, float]]:
     for tup in node.text.split():
         parts = tup.split(",")
         x, y = float(parts[0]), float(parts[1])
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError(f"has a coordinate that is not a finite number ({tup})")
         out.append((x, y))
     return out
 
@@ -102,6 +105,7 @@ def read_kml(data: bytes, name: str, problems: Problems,
         problems.error(None, None, name, f"is not well-formed KML/XML ({exc})",
                        "check that the file is complete; export it again")
         return None
+    problems.row_label = "feature"
     records, geoms = [], []
     for n, pm in enumerate((e for e in root.iter() if _local(e.tag) == "Placemark"), start=1):
         rec: dict[str, object] = {"_row": n}
