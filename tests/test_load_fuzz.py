@@ -242,3 +242,37 @@ def test_failed_load_changes_nothing(demo_db, workdir, data):
         load_layer(demo_db.engine, layer, path, LoadOptions(mode=data.draw(
             st.sampled_from(["append", "replace", "upsert"]), label="mode")))
     assert _checksums(demo_db.engine, LAYERS[layer].table) == before
+
+
+# --- what longer runs of the properties above found, kept as fixed cases ----------------------
+
+def _feature(geometry, n=0):
+    header, row = _template("shelters")
+    props = {**dict(zip(header[:-2], row[:-2], strict=True)), "ext_id": f"F{n}"}
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+TRIANGLE = [[119.85, 31.0], [119.775, 31.0433], [119.775, 30.9567], [119.85, 31.0]]
+FOUND = {
+    "largest-float-longitude": ("csv", "1.7976931348623157e+308"),
+    "polygon-with-an-empty-hole": ("geojson", [_feature({"type": "Polygon",
+                                                         "coordinates": [TRIANGLE, []]})]),
+    "collection-of-a-point-and-an-empty-polygon": ("geojson", [_feature({
+        "type": "GeometryCollection", "geometries": [
+            {"type": "Point", "coordinates": [120.0, 31.0]},
+            {"type": "Polygon", "coordinates": []}]})]),
+}
+
+
+@pytest.mark.parametrize("case", list(FOUND), ids=list(FOUND))
+def test_found_by_longer_fuzzing(workdir, case):
+    kind, content = FOUND[case]
+    if kind == "csv":
+        header, row = _template("shelters")
+        row[header.index("lon")] = content
+        path = workdir / "found.csv"
+        path.write_bytes(_csv_bytes(header, [row]))
+    else:
+        path = workdir / "found.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": content}))
+    _judge("shelters", path)

@@ -255,8 +255,15 @@ def _check_geometries(geoms: gpd.GeoSeries, rows: pd.Series, spec: LayerSpec, p:
     coerced = 0
     if spec.geometry in ("point", "optional_point"):
         to_point = np.isin(types, _COERCED_TO_POINT)
-        arr[to_point] = shapely.point_on_surface(arr[to_point])
-        coerced = int(to_point.sum())
+        with np.errstate(invalid="ignore"):  # a degenerate polygon has no point inside
+            arr[to_point] = shapely.point_on_surface(arr[to_point])
+        # ...and comes back as POINT EMPTY or NaN: report it as missing, as GEOS would choke
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(shapely.bounds(arr)).all(axis=1)  # NaN for empty and missing
+        no_point = to_point & ~shapely.is_missing(arr) & ~finite
+        arr[no_point] = None
+        report_missing |= no_point
+        coerced = int(to_point.sum() - no_point.sum())
     elif spec.geometry == "polygon":
         areas = polygonal(arr, multi=True)
         not_area = ~missing & shapely.is_missing(areas)
@@ -283,7 +290,8 @@ def _check_geometries(geoms: gpd.GeoSeries, rows: pd.Series, spec: LayerSpec, p:
 def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: float,
                      metric_epsg: int | None) -> None:
     """Points far outside the study area (or China) are errors; swapped axes are named."""
-    has = gdf.geometry.notna()
+    arr = np.asarray(gdf.geometry.to_numpy(), dtype=object)
+    has = pd.Series(~shapely.is_missing(arr) & ~shapely.is_empty(arr), index=gdf.index)
     if not has.any():
         return
     reps = gdf.geometry[has].representative_point()
@@ -463,7 +471,8 @@ def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series,
             if not valid.any():
                 return gpd.GeoSeries([None] * len(geoms), index=geoms.index)
     if geographic and (np.abs(b[:, [0, 2]]).max() > 180 or np.abs(b[:, [1, 3]]).max() > 90):
-        guess = gcrs.guess_gk_epsg(b[:, 0], b[:, 1])
+        with np.errstate(all="ignore"):  # 1.8e308 overflows; it is no GK zone either
+            guess = gcrs.guess_gk_epsg(b[:, 0], b[:, 1])
         fix = (f"pass --crs EPSG:{guess} (CGCS2000 Gauss-Kruger with zone prefix)" if guess
                else "pass --crs with the projected coordinate system (EPSG code) the file is in")
         first = int(rows[valid].iloc[int(np.argmax(np.abs(b[:, 0])))])
