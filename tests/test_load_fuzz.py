@@ -257,6 +257,9 @@ FOUND = {
     "largest-float-longitude": ("csv", "1.7976931348623157e+308"),
     "polygon-with-an-empty-hole": ("geojson", [_feature({"type": "Polygon",
                                                          "coordinates": [TRIANGLE, []]})]),
+    "area-with-an-empty-hole": ("geojson", [_feature({"type": "Polygon",
+                                                      "coordinates": [TRIANGLE, []]})]),
+    "date-nan": ("csv", "nan"),
     "collection-of-a-point-and-an-empty-polygon": ("geojson", [_feature({
         "type": "GeometryCollection", "geometries": [
             {"type": "Point", "coordinates": [120.0, 31.0]},
@@ -267,12 +270,18 @@ FOUND = {
 @pytest.mark.parametrize("case", list(FOUND), ids=list(FOUND))
 def test_found_by_longer_fuzzing(workdir, case):
     kind, content = FOUND[case]
+    layer = {"area-with-an-empty-hole": "hazard_zones", "date-nan": "hazards"}.get(case,
+                                                                                 "shelters")
     if kind == "csv":
-        header, row = _template("shelters")
-        row[header.index("lon")] = content
+        header, row = _template(layer)
+        row[header.index("lon" if layer == "shelters" else "deadline")] = content
         path = workdir / "found.csv"
         path.write_bytes(_csv_bytes(header, [row]))
     else:
         path = workdir / "found.geojson"
-        path.write_text(json.dumps({"type": "FeatureCollection", "features": content}))
-    _judge("shelters", path)
+        header, row = _template(layer)
+        props = dict(zip(header[:-2], row[:-2], strict=True))
+        features = [{**f, "properties": {**props, "ext_id": f"F{n}"}}
+                    for n, f in enumerate(content)]
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    _judge(layer, path)

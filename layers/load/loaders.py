@@ -145,7 +145,10 @@ def _convert(f: Field, raw: object, row: int, p: Problems):
         return sorted(set(keys))
     if f.kind == "date":
         try:
-            return pd.to_datetime(text, format="mixed", yearfirst=True).date()
+            value = pd.to_datetime(text, format="mixed", yearfirst=True)
+            if pd.isna(value):  # 'nan', 'NaT' parse to NaT, which no date compares with
+                raise ValueError(text)
+            return value.date()
         except (ValueError, TypeError):
             p.error(row, f.name, text, "is not a date",
                     "write dates as YYYY-MM-DD, e.g. 2025-06-30")
@@ -294,9 +297,15 @@ def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: 
     has = pd.Series(~shapely.is_missing(arr) & ~shapely.is_empty(arr), index=gdf.index)
     if not has.any():
         return
-    reps = gdf.geometry[has].representative_point()
-    lon, lat = reps.x.to_numpy(), reps.y.to_numpy()
+    with np.errstate(invalid="ignore"):  # a degenerate polygon has no point inside
+        reps = shapely.point_on_surface(arr[has.to_numpy()])
+        finite = np.isfinite(shapely.bounds(reps)).all(axis=1)
     rows = gdf["_row"][has].to_numpy()
+    for r in rows[~finite]:
+        p.error(int(r), "geometry", None, "has no point inside it (a degenerate shape)",
+                "give the feature a proper location or outline")
+    reps, rows = reps[finite], rows[finite]
+    lon, lat = shapely.get_x(reps), shapely.get_y(reps)
     if study_area is None:
         inside = gcrs.in_china(lon, lat)
         swapped = gcrs.looks_swapped(lon, lat)
