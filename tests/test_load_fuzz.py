@@ -260,6 +260,7 @@ FOUND = {
     "area-with-an-empty-hole": ("geojson", [_feature({"type": "Polygon",
                                                       "coordinates": [TRIANGLE, []]})]),
     "date-nan": ("csv", "nan"),
+    "date-year-minus-one": ("csv", "-1"),
     "collection-of-a-point-and-an-empty-polygon": ("geojson", [_feature({
         "type": "GeometryCollection", "geometries": [
             {"type": "Point", "coordinates": [120.0, 31.0]},
@@ -270,8 +271,8 @@ FOUND = {
 @pytest.mark.parametrize("case", list(FOUND), ids=list(FOUND))
 def test_found_by_longer_fuzzing(workdir, case):
     kind, content = FOUND[case]
-    layer = {"area-with-an-empty-hole": "hazard_zones", "date-nan": "hazards"}.get(case,
-                                                                                 "shelters")
+    layer = {"area-with-an-empty-hole": "hazard_zones", "date-nan": "hazards",
+             "date-year-minus-one": "hazards"}.get(case, "shelters")
     if kind == "csv":
         header, row = _template(layer)
         row[header.index("lon" if layer == "shelters" else "deadline")] = content

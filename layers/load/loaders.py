@@ -149,7 +149,8 @@ def _convert(f: Field, raw: object, row: int, p: Problems):
             if pd.isna(value):  # 'nan', 'NaT' parse to NaT, which no date compares with
                 raise ValueError(text)
             return value.date()
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError, NotImplementedError):
+            # NotImplementedError: a Timestamp before year 1 ('-1') has no Python date
             p.error(row, f.name, text, "is not a date",
                     "write dates as YYYY-MM-DD, e.g. 2025-06-30")
             return None
