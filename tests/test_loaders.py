@@ -14,6 +14,9 @@ Bad inputs covered (each its own test case below):
  20 stock row naming an unknown depot 21 Shapefile without its .dbf 22 closed hazard without
  responsible person                  23 not a date                  24 OSM extract given as a layer
  25 many problems in one file: all reported at once
+ 26 a two-layer GeoPackage without --layer (through the CLI; --layer then picks one)
+Reading problems (line endings, encodings, duplicate headers, mislabelled files) are in
+tests/test_readers.py; the fuzz test in tests/test_load_fuzz.py.
 Handled as a person expects (not errors): invalid polygon repaired (said), polygon given for a
 point layer (a point inside it, said), GBK without .cpg detected, thousands separators, absent
 optional columns filled and said.
@@ -195,52 +198,62 @@ def test_depot_stock_resolves_depot_ids(db, tmp_path):
 
 # --- bad input ------------------------------------------------------------------------------------
 
+@pytest.mark.bad_input
 def test_bad_01_empty_file(db, tmp_path):
     (tmp_path / "s.csv").write_bytes(b"")
     _expect_rejected(db, "shelters", tmp_path / "s.csv", "empty")
 
 
+@pytest.mark.bad_input
 def test_bad_02_header_only(db, tmp_path):
     _expect_rejected(db, "shelters", _csv(tmp_path, "s.csv", [SHELTER_HEADER]), "no rows")
 
 
+@pytest.mark.bad_input
 def test_bad_03_unsupported_type(db, tmp_path):
     (tmp_path / "s.docx").write_bytes(b"hello")
     _expect_rejected(db, "shelters", tmp_path / "s.docx", "not a file type", "GeoJSON")
 
 
+@pytest.mark.bad_input
 def test_bad_04_binary_named_csv(db, tmp_path):
     (tmp_path / "s.csv").write_bytes(b"PK\x03\x04" + bytes(100))
     _expect_rejected(db, "shelters", tmp_path / "s.csv", "binary")
 
 
+@pytest.mark.bad_input
 def test_bad_05_required_column_missing(db, tmp_path):
     path = _csv(tmp_path, "t.csv", ["id,name,status,lon,lat", "T1,队,待命,119.85,31.0"])
     _expect_rejected(db, "team_bases", path, "team_type", "column is missing", "personnel")
 
 
+@pytest.mark.bad_input
 def test_bad_06_no_coordinates(db, tmp_path):
     path = _csv(tmp_path, "s.csv", ["编号,名称,时长类别,状态,容纳人数", "S1,学校,紧急,开放,100"])
     _expect_rejected(db, "shelters", path, "longitude", "经度")
 
 
+@pytest.mark.bad_input
 def test_bad_07_non_numeric_coordinate(db, tmp_path):
     path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[0].replace("119.8512", "119°51'")])
     _expect_rejected(db, "shelters", path, "row 2", "not a coordinate number")
 
 
+@pytest.mark.bad_input
 def test_bad_08_swapped_lat_lon(db, tmp_path):
     path = _csv(tmp_path, "s.csv",
                 [SHELTER_HEADER, GOOD_ROWS[0].replace("119.8512,31.0023", "31.0023,119.8512")])
     _expect_rejected(db, "shelters", path, "row 2", "swapped")
 
 
+@pytest.mark.bad_input
 def test_bad_09_outside_china(db, tmp_path):
     path = _csv(tmp_path, "s.csv",
                 [SHELTER_HEADER, GOOD_ROWS[0].replace("119.8512,31.0023", "2.35,48.85")])
     _expect_rejected(db, "shelters", path, "row 2", "outside China")
 
 
+@pytest.mark.bad_input
 def test_bad_10_far_outside_study_area(db, tmp_path):
     boundary = gpd.GeoDataFrame({"code": ["339901"], "name": ["示范县"]},
                                 geometry=[shapely.box(119.7, 30.9, 120.0, 31.1)], crs=4326)
@@ -252,29 +265,34 @@ def test_bad_10_far_outside_study_area(db, tmp_path):
     _expect_rejected(db, "shelters", path, "row 3", "outside the study area", "--crs")
 
 
+@pytest.mark.bad_input
 def test_bad_11_duplicate_ids(db, tmp_path):
     path = _csv(tmp_path, "s.csv",
                 [SHELTER_HEADER, GOOD_ROWS[0], GOOD_ROWS[1].replace("S2,", "S1,", 1)])
     _expect_rejected(db, "shelters", path, "S1", "more than one row (rows 2, 3)")
 
 
+@pytest.mark.bad_input
 def test_bad_12_unknown_class(db, tmp_path):
     path = _csv(tmp_path, "s.csv",
                 [SHELTER_HEADER, GOOD_ROWS[0].replace(",紧急,紧急,", ",紧急,永久,")])
     _expect_rejected(db, "shelters", path, "duration_class", "永久", "short (短期)")
 
 
+@pytest.mark.bad_input
 def test_bad_13_negative_count(db, tmp_path):
     path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, GOOD_ROWS[1].replace(",5000,", ",-5000,")])
     _expect_rejected(db, "shelters", path, "capacity", "negative")
 
 
+@pytest.mark.bad_input
 def test_bad_14_fractional_personnel(db, tmp_path):
     path = _csv(tmp_path, "t.csv",
                 ["id,name,team_type,personnel,status,lon,lat", "T1,队,综合,12.5,待命,119.85,31.0"])
     _expect_rejected(db, "team_bases", path, "personnel", "fractional")
 
 
+@pytest.mark.bad_input
 def test_bad_15_missing_geometry(db, tmp_path):
     fc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"hazard_type": "洪涝"}, "geometry": None}]}
@@ -283,6 +301,7 @@ def test_bad_15_missing_geometry(db, tmp_path):
     _expect_rejected(db, "hazard_zones", path, "feature 1", "missing or empty")
 
 
+@pytest.mark.bad_input
 def test_bad_16_projected_coordinates_declared_wgs84(db, tmp_path):
     # CGCS2000 3° GK zone 40 WITH zone prefix, as survey offices deliver them
     path = _csv(tmp_path, "s.csv",
@@ -290,28 +309,33 @@ def test_bad_16_projected_coordinates_declared_wgs84(db, tmp_path):
     _expect_rejected(db, "shelters", path, "projected", "EPSG:4528")
 
 
+@pytest.mark.bad_input
 def test_bad_17_unknown_crs(db, tmp_path):
     path = _csv(tmp_path, "s.csv", [SHELTER_HEADER, *GOOD_ROWS])
     _expect_rejected(db, "shelters", path, "--crs", "mars2000", crs="mars2000")
 
 
+@pytest.mark.bad_input
 def test_bad_18_excel_scientific_notation_code(db, tmp_path):
     path = _csv(tmp_path, "s.csv",
                 [SHELTER_HEADER, GOOD_ROWS[0].replace("339901100000", "3.39901E+11")])
     _expect_rejected(db, "shelters", path, "scientific notation", "Text")
 
 
+@pytest.mark.bad_input
 def test_bad_19_id_already_loaded(db, tmp_path):
     load_layer(db.engine, "shelters", _csv(tmp_path, "a.csv", [SHELTER_HEADER, GOOD_ROWS[0]]))
     _expect_rejected(db, "shelters", _csv(tmp_path, "b.csv", [SHELTER_HEADER, *GOOD_ROWS]),
                      "already in shelters", "--mode upsert")
 
 
+@pytest.mark.bad_input
 def test_bad_20_stock_for_unknown_depot(db, tmp_path):
     stock = _csv(tmp_path, "stock.csv", ["depot_id,item,quantity,unit", "NOPE,帐篷,200,顶"])
     _expect_rejected(db, "depot_stock", stock, "NOPE", "load depots first")
 
 
+@pytest.mark.bad_input
 def test_bad_21_shapefile_without_dbf(db, tmp_path):
     dep = gpd.GeoDataFrame({"id": ["D1"], "name": ["库"], "level": ["县级"], "status": ["启用"]},
                            geometry=[shapely.Point(119.86, 31.01)], crs=4326)
@@ -320,24 +344,28 @@ def test_bad_21_shapefile_without_dbf(db, tmp_path):
     _expect_rejected(db, "depots", tmp_path / "d.shp", "d.dbf", "missing")
 
 
+@pytest.mark.bad_input
 def test_bad_22_closed_hazard_without_responsible(db, tmp_path):
     path = _csv(tmp_path, "h.csv", ["id,title,state,responsible,measures,lon,lat",
                                     "H1,护栏缺失,销号,,加装护栏,119.85,31.0"])
     _expect_rejected(db, "hazards", path, "responsible", "closed out only with")
 
 
+@pytest.mark.bad_input
 def test_bad_23_not_a_date(db, tmp_path):
     path = _csv(tmp_path, "h.csv", ["id,title,state,responsible,deadline,lon,lat",
                                     "H1,护栏缺失,整改,张三,下个月,119.85,31.0"])
     _expect_rejected(db, "hazards", path, "deadline", "YYYY-MM-DD")
 
 
+@pytest.mark.bad_input
 def test_bad_24_osm_extract_as_layer(db, tmp_path):
     path = tmp_path / "county.osm.pbf"
     path.write_bytes(b"\x00\x00\x00\x0dOSMHeader")
     _expect_rejected(db, "shelters", path, "OpenStreetMap", "emgis load roads")
 
 
+@pytest.mark.bad_input
 def test_bad_25_every_problem_reported_at_once(db, tmp_path):
     rows = [
         GOOD_ROWS[0].replace(",紧急,紧急,", ",紧急,永久,"),           # unknown class
@@ -352,3 +380,25 @@ def test_bad_25_every_problem_reported_at_once(db, tmp_path):
 def test_prepare_never_touches_the_database(tmp_path):
     prep = prepare_layer("shelters", _csv(tmp_path, "s.csv", [SHELTER_HEADER, *GOOD_ROWS]))
     assert not prep.problems.errors and len(prep.frame) == 2
+
+
+@pytest.mark.bad_input
+def test_cli_load_layer_option_for_a_two_layer_geopackage(db, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from emgis.api.cli import app
+
+    path = tmp_path / "depots.gpkg"
+    for layer, name in (("old", "旧库"), ("new", "新库")):
+        gpd.GeoDataFrame({"id": ["D1"], "name": [name], "level": ["县级"], "status": ["启用"]},
+                         geometry=[shapely.Point(119.86, 31.01)], crs=4326).to_file(
+            path, layer=layer)
+    monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
+    before = _snapshot(db.engine)
+    res = CliRunner().invoke(app, ["load", "depots", str(path)])
+    assert res.exit_code == 2 and "old, new" in res.output and "--layer" in res.output, res.output
+    assert _snapshot(db.engine) == before
+    res = CliRunner().invoke(app, ["load", "depots", str(path), "--layer", "new"])
+    assert res.exit_code == 0, res.output
+    with db.engine.connect() as c:
+        assert c.execute(sa.text("SELECT name FROM depots")).scalar_one() == "新库"

@@ -32,7 +32,9 @@ def load(
         help="source CRS: EPSG code, cgcs2000, cgcs2000-gk3-39, gcj02, bd09 ...")] = None,
     mode: Annotated[str, typer.Option(help="append | replace | upsert")] = "append",
     encoding: Annotated[str | None, typer.Option(
-        help="text encoding if detection fails (utf-8, gbk)")] = None,
+        help="text encoding if detection fails (utf-8, gbk, big5, utf-16)")] = None,
+    source_layer: Annotated[str | None, typer.Option(
+        "--layer", help="the layer to read from a GeoPackage (or zip) holding several")] = None,
     accept_warnings: Annotated[bool, typer.Option(
         "--accept-warnings", help="load despite warnings")] = False,
     year: Annotated[int | None, typer.Option(
@@ -69,7 +71,7 @@ def load(
     with open_database() as db:
         try:
             opts = LoadOptions(crs=crs, mode=mode, encoding=encoding,
-                               accept_warnings=accept_warnings,
+                               accept_warnings=accept_warnings, layer=source_layer,
                                margin_km=ls.study_area_margin_km,
                                delete_dependents=delete_dependents)
             res = load_layer(db.engine, layer, file, opts, norms=_norms(db.engine), actor=ls.actor)

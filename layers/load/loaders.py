@@ -25,7 +25,15 @@ from emgis.layers.load.values import convert, parse_coordinate
 from emgis.layers.load.values import objects as _objects  # noqa: F401 (write.py imports it here)
 from emgis.layers.norms import Norms, default_norms
 from emgis.layers.problems import InputError, Problem, Problems
-from emgis.layers.schema import LAYERS, LayerSpec, find_lonlat, map_headers
+from emgis.layers.schema import (
+    LAT_ALIASES,
+    LAYERS,
+    LON_ALIASES,
+    LayerSpec,
+    find_lonlat,
+    map_headers,
+    normalise_header,
+)
 from emgis.layers.text import is_utf8
 
 MODES = ("append", "replace", "upsert")
@@ -40,6 +48,15 @@ class Prepared:
     source_crs: str
     problems: Problems
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AreaCheck:
+    """Where a layer's locations should be: the study area (None: anywhere in China)."""
+
+    study_area: object = None       # a shapely polygon in EPSG:4326
+    metric_epsg: int | None = None  # the study area's metric CRS, for the margin
+    margin_km: float = 30.0         # points this far outside are warnings, farther errors
 
 
 @dataclass
@@ -184,8 +201,15 @@ def _check_geometries(geoms: gpd.GeoSeries, rows: pd.Series, spec: LayerSpec, p:
     coerced = 0
     if spec.geometry in ("point", "optional_point"):
         to_point = np.isin(types, _COERCED_TO_POINT)
-        arr[to_point] = shapely.point_on_surface(arr[to_point])
-        coerced = int(to_point.sum())
+        with np.errstate(invalid="ignore"):  # a degenerate polygon has no point inside
+            arr[to_point] = shapely.point_on_surface(arr[to_point])
+        # ...and comes back as POINT EMPTY or NaN: report it as missing, as GEOS would choke
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(shapely.bounds(arr)).all(axis=1)  # NaN for empty and missing
+        no_point = to_point & ~shapely.is_missing(arr) & ~finite
+        arr[no_point] = None
+        report_missing |= no_point
+        coerced = int(to_point.sum() - no_point.sum())
     elif spec.geometry == "polygon":
         areas = polygonal(arr, multi=True)
         not_area = ~missing & shapely.is_missing(areas)
@@ -212,12 +236,19 @@ def _check_geometries(geoms: gpd.GeoSeries, rows: pd.Series, spec: LayerSpec, p:
 def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: float,
                      metric_epsg: int | None) -> None:
     """Points far outside the study area (or China) are errors; swapped axes are named."""
-    has = gdf.geometry.notna()
+    arr = np.asarray(gdf.geometry.to_numpy(), dtype=object)
+    has = pd.Series(~shapely.is_missing(arr) & ~shapely.is_empty(arr), index=gdf.index)
     if not has.any():
         return
-    reps = gdf.geometry[has].representative_point()
-    lon, lat = reps.x.to_numpy(), reps.y.to_numpy()
+    with np.errstate(invalid="ignore"):  # a degenerate polygon has no point inside
+        reps = shapely.point_on_surface(arr[has.to_numpy()])
+        finite = np.isfinite(shapely.bounds(reps)).all(axis=1)
     rows = gdf["_row"][has].to_numpy()
+    for r in rows[~finite]:
+        p.error(int(r), "geometry", None, "has no point inside it (a degenerate shape)",
+                "give the feature a proper location or outline")
+    reps, rows = reps[finite], rows[finite]
+    lon, lat = shapely.get_x(reps), shapely.get_y(reps)
     if study_area is None:
         inside = gcrs.in_china(lon, lat)
         swapped = gcrs.looks_swapped(lon, lat)
@@ -261,16 +292,21 @@ def _check_locations(gdf: gpd.GeoDataFrame, p: Problems, study_area, margin_km: 
 # --- preparing a layer -----------------------------------------------------------------------
 
 def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
-                  encoding: str | None = None,
-                  norms: Norms | None = None, study_area=None, metric_epsg: int | None = None,
-                  margin_km: float = 30.0) -> Prepared:
-    """Read and judge ``path`` as ``layer``; never writes anything."""
+                  encoding: str | None = None, source_layer: str | None = None,
+                  norms: Norms | None = None, area: AreaCheck | None = None) -> Prepared:
+    """Read and judge ``path`` as ``layer``; never writes anything.
+
+    ``encoding`` and ``source_layer`` are `emgis load`'s --encoding and --layer (which layer of
+    a GeoPackage, or which Shapefile of a zip, holding several); ``area`` the study area the
+    locations are checked against (China when there is none).
+    """
+    area = area or AreaCheck()
     spec = layer_spec(layer)
     path = Path(path)
     p = Problems(path.name)
     notes: list[str] = []
     norms = norms or default_norms()
-    raw = read_input(path, p)
+    raw = read_input(path, p, encoding=encoding, layer=source_layer)
     empty = gpd.GeoDataFrame({"_row": []}, geometry=gpd.GeoSeries([], crs=4326))
     if raw is None:
         return Prepared(spec, str(path), empty, "", p, notes)
@@ -279,6 +315,9 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
     if raw.encoding and not is_utf8(raw.encoding):
         notes.append(f"text read as {raw.encoding.upper()}")
     mapping, unmatched = map_headers([c for c in df.columns if c not in ("_row", "geometry")], spec)
+    _check_same_field(mapping, unmatched, spec, p)
+    if p.errors:
+        return Prepared(spec, str(path), empty, "", p, notes)
     lon_col, lat_col = find_lonlat(unmatched)
     if spec.name == "admin_units" and "code" in mapping.values() \
             and "level" not in mapping.values():  # a seat list has codes only: level from them
@@ -344,11 +383,32 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
                           for k, v in out.items()})
     gdf = gpd.GeoDataFrame(frame, geometry=geoms.to_numpy(), crs=4326)
     if spec.geometry is not None:
-        _check_locations(gdf, p, study_area, margin_km, metric_epsg)
+        _check_locations(gdf, p, area.study_area, area.margin_km, area.metric_epsg)
     _check_duplicates(gdf, spec, p)
-    apply_rules(gdf, spec, p, notes, norms, study_area)
+    apply_rules(gdf, spec, p, notes, norms, area.study_area)
     label = source.label if spec.geometry is not None and source is not None else ""
     return Prepared(spec, str(path), gdf, label, p, notes)
+
+
+def _check_same_field(mapping: dict[str, str], unmatched: list[str], spec: LayerSpec,
+                      p: Problems) -> None:
+    """Two columns that give the same field (a header and its alias, or two longitudes) are an
+    error naming both: reading one and dropping the other silently loses data."""
+    first_of = {v: k for k, v in mapping.items()}
+    for col in unmatched:
+        again, _ = map_headers([col], spec)
+        target = again.get(col)
+        if target is not None and target in first_of:
+            p.error(None, target, None,
+                    f"is given by both column {first_of[target]!r} and column {col!r}",
+                    "keep one of the two columns (rename or delete the other)")
+    for which, aliases in (("longitude", LON_ALIASES), ("latitude", LAT_ALIASES)):
+        norm = {normalise_header(a) for a in aliases}
+        cols = [c for c in unmatched if normalise_header(c) in norm]
+        if len(cols) > 1:
+            p.error(None, which, None,
+                    f"is given by both column {cols[0]!r} and column {cols[1]!r}",
+                    "keep one of the two columns (rename or delete the other)")
 
 
 def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series,
@@ -376,7 +436,8 @@ def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series,
             if not valid.any():
                 return gpd.GeoSeries([None] * len(geoms), index=geoms.index)
     if geographic and (np.abs(b[:, [0, 2]]).max() > 180 or np.abs(b[:, [1, 3]]).max() > 90):
-        guess = gcrs.guess_gk_epsg(b[:, 0], b[:, 1])
+        with np.errstate(all="ignore"):  # 1.8e308 overflows; it is no GK zone either
+            guess = gcrs.guess_gk_epsg(b[:, 0], b[:, 1])
         fix = (f"pass --crs EPSG:{guess} (CGCS2000 Gauss-Kruger with zone prefix)" if guess
                else "pass --crs with the projected coordinate system (EPSG code) the file is in")
         first = int(rows[valid].iloc[int(np.argmax(np.abs(b[:, 0])))])

@@ -21,7 +21,14 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from emgis.layers.load.loaders import MODES, LoadResult, Prepared, _objects, prepare_layer
+from emgis.layers.load.loaders import (
+    MODES,
+    AreaCheck,
+    LoadResult,
+    Prepared,
+    _objects,
+    prepare_layer,
+)
 from emgis.layers.load.replace import Staged, write_staged
 from emgis.layers.load.stock_items import check_items
 from emgis.layers.norms import Norms
@@ -39,6 +46,7 @@ class LoadOptions:
     accept_warnings: bool = False    # load although warnings were found
     margin_km: float = 30.0          # points this far outside the study area are warnings
     delete_dependents: bool = False  # replace may delete rows that others depend on
+    layer: str | None = None         # the layer of a GeoPackage (or zip) holding several
 
 
 @dataclass
@@ -70,8 +78,8 @@ def load_layer(engine: Engine, layer: str, path: str | Path, options: LoadOption
                                   f"use one of: {', '.join(MODES)}")], source="emgis load")
     with engine.connect() as c:
         area, metric_epsg = study_area_of(c)
-    prep = prepare_layer(layer, path, crs=crs, encoding=encoding, norms=norms, study_area=area,
-                         metric_epsg=metric_epsg, margin_km=margin_km)
+    prep = prepare_layer(layer, path, crs=crs, encoding=encoding, source_layer=o.layer,
+                         norms=norms, area=AreaCheck(area, metric_epsg, margin_km))
     if crs is None and prep.spec.geometry is not None and len(prep.frame):
         _check_against_roads(engine, prep)
     prep.problems.raise_if_errors(accept_warnings=accept_warnings)
