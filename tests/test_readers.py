@@ -122,7 +122,7 @@ def test_nan_and_inf_coordinates_are_problems_not_tracebacks(shelters_csv, tmp_p
     text[2] = ",".join([*text[2].split(",")[:-2], "inf", "31.0"])
     prep = prepare_layer("shelters", _write(tmp_path, "s.csv", "\n".join(text).encode()))
     assert {p.row for p in prep.problems.errors} == {2, 3}, _errors(prep)
-    assert "not a coordinate number" in _errors(prep)
+    assert "is NaN" in _errors(prep) and "is infinite" in _errors(prep)
 
 
 # --- encodings -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ mix of them.
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -68,26 +69,39 @@ def read_text_table(path: Path, data: bytes, problems: Problems,
         problems.error(None, None, path.name, "holds NUL characters: it is binary, not a text CSV",
                        "export the table as CSV (UTF-8 or GBK)")
         return None
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    kept = [i for i, line in enumerate(lines) if line.strip(_BLANK)]
-    if not kept:
+    first = next((ln for ln in text.splitlines() if ln.strip(_BLANK)), None)
+    if first is None:
         problems.error(None, None, None, "the file holds only blank lines",
                        "export the layer again; the file has no content")
         return None
-    body = "\n".join(lines[i] for i in kept)
-    sep = "\t" if path.suffix.lower() == ".tsv" else _sniff_separator(lines[kept[0]])
+    sep = "\t" if path.suffix.lower() == ".tsv" else _sniff_separator(first)
+    # the csv module reads CRLF, LF and a lone CR as line ends, and keeps them inside quoted
+    # cells (a name with a line break round-trips exactly)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    records: list[list[str]] = []
+    numbers: list[int] = []
+    start = 1
     try:
-        df = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False, sep=sep,
-                         header=None, skip_blank_lines=True, engine="c")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        problems.error(None, None, path.name, f"is not a readable CSV ({exc})",
-                       "check that every row has the same number of separated fields")
+        for rec in reader:
+            if any(c.strip(_BLANK) for c in rec):
+                records.append(rec)
+                numbers.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        problems.error(start, None, path.name, f"is not a readable CSV ({exc})",
+                       "check the quotes: a cell that starts with \" must end with \"")
         return None
-    df = df.fillna("")
-    # one record per kept line unless a quoted cell spans lines: then count records instead
-    numbers = ([i + 1 for i in kept[1:]] if len(df) == len(kept)
-               else list(range(2, len(df) + 1)))
-    frame = _frame_from_rows(list(df.iloc[0]), df.iloc[1:], numbers, problems, path.name)
+    width = len(records[0])
+    for rec, n in zip(records[1:], numbers[1:], strict=True):
+        if len(rec) > width and any(c.strip() for c in rec[width:]):
+            problems.error(n, None, f"{len(rec)} fields",
+                           f"has more fields than the header's {width}",
+                           "check for separators inside unquoted cells (quote such cells)")
+    if problems.errors:
+        return None
+    body = pd.DataFrame([(rec + [""] * width)[:width] for rec in records[1:]],
+                        columns=range(width), dtype=str)
+    frame = _frame_from_rows(records[0], body, numbers[1:], problems, path.name)
     return None if frame is None else (frame, enc)
 
 
