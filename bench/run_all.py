@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 
-BENCHES = ["bench.routing", "bench.census", "bench.siting", "bench.api", "bench.roads_cn"]
+BENCHES = ["bench.routing", "bench.census", "bench.siting", "bench.api", "bench.roads_cn",
+           "bench.real_county"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,14 +23,19 @@ SLOW = {"/analyses/service-areas": 4, "/analyses/warning-area": 6, "/analyses/ga
 
 
 def _excluded():
-    from schemathesis.checks import positive_data_acceptance
+    from schemathesis.checks import ignored_auth, positive_data_acceptance
 
     # positive_data_acceptance expects a 2xx for every schema-valid request. The API checks more
     # than a JSON Schema can say, and answers those refusals with documented 422/409/400s that
     # name the field and the fix: a polygon's ring must close and a place must be in the county
     # (GeoJSON), statuses and levels are vocabularies with aliases (处置中 = responding), a PATCH
-    # must change something, a place must be on the road network's area. The other checks run.
-    return [positive_data_acceptance]
+    # must change something, a place must be on the road network's area.
+    # ignored_auth re-sends a 2xx request with what it takes for generated credentials; this
+    # test puts a real token on every case itself, which the check cannot tell apart, so it
+    # reports the real token's 2xx as "accepts invalid authentication". Tokens are tested at
+    # their own door: tests/test_api.py (every write without, with a bad, a revoked and a too
+    # weak token answers 401/403). The other checks run.
+    return [positive_data_acceptance, ignored_auth]
 
 
 def _failures(exc: BaseException) -> list[str]:
@@ -124,3 +129,23 @@ def test_every_error_answer_has_the_error_shape(client, method, url, status):
     body = r.json()
     assert set(body) <= {"detail", "problems"} and body["detail"]
 
+
+
+@pytest.mark.bad_input
+def test_every_secured_route_refuses_a_missing_or_bad_token(client):
+    """What schemathesis' ignored_auth would check, at this door: every operation the document
+    marks as needing a token answers 401 without one and with a made-up one."""
+    import re
+
+    spec = client.get("/openapi.json").json()
+    seen = 0
+    for path, ops in spec["paths"].items():
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        for method, op in ops.items():
+            if not op.get("security"):
+                continue
+            for headers in ({}, {"Authorization": "Bearer made-up"}):
+                r = client.request(method.upper(), url, json={}, headers=headers)
+                assert r.status_code == 401, (method, path, headers, r.status_code, r.text)
+            seen += 1
+    assert seen >= 7  # the writes

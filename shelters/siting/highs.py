@@ -115,13 +115,14 @@ def new_highs() -> Any:
 
 
 def _quietly(fn: Callable[[], _T]) -> _T:
-    """Call ``fn`` with the process's stdout (fd 1) sent to /dev/null (C code writes there)."""
+    """Call ``fn`` with the process's stdout (fd 1) sent to /dev/null (C code writes there,
+    whatever Python's ``sys.stdout`` is: a test runner's capture has no file descriptor)."""
+    fd = 1
     try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stdout (captured, closed)
+        sys.stdout.flush()
+        saved = os.dup(fd)
+    except (OSError, ValueError):  # no fd 1 at all (closed)
         return fn()
-    sys.stdout.flush()
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), fd)
