@@ -21,6 +21,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Tests read the workbooks emgis writes with openpyxl, as the code does: with python-calamine
+# installed (for legacy .xls) pandas otherwise warns on every read_excel about a future default.
+import pandas as _pd  # noqa: E402
+
+_pd.set_option("io.excel.xlsx.reader", "openpyxl")
 SHARED_DATA = Path(os.environ.get("EMGIS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

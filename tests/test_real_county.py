@@ -102,6 +102,9 @@ def test_a_real_county_end_to_end(county, db, tmp_path, monkeypatch, browser_pag
                        str(tmp_path / "gaps.xlsx"))
     gaps = pd.read_excel(tmp_path / "gaps.xlsx", sheet_name="townships")
     assert gaps["township_name"].notna().all()
+    placed = pd.read_excel(tmp_path / "gaps.xlsx", sheet_name="placement")
+    assert placed["people"].sum() == pytest.approx(total)  # every person, and how placed
+    assert set(placed["quality"]) == {"approximate"}
 
     # nearest 3 stations with routes from every township seat, and a warning area over one
     t0 = time.perf_counter()
@@ -115,6 +118,9 @@ def test_a_real_county_end_to_end(county, db, tmp_path, monkeypatch, browser_pag
             assert len(feats) == 3, seat["名称"]
             assert all(f["geometry"]["type"] == "LineString" for f in feats)
         steps.s["nearest-3 from every township (HTTP)"] = round(time.perf_counter() - t0, 2)
+        cov = client.get("/analyses/coverage", params={"layer": "shelters"}).json()
+        assert cov["placement"]["approximate"] == pytest.approx(total)
+        assert cov["capacity"]["shelters_of_unknown_capacity"] == 10  # the sited ones: unknown
         lon, lat = _bd09_to_wgs84(float(seats[0]["经度"]), float(seats[0]["纬度"]))
         t0 = time.perf_counter()
         r = client.post("/analyses/warning-area",
@@ -146,7 +152,11 @@ def test_a_real_county_end_to_end(county, db, tmp_path, monkeypatch, browser_pag
         page.wait_for_selector(".emgis-shelters", timeout=30000)
         assert errors == [] and external == [], (errors, external)
 
+    with db.engine.connect() as c:
+        sited = {"fire stations": c.execute(sa.text("SELECT count(*) FROM team_bases")).scalar(),
+                 "shelters": c.execute(sa.text("SELECT count(*) FROM shelters")).scalar()}
     figures = {"county": county, "name": stem, "network": net, "population": total,
+               "sited": sited,
                "demand_points": len(d), "townships": len(seats), "within_min": shares,
                "steps_s": steps.s}
     ARTIFACTS.mkdir(exist_ok=True)

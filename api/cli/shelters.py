@@ -38,6 +38,13 @@ from emgis.shelters.siting.matrix import covered as covered_by_sites
 LayerOpt = Annotated[str, typer.Option("--layer", help=" | ".join(KINDS))]
 
 
+def _placement_sheet(inputs) -> dict[str, pd.DataFrame]:
+    """The workbook sheet saying, by township, how the people counted are placed (exactly,
+    approximately and how, not at all) — every answer that sums people says so."""
+    p = getattr(inputs, "placement", None)
+    return {"placement": pd.DataFrame(p["by_township"])} if p and p.get("by_township") else {}
+
+
 def _text(v) -> str:
     """A cell as people read it: '—' for a missing value, never 'nan'/'None'."""
     return "—" if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA \
@@ -136,6 +143,7 @@ def coverage_cmd(
         frame["capacity_unknown"] = np.round(a.demand["capacity_unknown"].to_numpy(), 0)
         frame["unserved"] = np.round(a.demand["unserved"].to_numpy(), 0)
         sheets["shelters"] = a.shelters
+    sheets.update(_placement_sheet(inputs))
     console.print(t)
     worst = frame[~frame["covered"]].sort_values("population", ascending=False).head(10)
     if len(worst):
@@ -206,7 +214,7 @@ def gaps_cmd(
                                   for _, r in unknown.head(5).iterrows()))
     console.print(f"{len(blobs)} cluster(s) of uncovered people; largest: "
                   + (", ".join(f"{p:,.0f}" for p in blobs["population"].head(5)) or "none"))
-    sheets = {"townships": townships}
+    sheets = {"townships": townships, **_placement_sheet(inputs)}
     if layer == "shelters":
         check = hazard_shelter_check(inputs.demand, c, inputs.hazard_zones,
                                      villages=inputs.villages)
@@ -326,7 +334,7 @@ def site_cmd(
                   f"{r['covers_new_people']:,.0f}")
     console.print(n)
     if out:
-        _write(chosen, out, main_sheet="new_sites")
+        _write(chosen, out, _placement_sheet(inputs), main_sheet="new_sites")
     if save and len(chosen):
         _save(chosen, layer, model, site_class)
     if map_:

@@ -42,6 +42,7 @@ class CoverageResult:
     townships: pd.DataFrame     # gap table per township (ranked)
     census_year: int | None
     capacity: dict | None = None  # shelters: persons with a place, without, capacity unknown
+    placement: dict | None = None  # people placed exactly / approximately / not at all
 
 
 def data_stamp(engine) -> str:
@@ -103,8 +104,11 @@ def coverage_result(request: Request, layer: str, network: str | None = None) ->
         "sheltered": round(a.served, 1), "unserved": round(a.unserved, 1),
         "capacity_unknown": round(a.capacity_unknown, 1),
         "shelters_of_unknown_capacity": int((~a.shelters["capacity_known"]).sum())}
+    placement = None if inputs.placement is None else {
+        k: inputs.placement[k] for k in ("total", "exact", "approximate", "not_placed",
+                                         "approximate_by", "by_township")}
     res = CoverageResult(layer, frame, fac, uncovered_clusters(d, covered), villages, townships,
-                         year, capacity)
+                         year, capacity, placement)
     cache.put(key, res)
     return res
 
@@ -133,6 +137,8 @@ def coverage(request: Request,
         "covered_share": cov / pop if pop else None,
         # shelters: places under capacity; people near shelters of unknown capacity are apart
         "capacity": r.capacity,
+        # how the people counted are placed: exactly, approximately (how), not at all
+        "placement": r.placement,
         "standard_min": sorted({_num(s / 60) for s in f["standard_s"] if np.isfinite(s)}),
         "time_min": {"median": _num(np.nanmedian(t) / 60) if np.isfinite(t).any() else None,
                      "p90": _num(np.nanpercentile(t, 90) / 60) if np.isfinite(t).any() else None,

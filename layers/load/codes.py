@@ -288,7 +288,7 @@ def parse_code_list(path: str | Path, *,
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in CODE_LIST_COLUMNS})
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
-            df = pd.read_excel(path, dtype=str, keep_default_na=False)
+            df = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
         else:
             text, _ = decode_text(path.read_bytes())
             df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=None,
