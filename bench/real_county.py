@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.roads_cn import COUNTIES, FIELD, SHARED, osmnx_build  # noqa: E402
+from bench.roads_cn import COUNTIES, FIELD, SHARED, osmnx_build
 
 
 def _total(code: str) -> int:

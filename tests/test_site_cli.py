@@ -115,7 +115,7 @@ def test_workbooks_name_things_as_people_know_them(demo_env, tmp_path):
                                    "--time-limit", "30"])
     assert res.exit_code == 0, res.output
     sheets = pd.read_excel(tmp_path / "new.xlsx", sheet_name=None)
-    assert list(sheets)[0] == "new_sites" and "villages" not in sheets
+    assert next(iter(sheets)) == "new_sites" and "villages" not in sheets
     names = sheets["new_sites"]["name"]
     assert names.notna().all() and not names.astype(str).str.contains("nan").any()
     assert "nan" not in res.output
