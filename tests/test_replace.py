@@ -275,3 +275,27 @@ def test_replace_incidents_refuses_to_delete_incidents_reported_through_the_api(
             "E1,演练,flood,接报,119.87,31.02"), REPLACE)
     assert "entered outside any file load" in str(exc.value)
     assert _snapshot(db.engine) == before
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("mode", ["upsert", "replace"])
+def test_a_file_without_live_columns_keeps_the_stored_values(loaded, demo_files, tmp_path, mode):
+    """Found while merging #14: a shelters file without occupancy or status reset every stored
+    shelter's occupancy (set through the API during an event) to nothing and its status to the
+    default 'open'. Fields the file does not give now stay as stored."""
+    db = loaded
+    load_layer(db.engine, "shelters", demo_files.shelters)
+    with db.engine.begin() as c:
+        ext, cap = c.execute(sa.text("SELECT ext_id, capacity FROM shelters WHERE capacity > 60 "
+                                     "ORDER BY ext_id LIMIT 1")).one()
+        c.execute(sa.text("UPDATE shelters SET occupancy = 50, status = 'closed' "
+                          "WHERE ext_id = :e"), {"e": ext})
+        rows = c.execute(sa.text("SELECT ext_id, name, ST_X(geom), ST_Y(geom), duration_class "
+                                 "FROM shelters ORDER BY ext_id")).all()
+    path = tmp_path / "bare.csv"
+    pd.DataFrame(rows, columns=["编号", "名称", "经度", "纬度", "类型"]).to_csv(path, index=False)
+    res = load_layer(db.engine, "shelters", path, LoadOptions(mode=mode))
+    assert any("stored rows keep theirs" in n for n in res.notes)
+    occ, status, capacity = _one(db.engine, "SELECT occupancy, status, capacity FROM shelters "
+                                 "WHERE ext_id = :e", e=ext)
+    assert (occ, status, capacity) == (50, "closed", cap)

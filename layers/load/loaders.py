@@ -48,6 +48,10 @@ class Prepared:
     source_crs: str
     problems: Problems
     notes: list[str] = field(default_factory=list)
+    #: the fields the file itself gives (None: all); an upsert or replace leaves the others of a
+    #: stored row as they are (occupancy or a status set through the API is not reset by a file
+    #: without that column)
+    given: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -332,6 +336,7 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
     if unmatched:
         notes.append(f"columns not used: {', '.join(map(str, unmatched))}")
     absent = [f for f in spec.fields if f.name not in mapping.values()]
+    given = frozenset(f.name for f in spec.fields if f.name in mapping.values())
     defaulted = [f for f in absent if f.default is not None
                  and (f.default != "=ext_id" or "ext_id" in mapping.values())]
     for f in defaulted:
@@ -340,8 +345,8 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
                           if f.default == "=ext_id" else f.default})
         mapping[col] = f.name
         what = "the row's id" if f.default == "=ext_id" else repr(f.default)
-        notes.append(f"column {f.name} is absent: every row set to {what}; correct it later with "
-                     "--mode upsert")
+        notes.append(f"column {f.name} is absent: new rows set to {what}, stored rows keep "
+                     "theirs")
     missing_fields = [f for f in absent if f.required and f not in defaulted]
     for f in missing_fields:
         p.error(None, f.name, None, "column is missing",
@@ -387,7 +392,7 @@ def prepare_layer(layer: str, path: str | Path, *, crs: str | None = None,
     _check_duplicates(gdf, spec, p)
     apply_rules(gdf, spec, p, notes, norms, area.study_area)
     label = source.label if spec.geometry is not None and source is not None else ""
-    return Prepared(spec, str(path), gdf, label, p, notes)
+    return Prepared(spec, str(path), gdf, label, p, notes, given)
 
 
 def _check_same_field(mapping: dict[str, str], unmatched: list[str], spec: LayerSpec,

@@ -222,6 +222,7 @@ class Staged:
     columns: list[str]
     file: str
     load_id: int
+    kept: frozenset[str] = frozenset()  # columns a stored row keeps (the file does not give them)
 
 
 def write_staged(conn: Connection, st: Staged, *, mode: str, actor: str,
@@ -266,7 +267,8 @@ def write_staged(conn: Connection, st: Staged, *, mode: str, actor: str,
         conn.execute(sa.text("SELECT set_config('emgis.bulk', 'on', true)"))
     conflict = ""
     if mode != "append" or spec.name == "depot_stock":
-        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns
+                            if c not in keys and c not in st.kept)
         conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     cols = ", ".join(f'"{c}"' for c in columns)
     conn.execute(sa.text(f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM _stage {conflict}"))

@@ -88,6 +88,18 @@ def load_layer(engine: Engine, layer: str, path: str | Path, options: LoadOption
                               delete_dependents=o.delete_dependents)
 
 
+def _kept(prep: Prepared, columns: list[str]) -> frozenset[str]:
+    """The columns a stored row keeps on upsert/replace: fields the file does not give (and what
+    is derived only from them)."""
+    if prep.given is None:
+        return frozenset()
+    fields = {f.name for f in prep.spec.fields}
+    kept = {c for c in columns if c in fields and c not in prep.given}
+    if prep.spec.name == "shelters" and {"capacity", "effective_area_m2"} <= kept:
+        kept.add("capacity_source")
+    return frozenset(kept)
+
+
 def _check_against_roads(engine: Engine, prep: Prepared) -> None:
     """GCJ-02/BD-09 points read as WGS84 sit off the stored roads: warn (`crs_hints`)."""
     from emgis.layers.load.crs_hints import check_against_roads
@@ -137,7 +149,8 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str,
     gdf["load_id"] = load_id
     columns = _copy_rows(conn, spec, gdf)
     counts, gone_keys, notes = write_staged(
-        conn, Staged(spec, columns, Path(prep.file).name, load_id), mode=mode, actor=actor,
+        conn, Staged(spec, columns, Path(prep.file).name, load_id, _kept(prep, columns)),
+        mode=mode, actor=actor,
         delete_dependents=delete_dependents)
     detail = {"file": prep.file, "rows": len(gdf), "mode": mode,
               "source_crs": prep.source_crs, **counts}
