@@ -182,13 +182,51 @@ def _open_network(db, network: str):
         raise _fail(f"[red]{exc}[/]") from None
 
 
-def _facility_points(db, layer: str):
-    from emgis.geo.store import FACILITY_LAYERS, USABLE_STATUS, facilities
+TYPE_HELP = "teams only: a team type (fire_station, hazchem, water_rescue … or 消防, 危化 …)"
+SPECIALITY_HELP = "teams only: a speciality the team must have"
 
+
+def team_filter(layer: str, team_type: str | None,
+                speciality: str | None) -> tuple[str, str | None, str | None]:
+    """``(table, team_type, speciality)`` for a --layer/--to name (a table or a facility kind of
+    `shelters.coverage.KINDS`: ``fire`` is the fire stations) and the --type/--speciality
+    options; exit 2 naming the choices on a wrong one."""
+    from emgis.geo.store import FACILITY_LAYERS
+    from emgis.layers import vocab
+    from emgis.shelters.coverage import KINDS, kind
+
+    table, implied = layer, None
     if layer not in FACILITY_LAYERS:
-        raise _fail(f"[red]--layer/--to {layer!r} is not a facility layer[/]; "
-                    f"use one of {', '.join(FACILITY_LAYERS)}")
-    fac = facilities(db.engine, layer)
+        try:
+            k = kind(layer)
+        except (KeyError, ValueError):
+            raise _fail(f"[red]--layer/--to {layer!r} is not a facility layer[/]; use one of "
+                        f"{', '.join([*FACILITY_LAYERS, *KINDS])}") from None
+        table, implied = k.table, k.team_type
+    tt = implied
+    if team_type is not None:
+        tt = vocab.lookup(vocab.TEAM_TYPE, team_type)
+        if tt is None:
+            raise _fail(f"[red]--type {team_type!r} is not a team type[/]; use one of "
+                        f"{vocab.describe(vocab.TEAM_TYPE)}")
+        if implied is not None and tt != implied:
+            raise _fail(f"[red]--layer {layer} means team type {implied}[/]; drop --type or use "
+                        "--layer team_bases")
+    if (tt or speciality) and table != "team_bases":
+        raise _fail(f"[red]--type/--speciality select teams[/]; {table} are not teams")
+    return table, tt, (speciality.strip() or None) if speciality else None
+
+
+def _facility_points(db, layer: str, team_type: str | None = None,
+                     speciality: str | None = None):
+    from emgis.geo.store import USABLE_STATUS, facilities
+
+    layer, team_type, speciality = team_filter(layer, team_type, speciality)
+    fac = facilities(db.engine, layer, team_type=team_type, speciality=speciality)
+    if len(fac) == 0 and (team_type or speciality):
+        raise _fail(f"[red]no usable teams of type {team_type or 'any'}"
+                    + (f" with speciality {speciality}" if speciality else "")
+                    + "[/] in the database")
     if len(fac) == 0:
         why = (f" ({fac.skipped} rows, none with status {' or '.join(USABLE_STATUS[layer])})"
                if fac.skipped else "")
@@ -234,7 +272,10 @@ def _write_geojson(path: Path, features: list[dict]) -> None:
 @app.command("route")
 def route(
     from_: Annotated[str, typer.Option("--from", help="the place: LON,LAT (WGS84 unless --crs)")],
-    to: Annotated[str, typer.Option("--to", help="team_bases | depots | shelters")] = "team_bases",
+    to: Annotated[str, typer.Option(
+        "--to", help="team_bases | depots | shelters | fire | teams")] = "team_bases",
+    team_type: Annotated[str | None, typer.Option("--type", help=TYPE_HELP)] = None,
+    speciality: Annotated[str | None, typer.Option(help=SPECIALITY_HELP)] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="how many nearest facilities", min=1)] = 3,
     avoid: Annotated[Path | None, typer.Option(
         help="polygons whose roads are closed (e.g. a flooded area)")] = None,
@@ -258,10 +299,11 @@ def route(
         _report_input_error(exc)
         raise typer.Exit(2) from None
     d = _direction(to, direction)
+    team_filter(to, team_type, speciality)  # a wrong name is said before a database starts
     with open_database() as db:
         norms = _norms(db.engine)
         graph = _open_network(db, network)
-        fac = _facility_points(db, to)
+        fac = _facility_points(db, to, team_type, speciality)
     closures = closures_from_polygons(graph, polys) if polys is not None else None
     n_closed = int(closures.sum()) if closures is not None else 0
     snapped = snap_facilities(graph, fac.lon, fac.lat, norms=norms)
@@ -312,7 +354,10 @@ def route(
 
 @app.command("isochrones")
 def isochrones(
-    layer: Annotated[str, typer.Option(help="shelters | depots | team_bases")] = "shelters",
+    layer: Annotated[str, typer.Option(
+        help="shelters | depots | team_bases | fire | teams")] = "shelters",
+    team_type: Annotated[str | None, typer.Option("--type", help=TYPE_HELP)] = None,
+    speciality: Annotated[str | None, typer.Option(help=SPECIALITY_HELP)] = None,
     minutes: Annotated[str, typer.Option(
         help="time bands in minutes, comma-separated")] = "5,10,15",
     out: Annotated[Path | None, typer.Option(help="write the areas as GeoJSON polygons")] = None,
@@ -350,10 +395,11 @@ def isochrones(
         _report_input_error(exc)
         raise typer.Exit(2) from None
     d = _direction(layer, direction)
+    team_filter(layer, team_type, speciality)
     with open_database() as db:
         norms = _norms(db.engine)
         graph = _open_network(db, network)
-        fac = _facility_points(db, layer)
+        fac = _facility_points(db, layer, team_type, speciality)
     closures = closures_from_polygons(graph, polys) if polys is not None else None
     groups = ([(None, np.arange(len(fac)))] if not each
               else [(i, np.array([i])) for i in range(len(fac))])

@@ -42,6 +42,30 @@ def layer_direction(layer: str) -> str:
     from emgis.shelters.coverage import kind
 
     return kind(layer).direction
+
+
+TEAM_TYPE_HELP = ("team_bases only: a team type (fire_station, hazchem, water_rescue … or its "
+                  "Chinese name, 消防, 危化 …)")
+SPECIALITY_HELP = "team_bases only: a speciality the team must have"
+
+
+def team_selection(layer: str, team_type: str | None,
+                   speciality: str | None) -> tuple[str | None, str | None]:
+    """The team type key and speciality asked for (400 naming the choices on a wrong one)."""
+    from emgis.layers import vocab
+
+    if not (team_type or speciality):
+        return None, None
+    if layer != "team_bases":
+        raise BadRequest(f"team_type and speciality select teams: use them with "
+                         f"layer=team_bases, not {layer}")
+    key = None
+    if team_type:
+        key = vocab.lookup(vocab.TEAM_TYPE, team_type)
+        if key is None:
+            raise BadRequest(f"team_type {team_type!r} is not a team type; use one of "
+                             f"{vocab.describe(vocab.TEAM_TYPE)}")
+    return key, (speciality.strip() or None) if speciality else None
 MAX_BANDS = 8
 MAX_MINUTES = 240.0
 
@@ -285,15 +309,16 @@ def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac, norms)
 
 
 def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, norms, *,
-            peek: bool = False):
-    """The usable facilities of ``layer`` near the network and their snaps, kept while the layer
-    is unchanged."""
+            peek: bool = False, team: tuple[str | None, str | None] = (None, None)):
+    """The usable facilities of ``layer`` (of a team type / speciality) near the network and
+    their snaps, kept while the layer is unchanged."""
     def load():
-        fac = _near_network(graph, facilities(request.app.state.engine, layer))
+        fac = _near_network(graph, facilities(request.app.state.engine, layer,
+                                              team_type=team[0], speciality=team[1]))
         return fac, (_snapped(request, graph, version, fac, norms) if len(fac) else None)
 
-    return request.app.state.memo.get(("usable", layer, version), (layer, "norm_overrides"), load,
-                                      peek=peek)
+    return request.app.state.memo.get(("usable", layer, team, version), (layer, "norm_overrides"),
+                                      load, peek=peek)
 
 
 #: Closed-road sets (incident areas) whose facility trees are kept, per graph; each gets 1/this
@@ -356,11 +381,16 @@ async def nearest(request: Request,
                 "to_facility: from the place to the resource; default: the layer's own, as "
                 "`emgis route` (people go to shelters; teams and supplies come from their base)"),
             network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN,
-                                        description="road network name")) -> Response:
+                                        description="road network name"),
+            team_type: str | None = Query(None, max_length=100, description=TEAM_TYPE_HELP),
+            speciality: str | None = Query(None, max_length=100,
+                                           description=SPECIALITY_HELP)) -> Response:
     """The answer from memory on the event loop when everything it needs is kept (no I/O, about a
     millisecond); otherwise (first request, a change, closed roads: database reads or a search)
     in the thread pool."""
-    q = NearestQuery(lon, lat, layer, k, avoid, direction or layer_direction(layer), network)
+    team = team_selection(layer, team_type, speciality)
+    q = NearestQuery(lon, lat, layer, k, avoid, direction or layer_direction(layer), network,
+                     team)
     try:
         return _nearest(request, q, peek=True)
     except NotKept:
@@ -378,6 +408,7 @@ class NearestQuery:
     avoid: int | None
     direction: str
     network: str | None
+    team: tuple[str | None, str | None] = (None, None)  # team type, speciality
 
 
 def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Response:
@@ -388,7 +419,7 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
 
     graph, graph_version = _graph(request, network, peek=peek)
     norms = _norms_in_force(request, peek=peek)
-    fac, snapped = _usable(request, graph, graph_version, layer, norms, peek=peek)
+    fac, snapped = _usable(request, graph, graph_version, layer, norms, peek=peek, team=q.team)
     _check_near_network(graph, lon, lat)
     closures, n_closed, area = _closures(request, graph, graph_version, avoid, peek=peek)
     qlon, qlat = _outside(area, lon, lat)
@@ -415,6 +446,7 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
     return _geojson({"type": "FeatureCollection", "features": feats,
                      "query": {"lon": lon, "lat": lat, "layer": layer, "k": k,
                                "direction": direction, "avoid": avoid,
+                               "team_type": q.team[0], "speciality": q.team[1],
                                "network": network or request.app.state.settings.network},
                      "routed_from": [round(qlon, 7), round(qlat, 7)],
                      "note": None if (qlon, qlat) == (lon, lat) else
@@ -463,23 +495,31 @@ def service_area(request: Request,
                  buffer_m: float = Query(100.0, gt=0, le=2000,
                                          description="half-width drawn around reached roads, m"),
                  network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN,
-                                             description="road network name")) -> Response:
+                                             description="road network name"),
+                 team_type: str | None = Query(None, max_length=100,
+                                               description=TEAM_TYPE_HELP),
+                 speciality: str | None = Query(None, max_length=100,
+                                                description=SPECIALITY_HELP)) -> Response:
     from shapely.geometry import mapping
 
     from emgis.geo.routing import service_areas
 
     bands = parse_minutes(minutes)
+    team = team_selection(layer, team_type, speciality)
     direction = direction or layer_direction(layer)
     graph, version = _graph(request, network)
     closures, n_closed, _ = _closures(request, graph, version, avoid)
-    fac = _near_network(graph, facilities(request.app.state.engine, layer))
+    fac = _near_network(graph, facilities(request.app.state.engine, layer, team_type=team[0],
+                                          speciality=team[1]))
     if not len(fac):
-        raise Conflict(f"the layer {layer} has no usable resources "
+        raise Conflict(f"the layer {layer} has no usable resources"
+                       + (f" of team type {team[0] or 'any'} / speciality {team[1] or 'any'}"
+                          if any(team) else "") + " "
                        f"({fac.skipped} left out: unusable by status "
                        "or beyond the road network); load some or set their status")
     norms = _norms_in_force(request)
     cache: ResultCache = request.app.state.results
-    key = ("service-areas", version, layer, tuple(bands), direction, buffer_m, avoid,
+    key = ("service-areas", version, layer, team, tuple(bands), direction, buffer_m, avoid,
            _fingerprint(fac.ids, fac.lon, fac.lat, closures),
            norms.number("road.speed_kmh.offroad"))
     body = cache.get(key)
@@ -495,6 +535,7 @@ def service_area(request: Request,
                                                strict=True), 1)]
     body = json.dumps({"type": "FeatureCollection", "features": feats,
                        "query": {"layer": layer, "minutes": bands, "direction": direction,
+                                 "team_type": team[0], "speciality": team[1],
                                  "avoid": avoid, "buffer_m": buffer_m,
                                  "network": network or request.app.state.settings.network},
                        "facilities": len(fac), "closed_edges": n_closed}, ensure_ascii=False)
