@@ -158,6 +158,22 @@ INCIDENT_STATUS = _vocab(
     Term("closed", "结束", ("结束", "关闭", "已结束")),
 )
 
+#: Kinds of incident, for what an incident needs (norms ``incident.team_types.<key>``). An
+#: incident's free-text type is matched by key, Chinese name or alias.
+INCIDENT_TYPE = _vocab(
+    Term("hazchem_leak", "危化品泄漏", ("危化", "危化品", "泄漏", "危险化学品", "hazchem",
+                                     "chemical")),
+    Term("fire", "火灾", ("火灾", "建筑火灾", "起火", "fire")),
+    Term("forest_fire", "森林火灾", ("森林火灾", "山火", "林火", "wildfire")),
+    Term("flood", "洪涝", ("洪涝", "洪水", "山洪", "内涝", "积水", "溃堤", "漫堤", "flood",
+                          "flash_flood", "waterlogging")),
+    Term("landslide", "地质灾害", ("地质灾害", "滑坡", "崩塌", "泥石流", "地灾", "landslide",
+                                "debris_flow")),
+    Term("earthquake", "地震", ("地震", "earthquake")),
+    Term("traffic", "交通事故", ("交通事故", "车祸", "traffic")),
+    Term("mine", "矿山事故", ("矿山", "矿难", "矿山事故", "mine")),
+)
+
 
 # --- relief stock items ---------------------------------------------------------------------------
 # Stock items are a vocabulary too, but one a county extends: the table ``stock_items`` holds the

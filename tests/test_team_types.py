@@ -8,6 +8,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from conftest import _token
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
@@ -131,3 +132,50 @@ def test_api_wrong_team_filters_are_400(client, demo_db, params, said):
     lon, lat = map(float, _place(demo_db.engine).split(","))
     r = client.get("/analyses/nearest", params={"lon": lon, "lat": lat, **params})
     assert r.status_code == 400 and said in r.text, r.text
+
+
+# --- what an incident needs: the proposal --------------------------------------------------------
+
+def test_an_incident_is_offered_the_teams_its_kind_needs(client, demo_db):
+    """A hazardous-chemicals leak gets 危化 and fire teams, each nearest first with its route and
+    ETA, from the norms' incident.team_types rows — not the nearest teams of any type."""
+    from emgis.layers.norms import default_norms
+    from emgis.shelters.needs import team_needs
+
+    _, auth = _token(demo_db.engine, "commander")
+    lon, lat = map(float, _place(demo_db.engine).split(","))
+    r = client.post("/incidents", headers=auth, json={
+        "title": "化工厂储罐泄漏", "incident_type": "危化品泄漏",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]}})
+    assert r.status_code == 201, r.text
+    iid = r.json()["id"]
+    r = client.get(f"/incidents/{iid}/proposal", params={"k": 2})
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert p["kind"] == "hazchem_leak" and p["kind_known"]
+    assert [n["team_type"] for n in p["needs"]] == ["hazchem", "fire_station"]
+    assert "local practice" in p["source"]
+    for need in p["needs"]:
+        direct = client.get("/analyses/nearest", params={
+            "lon": lon, "lat": lat, "layer": "team_bases", "k": 2,
+            "team_type": need["team_type"]}).json()
+        assert [t["id"] for t in need["teams"]] == [f["id"] for f in direct["features"]]
+        for t in need["teams"]:
+            assert t["eta_min"] > 0 and t["route"]["type"] == "LineString"
+    # an unknown kind falls back to the norms' "other" row, and says so
+    assert team_needs("外星人入侵", default_norms()).known is False
+    assert client.get("/incidents/99999999/proposal").status_code == 404
+
+
+def test_propose_on_the_command_line(env, client, demo_db):
+    db, _ = env
+    _, auth = _token(demo_db.engine, "commander")
+    lon, lat = map(float, _place(demo_db.engine).split(","))
+    iid = client.post("/incidents", headers=auth, json={
+        "title": "河道漫堤", "incident_type": "山洪",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]}}).json()["id"]
+    res = CliRunner().invoke(app, ["propose", str(iid), "-k", "1"])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "洪涝 (flood)" in out and "水域救援队伍" in out and "防汛抗旱队伍" in out
+    assert CliRunner().invoke(app, ["propose", "99999999"]).exit_code == 2

@@ -1,0 +1,42 @@
+"""What an incident needs: the team types (and later supplies) its kind asks for, as norms.
+
+An incident's type is free text (flood, 山洪, 危化品泄漏 …); `incident_kind` reads it through the
+vocabulary `layers.vocab.INCIDENT_TYPE`, and ``incident.team_types.<kind>`` in the norms says
+which team types it needs (`;`-separated keys of `layers.vocab.TEAM_TYPE`), with the row's source
+and certainty — local practice unless a standard says otherwise, and overridable by a planner
+(`emgis norms set incident.team_types.flood "water_rescue;flood;medical"`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emgis.layers import vocab
+
+PREFIX = "incident.team_types"
+
+
+@dataclass(frozen=True)
+class TeamNeeds:
+    kind: str              # the incident kind (a key of INCIDENT_TYPE, or "other")
+    known: bool            # False: the type was not recognised, the "other" row applies
+    team_types: list[str]  # keys of TEAM_TYPE, in the order the norm lists them
+    source: str            # the norm's source and certainty
+
+
+def incident_kind(text: str | None) -> str | None:
+    """The `INCIDENT_TYPE` key of an incident's type text, or None."""
+    return vocab.lookup(vocab.INCIDENT_TYPE, text)
+
+
+def team_needs(incident_type: str | None, norms) -> TeamNeeds:
+    """The team types an incident of ``incident_type`` needs, from the norms in force."""
+    kind = incident_kind(incident_type)
+    key = f"{PREFIX}.{kind}" if kind is not None and f"{PREFIX}.{kind}" in norms else None
+    row = norms[key or f"{PREFIX}.other"]
+    types = [t.strip() for t in str(row.value).split(";") if t.strip()]
+    unknown = [t for t in types if t not in vocab.TEAM_TYPE]
+    if unknown:
+        raise ValueError(f"norm {row.key} names unknown team types {unknown}; use keys of "
+                         f"{', '.join(vocab.TEAM_TYPE)}")
+    return TeamNeeds(kind or "other", key is not None, types, row.source)
