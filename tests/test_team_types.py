@@ -168,7 +168,6 @@ def test_an_incident_is_offered_the_teams_its_kind_needs(client, demo_db):
 
 
 def test_propose_on_the_command_line(env, client, demo_db):
-    db, _ = env
     _, auth = _token(demo_db.engine, "commander")
     lon, lat = map(float, _place(demo_db.engine).split(","))
     iid = client.post("/incidents", headers=auth, json={
