@@ -38,6 +38,20 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+def table_checksums(engine, tables=None) -> dict[str, tuple]:
+    """``{table: (rows, md5 of its rows)}`` of ``tables`` (default: every table of emgis), to
+    show that a refused load or restore changed nothing."""
+    import sqlalchemy as sa
+
+    if tables is None:
+        tables = [t for t in sa.inspect(engine).get_table_names()
+                  if t not in ("spatial_ref_sys", "alembic_version")]
+    with engine.connect() as c:
+        return {t: tuple(c.execute(sa.text(
+            "SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
+            f'FROM "{t}" t')).one()) for t in tables}
+
+
 def shared(relpath: str) -> Path:
     """Return a path under ../shared/data, or skip/fail if it is not there."""
     p = SHARED_DATA / relpath

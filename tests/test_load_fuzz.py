@@ -18,7 +18,7 @@ import json
 import math
 
 import pytest
-import sqlalchemy as sa
+from conftest import table_checksums
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -214,10 +214,7 @@ def test_random_geojson_geometries(workdir, layer, kinds, data):
 # --- a failed load changes nothing -----------------------------------------------------------
 
 def _checksums(engine, table: str) -> dict[str, tuple]:
-    with engine.connect() as c:
-        return {t: tuple(c.execute(sa.text(
-            f'SELECT count(*), md5(coalesce(string_agg(t::text, \',\' ORDER BY t::text), \'\')) '
-            f'FROM "{t}" t')).one()) for t in (table, "loads", "audit_log")}
+    return table_checksums(engine, (table, "loads", "audit_log"))
 
 
 @_settings(6)

@@ -17,6 +17,7 @@ import geopandas as gpd
 import pytest
 import shapely
 import sqlalchemy as sa
+from conftest import table_checksums
 
 from emgis.layers.load.loaders import prepare_layer
 from emgis.layers.load.study_area import read_boundary, save_study_area
@@ -54,12 +55,7 @@ def _problems(layer, path, **kw):
 
 
 def _snapshot(engine):
-    with engine.connect() as c:
-        tables = [t for t in sa.inspect(engine).get_table_names()
-                  if t not in ("spatial_ref_sys", "alembic_version")]
-        return {t: c.execute(sa.text('SELECT count(*), md5(coalesce(string_agg(t::text, \',\' '
-                                     f'ORDER BY t::text), \'\')) FROM "{t}" t')).one()
-                for t in tables}
+    return table_checksums(engine)
 
 
 def _rejected(db, layer, path, *fragments, **kw):

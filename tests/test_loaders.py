@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
+from conftest import table_checksums
 
 from emgis.layers.load.loaders import prepare_layer
 from emgis.layers.load.study_area import read_boundary, save_study_area
@@ -53,12 +54,7 @@ def _csv(tmp_path, name, lines, encoding="utf-8"):
 
 
 def _snapshot(engine):
-    with engine.connect() as c:
-        tables = [t for t in sa.inspect(engine).get_table_names()
-                  if t not in ("spatial_ref_sys", "alembic_version")]
-        return {t: c.execute(sa.text('SELECT count(*), md5(coalesce(string_agg(t::text, \',\' '
-                                     f'ORDER BY t::text), \'\')) FROM "{t}" t')).one()
-                for t in tables}
+    return table_checksums(engine)
 
 
 def _expect_rejected(db, layer, path, *fragments, **kw):

@@ -15,6 +15,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from conftest import table_checksums
 
 from emgis.layers.load.study_area import read_boundary, save_study_area
 from emgis.layers.load.write import LoadOptions, load_layer
@@ -47,12 +48,7 @@ def _one(engine, sql, **params):
 
 
 def _snapshot(engine):
-    with engine.connect() as c:
-        tables = [t for t in sa.inspect(engine).get_table_names()
-                  if t not in ("spatial_ref_sys", "alembic_version")]
-        return {t: c.execute(sa.text('SELECT count(*), md5(coalesce(string_agg(t::text, \',\' '
-                                     f'ORDER BY t::text), \'\')) FROM "{t}" t')).one()
-                for t in tables}
+    return table_checksums(engine)
 
 
 def _last_load_detail(engine) -> dict:
