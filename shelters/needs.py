@@ -40,3 +40,36 @@ def team_needs(incident_type: str | None, norms) -> TeamNeeds:
         raise ValueError(f"norm {row.key} names unknown team types {unknown}; use keys of "
                          f"{', '.join(vocab.TEAM_TYPE)}")
     return TeamNeeds(kind or "other", key is not None, types, row.source)
+
+
+def team_filter(layer: str, team_type: str | None,
+                speciality: str | None) -> tuple[str, str | None, str | None]:
+    """``(table, team type key, speciality)`` for a facility layer or kind (``fire`` is the fire
+    stations, `shelters.coverage.KINDS`) and a team type (key, Chinese name or alias) and
+    speciality; raises `BadArgument` naming the choices on a wrong one. The one rule the CLI
+    (--to/--layer, --type) and the API (layer, team_type) share."""
+    from emgis.geo.store import FACILITY_LAYERS
+    from emgis.layers.problems import BadArgument
+    from emgis.shelters.coverage import KINDS, kind
+
+    table, implied = layer, None
+    if layer not in FACILITY_LAYERS:
+        try:
+            k = kind(layer)
+        except ValueError:
+            raise BadArgument(f"{layer!r} is not a facility layer; use one of "
+                              f"{', '.join([*FACILITY_LAYERS, *KINDS])}") from None
+        table, implied = k.table, k.team_type
+    key = implied
+    if team_type:
+        key = vocab.lookup(vocab.TEAM_TYPE, team_type)
+        if key is None:
+            raise BadArgument(f"team type {team_type!r} is not a team type; use one of "
+                              f"{vocab.describe(vocab.TEAM_TYPE)}")
+        if implied is not None and key != implied:
+            raise BadArgument(f"{layer} means team type {implied}; drop the team type or use "
+                              "team_bases")
+    spec = (speciality.strip() or None) if speciality else None
+    if (key or spec) and table != "team_bases":
+        raise BadArgument(f"a team type or speciality select teams: {table} are not teams")
+    return table, key, spec

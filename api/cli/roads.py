@@ -188,33 +188,15 @@ SPECIALITY_HELP = "teams only: a speciality the team must have"
 
 def team_filter(layer: str, team_type: str | None,
                 speciality: str | None) -> tuple[str, str | None, str | None]:
-    """``(table, team_type, speciality)`` for a --layer/--to name (a table or a facility kind of
-    `shelters.coverage.KINDS`: ``fire`` is the fire stations) and the --type/--speciality
-    options; exit 2 naming the choices on a wrong one."""
-    from emgis.geo.store import FACILITY_LAYERS
-    from emgis.layers import vocab
-    from emgis.shelters.coverage import KINDS, kind
+    """`shelters.needs.team_filter` for --to/--layer and --type/--speciality; exit 2 on a wrong
+    one."""
+    from emgis.layers.problems import BadArgument
+    from emgis.shelters.needs import team_filter as resolve
 
-    table, implied = layer, None
-    if layer not in FACILITY_LAYERS:
-        try:
-            k = kind(layer)
-        except (KeyError, ValueError):
-            raise _fail(f"[red]--layer/--to {layer!r} is not a facility layer[/]; use one of "
-                        f"{', '.join([*FACILITY_LAYERS, *KINDS])}") from None
-        table, implied = k.table, k.team_type
-    tt = implied
-    if team_type is not None:
-        tt = vocab.lookup(vocab.TEAM_TYPE, team_type)
-        if tt is None:
-            raise _fail(f"[red]--type {team_type!r} is not a team type[/]; use one of "
-                        f"{vocab.describe(vocab.TEAM_TYPE)}")
-        if implied is not None and tt != implied:
-            raise _fail(f"[red]--layer {layer} means team type {implied}[/]; drop --type or use "
-                        "--layer team_bases")
-    if (tt or speciality) and table != "team_bases":
-        raise _fail(f"[red]--type/--speciality select teams[/]; {table} are not teams")
-    return table, tt, (speciality.strip() or None) if speciality else None
+    try:
+        return resolve(layer, team_type, speciality)
+    except BadArgument as exc:
+        raise _fail(f"[red]{exc}[/]") from None
 
 
 def _facility_points(db, layer: str, team_type: str | None = None,

@@ -51,21 +51,14 @@ SPECIALITY_HELP = "team_bases only: a speciality the team must have"
 
 def team_selection(layer: str, team_type: str | None,
                    speciality: str | None) -> tuple[str | None, str | None]:
-    """The team type key and speciality asked for (400 naming the choices on a wrong one)."""
-    from emgis.layers import vocab
+    """The team type key and speciality asked for (`shelters.needs.team_filter`: a wrong one is
+    a `BadArgument`, 400 naming the choices)."""
+    from emgis.shelters.needs import team_filter
 
-    if not (team_type or speciality):
-        return None, None
-    if layer != "team_bases":
-        raise BadRequest(f"team_type and speciality select teams: use them with "
-                         f"layer=team_bases, not {layer}")
-    key = None
-    if team_type:
-        key = vocab.lookup(vocab.TEAM_TYPE, team_type)
-        if key is None:
-            raise BadRequest(f"team_type {team_type!r} is not a team type; use one of "
-                             f"{vocab.describe(vocab.TEAM_TYPE)}")
-    return key, (speciality.strip() or None) if speciality else None
+    _, key, spec = team_filter(layer, team_type, speciality)
+    return key, spec
+
+
 MAX_BANDS = 8
 MAX_MINUTES = 240.0
 
