@@ -120,10 +120,11 @@ VENDOR_SUBDIR = "vendor"
 OWN_DIR = Path(__file__).resolve().parent / "static" / "emgis"
 #: Sub-path (under the assets base) of emgis's own files.
 OWN_SUBDIR = "emgis"
-#: resource name -> file name inside :data:`OWN_DIR`.
+#: resource name (``emgis_<stem>_<js|css>``) -> file name, for every script and style in
+#: :data:`OWN_DIR` (the live map's extensions included: maps/live_map.py EXTENSIONS).
 OWN_FILES: dict[str, str] = {
-    "emgis_live_map_js": "live_map.js",
-    "emgis_live_map_css": "live_map.css",
+    f"emgis_{p.stem}_{p.suffix[1:]}": p.name
+    for p in sorted(OWN_DIR.iterdir()) if p.suffix in (".js", ".css")
 }
 
 

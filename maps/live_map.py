@@ -62,6 +62,16 @@ LAYER_LABELS = {"incidents": "事件 Incidents", "shelters": "避难场所 Shelt
                 "depots": "物资储备库 Depots", "team_bases": "救援队伍 Teams",
                 "routes": "调度路线 Routes", "risk_areas": "四色风险区 Risk areas"}
 
+#: The live layers (one Leaflet-Realtime layer each, from /collections/{kind}/items) and the
+#: group of the layer control each sits in. A capability that adds a layer adds it here and says
+#: how to draw it in its extension script (``emgisLive.kinds[kind]``).
+LIVE_LAYERS: dict[str, str] = {"shelters": "资源 Resources", "depots": "资源 Resources",
+                               "team_bases": "队伍 Teams", "incidents": "灾情 Hazards"}
+#: Extension scripts, maps/static/emgis/<name>.js (+ <name>.css when it exists), loaded after
+#: live_map.js; each adds popups, panel parts and layers through ``emgisLive.extend`` so that a
+#: capability grows in its own file, not in live_map.js.
+EXTENSIONS: tuple[str, ...] = ()
+
 CONFIG_ID = "emgis-live-config"
 
 
@@ -89,11 +99,14 @@ class _LiveRuntime(JSCSSMixin, MacroElement):
         ("Leaflet.Search.js",
          "https://cdn.jsdelivr.net/npm/leaflet-search@2.9.7/dist/leaflet-search.min.js"),
         ("emgis_live_map_js", "emgis/live_map.js"),
+        *[(f"emgis_{n}_js", f"emgis/{n}.js") for n in EXTENSIONS],
     ]
     default_css: ClassVar = [
         ("Leaflet.Search.css",
          "https://cdn.jsdelivr.net/npm/leaflet-search@2.9.7/dist/leaflet-search.min.css"),
         ("emgis_live_map_css", "emgis/live_map.css"),
+        *[(f"emgis_{n}_css", f"emgis/{n}.css") for n in EXTENSIONS
+          if f"emgis_{n}_css" in assets.OWN_FILES],
     ]
 
     _template = Template("""
@@ -197,7 +210,7 @@ def live_map(*, api_base: str = "", bounds: list[list[float]] | None = None,
         groups["risk_areas"] = fg
     realtime: dict[str, Realtime] = {}
     interval = int(s.refresh_s * 1000)
-    for kind in ("shelters", "depots", "team_bases", "incidents"):
+    for kind in LIVE_LAYERS:
         fg = folium.FeatureGroup(name=LAYER_LABELS[kind])
         rt = Realtime(f"{cfg['api']}/collections/{kind}/items?limit=10000", interval=interval,
                       get_feature_id=JsCode("emgisLive.featureId"),
@@ -211,11 +224,12 @@ def live_map(*, api_base: str = "", bounds: list[list[float]] | None = None,
     routes = folium.FeatureGroup(name=LAYER_LABELS["routes"])
     routes.add_to(m)
     groups["routes"] = routes
-    GroupedLayerControl({
-        "灾情 Hazards": [groups[k] for k in ("incidents", "risk_areas") if k in groups],
-        "资源 Resources": [groups["shelters"], groups["depots"]],
-        "队伍 Teams": [groups["team_bases"], routes],
-    }, exclusive_groups=False, collapsed=False).add_to(m)
+    control: dict[str, list[folium.FeatureGroup]] = {}
+    for kind, group in [*LIVE_LAYERS.items(), ("risk_areas", "灾情 Hazards"),
+                        ("routes", "队伍 Teams")]:
+        if kind in groups:
+            control.setdefault(group, []).append(groups[kind])
+    GroupedLayerControl(control, exclusive_groups=False, collapsed=False).add_to(m)
     _LiveRuntime(realtime, routes, title=title, refresh_s=s.refresh_s).add_to(m)
     if bounds:
         m.fit_bounds(bounds)

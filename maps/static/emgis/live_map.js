@@ -22,6 +22,20 @@
   };
   L_.config();
 
+  // --- extensions: other static files (live_map.py EXTENSIONS) add to the page through these.
+  // L_.extend({name, popup: {kind: function (feature) -> html}, panel: function (incident,
+  //   element, ctx), start: function (map, realtime, ctx)}); ctx = {api, getJSON, routes,
+  //   refresh}. A panel hook gets its own <div data-ext=name> under the selected incident,
+  //   filled again at each selection and each refresh of the incidents layer.
+  L_.extensions = L_.extensions || [];
+  L_.extend = function (ext) { L_.extensions.push(ext); };
+  function popupExtra(kind, f) {
+    return L_.extensions.map(function (x) {
+      var fn = x.popup && x.popup[kind];
+      try { return fn ? (fn(f) || '') : ''; } catch (e) { return ''; }
+    }).join('');
+  }
+
   L_.esc = function (v) {
     return String(v === null || v === undefined ? '' : v).replace(/[&<>"']/g, function (c) {
       return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]; });
@@ -45,12 +59,16 @@
       .replace('Ⅰ', 'I').replace('Ⅱ', 'II').replace('Ⅲ', 'III').replace('Ⅳ', 'IV');
     return L_.config().levels[s] || '#6a3d9a';
   };
+  // a layer an extension adds: L_.kinds[kind] = {colour: fn(props), rows: fn(props) -> [[k, v]]}
+  L_.kinds = L_.kinds || {};
   L_.colour = function (kind, p) {
+    if (L_.kinds[kind]) return L_.kinds[kind].colour(p);
     if (kind === 'incidents') return L_.levelColour(p.level);
     return L_.config().states[kind][L_.state(kind, p)][0];
   };
   L_.rows = function (kind, p) {
     var r = [];
+    if (L_.kinds[kind]) return L_.kinds[kind].rows(p);
     if (kind === 'incidents') {
       r = [['类型 type', p.incident_type], ['等级 level', p.level], ['状态 status', p.status],
            ['接报 reported', p.reported_at]];
@@ -77,7 +95,7 @@
     var act = kind === 'incidents' ? '<div><a href="#" class="emgis-select" data-id="' +
       L_.esc(f.id) + '">调度 nearest resources &amp; routes</a></div>' : '';
     return '<div class="emgis-popup"><b>' + L_.esc(title) + '</b><table>' + cells + '</table>' +
-      act + '</div>';
+      popupExtra(kind, f) + act + '</div>';
   };
   L_.pointStyle = function (kind, f) {
     var c = L_.colour(kind, f.properties || {});
@@ -185,7 +203,7 @@
     Object.keys(rt).forEach(function (k) {
       rt[k].on('update', function () {
         stamp(); document.getElementById('emgis-conn').textContent = '在线 live';
-        if (k === 'incidents') renderIncidents();
+        if (k === 'incidents') { renderIncidents(); panelExtensions(); }
       });
       rt[k].on('error', function () {
         document.getElementById('emgis-conn').textContent = '连接中断 connection lost, retrying';
@@ -224,12 +242,30 @@
           fmtMin(q.time_s) + '</td><td>' + (q.length_m / 1000).toFixed(1) + ' km</td></tr>';
       }).join('') + '</table>';
     }
+    var ctx = {api: cfg.api, getJSON: getJSON, routes: routes, map: map, realtime: rt};
+    // each extension's part of the selected incident's panel (see L_.extend)
+    function panelExtensions() {
+      var f = L_.selected !== undefined && L_.incidents ? L_.incidents[L_.selected] : null;
+      var box = document.getElementById('emgis-selection');
+      if (!f || !box) return;
+      L_.extensions.forEach(function (x) {
+        if (!x.panel) return;
+        var el = box.querySelector('div[data-ext="' + x.name + '"]');
+        if (!el) {
+          el = document.createElement('div'); el.setAttribute('data-ext', x.name);
+          el.className = 'emgis-ext'; box.appendChild(el);
+        }
+        try { x.panel(f, el, ctx); } catch (e) { el.textContent = x.name + ': ' + e; }
+      });
+    }
+    L_.extensions.forEach(function (x) { if (x.start) x.start(map, rt, ctx); });
     L_.select = function (f, fly) {
       L_.selected = f.id; renderIncidents(); routes.clearLayers();
       var c = centre(f), isArea = f.geometry.type !== 'Point';
       var box = document.getElementById('emgis-selection'), p = f.properties || {};
       box.innerHTML = '<div class="emgis-h">' + L_.esc(p.title || ('#' + f.id)) + '</div>' +
         '<div id="emgis-sel-body">…</div>';
+      panelExtensions();
       if (fly) map.setView(c, Math.max(map.getZoom(), 12));
       var layers = [['team_bases', 'from_facility', '救援队伍 teams'],
                     ['depots', 'from_facility', '物资 depots'],
