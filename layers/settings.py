@@ -90,6 +90,9 @@ class ToolSettings(BaseSettings):
     vendor_dir: Path | None = Field(default=None,
                                     description="where the live map's Leaflet plugins are; "
                                                 "unset = maps/static/vendor")
+    chromium: Path | None = Field(default=None,
+                                  description="the browser that prints PDF reports; "
+                                              "unset = chromium on PATH")
 
 
 class MapSettings(BaseSettings):

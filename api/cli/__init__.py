@@ -20,6 +20,7 @@ from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
     roads,
     serve,
     shelters,
+    sitrep,
     stock_items,
     warning,
 )

@@ -26,11 +26,9 @@ def propose(
     import sqlalchemy as sa
 
     from emgis.api.cli.roads import _open_network
-    from emgis.geo.routing import closures_from_polygons, nearest_k, snap_facilities
-    from emgis.geo.store import facilities
     from emgis.layers import vocab
     from emgis.layers.db import open_database
-    from emgis.shelters.needs import team_needs
+    from emgis.shelters.proposal import propose as propose_teams
 
     with open_database() as db:
         with db.engine.connect() as c:
@@ -40,30 +38,21 @@ def propose(
             err.print(f"[red]there is no incident {incident}[/] (see /collections/incidents)")
             raise typer.Exit(2)
         norms = _norms(db.engine)
-        needs = team_needs(row[1], norms)
         graph = _open_network(db, network)
-        geom = shapely.from_wkb(bytes(row[2]))
-        teams = {tt: facilities(db.engine, "team_bases", team_type=tt) for tt in needs.team_types}
-    area = geom.geom_type in ("Polygon", "MultiPolygon")
-    closures = closures_from_polygons(graph, [geom]) if area else None
-    place = geom.exterior.coords[0] if area and geom.geom_type == "Polygon" else (
-        geom.representative_point().coords[0])
-    kind = (f"{vocab.INCIDENT_TYPE[needs.kind].zh} ({needs.kind})" if needs.known
+        prop = propose_teams(db.engine, graph, shapely.from_wkb(bytes(row[2])), row[1], norms,
+                             k=k)
+    kind = (f"{vocab.INCIDENT_TYPE[prop.kind].zh} ({prop.kind})" if prop.kind_known
             else f"not a known kind ({row[1]!r}): the 'other' row")
     console.print(f"incident {incident} {row[0]}: {kind}; needs "
-                  + ", ".join(vocab.TEAM_TYPE[t].zh for t in needs.team_types)
-                  + f"  [dim](incident.team_types: {needs.source})[/]")
-    for tt in needs.team_types:
-        fac = teams[tt]
-        t = Table("rank", "team", "name", "ETA (min)", "km", title=vocab.TEAM_TYPE[tt].zh,
+                  + ", ".join(n.team_type_zh for n in prop.needs)
+                  + f"  [dim]({prop.source})[/]")
+    for need in prop.needs:
+        t = Table("rank", "team", "name", "ETA (min)", "km", title=need.team_type_zh,
                   header_style="bold")
-        routes = [] if not len(fac) else nearest_k(
-            graph, place, snap_facilities(graph, fac.lon, fac.lat, norms=norms), k,
-            closures=closures, direction="from_facility", norms=norms)
-        for rank, r in enumerate(routes, 1):
-            t.add_row(str(rank), str(fac.ext_ids[r.facility]), str(fac.names[r.facility]),
-                      f"{r.time_s / 60:.1f}", f"{r.length_m / 1000:.1f}")
+        for r in need.teams:
+            t.add_row(str(r["rank"]), r["ext_id"], str(r["name"]), f"{r['time_min']:.1f}",
+                      f"{r['km']:.1f}")
         console.print(t)
-        if not routes:
-            console.print(f"  [yellow]no available {vocab.TEAM_TYPE[tt].zh} can reach the "
+        if not need.teams:
+            console.print(f"  [yellow]no available {need.team_type_zh} can reach the "
                           "incident[/]")
