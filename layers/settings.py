@@ -100,8 +100,9 @@ class MapSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EMGIS_MAP_", extra="ignore")
 
-    tiles: str = Field(default="osm",
-                       description="base map: osm | tianditu | none | a {z}/{x}/{y} URL template")
+    tiles: str = Field(default="local",
+                       description="base map: local (emgis's own vector tiles, offline) | osm | "
+                                   "tianditu | none | a {z}/{x}/{y} URL template")
     tianditu_key: str = Field(default="", description="Tianditu key (with tiles=tianditu)")
     refresh_s: float = Field(default=5.0, gt=0.5, le=3600,
                              description="live map refresh interval, seconds")

@@ -194,7 +194,7 @@ def live_map(*, api_base: str = "", bounds: list[list[float]] | None = None,
     m.get_root().title = title
     # no favicon request to the server (a 404 in the console otherwise)
     m.get_root().header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
-    add_base_layers(m, s)
+    add_base_layers(m, s, server=api_base.rstrip("/"))
     levels = response_level_colours(norms)
     cfg = {"api": api_base.rstrip("/"), "levels": levels, "routes": ROUTE_COLOURS,
            "states": {k: {s_: list(v) for s_, v in d.items()} for k, d in STATE_COLOURS.items()},

@@ -50,6 +50,11 @@ PACKAGES: tuple[Package, ...] = (
             "sha512-v7CxEbXyQXqLFjSkTpvM5i1cvmrcPOos57UmTnR94qqvVZykXyz/0SKEs3cbkFHjyrmMQ3Yk2Q5W6PvyuiSuPg==",
             ("dist/leaflet-search.min.js", "dist/leaflet-search.min.css", "images/search-icon.png",
              "images/loader.gif", "license.txt")),
+    # the offline base map draws emgis's own vector tiles (/tiles/base, geo/vector_tiles.py);
+    # the package's licence ("Beerware") is stated in its package.json, kept beside the script
+    Package("leaflet.vectorgrid", "1.3.0",
+            "sha512-kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw==",
+            ("dist/Leaflet.VectorGrid.bundled.min.js", "package.json")),
 )
 
 #: folium resource name -> path under the vendor directory.
@@ -61,6 +66,7 @@ RESOURCES: dict[str, str] = {
         "leaflet-groupedlayercontrol/dist/leaflet.groupedlayercontrol.min.css",
     "Leaflet.Search.js": "leaflet-search/dist/leaflet-search.min.js",
     "Leaflet.Search.css": "leaflet-search/dist/leaflet-search.min.css",
+    "Leaflet.VectorGrid.js": "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
 }
 
 

@@ -211,12 +211,14 @@ def test_live_map_search_shows_names_as_text(server, browser_page, demo_db):
             c.execute(sa.text("UPDATE shelters SET name = :n WHERE id = :i"), {"n": old, "i": sid})
 
 
-def test_tile_setting():
+def test_tile_setting(monkeypatch):
+    monkeypatch.delenv("EMGIS_MAP_TILES", raising=False)
+    assert base_map(MapSettings()).kind == "local"  # the offline base is the default
     assert base_map(MapSettings(tiles="none")).kind == "none"
     assert base_map(MapSettings(tiles="osm")).url.startswith("https://tile.openstreetmap.org/")
     assert base_map(MapSettings(tiles="http://10.0.0.5/t/{z}/{x}/{y}.png")).kind == "url"
     with pytest.raises(ValueError, match="EMGIS_MAP_TIANDITU_KEY"):
         base_map(MapSettings(tiles="tianditu"))
     assert base_map(MapSettings(tiles="tianditu", tianditu_key="k")).kind == "tianditu"
-    with pytest.raises(ValueError, match="not osm, tianditu, none or a URL template"):
+    with pytest.raises(ValueError, match="not local, osm, tianditu, none or a URL template"):
         base_map(MapSettings(tiles="google"))

@@ -12,6 +12,24 @@ from emgis.layers.problems import InputError
 app = typer.Typer(help="emgis: risk, coverage and dispatch maps for a county emergency "
                        "management bureau.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("emgis")
+        except PackageNotFoundError:  # run from a source tree without an install
+            v = "unknown (not installed)"
+        typer.echo(f"emgis {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print emgis's version and exit")) -> None:
+    """emgis: risk, coverage and dispatch maps for a county emergency management bureau."""
+
+
 db_app = typer.Typer(help="Manage the database (emgis's own PostGIS cluster, or "
                           "EMGIS_DATABASE_URL).",
                      no_args_is_help=True)

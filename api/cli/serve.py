@@ -45,7 +45,8 @@ def serve(
     with open_database(dbs, keep_running=True) as db:
         try:
             console.print(f"emgis API on [bold]http://{host}:{port}/[/] "
-                          f"(OpenAPI: /openapi.json, docs: /docs)"
+                          f"(OpenAPI: /openapi.json, docs: /docs); live map: "
+                          f"[bold]http://{host}:{port}/maps/live[/]"
                           f"{f', {workers} workers' if workers > 1 else ''}; Ctrl-C stops it")
             if workers > 1:  # each worker process builds its own app and engine from the env
                 os.environ.update(EMGIS_DATABASE_URL=db.url, EMGIS_HOME=str(dbs.home))

@@ -34,6 +34,7 @@ from emgis.api.http import (
     planning,
     proposal,
     sitrep,
+    tiles,
     warning,
 )
 from emgis.api.http.errors import RETRY_AFTER_S, install_handlers
@@ -161,6 +162,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(warning.router)
     app.include_router(coverage.router)
     app.include_router(planning.router)
+    app.include_router(tiles.router)
     app.include_router(pages.router)
     pages.mount_saved(app, db_settings.home)
     try:

@@ -139,8 +139,8 @@ def risk(request: Request, kind: str | None = Query(None, pattern="^(admin|grid)
     engine = request.app.state.engine
     areas = read_areas(engine, kind)
     points = read_points(engine)
-    m = risk_map(areas if len(areas) else None, points if len(points) else None,
-                 base_map=_map_settings(request))
+    m = risk_map(areas if len(areas) else None, points if len(points) else None)
+    _retile(m, request)
     return _page(m)
 
 
@@ -173,17 +173,26 @@ def coverage(request: Request,
 
 
 def _retile(m, request: Request) -> None:
-    """Swap the blank base of a maps/ page for the configured base map."""
+    """Swap the blank base of a maps/ page for the configured base map (served by this server:
+    the offline base asks it for tiles and names)."""
+    from emgis.maps.assets import localize
     from emgis.maps.base_layer import BlankBaseLayer
     from emgis.maps.tiles import add_base_layers, base_map
 
     s = _map_settings(request)
     if base_map(s).kind == "none":
         return
-    for k, child in list(m._children.items()):
-        if isinstance(child, BlankBaseLayer):
-            del m._children[k]
-    add_base_layers(m, s)
+    # the new base goes where the blank one was: before the layer control, which reads the base
+    # layers when its script runs (appended last, the control saw none: a JavaScript error)
+    items = list(m._children.items())
+    at = next((i for i, (_, c) in enumerate(items) if isinstance(c, BlankBaseLayer)), 0)
+    kept = [(k, c) for k, c in items if not isinstance(c, BlankBaseLayer)]
+    before = set(m._children)
+    add_base_layers(m, s, server="")
+    added = [(k, c) for k, c in m._children.items() if k not in before]
+    m._children.clear()
+    m._children.update(kept[:at] + added + kept[at:])
+    localize(m)
 
 
 def mount_assets(app, prefix: str | None = None) -> None:
