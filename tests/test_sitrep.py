@@ -73,9 +73,9 @@ def test_report_as_word_has_every_section_filled(env, client):
 
 
 def test_report_of_a_point_says_its_radius_is_an_estimate(env, client):
-    name, area = _village(env.engine)
     import shapely
 
+    _, area = _village(env.engine)
     p = shapely.geometry.shape(area).centroid
     iid = _incident(client, env.engine, {"type": "Point", "coordinates": [p.x, p.y]}, "火灾")
     res = client.get(f"/incidents/{iid}/report", params={"format": "html"})
