@@ -22,6 +22,7 @@ from jinja2 import Template
 
 from emgis.maps import assets
 from emgis.maps.base_layer import MAX_ZOOM, BlankBaseLayer
+from emgis.maps.print_layout import add_print
 
 COVERED = "#2b8cbe"
 UNCOVERED = "#e31a1c"
@@ -168,6 +169,7 @@ def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None =
     folium.LayerControl(collapsed=False).add_to(m)
     w, s, e, n = demand.total_bounds if len(demand) else (73, 18, 135, 54)
     m.fit_bounds([[s, w], [n, e]], padding=(20, 20))
+    add_print(m, title)
     assets.localize(m, asset_base)
     return m
 

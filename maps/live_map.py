@@ -40,6 +40,7 @@ from folium.utilities import JsCode
 from emgis.layers.settings import MapSettings
 from emgis.maps import assets
 from emgis.maps.base_layer import MAX_ZOOM
+from emgis.maps.print_layout import add_print
 from emgis.maps.tiles import add_base_layers
 
 TITLE = "实时态势图 Live situation map"
@@ -233,6 +234,7 @@ def live_map(*, api_base: str = "", bounds: list[list[float]] | None = None,
     _LiveRuntime(realtime, routes, title=title, refresh_s=s.refresh_s).add_to(m)
     if bounds:
         m.fit_bounds(bounds)
+    add_print(m, title)
     assets.localize(m, asset_base)
     return m
 

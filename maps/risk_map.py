@@ -35,6 +35,7 @@ from folium.utilities import JsCode
 from emgis.layers.norms import Norms
 from emgis.maps import assets
 from emgis.maps.base_layer import MAX_ZOOM, BlankBaseLayer
+from emgis.maps.print_layout import add_print
 from emgis.maps.tiles import add_base_layers
 from emgis.risk.levels import RiskLevel, level_key, risk_levels
 
@@ -417,6 +418,7 @@ def risk_map(
             bounds = [[la - 0.01, lo - 0.01], [la + 0.01, lo + 0.01]]
         m.fit_bounds(bounds, padding=(20, 20))
 
+    add_print(m, title)
     assets.localize(m, asset_base)
     return m
 

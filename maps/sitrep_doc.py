@@ -16,13 +16,14 @@ import base64
 import html as h
 import io
 import math
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from emgis.maps.chromium import PrinterMissing, capture
 from emgis.shelters.sitrep import Situation
+
+__all__ = ["FORMATS", "MEDIA", "PrinterMissing", "render"]
 
 CJK_FONTS = ["Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
 DOC_FONT = "宋体"
@@ -230,23 +231,12 @@ def html_text(sit: Situation) -> str:
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")
 
 
-class PrinterMissing(RuntimeError):
-    """No Chromium to print the PDF with."""
-
-
 def pdf_bytes(sit: Situation, chromium: str | Path | None = None) -> bytes:
     """The HTML report printed to PDF by headless Chromium (Debian's ``chromium``)."""
-    exe = str(chromium) if chromium else shutil.which("chromium")
-    if not exe:
-        raise PrinterMissing("a PDF needs Chromium (apt-get install chromium, or set "
-                             "EMGIS_CHROMIUM); ask for .docx or .html instead")
     with tempfile.TemporaryDirectory() as d:
         src, out = Path(d) / "report.html", Path(d) / "report.pdf"
         src.write_text(html_text(sit), encoding="utf-8")
-        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--no-pdf-header-footer", f"--user-data-dir={d}/profile",
-                        f"--print-to-pdf={out}", src.as_uri()],
-                       check=True, capture_output=True, timeout=120)
+        capture(src.as_uri(), out, exe=chromium, wait_ms=2000)
         return out.read_bytes()
 
 
