@@ -340,6 +340,16 @@ def move(conn: Connection, incident_id: int, assignment_id: int, state: str, *, 
     return a
 
 
+def incident_of(conn: Connection, assignment_id: int) -> int:
+    """The incident an assignment belongs to (`NotFound` when there is no such assignment)."""
+    iid = conn.execute(sa.text("SELECT incident_id FROM incident_assignments WHERE id = :a"),
+                       {"a": assignment_id}).scalar()
+    if iid is None:
+        raise NotFound(f"there is no assignment {assignment_id} (see emgis dispatch list "
+                       "INCIDENT)")
+    return int(iid)
+
+
 def add_note(conn: Connection, incident_id: int, text: str, *, actor: str,
              data: dict | None = None) -> dict:
     """Add a note to the incident's timeline."""
