@@ -408,6 +408,18 @@ def assignments(conn: Connection, incident_id: int) -> list[dict]:
     return [_assignment_dict(r) for r in rows]
 
 
+def in_states(conn: Connection, states: list[str]) -> list[dict]:
+    """Every incident's assignments in ``states`` (e.g. the teams en route, for the live map)."""
+    bad = [x for x in states if x not in STATES]
+    if bad:
+        p = Problems("assignments")
+        p.error(None, "state", ",".join(bad), "is not a state", f"use {', '.join(STATES)}")
+        p.raise_if_errors()
+    sql = _ASSIGNMENT_SQL.replace("WHERE a.incident_id = :i", "WHERE a.state = ANY(:s)")
+    rows = conn.execute(sa.text(sql + " ORDER BY a.id"), {"s": list(states)})
+    return [_assignment_dict(r) for r in rows]
+
+
 def timeline(conn: Connection, incident_id: int) -> list[dict]:
     """The incident's timeline, newest last (`NotFound` for an unknown incident)."""
     incident_geometry(conn, incident_id)

@@ -325,6 +325,6 @@ def test_the_database_itself_refuses_a_second_active_assignment_of_a_team(demo_d
     with demo_db.engine.begin() as c:
         c.execute(insert, {"i": iid, "t": tid, "s": "returned"})
         c.execute(insert, {"i": iid, "t": tid, "s": "en_route"})
-    with pytest.raises(sa.exc.IntegrityError, match="uq_incident_assignments_active_team"):
-        with demo_db.engine.begin() as c:
-            c.execute(insert, {"i": iid, "t": tid, "s": "dispatched"})
+    with (pytest.raises(sa.exc.IntegrityError, match="uq_incident_assignments_active_team"),
+          demo_db.engine.begin() as c):
+        c.execute(insert, {"i": iid, "t": tid, "s": "dispatched"})

@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 
 from emgis.api.http.auth import Principal, require
@@ -100,7 +100,8 @@ def _leg(request: Request, incident_id: int, geom, res: dispatch.Resource) -> Le
 @router.post("/incidents/{incident_id}/assignments", status_code=201,
              summary="Assign a team, depot stock or shelter places to an incident (commander "
                      "or above)", responses=_WRITE)
-def create_assignment(body: AssignmentIn, request: Request, incident_id: int = Path(ge=1, le=_INT32),
+def create_assignment(body: AssignmentIn, request: Request,
+                      incident_id: int = Path(ge=1, le=_INT32),
                       who: Principal = Depends(require("commander"))) -> dict:
     ask = dispatch.Ask(body.kind, str(body.resource), body.item, body.quantity, body.places,
                        body.note)
@@ -134,6 +135,17 @@ def list_assignments(request: Request, incident_id: int = Path(ge=1, le=_INT32))
         items = dispatch.assignments(c, incident_id)
     return {"incident_id": incident_id, "assignments": items,
             "active": sum(1 for a in items if a["active"])}
+
+
+@router.get("/assignments", summary="Every incident's assignments in the given states (the "
+                                    "live map draws the teams en route)",
+            responses=error_responses())
+def assignments_in_states(request: Request,
+                          state: str = Query("dispatched,en_route,on_scene", max_length=100,
+                                             description="comma-separated states")) -> dict:
+    states = [s.strip() for s in state.split(",") if s.strip()]
+    with request.app.state.engine.connect() as c:
+        return {"states": states, "assignments": dispatch.in_states(c, states)}
 
 
 @router.get("/incidents/{incident_id}/timeline",
