@@ -158,7 +158,7 @@ def incident_timeline(request: Request, incident_id: int = Path(ge=1, le=_INT32)
 
 @router.post("/incidents/{incident_id}/events", status_code=201,
              summary="Add a note to the incident's timeline (commander or above)",
-             responses=error_responses(404, *AUTH_ERRORS))
+             responses=error_responses(400, 404, *AUTH_ERRORS))
 def add_event(body: EventIn, request: Request, incident_id: int = Path(ge=1, le=_INT32),
               who: Principal = Depends(require("commander"))) -> dict:
     with _tx(request, who) as c:
