@@ -472,7 +472,7 @@ class IncidentAssignment(Base):
     state: Mapped[str] = mapped_column(String(12), server_default="dispatched")
     eta_s: Mapped[float | None] = mapped_column(Float)
     length_m: Mapped[float | None] = mapped_column(Float)
-    route = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=False), nullable=True)
+    route = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=True)
     note: Mapped[str | None] = mapped_column(Text)
     assigned_by: Mapped[str] = mapped_column(Text)
     dispatched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),

@@ -85,6 +85,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_incident_assignments_incident_id", "incident_assignments",
                     ["incident_id"])
+    op.create_index("idx_incident_assignments_route", "incident_assignments", ["route"],
+                    postgresql_using="gist")
     # one active assignment per team, whoever asks and however many at once
     op.create_index("uq_incident_assignments_active_team", "incident_assignments", ["team_id"],
                     unique=True, postgresql_where=sa.text(f"state IN ({_in(ACTIVE)})"))
@@ -116,5 +118,6 @@ def downgrade() -> None:
     op.drop_index("ix_incident_events_incident_id", table_name="incident_events")
     op.drop_table("incident_events")
     op.drop_index("uq_incident_assignments_active_team", table_name="incident_assignments")
+    op.drop_index("idx_incident_assignments_route", table_name="incident_assignments")
     op.drop_index("ix_incident_assignments_incident_id", table_name="incident_assignments")
     op.drop_table("incident_assignments")
