@@ -328,3 +328,24 @@ def test_the_database_itself_refuses_a_second_active_assignment_of_a_team(demo_d
     with (pytest.raises(sa.exc.IntegrityError, match="uq_incident_assignments_active_team"),
           demo_db.engine.begin() as c):
         c.execute(insert, {"i": iid, "t": tid, "s": "dispatched"})
+
+
+def test_migration_0007_downgrades_and_upgrades_and_audits(db):
+    from alembic import command
+
+    from emgis.layers.db import alembic_config
+
+    cfg = alembic_config(db.url)
+    command.downgrade(cfg, "0006")
+    with db.engine.connect() as c:
+        assert c.execute(sa.text("SELECT to_regclass('incident_assignments')")).scalar() is None
+        assert c.execute(sa.text("SELECT to_regclass('incident_events')")).scalar() is None
+    command.upgrade(cfg, "head")
+    with db.engine.connect() as c:
+        triggers = set(c.execute(sa.text(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid IN "
+            "('incident_assignments'::regclass, 'incident_events'::regclass)")).scalars())
+        idx = c.execute(sa.text("SELECT indexdef FROM pg_indexes WHERE "
+                                "tablename = 'incident_assignments'")).scalars().all()
+    assert {"incident_assignments_audit", "incident_events_audit"} <= triggers
+    assert any("UNIQUE" in i and "team_id" in i and "dispatched" in i for i in idx), idx
