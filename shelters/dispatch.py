@@ -213,6 +213,9 @@ def _already(res: Resource, held) -> DispatchConflict:
 
 def _take_stock(conn: Connection, res: Resource, ask: Ask) -> None:
     item = ask.item
+    if res.status != "active":
+        raise DispatchConflict(f"depot {res.ext_id} is {res.status}, not active: it sends "
+                               "nothing; nothing was changed", status=res.status)
     got = conn.execute(sa.text(
         "UPDATE depot_stock SET quantity = quantity - :q WHERE depot_id = :d AND item = :it "
         "AND quantity - :q >= 0 RETURNING quantity"),

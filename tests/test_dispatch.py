@@ -261,6 +261,9 @@ BAD = [
                             "quantity": 1}, 422),
     ("unknown-kind", None, {"kind": "helicopter", "resource": 1}, 422),
     ("unavailable-team", None, {"kind": "team", "resource": "@unavailable"}, 409),
+    ("inactive-depot", None, {"kind": "depot_stock", "resource": "@inactive-depot",
+                              "item": "帐篷", "quantity": 1}, 409),
+    ("full-shelter", None, {"kind": "shelter", "resource": "@shelter", "places": 10**7}, 409),
 ]
 
 
@@ -280,7 +283,9 @@ def test_bad_assignments_are_refused_and_change_nothing(client, demo_db, inciden
                 "@shelter": c.execute(sa.text("SELECT ext_id FROM shelters ORDER BY id "
                                               "LIMIT 1")).scalar(),
                 "@unavailable": c.execute(sa.text("SELECT ext_id FROM team_bases WHERE "
-                                                  "status = 'unavailable' LIMIT 1")).scalar()}
+                                                  "status = 'unavailable' LIMIT 1")).scalar(),
+                "@inactive-depot": c.execute(sa.text(
+                    "SELECT ext_id FROM depots WHERE status <> 'active' LIMIT 1")).scalar()}
     body = {k: refs.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
     tables = ["incident_assignments", "incident_events", "team_bases", "depot_stock",
               "shelters"]
