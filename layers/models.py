@@ -443,3 +443,65 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                     server_default=func.now())
     revoked: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class IncidentAssignment(Base):
+    """A team, a quantity of a depot's item, or shelter places assigned to an incident (0007).
+
+    ``state`` moves dispatched → en_route → on_scene → returned (or cancelled; the moves of
+    each kind are `shelters.dispatch.MOVES`); each state's time is kept. A team is in at most
+    one active assignment (partial unique index ``uq_incident_assignments_active_team``)."""
+
+    __tablename__ = "incident_assignments"
+    __table_args__ = (
+        CheckConstraint("kind IN ('team', 'depot_stock', 'shelter')", name="kind_allowed"),
+        CheckConstraint("state IN ('dispatched', 'en_route', 'on_scene', 'returned', "
+                        "'cancelled')", name="state_allowed"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team_bases.id", ondelete="CASCADE"))
+    depot_id: Mapped[int | None] = mapped_column(ForeignKey("depots.id", ondelete="CASCADE"))
+    item: Mapped[str | None] = mapped_column(ForeignKey("stock_items.name", onupdate="CASCADE",
+                                                        ondelete="RESTRICT"))
+    quantity: Mapped[float | None] = mapped_column(Float)
+    shelter_id: Mapped[int | None] = mapped_column(ForeignKey("shelters.id", ondelete="CASCADE"))
+    places: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(12), server_default="dispatched")
+    eta_s: Mapped[float | None] = mapped_column(Float)
+    length_m: Mapped[float | None] = mapped_column(Float)
+    route = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    assigned_by: Mapped[str] = mapped_column(Text)
+    dispatched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                       server_default=func.now())
+    en_route_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    on_scene_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+
+
+class IncidentEvent(Base):
+    """One line of an incident's timeline: an assignment, a move or a note, with its actor."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (
+        CheckConstraint("kind IN ('assigned', 'moved', 'note')", name="kind_allowed"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                            server_default=func.clock_timestamp())
+    actor: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(12))
+    text: Mapped[str] = mapped_column(Text)
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incident_assignments.id", ondelete="SET NULL"))
+    data: Mapped[dict | None] = mapped_column(JSONB)
+
+
+AUDITED_TABLES += ["incident_assignments", "incident_events"]

@@ -12,6 +12,12 @@ three nearest team bases, depots and shelters by road (``/analyses/nearest``; ro
 incident's area are closed) and draws their routes with the travel time, and for an area
 incident the villages and population inside it (``/analyses/warning-area``).
 
+The incident panel also holds the dispatch (#16, api/http/dispatch.py): per team type the
+incident's kind needs, the nearest available teams (``/incidents/{id}/proposal``) with an
+"assign" button once a commander token is entered (kept in the tab's sessionStorage), the
+assigned resources with their state, ETA, route and next moves, and the timeline, newest last;
+the routes of every team en route are drawn, whichever incident it serves.
+
 A grouped layer control (灾情 hazards / 资源 resources / 队伍 teams), a search by name over
 every resource and a legend complete the page. Leaflet and the plugins are served by emgis
 (``/static/leaflet``, maps/assets.py and maps/vendor.py); only the base map may come from
@@ -119,6 +125,9 @@ class _LiveRuntime(JSCSSMixin, MacroElement):
   <div id="emgis-body">
   <div class="emgis-status">更新 updated <span id="emgis-updated">—</span>
     · 每 every {{ this.refresh_s }} s · <span id="emgis-conn">…</span></div>
+  <div class="emgis-token">指挥令牌 commander token
+    <input id="emgis-token" type="password" autocomplete="off" placeholder="emgis_…"
+           title="emgis token create NAME --role commander; kept in this tab only"></div>
   <div class="emgis-h">事件 Incidents (<span id="emgis-incident-count">0</span>)</div>
   <ul id="emgis-incidents"></ul>
   <div id="emgis-selection" class="emgis-selection"></div>
@@ -161,6 +170,7 @@ def _legend_html(levels: dict[str, str]) -> str:
     parts.append("<b>路线 Routes</b>")
     parts += [dot(ROUTE_COLOURS[k], LAYER_LABELS[k], line=True)
               for k in ("team_bases", "depots", "shelters")]
+    parts.append("<b>调派 Dispatched</b> dashed: dispatched · thick: en route")
     return "".join(parts)
 
 

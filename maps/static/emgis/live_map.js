@@ -4,7 +4,10 @@
  * - the layer callbacks the Leaflet-Realtime layers are built with (featureId, update,
  *   pointToLayer, style, each): colours by resource state and response level, popups;
  * - start(map, realtime, routes), called once the layers exist: the incident panel, selection
- *   with the nearest resources' routes, search by name and the legend.
+ *   with the nearest resources' routes, search by name and the legend;
+ * - dispatch (#16): for the selected incident the proposal by required team type (with an
+ *   "assign" button once a commander token is entered), the assigned resources with their state,
+ *   ETA and route, and the timeline; the routes of every team en route are drawn.
  *
  * Everything that comes from Python (API base, colours of levels, states and routes, legend
  * HTML) is read from the page's JSON config: <script type="application/json"
@@ -203,7 +206,13 @@
     Object.keys(rt).forEach(function (k) {
       rt[k].on('update', function () {
         stamp(); document.getElementById('emgis-conn').textContent = '在线 live';
-        if (k === 'incidents') { renderIncidents(); panelExtensions(); }
+        if (k === 'incidents') {
+          renderIncidents(); panelExtensions();
+          if (L_.dispatchPanel && L_.selected !== null) {
+            L_.dispatchPanel(L_.incidents[L_.selected], false);
+          }
+          if (L_.drawEnRoute) L_.drawEnRoute();
+        }
       });
       rt[k].on('error', function () {
         document.getElementById('emgis-conn').textContent = '连接中断 connection lost, retrying';
@@ -243,6 +252,162 @@
       }).join('') + '</table>';
     }
     var ctx = {api: cfg.api, getJSON: getJSON, routes: routes, map: map, realtime: rt};
+
+    // --- dispatch: proposal, assigned resources, timeline (api/http/dispatch.py) ------------
+    var KIND_COLOUR = {team: cfg.routes.team_bases, depot_stock: cfg.routes.depots,
+                       shelter: cfg.routes.shelters};
+    var STATE_ZH = {dispatched: '已派出 dispatched', en_route: '途中 en route',
+                    on_scene: '到达 on scene', returned: '已返回 returned',
+                    cancelled: '已取消 cancelled'};
+    var assigned = L.layerGroup().addTo(map), enRoute = L.layerGroup().addTo(map);
+    L_.assignedRoutes = assigned; L_.enRouteRoutes = enRoute;
+    var tokenBox = document.getElementById('emgis-token');
+    function token() {
+      try { return sessionStorage.getItem('emgis-token') || ''; } catch (e) { return ''; }
+    }
+    if (tokenBox) {
+      tokenBox.value = token();
+      tokenBox.addEventListener('change', function () {
+        try { sessionStorage.setItem('emgis-token', tokenBox.value.trim()); } catch (e) { /**/ }
+        if (L_.selected !== null && L_.incidents[L_.selected]) {
+          dispatchPanel(L_.incidents[L_.selected], true);
+        }
+      });
+    }
+    function send(method, url, body) {
+      return fetch(cfg.api + url, {method: method, body: JSON.stringify(body),
+        headers: {'Content-Type': 'application/json', Accept: 'application/json',
+                  Authorization: 'Bearer ' + token()}})
+        .then(function (r) {
+          return r.json().then(function (b) { return {ok: r.ok, status: r.status, body: b}; });
+        });
+    }
+    function say(text, bad) {
+      var m = document.getElementById('emgis-dispatch-msg');
+      if (m) { m.textContent = text; m.className = bad ? 'emgis-msg bad' : 'emgis-msg'; }
+    }
+    function detail(res) {
+      var d = (res.body || {}).detail;
+      return res.status + ': ' + (typeof d === 'string' ? d : JSON.stringify(d));
+    }
+    function lineStyle(a) {
+      var c = KIND_COLOUR[a.kind] || '#333';
+      return {color: c, weight: a.state === 'en_route' ? 6 : 4, opacity: 0.9,
+              dashArray: a.state === 'dispatched' ? '8 6' : null,
+              className: 'emgis-assigned-route' + (a.state === 'en_route' ? ' emgis-en-route'
+                                                                            : '')};
+    }
+    function drawRoute(group, a) {
+      if (!a.route) return;
+      L.geoJSON(a.route, {style: lineStyle(a)})
+        .bindTooltip(L_.esc(a.resource_label) + ' · ' + L_.esc(STATE_ZH[a.state] || a.state) +
+                     (a.eta_s !== null ? ' · ETA ' + fmtMin(a.eta_s) : ''))
+        .addTo(group);
+    }
+    function proposalHtml(res) {
+      var html = '<div class="emgis-h">建议调派 Proposed teams by type</div>';
+      if (!res.ok) return html + '<div>' + L_.esc(detail(res)) + '</div>';
+      var can = !!token();
+      return html + (res.body.needs || []).map(function (n) {
+        var rows = (n.teams || []).map(function (t) {
+          return '<tr><th>' + L_.esc(t.name || t.ext_id) + '</th><td>' +
+            fmtMin(t.time_s) + '</td><td>' + (can ? '<button class="emgis-assign" ' +
+            'data-team="' + L_.esc(t.id) + '">派 assign</button>' : '') + '</td></tr>';
+        }).join('');
+        return '<div class="emgis-need" data-type="' + L_.esc(n.team_type) + '"><i>' +
+          L_.esc(n.team_type_zh) + ' ' + L_.esc(n.team_type) + '</i>' +
+          (rows ? '<table>' + rows + '</table>' : '<div>— ' + L_.esc(n.note || '') + '</div>') +
+          '</div>';
+      }).join('') + (can ? '' : '<div class="emgis-hint">输入指挥令牌以调派 enter a commander ' +
+                     'token above to assign</div>');
+    }
+    function assignedHtml(res) {
+      var html = '<div class="emgis-h">已调派 Assigned resources</div>';
+      if (!res.ok) return html + '<div>' + L_.esc(detail(res)) + '</div>';
+      var items = res.body.assignments || [], can = !!token();
+      if (!items.length) return html + '<div>—</div>';
+      return html + '<table>' + items.map(function (a) {
+        var moves = can ? (a.allowed_moves || []).map(function (m) {
+          return '<button class="emgis-move" data-id="' + L_.esc(a.id) + '" data-state="' +
+            L_.esc(m) + '">' + L_.esc(m) + '</button>';
+        }).join(' ') : '';
+        return '<tr class="emgis-assignment" data-state="' + L_.esc(a.state) + '"><th>' +
+          L_.esc(a.resource_label) + '</th><td>' + L_.esc(STATE_ZH[a.state] || a.state) +
+          '</td><td>' + (a.eta_s !== null ? 'ETA ' + fmtMin(a.eta_s) : '') + '</td><td>' +
+          moves + '</td></tr>';
+      }).join('') + '</table>';
+    }
+    function timelineHtml(res) {
+      var html = '<div class="emgis-h">时间线 Timeline</div>';
+      if (!res.ok) return html + '<div>' + L_.esc(detail(res)) + '</div>';
+      var ev = res.body.events || [];
+      if (!ev.length) return html + '<div>—</div>';
+      return html + '<ol id="emgis-timeline">' + ev.map(function (e) {
+        var t = new Date(e.at);
+        return '<li class="emgis-event" data-kind="' + L_.esc(e.kind) + '"><span>' +
+          L_.esc(isNaN(t) ? e.at : t.toLocaleTimeString()) + '</span> <b>' + L_.esc(e.actor) +
+          '</b> ' + L_.esc(e.text) + '</li>';
+      }).join('') + '</ol>';
+    }
+    // set an element's HTML only when it changed (a refresh does not rebuild the buttons)
+    var shown = {};
+    function show(id, html) {
+      var el = document.getElementById(id);
+      if (!el || (shown[id] === html && el.innerHTML)) return false;
+      shown[id] = html; el.innerHTML = html; return true;
+    }
+    // the selected incident's dispatch part; withProposal: ask the proposal again too
+    function dispatchPanel(f, withProposal) {
+      var box = document.getElementById('emgis-dispatch');
+      if (!box || !f) return;
+      var id = encodeURIComponent(f.id), base = cfg.api + '/incidents/' + id;
+      var jobs = [getJSON(base + '/assignments'), getJSON(base + '/timeline')];
+      if (withProposal) { jobs.push(getJSON(base + '/proposal')); shown = {}; }
+      Promise.all(jobs).then(function (all) {
+        if (L_.selected !== f.id) return;
+        if (show('emgis-assigned', assignedHtml(all[0]))) {
+          assigned.clearLayers();
+          ((all[0].body || {}).assignments || []).forEach(function (a) {
+            if (a.active) drawRoute(assigned, a);
+          });
+        }
+        show('emgis-events', timelineHtml(all[1]));
+        if (withProposal) show('emgis-proposal', proposalHtml(all[2]));
+      }).catch(function (e) { say('请求失败 request failed: ' + e, true); });
+    }
+    L_.dispatchPanel = dispatchPanel;
+    function act(method, url, body, done) {
+      var f = L_.incidents[L_.selected];
+      say('…');
+      send(method, url, body).then(function (res) {
+        say(res.ok ? done(res.body) : detail(res), !res.ok);
+        if (f) dispatchPanel(f, true);
+        drawEnRoute();
+      }).catch(function (e) { say('请求失败 request failed: ' + e, true); });
+    }
+    document.getElementById('emgis-selection').addEventListener('click', function (e) {
+      var b = e.target.closest('button'); if (!b || L_.selected === null) return;
+      var url = '/incidents/' + encodeURIComponent(L_.selected) + '/assignments';
+      if (b.classList.contains('emgis-assign')) {
+        act('POST', url, {kind: 'team', resource: Number(b.getAttribute('data-team'))},
+            function (a) { return '已派出 assigned: ' + a.resource_label; });
+      } else if (b.classList.contains('emgis-move')) {
+        act('PATCH', url + '/' + encodeURIComponent(b.getAttribute('data-id')),
+            {state: b.getAttribute('data-state')},
+            function (a) { return a.resource_label + ' → ' + a.state; });
+      }
+    });
+    // every team en route, whichever incident: its route on the map
+    function drawEnRoute() {
+      getJSON(cfg.api + '/assignments?state=en_route').then(function (res) {
+        enRoute.clearLayers();
+        if (!res.ok) return;
+        (res.body.assignments || []).forEach(function (a) {
+          if (a.incident_id !== L_.selected) drawRoute(enRoute, a);
+        });
+      });
+    }
+    L_.drawEnRoute = drawEnRoute;
     // each extension's part of the selected incident's panel (see L_.extend)
     function panelExtensions() {
       var f = L_.selected !== undefined && L_.incidents ? L_.incidents[L_.selected] : null;
@@ -264,7 +429,11 @@
       var c = centre(f), isArea = f.geometry.type !== 'Point';
       var box = document.getElementById('emgis-selection'), p = f.properties || {};
       box.innerHTML = '<div class="emgis-h">' + L_.esc(p.title || ('#' + f.id)) + '</div>' +
-        '<div id="emgis-sel-body">…</div>';
+        '<div id="emgis-dispatch"><div id="emgis-dispatch-msg" class="emgis-msg"></div>' +
+        '<div id="emgis-proposal">…</div><div id="emgis-assigned"></div>' +
+        '<div id="emgis-events"></div></div>' +
+        '<div class="emgis-h">最近资源 Nearest resources</div><div id="emgis-sel-body">…</div>';
+      dispatchPanel(f, true);
       panelExtensions();
       if (fly) map.setView(c, Math.max(map.getZoom(), 12));
       var layers = [['team_bases', 'from_facility', '救援队伍 teams'],
