@@ -89,7 +89,9 @@ def tables(sit: Situation) -> dict[str, tuple[list[str], list[list[str]], str]]:
     out["teams"] = (["队伍类型", "序", "队伍", "预计到达（分钟）", "里程（km）"], rows, lead)
     if sit.assignments:
         out["assignments"] = (["资源", "类型", "数量", "状态", "预计到达（分钟）"],
-                              [[x["resource"], x["kind"], _fmt(x.get("quantity")), x["state"],
+                              [[x["resource"], x["kind"],
+                                f"{_fmt(x.get('quantity'))} {x.get('unit') or ''}".strip()
+                                if x.get("quantity") is not None else "—", x["state"],
                                 _fmt(x.get("eta_min"), 1)] for x in sit.assignments], "")
     out["shortfalls"] = (["物资/力量", "村（点）", "缺口", "单位"],
                          [[s["item"], s.get("where") or "", _fmt(s.get("quantity")),

@@ -125,6 +125,35 @@ def _teams(engine, inc: dict, geom, graph: Callable[[], Any], norms, sit: Situat
                               "km": None})
 
 
+STATE_ZH = {"dispatched": "已派出", "en_route": "途中", "on_scene": "到达现场",
+            "returned": "已返回", "cancelled": "已取消"}
+KIND_ZH = {"team": "队伍", "depot_stock": "物资", "shelter": "安置场所"}
+
+
+def _dispatched(engine, incident_id: int, sit: Situation) -> None:
+    """The resources sent and the timeline, from the dispatch records (shelters/dispatch.py)."""
+    import shapely
+
+    from emgis.shelters.dispatch import assignments, timeline
+
+    with engine.connect() as c:
+        done = assignments(c, incident_id)
+        events = timeline(c, incident_id)
+    for a in done:
+        sit.assignments.append({
+            "resource": f"{a['resource_name']}（{a['resource_ext_id']}）", "kind":
+            KIND_ZH.get(a["kind"], a["kind"]), "quantity": a.get("quantity") or a.get("places"),
+            "unit": a.get("item") if a["kind"] == "depot_stock" else
+            ("人" if a["kind"] == "shelter" else None),
+            "state": STATE_ZH.get(a["state"], a["state"]), "eta_min": a.get("eta_min")})
+        if a.get("route") and a["state"] in ("dispatched", "en_route"):
+            sit.routes.append({"name": a["resource_name"], "kind": a["kind"],
+                               "line": shapely.geometry.shape(a["route"])})
+    for e in events:
+        at = datetime.fromisoformat(e["at"]) if isinstance(e["at"], str) else e["at"]
+        sit.timeline.append({"at": at, "actor": e.get("actor"), "text": e.get("text")})
+
+
 def gather(engine, incident_id: int, graph: Callable[[], Any], norms, *,
            k: int = 2) -> Situation:
     """The situation of incident ``incident_id``: ``graph()`` gives the road network or None."""
@@ -138,4 +167,5 @@ def gather(engine, incident_id: int, graph: Callable[[], Any], norms, *,
                          "'other' needs apply")
     _affected(engine, inc, geom, graph, norms, sit)
     _teams(engine, inc, geom, graph, norms, sit, k)
+    _dispatched(engine, incident_id, sit)
     return sit

@@ -52,6 +52,14 @@ def test_report_as_word_has_every_section_filled(env, client):
 
     name, area = _village(env.engine)
     iid = _incident(client, env.engine, area)
+    # a water-rescue team sent: it is listed as dispatched with its ETA, and the timeline says so
+    with env.engine.connect() as c:
+        team = c.execute(sa.text("SELECT ext_id, name FROM team_bases WHERE status = 'available' "
+                                 "AND team_type = 'water_rescue' ORDER BY id LIMIT 1")).one()
+    _, auth = _token(env.engine, "commander")
+    sent = client.post(f"/incidents/{iid}/assignments", headers=auth,
+                       json={"kind": "team", "resource": team[0], "note": "沿县道进入"})
+    assert sent.status_code in (200, 201), sent.text
     res = client.get(f"/incidents/{iid}/report")
     assert res.status_code == 200, res.text
     assert res.headers["content-type"].startswith(DOCX)
@@ -70,6 +78,11 @@ def test_report_as_word_has_every_section_filled(env, client):
     assert {"水域救援队伍", "防汛抗旱队伍"} <= types
     assert any(r.cells[3].text not in ("", "未知") for r in teams.rows[1:])
     assert "涉及" in text and "人口约" in text
+    sent_rows = cells["资源"].rows[1:]
+    assert [r.cells[3].text for r in sent_rows] == ["已派出"]
+    assert team[1] in sent_rows[0].cells[0].text and sent_rows[0].cells[4].text != "未知"
+    timeline = cells["时间"].rows[1:]
+    assert timeline and any(team[1] in r.cells[2].text for r in timeline)
 
 
 def test_report_of_a_point_says_its_radius_is_an_estimate(env, client):

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from emgis.api.http import (
     analyses,
     coverage,
+    dispatch,
     features,
     live,
     pages,
@@ -163,7 +164,6 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(coverage.router)
     app.include_router(planning.router)
     app.include_router(tiles.router)
-    from emgis.api.http import dispatch  # dispatch records and the timeline (#16)
     app.include_router(dispatch.router)
     app.include_router(pages.router)
     pages.mount_saved(app, db_settings.home)
