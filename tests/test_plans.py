@@ -101,7 +101,7 @@ def test_demo_incident_gets_the_matching_plans_and_levels(client, demo_db):
 @pytest.mark.postgis
 def test_a_response_turns_tasks_into_a_checklist_ticked_to_done(client, demo_db):
     fire = _seed_fire(demo_db.engine)
-    viewer_name, viewer = _token(demo_db.engine, "viewer")
+    _, viewer = _token(demo_db.engine, "viewer")
     name, cmd = _token(demo_db.engine, "commander")
     assert client.post(f"/incidents/{fire}/response", json={"plan": "DEMO-ZX-HZ"},
                        headers=viewer).status_code == 403
