@@ -4,7 +4,8 @@ One row per township, village and key enterprise, and one per county-level plan:
 
 * ``has_plan`` — a plan names the unit's code (township, village) or the enterprise's name;
 * ``overdue`` — a plan of it is past its next review (``next_review_on`` before today);
-* ``drilled_12m`` — a drill of one of its plans was held in the last 12 months (365 days);
+* ``drilled_12m`` — a drill of one of its plans was held in the last 12 months (the norm
+  ``plan.drill_window_days``, 365);
 * ``status`` — the worst of: ``no_plan`` (red), ``overdue`` (orange), ``no_drill`` (yellow),
   ``ok`` (green); the colours are :data:`STATUS`.
 
@@ -22,9 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from emgis.layers import vocab
+from emgis.layers.norms import Norms, default_norms
 
 KEY_CATEGORIES = ("hazchem", "mine", "industrial")
-DRILL_WINDOW_DAYS = 365
+#: the norm of the drill window (days; "no drill in 12 months")
+WINDOW_NORM = "plan.drill_window_days"
 #: status → (colour, label), worst first
 STATUS: dict[str, tuple[str, str]] = {
     "no_plan": ("#d73027", "无预案 no plan"),
@@ -55,8 +58,8 @@ FROM plans p LEFT JOIN admin_units au ON au.code = p.area_code ORDER BY p.ext_id
 """
 
 
-def _status(plans: list[Any], today: dt.date) -> dict[str, Any]:
-    since = today - dt.timedelta(days=DRILL_WINDOW_DAYS)
+def _status(plans: list[Any], today: dt.date, window_days: float) -> dict[str, Any]:
+    since = today - dt.timedelta(days=window_days)
     reviews = [p.next_review_on for p in plans if p.next_review_on is not None]
     drills = [p.last_drill for p in plans if p.last_drill is not None]
     overdue = any(d < today for d in reviews)
@@ -69,9 +72,11 @@ def _status(plans: list[Any], today: dt.date) -> dict[str, Any]:
             "status": status, "status_zh": STATUS[status][1], "colour": STATUS[status][0]}
 
 
-def plan_system(engine: Engine, today: dt.date | None = None) -> pd.DataFrame:
+def plan_system(engine: Engine, today: dt.date | None = None,
+                norms: Norms | None = None) -> pd.DataFrame:
     """The report's rows (with a ``geometry`` GeoJSON column for the map)."""
     today = today or dt.date.today()
+    window = (norms or default_norms()).number(WINDOW_NORM)
     with engine.connect() as c:
         units = c.execute(sa.text(_UNITS)).all()
         ents = c.execute(sa.text(_ENTERPRISES), {"cats": list(KEY_CATEGORIES)}).all()
@@ -82,13 +87,13 @@ def plan_system(engine: Engine, today: dt.date | None = None) -> pd.DataFrame:
     for p in county:
         rows.append({"unit_kind": "county", "code": p.area_code or "", "township": None,
                      "name": f"{vocab.PLAN_KIND[p.kind].zh} {p.ext_id}", "geometry": None,
-                     **_status([p], today)})
+                     **_status([p], today, window)})
     for u in units:
         mine = [p for p in plans if p.area_code == u.code]
-        rows.append({**dict(u._mapping), **_status(mine, today)})
+        rows.append({**dict(u._mapping), **_status(mine, today, window)})
     for e in ents:
         mine = [p for p in plans if p.enterprise == e.name]
-        rows.append({**dict(e._mapping), **_status(mine, today)})
+        rows.append({**dict(e._mapping), **_status(mine, today, window)})
     cols = ["unit_kind", "code", "name", "township", "plans", "has_plan", "next_review_on",
             "overdue", "last_drill", "drilled_12m", "status", "status_zh", "colour", "geometry"]
     return pd.DataFrame(rows, columns=cols)

@@ -23,12 +23,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from emgis.layers import vocab
+from emgis.layers.norms import Norms, default_norms
 from emgis.layers.problems import NotFound, Problems
 from emgis.risk import plans as pl
 from emgis.risk._db import set_actor
 
-#: How near (m) an enterprise plan's site must be to an incident to apply (local practice).
-ENTERPRISE_RADIUS_M = 1000.0
+#: How near (m) an enterprise plan's site must be to an incident to apply (a norm).
+RADIUS_NORM = "plan.enterprise_radius_m"
 INT_FIGURES = ("deaths", "injured", "missing", "affected", "relocated")
 FIGURES = (*INT_FIGURES, "duration_h", "hazard_level")
 #: plans listed most specific first
@@ -213,8 +214,10 @@ def set_figures(engine: Engine, incident_id: int, figures: Mapping[str, float | 
         return figures_of(_incident(c, incident_id))
 
 
-def propose(engine: Engine, incident_id: int) -> dict[str, Any]:
-    """The plans for an incident and the level each one's triggers give, with the reasons."""
+def propose(engine: Engine, incident_id: int, norms: Norms | None = None) -> dict[str, Any]:
+    """The plans for an incident and the level each one's triggers give, with the reasons
+    (``norms``: ``plan.enterprise_radius_m``; default norms when omitted)."""
+    radius = (norms or default_norms()).number(RADIUS_NORM)
     with engine.connect() as c:
         inc = _incident(c, incident_id)
         kind = vocab.lookup(vocab.INCIDENT_TYPE, inc.incident_type)
@@ -232,7 +235,7 @@ def propose(engine: Engine, incident_id: int) -> dict[str, Any]:
             " OR (au.geom IS NULL AND au.point IS NOT NULL AND p.kind = 'village'"
             "     AND ST_DWithin(au.point::geography, i.geom::geography, :r))"
             " OR (p.geom IS NOT NULL AND ST_DWithin(p.geom::geography, i.geom::geography, :r)))"),
-            {"i": incident_id, "k": kind, "r": ENTERPRISE_RADIUS_M}).all()
+            {"i": incident_id, "k": kind, "r": radius}).all()
         levels = c.execute(sa.text(
             "SELECT plan_id, level, triggers FROM plan_levels WHERE plan_id = ANY(:ids)"),
             {"ids": [r.id for r in rows]}).all()
@@ -269,7 +272,7 @@ def propose(engine: Engine, incident_id: int) -> dict[str, Any]:
 
 
 def start_response(engine: Engine, incident_id: int, plan: str | int, level: str | None, *,
-                   actor: str) -> dict[str, Any]:
+                   actor: str, norms: Norms | None = None) -> dict[str, Any]:
     """Start a response on the incident at ``plan`` + ``level`` (default: the level the plan's
     triggers give): the level's tasks become the incident's checklist, the incident takes the
     level and, if only reported, the status responding. Starting the same plan + level again
@@ -284,7 +287,7 @@ def start_response(engine: Engine, incident_id: int, plan: str | int, level: str
     with engine.connect() as c:
         pid = _plan_id(c, plan)
     if lv is None:
-        prop = next((d for d in propose(engine, incident_id)["plans"] if d["id"] == pid), None)
+        prop = next((d for d in propose(engine, incident_id, norms)["plans"] if d["id"] == pid), None)
         if prop is None or prop["level"] is None:
             p.error(None, "level", None,
                     "no level can be read from the plan's triggers for this incident"

@@ -239,3 +239,20 @@ def test_cli_propose_start_and_done(demo_db, monkeypatch, tmp_path):
         r = run(app, cmd, env={"COLUMNS": "250"})
         assert r.exit_code == 0, r.output
     assert (tmp_path / "r.xlsx").stat().st_size > 0
+
+
+@pytest.mark.postgis
+def test_an_enterprise_plan_applies_near_its_site_only(client, demo_db):
+    with demo_db.engine.begin() as c:
+        site = c.execute(sa.text("SELECT geom FROM plans WHERE ext_id = 'DEMO-QY-01'")).scalar()
+        assert site is not None  # the demo's hazchem risk point, found by the enterprise's name
+        near, far = (c.execute(sa.text(
+            "INSERT INTO incidents (title, incident_type, status, geom) SELECT :t, '危化品泄漏', "
+            "'reported', ST_Project(geom::geography, :d, 0)::geometry FROM plans "
+            "WHERE ext_id = 'DEMO-QY-01' RETURNING id"), {"t": t, "d": d}).scalar()
+            for t, d in (("leak near", 900.0), ("leak far", 1100.0)))
+    got = {i: [p["ext_id"] for p in client.get(f"/incidents/{i}/plans").json()["plans"]]
+           for i in (near, far)}
+    assert "DEMO-QY-01" in got[near]       # within plan.enterprise_radius_m (1000 m)
+    assert "DEMO-QY-01" not in got[far]
+    assert "DEMO-ZT-01" in got[far]        # the county's general plan covers every type

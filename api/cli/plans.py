@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from emgis.api.cli.base import _report_input_error, _settings, app, console, err
+from emgis.api.cli.base import _norms, _report_input_error, _settings, app, console, err
 from emgis.layers import vocab
 from emgis.layers.problems import InputError, NotFound
 
@@ -116,7 +116,7 @@ def propose(incident: Annotated[int, typer.Argument(help="the incident's id", mi
     """The plans for INCIDENT and the response level their triggers give, with the reasons."""
     from emgis.risk.plan_store import propose as run
 
-    ans = _run(lambda e: run(e, incident))
+    ans = _run(lambda e: run(e, incident, _norms(e)))
     i = ans["incident"]
     console.print(f"incident {i['id']} {i['title']} ({i['incident_type']})")
     for n in ans["notes"]:
@@ -174,7 +174,8 @@ def start(
     """Start a response on INCIDENT: the plan's tasks at the level become its checklist."""
     from emgis.risk.plan_store import start_response
 
-    out = _run(lambda e: start_response(e, incident, plan, level, actor=_actor()))
+    out = _run(lambda e: start_response(e, incident, plan, level, actor=_actor(),
+                                        norms=_norms(e)))
     console.print(f"response started at level [bold]{out['level']}[/] ({out['added']} tasks "
                   "added)")
     _print_checklist(out["checklist"])
@@ -215,7 +216,7 @@ def report(out: Annotated[Path | None, typer.Option(
     """The plan-system report: townships, villages, key enterprises; plan, review, drills."""
     from emgis.risk.plan_report import plan_system, summary, write_xlsx
 
-    frame = _run(plan_system)
+    frame = _run(lambda e: plan_system(e, norms=_norms(e)))
     t = Table("kind", "total", "with plan", "overdue", "drilled in 12 months", "no plan",
               header_style="bold")
     for k, s in summary(frame).items():

@@ -77,6 +77,12 @@ def _engine(request: Request):
     return request.app.state.engine
 
 
+def _norms(request: Request):
+    from emgis.api.http.analyses import _norms_in_force
+
+    return _norms_in_force(request)
+
+
 @router.get("/plans", summary="The emergency plans", responses=error_responses(400))
 def plans(request: Request,
           kind: str | None = Query(None, pattern=f"^({'|'.join(vocab.PLAN_KIND)})$")) -> list:
@@ -94,7 +100,7 @@ def report(request: Request,
            ) -> Response | dict:
     from emgis.risk.plan_report import plan_system, summary, write_xlsx
 
-    frame = plan_system(_engine(request))
+    frame = plan_system(_engine(request), norms=_norms(request))
     if format == "xlsx":
         buf = io.BytesIO()
         write_xlsx(frame, buf)
@@ -136,7 +142,7 @@ _INCIDENT = Path(ge=1, le=_INT32)
 def incident_plans(request: Request, incident_id: int = _INCIDENT) -> dict:
     from emgis.risk.plan_store import propose
 
-    return propose(_engine(request), incident_id)
+    return propose(_engine(request), incident_id, _norms(request))
 
 
 @router.patch("/incidents/{incident_id}/figures",
@@ -162,7 +168,8 @@ def start(body: ResponseIn, request: Request, incident_id: int = _INCIDENT,
           who: Principal = Depends(require("commander"))) -> dict:
     from emgis.risk.plan_store import start_response
 
-    out = start_response(_engine(request), incident_id, body.plan, body.level, actor=who.name)
+    out = start_response(_engine(request), incident_id, body.plan, body.level, actor=who.name,
+                         norms=_norms(request))
     request.app.state.changes.touch("incidents")
     return out
 
@@ -197,7 +204,7 @@ def plans_page(request: Request) -> HTMLResponse:
     from emgis.risk.plan_report import plan_system
 
     engine = _engine(request)
-    m = plans_map(plan_system(engine), bounds=_bounds(engine),
+    m = plans_map(plan_system(engine, norms=_norms(request)), bounds=_bounds(engine),
                   base_map=_map_settings(request))
     return HTMLResponse(m.get_root().render())
 
