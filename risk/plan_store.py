@@ -287,7 +287,8 @@ def start_response(engine: Engine, incident_id: int, plan: str | int, level: str
     with engine.connect() as c:
         pid = _plan_id(c, plan)
     if lv is None:
-        prop = next((d for d in propose(engine, incident_id, norms)["plans"] if d["id"] == pid), None)
+        prop = next((d for d in propose(engine, incident_id, norms)["plans"]
+                     if d["id"] == pid), None)
         if prop is None or prop["level"] is None:
             p.error(None, "level", None,
                     "no level can be read from the plan's triggers for this incident"
