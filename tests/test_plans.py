@@ -139,6 +139,7 @@ def test_a_response_turns_tasks_into_a_checklist_ticked_to_done(client, demo_db)
                         headers=cmd).status_code == 404
 
 
+@pytest.mark.bad_input
 @pytest.mark.postgis
 def test_no_level_from_triggers_means_the_level_must_be_given(client, demo_db):
     _, cmd = _token(demo_db.engine, "commander")
