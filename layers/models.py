@@ -350,6 +350,14 @@ class Incident(Base):
                                                     server_default=func.now())
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
     geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=False)
+    # the figures plan triggers read (migration 0009); NULL = unknown, never 0
+    deaths: Mapped[int | None] = mapped_column(Integer)
+    injured: Mapped[int | None] = mapped_column(Integer)
+    missing: Mapped[int | None] = mapped_column(Integer)
+    affected: Mapped[int | None] = mapped_column(Integer)
+    relocated: Mapped[int | None] = mapped_column(Integer)
+    duration_h: Mapped[float | None] = mapped_column(Float)
+    hazard_level: Mapped[float | None] = mapped_column(Float)
 
 
 class NormOverride(Base):
@@ -505,3 +513,124 @@ class IncidentEvent(Base):
 
 
 AUDITED_TABLES += ["incident_assignments", "incident_events"]
+# --- emergency plans (预案) and drills (演练), migration 0009 ---------------------------------
+from sqlalchemy import UniqueConstraint  # noqa: E402  (appended with the plan tables)
+
+
+class Plan(Base):
+    """An emergency plan: kind, owner, the area it covers (a unit code, an enterprise, or the
+    county when both are empty), the incident types it covers (empty = every type), its review."""
+
+    __tablename__ = "plans"
+    __table_args__ = (_check("kind", vocab.PLAN_KIND, nullable=False),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ext_id: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    owner_unit: Mapped[str | None] = mapped_column(Text)
+    area_code: Mapped[str | None] = mapped_column(CODE)
+    enterprise: Mapped[str | None] = mapped_column(Text)
+    incident_types: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    revised_on: Mapped[dt.date | None] = mapped_column(Date)
+    next_review_on: Mapped[dt.date | None] = mapped_column(Date)
+    entered_on: Mapped[dt.date | None] = mapped_column(Date)
+    load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
+    geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=True)
+
+
+class PlanLevel(Base):
+    """A plan's response level and its triggers: [{field, op, value}], any met ⇒ this level."""
+
+    __tablename__ = "plan_levels"
+    __table_args__ = (_check("level", vocab.RESPONSE_LEVEL, nullable=False),
+                      UniqueConstraint("plan_id", "level", name="plan_levels_plan_level_key"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(4))
+    triggers = mapped_column(JSONB, nullable=False, server_default="[]")
+    command: Mapped[str | None] = mapped_column(Text)
+
+
+class PlanTask(Base):
+    """A task of a plan at a response level: which unit, what, who, done when."""
+
+    __tablename__ = "plan_tasks"
+    __table_args__ = (_check("level", vocab.RESPONSE_LEVEL, nullable=False),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(4))
+    seq: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(Text)
+    task: Mapped[str] = mapped_column(Text)
+    who: Mapped[str | None] = mapped_column(Text)
+    done_when: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentChecklistItem(Base):
+    """A task of a started response on an incident (copied from the plan when it started)."""
+
+    __tablename__ = "incident_checklists"
+    __table_args__ = (_check("state", vocab.CHECKLIST_STATE, nullable=False),
+                      _check("level", vocab.RESPONSE_LEVEL, nullable=False))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
+    level: Mapped[str] = mapped_column(String(4))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("plan_tasks.id", ondelete="SET NULL"))
+    seq: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(Text)
+    task: Mapped[str] = mapped_column(Text)
+    who: Mapped[str | None] = mapped_column(Text)
+    done_when: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    started_by: Mapped[str] = mapped_column(Text)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    done_by: Mapped[str | None] = mapped_column(Text)
+
+
+class Drill(Base):
+    """A drill (演练) of a plan."""
+
+    __tablename__ = "drills"
+    __table_args__ = (_check("kind", vocab.DRILL_KIND, nullable=False),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ext_id: Mapped[str] = mapped_column(Text, unique=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"),
+                                                index=True)
+    held_on: Mapped[dt.date] = mapped_column(Date)
+    scenario: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    participants: Mapped[int | None] = mapped_column(Integer)
+    units: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+
+
+class DrillFinding(Base):
+    """A drill's evaluation finding, rectified through open → rectifying → closed."""
+
+    __tablename__ = "drill_findings"
+    __table_args__ = (_check("state", vocab.FINDING_STATE, nullable=False),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id", ondelete="CASCADE"), index=True)
+    finding: Mapped[str] = mapped_column(Text)
+    responsible: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(12))
+    measures: Mapped[str | None] = mapped_column(Text)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class DrillFindingEvent(Base):
+    """Every state change and note of a drill finding."""
+
+    __tablename__ = "drill_finding_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("drill_findings.id", ondelete="CASCADE"),
+                                            index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    from_state: Mapped[str | None] = mapped_column(String(12))
+    to_state: Mapped[str | None] = mapped_column(String(12))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -281,3 +281,52 @@ def lookup(vocab: dict[str, Term], text: object) -> str | None:
 def describe(vocab: dict[str, Term]) -> str:
     """Return 'key (中文), ...' for error messages."""
     return ", ".join(f"{t.key} ({t.zh})" for t in vocab.values())
+
+
+# --- emergency plans (预案) and drills (演练): migration 0009, risk/plans.py, risk/drills.py -----
+
+PLAN_KIND = _vocab(
+    Term("general", "总体应急预案", ("总体", "总体预案", "总体应急预案")),
+    Term("special", "专项应急预案", ("专项", "专项预案", "专项应急预案")),
+    Term("department", "部门应急预案", ("部门", "部门预案", "部门应急预案")),
+    Term("township", "乡镇应急预案", ("乡镇", "乡镇预案", "街道", "乡镇（街道）预案")),
+    Term("village", "村级应急预案", ("村", "村级", "社区", "村（社区）", "村级预案")),
+    Term("enterprise", "企业应急预案", ("企业", "企业预案", "企业应急预案")),
+)
+
+#: Response levels, most severe first (Ⅰ级 特别重大 … Ⅳ级 一般).
+RESPONSE_LEVEL = _vocab(
+    Term("I", "Ⅰ级", ("Ⅰ", "Ⅰ级", "1", "一级", "i")),
+    Term("II", "Ⅱ级", ("Ⅱ", "Ⅱ级", "2", "二级", "ii")),
+    Term("III", "Ⅲ级", ("Ⅲ", "Ⅲ级", "3", "三级", "iii")),
+    Term("IV", "Ⅳ级", ("Ⅳ", "Ⅳ级", "4", "四级", "iv")),
+)
+
+#: What a plan's response-level trigger may measure (the incident's figures; area from its shape).
+TRIGGER_FIELD = _vocab(
+    Term("deaths", "死亡人数", ("死亡", "死亡人数", "遇难")),
+    Term("injured", "受伤人数", ("受伤", "受伤人数", "伤员")),
+    Term("missing", "失踪人数", ("失踪", "失踪人数", "失联")),
+    Term("affected", "受灾人数", ("受灾", "受灾人数", "受影响人数")),
+    Term("relocated", "转移安置人数", ("转移", "转移安置", "转移安置人数", "紧急转移人数")),
+    Term("area_km2", "影响面积(km²)", ("面积", "影响面积", "影响面积km2", "影响面积(km2)")),
+    Term("duration_h", "持续时间(h)", ("持续时间", "持续时间h", "持续时间(h)", "时长")),
+    Term("hazard_level", "灾害强度", ("灾害强度", "强度", "震级", "预警级别数值")),
+)
+
+DRILL_KIND = _vocab(
+    Term("tabletop", "桌面推演", ("桌面", "桌面推演", "桌面演练")),
+    Term("live", "实战演练", ("实战", "实战演练", "实兵")),
+    Term("double_blind", "双盲演练", ("双盲", "双盲演练")),
+)
+
+FINDING_STATE = _vocab(
+    Term("open", "待整改", ("待整改", "未整改", "发现")),
+    Term("rectifying", "整改中", ("整改", "整改中")),
+    Term("closed", "已销号", ("销号", "已销号", "关闭", "闭环")),
+)
+
+CHECKLIST_STATE = _vocab(
+    Term("open", "未完成", ("未完成", "待办")),
+    Term("done", "已完成", ("完成", "已完成")),
+)

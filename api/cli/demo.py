@@ -167,9 +167,20 @@ def load_demo(db, files, *, console: Console, actor: str = "demo",
         console.print(f"  loaded {res.rows:>4} {layer:<12} from {Path(path).name} "
                       f"({res.source_crs or 'no geometry'})")
     counts.update(_load_census(db, files, console, actor))
+    counts.update(_load_plans(db, files, console, actor))
     if home is not None:
         counts.update(_load_roads(db, files, console, home))
     return counts
+
+
+def _load_plans(db, files, console: Console, actor: str) -> dict[str, int]:
+    from emgis.api.cli.plans import load_demo_plans
+    from emgis.layers.demo.plans import SAMPLE
+
+    out = load_demo_plans(db.engine, Path(files.out_dir), actor=actor)
+    console.print(f"  loaded {out['plans']:>4} plans ({out['plan tasks']} tasks) from {SAMPLE}, "
+                  f"{out['drills']} drills with {out['drill findings']} findings")
+    return out
 
 
 def _load_roads(db, files, console: Console, home: Path) -> dict[str, int]:

@@ -21,7 +21,7 @@ from emgis.api.cli.base import (
 from emgis.layers.problems import InputError
 
 LAYER_HELP = ("roads, census, codes, admin_units, shelters, depots, depot_stock, team_bases, "
-              "risk_points, hazards, hazard_zones, incidents")
+              "risk_points, hazards, hazard_zones, incidents, plans (the 预案 workbook)")
 
 
 @app.command("load")
@@ -64,6 +64,11 @@ def load(
 
         road_cli.load_roads_command(file, RoadSource(file, name, class_field, speed_field,
                                                      oneway_field, clip, crs, encoding))
+        return
+    if layer == "plans":
+        from emgis.api.cli.plans import load_plans_command
+
+        load_plans_command(file)
         return
     if layer in ("census", "codes"):
         _load_census_or_codes(layer, file, year, accept_warnings, encoding, ls.actor, mode)

@@ -29,10 +29,12 @@ from emgis.api.http import (
     analyses,
     coverage,
     dispatch,
+    drills,
     features,
     live,
     pages,
     planning,
+    plans,
     proposal,
     sitrep,
     tiles,
@@ -166,6 +168,8 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(tiles.router)
     app.include_router(dispatch.router)
     app.include_router(pages.router)
+    app.include_router(plans.router)
+    app.include_router(drills.router)
     pages.mount_saved(app, db_settings.home)
     try:
         from emgis.maps.assets import AssetsMissing
