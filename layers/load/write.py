@@ -33,7 +33,7 @@ from emgis.layers.load.replace import Staged, write_staged
 from emgis.layers.load.stock_items import check_items
 from emgis.layers.norms import Norms
 from emgis.layers.problems import InputError, Problem, Problems
-from emgis.layers.schema import LAYERS, LayerSpec
+from emgis.layers.schema import COMPOSITE_KEYS, LAYERS, LayerSpec
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str,
     _resolve_refs(conn, spec, gdf, p)
     if spec.name == "depot_stock":  # items are a vocabulary (stock_items): no junk items
         _stock_items(conn, gdf, p)
-    if mode == "append" and spec.name != "depot_stock":
+    if mode == "append" and spec.name not in COMPOSITE_KEYS:
         _check_existing(conn, spec, gdf, p)
     if p.errors:
         raise InputError(p.items, source=p.file)
