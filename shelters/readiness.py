@@ -132,10 +132,10 @@ def equipment_status(team_ids, team_types, equipment: pd.DataFrame,
 
 
 def assessed_target(norms, as_of: dt.date, cited: dict) -> tuple[float | None, str]:
-    """The share of social rescue forces to be assessed by ``as_of``'s year (the latest year's
-    norm at or before it), and its key; None before the first year."""
+    """The share of social rescue forces due assessed on ``as_of``: the norm of the latest year
+    whose end has come (``…share.2024`` from 31 Dec 2024), and its key; None before the first."""
     years = sorted(int(y) for y in norms.group("team.social_assessed_share") if y.isdigit())
-    past = [y for y in years if y <= as_of.year]
+    past = [y for y in years if dt.date(y, 12, 31) <= as_of]
     if not past:
         return None, ""
     key = f"team.social_assessed_share.{past[-1]}"

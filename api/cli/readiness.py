@@ -58,7 +58,7 @@ def readiness(
     console.print(f"readiness on {r.as_of} (census {r.census_year or 'none stored'}): "
                   f"{len(r.townships)} townships, {len(r.villages)} villages")
     for t in r.townships.to_dict("records"):
-        console.print(f"  [{_COLOUR[t['compliance']]}]●[/] {t['summary']}")
+        console.print(f"  [{_COLOUR[t['compliance']]}]●[/] {t['summary']}", soft_wrap=True)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(readiness_xlsx(r))

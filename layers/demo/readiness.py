@@ -40,8 +40,9 @@ AVAILABILITY = ("可调用",) * 10 + ("出差", "受限")
 
 #: a full list per team type (kind, item name, quantity): what the norms' minimum lists ask
 FULL = {
-    "comprehensive": (("breaching_kit", "液压破拆工具组", 1), ("life_detector", "雷达生命探测仪", 1),
-                      ("generator", "发电机组", 1), ("lighting", "移动照明灯组", 2),
+    "comprehensive": (("breaching_kit", "液压破拆工具组", 1),
+                      ("life_detector", "雷达生命探测仪", 1), ("generator", "发电机组", 1),
+                      ("lighting", "移动照明灯组", 2),
                       ("satellite_phone", "海事卫星电话", 1), ("life_jacket", "救生衣", 20)),
     "water_rescue": (("assault_boat", "冲锋舟", 2), ("life_jacket", "救生衣", 40),
                      ("rescue_rope", "救生抛投器", 4)),
