@@ -75,7 +75,10 @@ def _experts_table(rows: list[dict], phones: bool, *, ranked: bool = False) -> T
                                            "availability"]
     cols += ["phone"] if phones else []
     cols += ["km", "ETA (min)"] if ranked else []
-    t = Table(*cols, header_style="bold")
+    t = Table(header_style="bold")
+    for c in cols:  # ids and phone numbers are never cut short on a narrow terminal
+        t.add_column(c, no_wrap=c in ("id", "phone"),
+                     min_width={"id": 6, "phone": 13}.get(c))
     for r in rows:
         cells = ([str(r["rank"])] if ranked else []) + [
             r["ext_id"], r["name"], "、".join(r["specialities_zh"]), r["unit"] or "",

@@ -82,6 +82,10 @@ def load_layer(engine: Engine, layer: str, path: str | Path, options: LoadOption
                          norms=norms, area=AreaCheck(area, metric_epsg, margin_km))
     if crs is None and prep.spec.geometry is not None and len(prep.frame):
         _check_against_roads(engine, prep)
+    if prep.problems.errors and len(prep.frame):
+        # a file refused anyway: say too which rows name nothing stored (every problem at once)
+        with engine.connect() as c:
+            _resolve_refs(c, prep.spec, prep.frame.copy(), prep.problems)
     prep.problems.raise_if_errors(accept_warnings=accept_warnings)
     with engine.begin() as conn:
         return write_prepared(conn, prep, mode=mode, actor=actor,
