@@ -93,8 +93,11 @@ def _cite(norms, key: str, cited: dict) -> float:
     return norms.number(key)
 
 
-def _check(level, code, name, township, check, value, required, status, key="", source="",
-           note="") -> dict:
+def _check(where: tuple, check: str, value, required, status: str,
+           norm: tuple[str, str] = ("", ""), note: str = "") -> dict:
+    """One check's row; ``where`` = (level, code, name, township code), ``norm`` = (key,
+    source)."""
+    (level, code, name, township), (key, source) = where, norm
     return {"level": level, "code": code, "name": name, "township_code": township,
             "check": check, "check_zh": CHECKS[check], "value": value, "required": required,
             "status": status, "status_zh": STATUS_ZH[status], "norm": key, "source": source,
@@ -198,15 +201,16 @@ def assess(inp: ReadinessInputs, norms, as_of: dt.date | None = None) -> Readine
                                                                   ascending=[False, True])
         town_team = None if comp.empty else comp.iloc[0]
         rows: list[dict] = []
+        here = ("township", t.code, t.name, t.code)
         # 1. the township's comprehensive team
         key = "team.min_personnel.township"
         if town_team is None:
-            rows.append(_check("township", t.code, t.name, t.code, "township_team", 0, n_town,
-                               NOT_COMPLIANT, key, src[key], "no comprehensive team stored"))
+            rows.append(_check(here, "township_team", 0, n_town,
+                               NOT_COMPLIANT, (key, src[key]), "no comprehensive team stored"))
         else:
             p = int(town_team["personnel"])
-            rows.append(_check("township", t.code, t.name, t.code, "township_team", p, n_town,
-                               COMPLIANT if p >= n_town else NOT_COMPLIANT, key, src[key],
+            rows.append(_check(here, "township_team", p, n_town,
+                               COMPLIANT if p >= n_town else NOT_COMPLIANT, (key, src[key]),
                                str(town_team["name"])))
         # 2. village squads
         vs = inp.villages[inp.villages["parent_code"] == t.code]
@@ -222,8 +226,8 @@ def assess(inp: ReadinessInputs, norms, as_of: dt.date | None = None) -> Readine
             n_fullbuild += best >= n_full
             note = ("no village squad stored" if sq.empty
                     else "; ".join(sq["name"].astype(str)))
-            row = _check("village", v.code, v.name, t.code, "village_squad", best, n_vil, st,
-                         "team.min_personnel.village", src["team.min_personnel.village"], note)
+            row = _check(("village", v.code, v.name, t.code), "village_squad", best, n_vil, st,
+                         ("team.min_personnel.village", src["team.min_personnel.village"]), note)
             checks.append(row)
             vil_rows.append({"code": v.code, "name": v.name, "township_code": t.code,
                              "township": t.name, "squad_personnel": best,
@@ -232,9 +236,9 @@ def assess(inp: ReadinessInputs, norms, as_of: dt.date | None = None) -> Readine
                              "full_build": COMPLIANT if best >= n_full else NOT_COMPLIANT,
                              "population": inp.population.get(v.code), "note": note})
         key = "team.min_personnel.village"
-        rows.append(_check("township", t.code, t.name, t.code, "village_squads", n_ok, len(vs),
+        rows.append(_check(here, "village_squads", n_ok, len(vs),
                            NOT_APPLICABLE if vs.empty else
-                           (COMPLIANT if n_ok == len(vs) else NOT_COMPLIANT), key, src[key],
+                           (COMPLIANT if n_ok == len(vs) else NOT_COMPLIANT), (key, src[key]),
                            f"villages with a squad ≥ {n_vil:g}: {n_ok}/{len(vs)}; at full build "
                            f"(≥ {n_full:g}, team.min_personnel.village_full): "
                            f"{n_fullbuild}/{len(vs)}"))
@@ -243,16 +247,16 @@ def assess(inp: ReadinessInputs, norms, as_of: dt.date | None = None) -> Readine
         ff = float(tt.loc[tt["team_type"] == "fire_station", "personnel"].sum())
         required, st = _firefighters(pop, ff, norms, cited)
         key = "fire.firefighters_per_1000"
-        rows.append(_check("township", t.code, t.name, t.code, "firefighters", ff, required, st,
-                           key, norms[key].source,
+        rows.append(_check(here, "firefighters", ff, required, st,
+                           (key, norms[key].source),
                            f"population {pop:,.0f} (census {inp.census_year})" if pop is not None
                            else "unknown: no census population for the township or one of its "
                                 "villages (emgis load census FILE)"))
         # 4. equipment against the minimum lists
         mine = [(tid, eq[tid]) for tid in tt["id"] if tid in eq]
         if not mine:
-            rows.append(_check("township", t.code, t.name, t.code, "equipment", None, None,
-                               NOT_APPLICABLE, "equipment.min.*", "local practice",
+            rows.append(_check(here, "equipment", None, None,
+                               NOT_APPLICABLE, ("equipment.min.*", "local practice"),
                                "no team here has a minimum list"))
         else:
             names = dict(zip(tt["id"], tt["name"], strict=True))
@@ -260,15 +264,15 @@ def assess(inp: ReadinessInputs, norms, as_of: dt.date | None = None) -> Readine
             st = (NOT_COMPLIANT if NOT_COMPLIANT in sts else UNKNOWN if UNKNOWN in sts
                   else COMPLIANT)
             notes = "; ".join(f"{names[i]}: {why}" for i, (s, why) in mine if s != COMPLIANT)
-            rows.append(_check("township", t.code, t.name, t.code, "equipment",
-                               sts.count(COMPLIANT), len(mine), st, "equipment.min.*",
-                               "local practice (norms equipment.min.<team_type>.<kind>)", notes))
+            rows.append(_check(here, "equipment",
+                               sts.count(COMPLIANT), len(mine), st,
+                               ("equipment.min.*",
+                                "local practice (norms equipment.min.<team_type>.<kind>)"), notes))
         # 5. social rescue forces assessed
         social = tt[tt["team_type"] == "volunteer"]
         if social.empty or share_target is None:
-            rows.append(_check("township", t.code, t.name, t.code, "social_assessed", None,
-                               share_target, NOT_APPLICABLE, share_key,
-                               src.get(share_key, ""),
+            rows.append(_check(here, "social_assessed", None,
+                               share_target, NOT_APPLICABLE, (share_key, src.get(share_key, "")),
                                "no social rescue force here" if social.empty
                                else "no target for this year"))
         else:
@@ -276,17 +280,17 @@ def assess(inp: ReadinessInputs, norms, as_of: dt.date | None = None) -> Readine
                 lambda d: d is not None and not (isinstance(d, float) and math.isnan(d))
                 and d <= as_of).sum()
             share = float(done) / len(social)
-            rows.append(_check("township", t.code, t.name, t.code, "social_assessed",
+            rows.append(_check(here, "social_assessed",
                                round(share, 4), share_target,
                                COMPLIANT if share >= share_target - 1e-9 else NOT_COMPLIANT,
-                               share_key, src[share_key], f"{int(done)}/{len(social)} assessed"))
+                               (share_key, src[share_key]), f"{int(done)}/{len(social)} assessed"))
         # 6. plans and drills
         if inp.plan_status is None:
-            rows.append(_check("township", t.code, t.name, t.code, "plans", None, None,
+            rows.append(_check(here, "plans", None, None,
                                NOT_STORED, note=PLAN_NOT_STORED))
         else:
             st, why = inp.plan_status(t.code)
-            rows.append(_check("township", t.code, t.name, t.code, "plans", None, None, st,
+            rows.append(_check(here, "plans", None, None, st,
                                note=why))
         checks.extend(rows)
         by = {r["check"]: r for r in rows}
