@@ -342,3 +342,18 @@ def test_live_map_draws_experts_without_phones_and_lists_the_nearest(demo_db, br
     assert PHONE not in html and PHONE not in panel
     assert any("/collections/experts/items" in u for u in seen)
     assert errors == [] and external == [], (errors, external)
+
+
+@pytest.mark.parametrize("layer", ["experts", "team_equipment"])
+def test_export_and_load_back_changes_nothing(demo_db, tmp_path, layer):
+    from emgis.layers.load.exporters import export_layer
+    from emgis.layers.load.write import LoadOptions
+
+    path = tmp_path / f"{layer}.csv"
+    n = export_layer(demo_db.engine, layer, path)
+    data = ["experts", "team_equipment"]
+    before = {t: v for t, v in table_checksums(demo_db.engine, data).items()}
+    res = load_layer(demo_db.engine, layer, path, LoadOptions(mode="upsert"))
+    assert res.counts["inserted"] == 0 and res.counts["updated"] == n
+    after = table_checksums(demo_db.engine, data)
+    assert after[layer][0] == before[layer][0]
