@@ -110,7 +110,21 @@ def nearest_experts(engine: Engine, incident_id: int, speciality: str | None = N
         answer.note = ("no available expert" + (f" of speciality {key}" if key else "")
                        + " is stored; load the roster with `emgis load experts FILE`")
         return answer
-    if graph is None:
+    routes = None
+    if graph is not None:
+        from emgis.geo.routing import nearest_k, snap_facilities
+
+        lon = np.array([float(r._mapping["lon"]) for r in rows])
+        lat = np.array([float(r._mapping["lat"]) for r in rows])
+        try:
+            snapped = snap_facilities(graph, lon, lat, norms=norms)
+            routes = nearest_k(graph, (inc["lon"], inc["lat"]), snapped, min(k, len(rows)),
+                               direction="from_facility", norms=norms)
+        except ValueError:  # the incident or an expert lies far beyond the road network
+            answer.method = "straight-line"
+            network_note = ("the incident or an expert is beyond the road network: ranked by "
+                            "straight-line distance")
+    if routes is None:
         answer.note = network_note or ("no road network is stored: ranked by straight-line "
                                        "distance")
         for rank, r in enumerate(rows[:k], 1):
@@ -118,13 +132,6 @@ def nearest_experts(engine: Engine, incident_id: int, speciality: str | None = N
                                    "distance_m": round(float(r._mapping["metres"]), 1),
                                    "time_min": None})
         return answer
-    from emgis.geo.routing import nearest_k, snap_facilities
-
-    lon = np.array([float(r._mapping["lon"]) for r in rows])
-    lat = np.array([float(r._mapping["lat"]) for r in rows])
-    snapped = snap_facilities(graph, lon, lat, norms=norms)
-    routes = nearest_k(graph, (inc["lon"], inc["lat"]), snapped, min(k, len(rows)),
-                       direction="from_facility", norms=norms)
     for rank, rt in enumerate(routes, 1):
         r = rows[rt.facility]
         answer.experts.append({"rank": rank, **_row(r, with_phone),

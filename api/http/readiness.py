@@ -59,7 +59,8 @@ def readiness(request: Request,
 
 
 @router.get("/maps/readiness", response_class=HTMLResponse,
-            summary="The readiness map: townships in the four colours of compliance")
+            summary="The readiness map: townships in the four colours of compliance",
+            responses=error_responses(400))
 def readiness_page(request: Request) -> HTMLResponse:
     from emgis.api.http.pages import _map_settings
     from emgis.maps.readiness_map import readiness_map
@@ -99,7 +100,7 @@ _EQ_COLS = "team_base_id, item, kind, quantity, state, updated_at"
 
 
 @router.get("/team_bases/{team}/equipment", summary="A team's equipment list",
-            responses=error_responses(404))
+            responses=error_responses(400, 404))
 def equipment(request: Request, team: str) -> dict:
     with request.app.state.engine.connect() as c:
         tid = _team_id(c, team)
