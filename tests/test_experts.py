@@ -357,3 +357,21 @@ def test_export_and_load_back_changes_nothing(demo_db, tmp_path, layer):
     assert res.counts["inserted"] == 0 and res.counts["updated"] == n
     after = table_checksums(demo_db.engine, data)
     assert after[layer][0] == before[layer][0]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("item", "body", "status"), [
+    ("救生衣", {"state": "坏了"}, 422),
+    ("救生衣", {}, 422),
+    ("救生衣", {"quantity_delta": 1, "kind": "冲锋舟"}, 422),
+    ("新装备", {"quantity_delta": 1, "kind": "魔法"}, 422),
+    ("新装备", {"quantity_delta": -1}, 404),
+    ("救生衣", {"quantity_delta": "1"}, 422),
+], ids=["unknown-state", "nothing-to-change", "kind-differs-from-stored", "unknown-kind",
+        "take-from-nothing", "delta-as-text"])
+def test_a_bad_equipment_edit_changes_nothing(client, demo_db, item, body, status):
+    _, auth = _token(demo_db.engine, "planner")
+    before = table_checksums(demo_db.engine, ["team_equipment"])
+    r = client.patch(f"/team_bases/DW006/equipment/{item}", json=body, headers=auth)
+    assert r.status_code == status, r.text
+    assert table_checksums(demo_db.engine, ["team_equipment"]) == before

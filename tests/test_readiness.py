@@ -254,3 +254,17 @@ def test_readiness_map_renders_offline_in_chromium(demo_db, browser_page):
     assert "乡镇综合性应急救援队伍人数" in popup
     assert errors == [], errors
     assert external == [], external
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("args", [["--out", "r.csv"], ["--map", "r.png"],
+                                  ["--as-of", "30/06/2025"]],
+                         ids=["out-not-xlsx", "map-not-html", "day-first-date"])
+def test_cli_readiness_refuses_bad_options_before_reading(args, monkeypatch, tmp_path):
+    from emgis.api.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EMGIS_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    res = CliRunner().invoke(app, ["readiness", *args])
+    assert res.exit_code == 2, res.output
+    assert not list(tmp_path.iterdir())
