@@ -282,30 +282,36 @@ class FacilityPoints:
 
 
 def facilities(engine: Engine, layer: str, *, usable_only: bool = True,
-               team_type: str | None = None, speciality: str | None = None) -> FacilityPoints:
+               team_type: str | None = None, speciality: str | None = None,
+               equipment: str | None = None) -> FacilityPoints:
     """Read the facilities of ``layer`` (shelters, depots, team_bases) as lon/lat arrays.
 
     Only usable ones unless ``usable_only=False``: open shelters, active depots, teams
     available at their base (see `USABLE_STATUS`). For team_bases, ``team_type`` (a key of
     `layers.vocab.TEAM_TYPE`) and ``speciality`` (one of a team's specialities) keep only the
-    teams that have them.
+    teams that have them; ``equipment`` (a key of `layers.vocab.EQUIPMENT_KIND`) only the teams
+    holding at least one of that kind in state ok (table ``team_equipment``).
     """
     if layer not in USABLE_STATUS:
         raise ValueError(f"layer={layer!r} is not a facility layer; "
                          f"use one of {', '.join(FACILITY_LAYERS)}")
-    if (team_type or speciality) and layer != "team_bases":
-        raise ValueError("team_type and speciality select teams: use them with team_bases")
+    if (team_type or speciality or equipment) and layer != "team_bases":
+        raise ValueError("team_type, speciality and equipment select teams: use them with "
+                         "team_bases")
     ok = USABLE_STATUS[layer]
     where = ""
     if team_type:
         where += " AND team_type = :tt"
     if speciality:
         where += " AND :sp = ANY(specialities)"
+    if equipment:
+        where += (" AND EXISTS (SELECT 1 FROM team_equipment e WHERE e.team_base_id = "
+                  "team_bases.id AND e.kind = :eq AND e.state = 'ok' AND e.quantity > 0)")
     with engine.connect() as c:
         rows = c.execute(sa.text(
             f"SELECT id, ext_id, name, ST_X(geom), ST_Y(geom), status = ANY(:ok) FROM {layer} "
             f"WHERE true{where} ORDER BY id"),
-            {"ok": list(ok), "tt": team_type, "sp": speciality}).all()
+            {"ok": list(ok), "tt": team_type, "sp": speciality, "eq": equipment}).all()
     use = [r for r in rows if r[5] or not usable_only]
     return FacilityPoints(
         layer=layer,

@@ -333,6 +333,8 @@ class TeamBase(Base):
                                                     server_default=func.now())
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
     geom = _point()
+    # when the team last passed its assessment (社会救援力量 测评; migration 0010)
+    assessed_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class Incident(Base):
@@ -634,3 +636,48 @@ class DrillFindingEvent(Base):
     from_state: Mapped[str | None] = mapped_column(String(12))
     to_state: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
+# --- experts and team equipment (migration 0010) --------------------------------------------------
+
+class Expert(Base):
+    """An expert of the roster (专家库): specialities (keys of `vocab.EXPERT_SPECIALITY`), unit,
+    title, phone (personal data: only commander and above see it; never an OGC property),
+    availability and base location."""
+
+    __tablename__ = "experts"
+    __table_args__ = (_check("availability", vocab.EXPERT_AVAILABILITY, nullable=False),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ext_id: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    specialities: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    unit: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    availability: Mapped[str] = mapped_column(String(12))
+    unit_code: Mapped[str | None] = mapped_column(String(12))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
+    geom = _point()
+
+
+class TeamEquipment(Base):
+    """One line of a team's equipment list: item, kind (`vocab.EQUIPMENT_KIND`), quantity, state."""
+
+    __tablename__ = "team_equipment"
+    __table_args__ = (
+        _check("kind", vocab.EQUIPMENT_KIND, nullable=False),
+        _check("state", vocab.EQUIPMENT_STATE, nullable=False),
+        CheckConstraint("quantity >= 0", name="quantity_non_negative"),
+    )
+    team_base_id: Mapped[int] = mapped_column(ForeignKey("team_bases.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    item: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    quantity: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10), server_default="ok")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
+
+
+AUDITED_TABLES += ["experts", "team_equipment"]

@@ -167,6 +167,8 @@ _layer(LayerSpec("team_bases", "team_bases", "救援队伍驻地", "point", (
     Field("fire_class", "enum", False, ("消防站等级", "站级", "fire_station_class"),
           vocab.FIRE_CLASS),
     UNIT,
+    Field("assessed_on", "date", False, ("考核日期", "测评日期", "评估日期", "assessed"),
+          help="the date the team last passed its assessment (社会救援力量测评)"),
 )))
 
 _layer(LayerSpec("risk_points", "risk_points", "风险点", "point", (
@@ -211,6 +213,41 @@ _layer(LayerSpec("incidents", "incidents", "突发事件", "any", (
     Field("level", "text", False, ("级别", "等级")),
     Field("status", "enum", True, ("状态",), vocab.INCIDENT_STATUS),
 )))
+
+
+# --- experts and team equipment (issue #17, migration 0010) ---------------------------------
+
+_layer(LayerSpec("experts", "experts", "应急专家", "point", (
+    ID,
+    Field("name", "text", True, ("姓名", "专家姓名", "名字"), verbatim=True),
+    Field("specialities", "enum_list", True, ("专业", "专业领域", "专长", "specialty", "领域"),
+          vocab.EXPERT_SPECIALITY, help="one or more specialities separated by ';'"),
+    Field("unit", "text", False, ("工作单位", "单位", "所在单位"), verbatim=True),
+    Field("title", "text", False, ("职称", "职务", "职称职务"), verbatim=True),
+    Field("phone", "text", False, ("联系电话", "电话", "手机", "手机号", "tel", "mobile"),
+          db_type="varchar(40)", help="personal data: shown to commander and above only"),
+    Field("availability", "enum", True, ("状态", "可用状态", "是否可调用", "availability_status"),
+          vocab.EXPERT_AVAILABILITY, default="available"),
+    UNIT,
+)))
+
+_layer(LayerSpec("team_equipment", "team_equipment", "队伍装备", None, (
+    Field("team_base_id", "ref", True, ("队伍编号", "驻地编号", "队伍", "team", "team_id"),
+          ref_layer="team_bases"),
+    Field("item", "text", True, ("装备", "装备名称", "名称", "品名"), verbatim=False),
+    Field("kind", "enum", True, ("装备类别", "类别", "装备类型", "type"), vocab.EQUIPMENT_KIND),
+    Field("quantity", "int", True, ("数量", "qty"), minimum=0),
+    Field("state", "enum", True, ("状态", "装备状态", "status"), vocab.EQUIPMENT_STATE,
+          default="ok"),
+), key="team_base_id"))
+
+#: Other names `emgis load` accepts for a layer.
+LAYER_ALIASES: dict[str, str] = {"equipment": "team_equipment", "专家": "experts",
+                                 "装备": "team_equipment"}
+
+#: Layers whose rows are keyed by two columns (a parent's id and an item), not by one id.
+COMPOSITE_KEYS: dict[str, tuple[str, str]] = {"depot_stock": ("depot_id", "item"),
+                                              "team_equipment": ("team_base_id", "item")}
 
 
 _BRACKETS = re.compile(r"[（(\[【].*?[)）\]】]")

@@ -330,3 +330,53 @@ CHECKLIST_STATE = _vocab(
     Term("open", "未完成", ("未完成", "待办")),
     Term("done", "已完成", ("完成", "已完成")),
 )
+
+# --- experts and team equipment (issue #17) -------------------------------------------------------
+
+#: An expert's specialities (专家库 by the seed's list, seed 000 §(一)8). A county extends it by
+#: adding a Term here (keys are stable; the table's column is a text[] checked by the loader).
+EXPERT_SPECIALITY = _vocab(
+    Term("emergency_management", "应急管理", ("应急", "应急管理", "综合应急")),
+    Term("hazchem", "危化", ("危化", "危化品", "危险化学品", "化工")),
+    Term("electrical", "电气", ("电气", "电力", "electric")),
+    Term("mining", "矿山", ("矿山", "煤矿", "非煤矿山", "mine")),
+    Term("mechanical", "机械", ("机械", "特种设备")),
+    Term("transport", "交通", ("交通", "道路交通", "traffic")),
+    Term("construction", "建筑", ("建筑", "建筑施工", "结构", "building")),
+    Term("flood_control", "防汛", ("防汛", "防汛抗旱", "水利", "flood")),
+    Term("disaster_relief", "减灾救灾", ("减灾救灾", "减灾", "救灾", "relief")),
+    Term("seismic_geology", "地震地质", ("地震地质", "地震", "地质", "地质灾害", "geology")),
+)
+
+EXPERT_AVAILABILITY = _vocab(
+    Term("available", "可调用", ("可调用", "可用", "在岗", "待命")),
+    Term("limited", "受限", ("受限", "需协调", "外地")),
+    Term("unavailable", "不可用", ("不可用", "出差", "休假", "病休")),
+)
+
+#: The equipment catalogue of rescue teams (队伍装备): what `team_equipment.kind` names, and what
+#: ``/analyses/nearest?equipment=`` and the minimum lists (norms ``equipment.min.*``) ask for.
+EQUIPMENT_KIND = _vocab(
+    Term("assault_boat", "冲锋舟", ("冲锋舟", "橡皮艇", "救生艇", "boat")),
+    Term("life_jacket", "救生衣", ("救生衣", "救生背心")),
+    Term("breaching_kit", "破拆工具组", ("破拆工具组", "破拆工具", "破拆", "液压破拆")),
+    Term("life_detector", "生命探测仪", ("生命探测仪", "生命探测", "雷达生命探测仪")),
+    Term("generator", "发电机", ("发电机", "发电机组")),
+    Term("lighting", "照明设备", ("照明设备", "照明", "应急照明", "照明灯组")),
+    Term("water_pump", "抽水泵", ("抽水泵", "水泵", "排涝泵", "pump")),
+    Term("satellite_phone", "卫星电话", ("卫星电话", "海事卫星电话")),
+    Term("chainsaw", "油锯", ("油锯", "链锯")),
+    Term("fire_extinguisher_blower", "风力灭火机", ("风力灭火机", "灭火机")),
+    Term("gas_detector", "气体检测仪", ("气体检测仪", "有毒气体检测仪")),
+    Term("protective_suit", "防化服", ("防化服", "防护服")),
+    Term("stretcher", "担架", ("担架",)),
+    Term("first_aid_kit", "急救箱", ("急救箱", "急救包")),
+    Term("drone", "无人机", ("无人机", "uav")),
+    Term("rescue_rope", "救援绳索", ("救援绳索", "绳索", "救生抛投器")),
+)
+
+EQUIPMENT_STATE = _vocab(
+    Term("ok", "完好", ("完好", "正常", "可用", "在用")),
+    Term("repair", "维修", ("维修", "待修", "故障")),
+    Term("retired", "报废", ("报废", "退役", "停用")),
+)

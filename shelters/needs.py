@@ -73,3 +73,20 @@ def team_filter(layer: str, team_type: str | None,
     if (key or spec) and table != "team_bases":
         raise BadArgument(f"a team type or speciality select teams: {table} are not teams")
     return table, key, spec
+
+
+def equipment_filter(table: str, equipment: str | None) -> str | None:
+    """The `EQUIPMENT_KIND` key of ``equipment`` (key, Chinese name or alias, e.g. 冲锋舟) for a
+    nearest-teams question; None for none. `BadArgument` naming the catalogue on an unknown kind,
+    or when ``table`` is not the teams (the CLI's --equipment and the API's equipment)."""
+    from emgis.layers.problems import BadArgument
+
+    if equipment is None or not equipment.strip():
+        return None
+    key = vocab.lookup(vocab.EQUIPMENT_KIND, equipment)
+    if key is None:
+        raise BadArgument(f"equipment {equipment!r} is not in the equipment catalogue; use one "
+                          f"of {vocab.describe(vocab.EQUIPMENT_KIND)}")
+    if table != "team_bases":
+        raise BadArgument(f"an equipment kind selects teams: {table} are not teams")
+    return key

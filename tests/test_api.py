@@ -83,7 +83,7 @@ def test_landing_conformance_collections(client):
     colls = client.get("/collections").json()["collections"]
     assert [c["id"] for c in colls] == list(COLLECTIONS)
     assert {"admin_units", "shelters", "depots", "team_bases", "risk_points", "hazards",
-            "risk_areas", "hazard_zones", "incidents", "road_edges"} == set(COLLECTIONS)
+            "risk_areas", "hazard_zones", "incidents", "road_edges", "experts"} == set(COLLECTIONS)
     shelters = client.get("/collections/shelters").json()
     assert _links(shelters)["items"].endswith("/collections/shelters/items")
     minx, miny, maxx, maxy = shelters["extent"]["spatial"]["bbox"][0]

@@ -354,7 +354,7 @@ def test_team_bases_are_in_the_truncated_gauss_kruger_zone(demo, units):
 def test_team_bases_fields_and_planted_findings(demo):
     t = pyogrio.read_dataframe(demo.team_bases, layer="team_bases")
     assert list(t.columns) == ["id", "name", "team_type", "specialities", "personnel", "vehicles",
-                               "status", "fire_class", "unit_code", "geometry"]
+                               "status", "fire_class", "unit_code", "assessed_on", "geometry"]
     assert set(t["team_type"]) <= {"comprehensive", "fire_station", "forest_fire", "hazchem",
                                    "flood", "water_rescue", "medical", "mine", "volunteer"}
     assert set(t["status"]) <= {"available", "deployed", "unavailable"}

@@ -19,6 +19,7 @@ from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
     plans,
     population,
     printing,
+    readiness,
     risk,
     roads,
     serve,

@@ -26,6 +26,8 @@ DEMO_LOADS = [
     ("team_bases", "team_bases", None),       # GeoPackage in a CGCS2000 3° Gauss-Kruger zone
     ("risk_points", "risk_points", None),
     ("hazards", "hazards", None),
+    ("experts", "experts", None),             # layers/demo/readiness.py: CSV, Chinese headers
+    ("team_equipment", "team_equipment", None),
 ]
 
 
@@ -154,7 +156,7 @@ def load_demo(db, files, *, console: Console, actor: str = "demo",
         tables = ", ".join(["population", "code_list", "hazard_events", "hazards", "risk_areas",
                             "risk_points", "hazard_zones", "depot_stock", "depots", "team_bases",
                             "shelters", "incidents", "admin_units", "study_area", "audit_log",
-                            "loads"])
+                            "loads", "experts", "team_equipment"])
         c.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     area = read_boundary(files.county, county_code=files.county_code)
     save_study_area(db.engine, area, boundary_file=str(files.county), actor=actor)

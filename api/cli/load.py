@@ -21,7 +21,8 @@ from emgis.api.cli.base import (
 from emgis.layers.problems import InputError
 
 LAYER_HELP = ("roads, census, codes, admin_units, shelters, depots, depot_stock, team_bases, "
-              "risk_points, hazards, hazard_zones, incidents, plans (the 预案 workbook)")
+              "risk_points, hazards, hazard_zones, incidents, experts, "
+              "equipment (team_equipment), plans (the 预案 workbook)")
 
 
 @app.command("load")

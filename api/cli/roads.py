@@ -200,14 +200,17 @@ def team_filter(layer: str, team_type: str | None,
 
 
 def _facility_points(db, layer: str, team_type: str | None = None,
-                     speciality: str | None = None):
+                     speciality: str | None = None, equipment: str | None = None):
     from emgis.geo.store import USABLE_STATUS, facilities
 
     layer, team_type, speciality = team_filter(layer, team_type, speciality)
-    fac = facilities(db.engine, layer, team_type=team_type, speciality=speciality)
-    if len(fac) == 0 and (team_type or speciality):
+    equipment = equipment_kind(layer, equipment)
+    fac = facilities(db.engine, layer, team_type=team_type, speciality=speciality,
+                     equipment=equipment)
+    if len(fac) == 0 and (team_type or speciality or equipment):
         raise _fail(f"[red]no usable teams of type {team_type or 'any'}"
                     + (f" with speciality {speciality}" if speciality else "")
+                    + (f" holding {equipment}" if equipment else "")
                     + "[/] in the database")
     if len(fac) == 0:
         why = (f" ({fac.skipped} rows, none with status {' or '.join(USABLE_STATUS[layer])})"
@@ -218,6 +221,22 @@ def _facility_points(db, layer: str, team_type: str | None = None,
         console.print(f"  note: {fac.skipped} {layer} left out "
                       f"(status not {' / '.join(USABLE_STATUS[layer])})")
     return fac
+
+
+EQUIPMENT_HELP = "teams only: an equipment kind the team must hold (冲锋舟, 救生衣 …)"
+
+
+def equipment_kind(layer: str, equipment: str | None) -> str | None:
+    """`shelters.needs.equipment_filter` for --equipment; exit 2 on a wrong one."""
+    from emgis.layers.problems import BadArgument
+    from emgis.shelters.coverage import kind
+    from emgis.shelters.needs import equipment_filter
+
+    table = layer if layer in ("team_bases", "shelters", "depots") else kind(layer).table
+    try:
+        return equipment_filter(table, equipment)
+    except BadArgument as exc:
+        raise _fail(f"[red]{exc}[/]") from None
 
 
 def _direction(layer: str, direction: str | None) -> str:
@@ -258,6 +277,7 @@ def route(
         "--to", help="team_bases | depots | shelters | fire | teams")] = "team_bases",
     team_type: Annotated[str | None, typer.Option("--type", help=TYPE_HELP)] = None,
     speciality: Annotated[str | None, typer.Option(help=SPECIALITY_HELP)] = None,
+    equipment: Annotated[str | None, typer.Option(help=EQUIPMENT_HELP)] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="how many nearest facilities", min=1)] = 3,
     avoid: Annotated[Path | None, typer.Option(
         help="polygons whose roads are closed (e.g. a flooded area)")] = None,
@@ -282,10 +302,11 @@ def route(
         raise typer.Exit(2) from None
     d = _direction(to, direction)
     team_filter(to, team_type, speciality)  # a wrong name is said before a database starts
+    equipment_kind(to, equipment)
     with open_database() as db:
         norms = _norms(db.engine)
         graph = _open_network(db, network)
-        fac = _facility_points(db, to, team_type, speciality)
+        fac = _facility_points(db, to, team_type, speciality, equipment)
     closures = closures_from_polygons(graph, polys) if polys is not None else None
     n_closed = int(closures.sum()) if closures is not None else 0
     snapped = snap_facilities(graph, fac.lon, fac.lat, norms=norms)

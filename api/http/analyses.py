@@ -47,6 +47,8 @@ def layer_direction(layer: str) -> str:
 TEAM_TYPE_HELP = ("team_bases only: a team type (fire_station, hazchem, water_rescue … or its "
                   "Chinese name, 消防, 危化 …)")
 SPECIALITY_HELP = "team_bases only: a speciality the team must have"
+EQUIPMENT_HELP = ("team_bases only: an equipment kind the team must hold in state ok (冲锋舟, "
+                  "救生衣, 破拆工具组 … or its key, GET /equipment-kinds)")
 
 
 def team_selection(layer: str, team_type: str | None,
@@ -302,16 +304,19 @@ def _snapped(request: Request, graph: CompiledGraph, version: tuple, fac, norms)
 
 
 def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, norms, *,
-            peek: bool = False, team: tuple[str | None, str | None] = (None, None)):
-    """The usable facilities of ``layer`` (of a team type / speciality) near the network and
-    their snaps, kept while the layer is unchanged."""
+            peek: bool = False, team: tuple[str | None, ...] = (None, None)):
+    """The usable facilities of ``layer`` (of a team type / speciality / equipment kind) near
+    the network and their snaps, kept while the layer (and the equipment lists) are unchanged."""
+    equipment = team[2] if len(team) > 2 else None
+
     def load():
         fac = _near_network(graph, facilities(request.app.state.engine, layer,
-                                              team_type=team[0], speciality=team[1]))
+                                              team_type=team[0], speciality=team[1],
+                                              equipment=equipment))
         return fac, (_snapped(request, graph, version, fac, norms) if len(fac) else None)
 
-    return request.app.state.memo.get(("usable", layer, team, version), (layer, "norm_overrides"),
-                                      load, peek=peek)
+    tables = (layer, "norm_overrides", *(("team_equipment",) if equipment else ()))
+    return request.app.state.memo.get(("usable", layer, team, version), tables, load, peek=peek)
 
 
 #: Closed-road sets (incident areas) whose facility trees are kept, per graph; each gets 1/this
@@ -377,11 +382,18 @@ async def nearest(request: Request,
                                         description="road network name"),
             team_type: str | None = Query(None, max_length=100, description=TEAM_TYPE_HELP),
             speciality: str | None = Query(None, max_length=100,
-                                           description=SPECIALITY_HELP)) -> Response:
+                                           description=SPECIALITY_HELP),
+            equipment: str | None = Query(None, max_length=100,
+                                          description=EQUIPMENT_HELP)) -> Response:
     """The answer from memory on the event loop when everything it needs is kept (no I/O, about a
     millisecond); otherwise (first request, a change, closed roads: database reads or a search)
     in the thread pool."""
+    from emgis.shelters.needs import equipment_filter
+
     team = team_selection(layer, team_type, speciality)
+    eq = equipment_filter(layer, equipment)
+    if eq is not None:
+        team = (*team, eq)
     q = NearestQuery(lon, lat, layer, k, avoid, direction or layer_direction(layer), network,
                      team)
     try:
@@ -401,7 +413,7 @@ class NearestQuery:
     avoid: int | None
     direction: str
     network: str | None
-    team: tuple[str | None, str | None] = (None, None)  # team type, speciality
+    team: tuple[str | None, ...] = (None, None)  # team type, speciality[, equipment kind]
 
 
 def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Response:
@@ -440,6 +452,7 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
                      "query": {"lon": lon, "lat": lat, "layer": layer, "k": k,
                                "direction": direction, "avoid": avoid,
                                "team_type": q.team[0], "speciality": q.team[1],
+                               "equipment": q.team[2] if len(q.team) > 2 else None,
                                "network": network or request.app.state.settings.network},
                      "routed_from": [round(qlon, 7), round(qlat, 7)],
                      "note": None if (qlon, qlat) == (lon, lat) else

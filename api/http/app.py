@@ -30,12 +30,14 @@ from emgis.api.http import (
     coverage,
     dispatch,
     drills,
+    experts,
     features,
     live,
     pages,
     planning,
     plans,
     proposal,
+    readiness,
     sitrep,
     tiles,
     warning,
@@ -167,6 +169,8 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(planning.router)
     app.include_router(tiles.router)
     app.include_router(dispatch.router)
+    app.include_router(experts.router)
+    app.include_router(readiness.router)
     app.include_router(pages.router)
     app.include_router(plans.router)
     app.include_router(drills.router)

@@ -42,6 +42,7 @@ class Collection:
     key: str                 # primary key column (the feature id)
     key_is_int: bool
     geoms: tuple[str, ...]   # geometry columns; the first non-null one is the feature's geometry
+    excluded: tuple[str, ...] = ()  # columns never served (personal data: `_EXCLUDED`)
 
     @property
     def geom_sql(self) -> str:
@@ -49,7 +50,7 @@ class Collection:
 
     @property
     def props_sql(self) -> str:
-        return "to_jsonb(t)" + "".join(f" - '{g}'" for g in self.geoms)
+        return "to_jsonb(t)" + "".join(f" - '{g}'" for g in (*self.geoms, *self.excluded))
 
     @property
     def feature_sql(self) -> str:
@@ -82,7 +83,14 @@ _TITLES = {
     "incidents": ("Incidents", "Incidents: type, level, status, point or area."),
     "road_edges": ("Road network edges",
                    "Edges of the loaded road networks with class, speed and travel time."),
+    "experts": ("Expert roster",
+                "Experts (专家库) by speciality, unit, title, availability and base point; "
+                "phone numbers are never served here (GET /experts, commander and above)."),
 }
+
+#: Columns a collection never serves: personal data (phone numbers are for commander and above,
+#: through the expert routes of api/http/experts.py only).
+_EXCLUDED: dict[str, tuple[str, ...]] = {"experts": ("phone",)}
 
 
 def _collection(cid: str) -> Collection:
@@ -90,7 +98,8 @@ def _collection(cid: str) -> Collection:
     geoms = tuple(c.name for c in table.columns if isinstance(c.type, Geometry))
     (pk,) = table.primary_key.columns
     title, desc = _TITLES[cid]
-    return Collection(cid, title, desc, pk.name, isinstance(pk.type, sa.Integer), geoms)
+    return Collection(cid, title, desc, pk.name, isinstance(pk.type, sa.Integer), geoms,
+                      _EXCLUDED.get(cid, ()))
 
 
 #: The whitelist: only these tables are served, with names from the data model.

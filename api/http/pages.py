@@ -89,7 +89,8 @@ def index(request: Request) -> HTMLResponse:
     saved = sorted(p.relative_to(d).as_posix() for p in d.rglob("*.html")) if d else []
     links = [("live", "实时态势图 Live situation map"),
              ("risk", "安全风险四色图 Four-colour risk map"),
-             ("plans", "预案体系图 Plan system")]
+             ("plans", "预案体系图 Plan system"),
+             ("readiness", "应急队伍建设达标图 Readiness against the norms")]
     links += [(f"coverage?layer={k}", f"覆盖与缺口 Coverage and gaps: {k}")
               for k in COVERAGE_LAYERS]
     items = "".join(f'<li><a href="/maps/{html.escape(h)}">{html.escape(t)}</a></li>'

@@ -32,6 +32,7 @@ from emgis.layers.demo.files import (
 )
 from emgis.layers.demo.geography import build_world
 from emgis.layers.demo.hazards import draw_hazards, draw_risk_points
+from emgis.layers.demo.readiness import with_assessments, write_readiness_files
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class DemoFiles:
     county_name_en: str = COUNTY_NAME_EN
     metric_epsg: int = 4549
     counts: dict[str, int] = field(default_factory=dict)
+    experts: Path | None = None          # layers/demo/readiness.py
+    team_equipment: Path | None = None
 
 
 def write_demo_county(out_dir: Path, *, seed: int = DEFAULT_SEED) -> DemoFiles:
@@ -101,7 +104,8 @@ def write_demo_county(out_dir: Path, *, seed: int = DEFAULT_SEED) -> DemoFiles:
     write_codes(w, p)
     write_shelters(shelters, w, to_wgs, p["shelters"])
     write_depots(depots, stock, w, p["depots"], p["depot_stock"])
-    write_teams(teams, w, p["team_bases"])
+    write_teams(with_assessments(teams), w, p["team_bases"])
+    ready = write_readiness_files(out, w, to_wgs, teams, int(seed))
     write_points_geojson(risks, w, p["risk_points"])
     hazards.to_csv(p["hazards"], index=False, encoding="utf-8", lineterminator="\n")
     write_geojson(w.zones.to_crs(4326), p["hazard_zones"])
@@ -123,4 +127,5 @@ def write_demo_county(out_dir: Path, *, seed: int = DEFAULT_SEED) -> DemoFiles:
         "roads": n_roads,
     }
     p["readme"].write_text(readme(seed, w, counts), encoding="utf-8")
-    return DemoFiles(out_dir=out, seed=int(seed), metric_epsg=w.epsg, counts=counts, **p)
+    return DemoFiles(out_dir=out, seed=int(seed), metric_epsg=w.epsg, counts=counts, **p,
+                     **ready)

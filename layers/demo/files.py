@@ -176,7 +176,8 @@ def write_teams(df: pd.DataFrame, w: World, path: Path) -> None:
     gdf = _points(df, w)
     gdf["unit_code"] = codes_at(w, gdf)
     gdf = gdf[["id", "name", "team_type", "specialities", "personnel", "vehicles", "status",
-               "fire_class", "unit_code", "geometry"]]
+               "fire_class", "unit_code",
+               *(["assessed_on"] if "assessed_on" in gdf.columns else []), "geometry"]]
     _write_gpkg(gdf, path, "team_bases")
 
 

@@ -62,6 +62,12 @@ def read_layer(engine: Engine, layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
                "JOIN depots d ON d.id = s.depot_id ORDER BY d.ext_id, s.item")
         with engine.connect() as c:
             return pd.read_sql(sa.text(sql), c)
+    if spec.name == "team_equipment":
+        sql = ("SELECT t.ext_id AS team_base_id, e.item, e.kind, e.quantity, e.state "
+               "FROM team_equipment e JOIN team_bases t ON t.id = e.team_base_id "
+               "ORDER BY t.ext_id, e.item")
+        with engine.connect() as c:
+            return pd.read_sql(sa.text(sql), c)
     if spec.name == "hazards":
         select = select.replace('"risk_point_id"',
                                 "(SELECT ext_id FROM risk_points r "

@@ -26,7 +26,9 @@ from emgis.layers.load.values import objects as _objects  # noqa: F401 (write.py
 from emgis.layers.norms import Norms, default_norms
 from emgis.layers.problems import InputError, Problem, Problems
 from emgis.layers.schema import (
+    COMPOSITE_KEYS,
     LAT_ALIASES,
+    LAYER_ALIASES,
     LAYERS,
     LON_ALIASES,
     LayerSpec,
@@ -76,7 +78,7 @@ class LoadResult:
 
 def layer_spec(layer: str) -> LayerSpec:
     try:
-        return LAYERS[layer]
+        return LAYERS[LAYER_ALIASES.get(layer, layer)]
     except KeyError:
         raise InputError([Problem("command line", None, "layer", layer,
                                   "is not a layer emgis loads",
@@ -458,12 +460,14 @@ def _to_wgs84(geoms: gpd.GeoSeries, source: gcrs.CrsSpec, rows: pd.Series,
 
 def _check_duplicates(gdf: gpd.GeoDataFrame, spec: LayerSpec, p: Problems) -> None:
     key = spec.key
-    if key not in gdf or spec.name == "depot_stock":
-        if spec.name == "depot_stock":
-            dup = gdf.duplicated(["depot_id", "item"], keep=False) & gdf["depot_id"].notna()
-            for (dep, item), grp in gdf[dup].groupby(["depot_id", "item"]):
-                p.error(int(grp["_row"].iloc[1]), "item", item,
-                        f"is listed twice for depot {dep} (rows "
+    if key not in gdf or spec.name in COMPOSITE_KEYS:
+        if spec.name in COMPOSITE_KEYS:
+            parent, item_col = COMPOSITE_KEYS[spec.name]
+            owner = "depot" if spec.name == "depot_stock" else "team"
+            dup = gdf.duplicated([parent, item_col], keep=False) & gdf[parent].notna()
+            for (dep, item), grp in gdf[dup].groupby([parent, item_col]):
+                p.error(int(grp["_row"].iloc[1]), item_col, item,
+                        f"is listed twice for {owner} {dep} (rows "
                         f"{', '.join(map(str, grp['_row']))})",
                         "merge the rows into one with the total quantity")
         return

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from emgis.layers.problems import InputError, Problems
-from emgis.layers.schema import LayerSpec
+from emgis.layers.schema import COMPOSITE_KEYS, LayerSpec
 
 # References that are not foreign keys: (parent table, parent column, child table, child column,
 # extra condition on the child row x). A deleted parent leaves these rows naming nothing.
@@ -60,7 +60,7 @@ class Dependent:
 
 
 def key_columns(spec: LayerSpec) -> list[str]:
-    return ["depot_id", "item"] if spec.name == "depot_stock" else [spec.key]
+    return list(COMPOSITE_KEYS.get(spec.name, (spec.key,)))
 
 
 def _match(cols: list[str], a: str, b: str) -> str:
@@ -72,6 +72,9 @@ def _label_sql(spec: LayerSpec, alias: str) -> str:
     if spec.name == "depot_stock":
         return (f"coalesce((SELECT ext_id FROM depots WHERE id = {alias}.depot_id), "
                 f"{alias}.depot_id::text) || '/' || {alias}.item")
+    if spec.name == "team_equipment":
+        return (f"coalesce((SELECT ext_id FROM team_bases WHERE id = {alias}.team_base_id), "
+                f"{alias}.team_base_id::text) || '/' || {alias}.item")
     return f"coalesce({alias}.\"{spec.key}\"::text, '#' || {alias}.id::text)" \
         if spec.key == "ext_id" else f"{alias}.\"{spec.key}\"::text"
 
@@ -266,7 +269,7 @@ def write_staged(conn: Connection, st: Staged, *, mode: str, actor: str,
             f"DELETE FROM {spec.table} t USING _gone g WHERE {_match(keys, 'g', 't')}")).rowcount
         conn.execute(sa.text("SELECT set_config('emgis.bulk', 'on', true)"))
     conflict = ""
-    if mode != "append" or spec.name == "depot_stock":
+    if mode != "append" or spec.name in COMPOSITE_KEYS:
         updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns
                             if c not in keys and c not in st.kept)
         conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"

@@ -33,7 +33,7 @@ from emgis.layers.load.replace import Staged, write_staged
 from emgis.layers.load.stock_items import check_items
 from emgis.layers.norms import Norms
 from emgis.layers.problems import InputError, Problem, Problems
-from emgis.layers.schema import LAYERS, LayerSpec
+from emgis.layers.schema import COMPOSITE_KEYS, LAYERS, LayerSpec
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,10 @@ def load_layer(engine: Engine, layer: str, path: str | Path, options: LoadOption
                          norms=norms, area=AreaCheck(area, metric_epsg, margin_km))
     if crs is None and prep.spec.geometry is not None and len(prep.frame):
         _check_against_roads(engine, prep)
+    if prep.problems.errors and len(prep.frame):
+        # a file refused anyway: say too which rows name nothing stored (every problem at once)
+        with engine.connect() as c:
+            _resolve_refs(c, prep.spec, prep.frame.copy(), prep.problems)
     prep.problems.raise_if_errors(accept_warnings=accept_warnings)
     with engine.begin() as conn:
         return write_prepared(conn, prep, mode=mode, actor=actor,
@@ -134,7 +138,7 @@ def write_prepared(conn: Connection, prep: Prepared, *, mode: str, actor: str,
     _resolve_refs(conn, spec, gdf, p)
     if spec.name == "depot_stock":  # items are a vocabulary (stock_items): no junk items
         _stock_items(conn, gdf, p)
-    if mode == "append" and spec.name != "depot_stock":
+    if mode == "append" and spec.name not in COMPOSITE_KEYS:
         _check_existing(conn, spec, gdf, p)
     if p.errors:
         raise InputError(p.items, source=p.file)
