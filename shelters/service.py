@@ -326,3 +326,43 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
     # failure); a capacitated model that found no solution at all has nothing to check
     check = res.check or siting.SolutionCheck(False, [f"no solution ({res.status})"], np.nan)
     return SitingRun(res, check, T, w, std, ex, cand, why, sites, existing_idx)
+
+
+def compute_fire_districts(engine, graph, norms):
+    """The fire-station districts (`shelters.districts.fire_districts`) of the usable fire
+    stations on ``graph``, clipped to the stored study area; what `emgis fire-districts` and
+    ``/analyses/fire-districts`` both answer. `MissingData` when no fire station is usable."""
+    from emgis.layers.load.study_area import load_study_area
+    from emgis.shelters.districts import fire_districts
+    from emgis.shelters.store import read_team_bases
+
+    stations = read_team_bases(engine, team_types=[KINDS["fire"].team_type])
+    if not len(stations):
+        raise MissingData("no usable fire stations (team_bases with team_type fire_station and "
+                          "status available) are stored; load them first (emgis load team_bases "
+                          "FILE) or set their status")
+    area = load_study_area(engine)
+    out = fire_districts(graph, stations, norms=norms, area=None if area is None else area.geom)
+    if area is None:
+        out.notes.append("no study area is stored: districts are clipped to the convex hull of "
+                         "the road network (emgis init sets the county outline)")
+    return out
+
+
+def districts_geojson(d) -> dict:
+    """The districts as a GeoJSON FeatureCollection (dict) with the check per district and the
+    unreachable part, as the API serves them and `emgis fire-districts --out x.geojson` writes
+    them."""
+    import json
+
+    import shapely.geometry
+
+    fc = json.loads(d.table.to_json(drop_id=True, ensure_ascii=False))
+    lost = d.unreachable_area
+    fc["unreachable"] = {
+        "nodes": int(d.unreachable.size), "area_km2": round(d.unreachable_km2, 3),
+        "sample_nodes": d.unreachable[:20].tolist(),
+        "geometry": None if lost is None or lost.is_empty else shapely.geometry.mapping(lost)}
+    fc["method"] = d.method
+    fc["notes"] = list(d.notes)
+    return fc

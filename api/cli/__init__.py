@@ -12,6 +12,7 @@ import sys
 from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
     db,
     demo,
+    districts,
     incidents,
     load,
     norms,

@@ -198,3 +198,33 @@ def gaps(request: Request,
     out = f[["rank", "code", "name", "population", "time_min", "standard_min", "geometry"]]
     return Response(out.to_json(drop_id=True, ensure_ascii=False) if len(out) else
                     json.dumps({"type": "FeatureCollection", "features": []}), media_type=GEOJSON)
+
+
+@router.get("/fire-districts",
+            summary="Fire-station districts (消防站辖区): each road node to its fastest station, "
+                    "each district's area and 5-minute reach checked against the norms",
+            response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}, **error_responses(400, 404, 409, said={
+                409: "no road network, or no usable fire station"})})
+def fire_districts(request: Request,
+                   network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
+    """A FeatureCollection: one district per usable fire station (area_km2, reach_share,
+    limit_km2 and the norm it comes from, area_ok, reach_ok, check), ``unreachable`` (road
+    nodes no station reaches, their area), ``method`` (how the polygons are drawn), ``notes``."""
+    from emgis.layers.norms import norms_in_force
+    from emgis.shelters.service import compute_fire_districts, districts_geojson
+
+    engine = request.app.state.engine
+    name = network or request.app.state.settings.network
+    key = cache_key(request, "fire-districts", "fire", network)
+    cache = request.app.state.results
+    body = cache.get(key)
+    if body is None:
+        graph, _ = request.app.state.graphs.versioned(engine, name, request.app.state.home,
+                                                      memo=request.app.state.memo)
+        d = compute_fire_districts(engine, graph, norms_in_force(engine))  # MissingData: 409
+        fc = districts_geojson(d)
+        fc["query"] = {"network": name}
+        body = json.dumps(fc, ensure_ascii=False)
+        cache.put(key, body)
+    return Response(body, media_type=GEOJSON)
