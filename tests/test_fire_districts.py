@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import watch_offline
 from scipy.sparse.csgraph import dijkstra
 from typer.testing import CliRunner
 
@@ -207,3 +208,26 @@ def test_fire_districts_refuses_clearly(env, args):
                                                        for a in args]])
     assert res.exit_code == 2, res.output
     assert ".geojson" in res.output or "nosuch" in res.output
+
+
+@pytest.mark.postgis
+def test_districts_map_in_chromium_offline(env, served, browser_page):
+    """`emgis fire-districts --map`: one shape per district coloured by its check, the
+    unreachable area, the stations; nothing fetched from beyond the machine."""
+    from emgis.api.cli import app
+
+    _, tmp = env
+    res = CliRunner().invoke(app, ["fire-districts", "--map", str(tmp / "districts.html"),
+                                   "--out", str(tmp / "d.geojson")])
+    assert res.exit_code == 0, res.output
+    fc = json.loads((tmp / "d.geojson").read_text(encoding="utf-8"))
+    fails = sum(1 for f in fc["features"] if not f["properties"]["ok"])
+    page = browser_page
+    errors, external = watch_offline(page)
+    page.goto(f"{served}/districts.html")
+    page.wait_for_selector("path.emgis-district", timeout=15000)
+    assert errors == [] and external == []
+    assert page.locator("path.emgis-district").count() == len(fc["features"])
+    assert page.locator("path.emgis-district.fail").count() == fails
+    assert page.locator("path.emgis-fire-station").count() == len(fc["features"])
+    assert "Fire-station districts" in page.locator(".emgis-coverage-legend").inner_text()

@@ -49,6 +49,8 @@ def _yes(v) -> str:
 def fire_districts_cmd(
     out: Annotated[Path | None, typer.Option(
         help="the districts with their check: .geojson, .gpkg, .xlsx")] = None,
+    map_: Annotated[Path | None, typer.Option(
+        "--map", help="write the offline districts map (HTML)")] = None,
     network: Annotated[str, typer.Option(help="road network")] = "default",
 ) -> None:
     ("Fire-station districts (消防站辖区): every road node to the station that reaches it "
@@ -66,6 +68,10 @@ def fire_districts_cmd(
             norms = _norms(db.engine)
             graph = load_network(db.engine, network, home=dbs.home)
             d = compute_fire_districts(db.engine, graph, norms)
+            if map_:
+                from emgis.shelters.store import read_team_bases
+
+                stations = read_team_bases(db.engine, team_types=["fire_station"])
     except (RoadNetworkNotFound, MissingData) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
@@ -88,3 +94,7 @@ def fire_districts_cmd(
     console.print(f"  polygons: {d.method}")
     if out:
         _write(d, out)
+    if map_:
+        from emgis.maps.districts_map import write_districts_map
+
+        console.print(f"wrote {write_districts_map(map_, d, stations)}")
