@@ -24,30 +24,85 @@ LAYERS = {k.name: k.label for k in KINDS.values()}
 DEFAULT_CLASS = {k.name: k.default_class for k in KINDS.values() if k.default_class}
 
 
-def facilities_of(inputs, layer: str):
-    """The facility table a layer's coverage is measured from."""
+@dataclass(frozen=True)
+class TeamSelection:
+    """Which teams count: a team type key (`layers.vocab.TEAM_TYPE`) and/or a speciality; the
+    empty selection keeps every facility of the layer."""
+
+    team_type: str | None = None
+    speciality: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.team_type or self.speciality)
+
+    def label(self) -> str:
+        """``水域救援队伍 water_rescue / speciality 舟艇`` for titles ('' when empty)."""
+        from emgis.layers import vocab
+
+        parts = []
+        if self.team_type:
+            parts.append(f"{vocab.TEAM_TYPE[self.team_type].zh} {self.team_type}")
+        if self.speciality:
+            parts.append(f"speciality {self.speciality}")
+        return " / ".join(parts)
+
+
+def team_selection(layer: str, team_type: str | None = None,
+                   speciality: str | None = None) -> tuple[str, TeamSelection]:
+    """``(kind name, selection)`` for a coverage layer and a team type / speciality as typed
+    (key, Chinese name or alias); `BadArgument` naming the known layers or team types
+    (`shelters.needs.team_filter`, the rule nearest and isochrones use too)."""
+    from emgis.shelters.coverage import kind
+    from emgis.shelters.needs import team_filter
+
+    _, key, spec = team_filter(layer, team_type, speciality)
+    k = kind(layer)
+    return k.name, TeamSelection(None if key == k.team_type else key, spec)
+
+
+def _has_speciality(values, speciality: str) -> np.ndarray:
+    return np.array([v is not None and not (isinstance(v, float) and np.isnan(v))
+                     and speciality in list(v) for v in values], dtype=bool)
+
+
+def facilities_of(inputs, layer: str, team: TeamSelection | None = None):
+    """The facility table a layer's coverage is measured from (of ``team``'s type and
+    speciality, when given)."""
     kind = KINDS[layer]
     fac = getattr(inputs, kind.table)
     if kind.team_type is not None and "team_type" in fac.columns:
-        return fac[fac["team_type"] == kind.team_type]
+        fac = fac[fac["team_type"] == kind.team_type]
+    if team and team.team_type:
+        fac = fac[fac["team_type"] == team.team_type]
+    if team and team.speciality:
+        fac = fac[_has_speciality(fac.get("specialities", [None] * len(fac)), team.speciality)]
     return fac
 
 
-def compute_coverage(inputs, layer: str, norms) -> pd.DataFrame:
-    """Coverage of ``layer`` for every demand point (`shelters.coverage.coverage`)."""
+def compute_coverage(inputs, layer: str, norms, team: TeamSelection | None = None) -> pd.DataFrame:
+    """Coverage of ``layer`` for every demand point (`shelters.coverage.coverage`), counting
+    only the teams of ``team`` when given (the kind's standard still applies: a team is held to
+    ``team.response_min``, a fire station to ``fire.response_min``)."""
     from emgis.shelters.coverage import coverage
 
     kind = KINDS[layer]
-    if not len(facilities_of(inputs, layer)):
-        raise MissingData(f"no usable {LAYERS[layer]} are stored; load them first "
-                          f"(emgis load {kind.table} FILE)")
-    return coverage(inputs.graph, inputs.demand, getattr(inputs, kind.table), kind, norms=norms)
+    fac = facilities_of(inputs, layer, team)
+    if not len(fac):
+        which = f" ({team.label()})" if team else ""
+        raise MissingData(f"no usable {LAYERS[layer]}{which} are stored; load them first "
+                          f"(emgis load {kind.table} FILE) or set their status")
+    out = coverage(inputs.graph, inputs.demand, fac.reset_index(drop=True) if team else
+                   getattr(inputs, kind.table), kind, norms=norms)
+    if team:
+        out.attrs["notes"] = [*out.attrs.get("notes", []), f"only {team.label()}"]
+    return out
 
 
-def coverage_table(inputs, c: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
+def coverage_table(inputs, c: pd.DataFrame, layer: str,
+                   team: TeamSelection | None = None) -> gpd.GeoDataFrame:
     """One row per demand point: its nearest facility by name, minutes, the standard, covered."""
     d = inputs.demand
-    fac = facilities_of(inputs, layer)
+    fac = facilities_of(inputs, layer, team)
     label = (dict(zip(fac["id"], fac["name"].fillna(fac["ext_id"]), strict=True)) if "id" in fac
              else {})
     out = gpd.GeoDataFrame({
@@ -271,3 +326,43 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
     # failure); a capacitated model that found no solution at all has nothing to check
     check = res.check or siting.SolutionCheck(False, [f"no solution ({res.status})"], np.nan)
     return SitingRun(res, check, T, w, std, ex, cand, why, sites, existing_idx)
+
+
+def compute_fire_districts(engine, graph, norms):
+    """The fire-station districts (`shelters.districts.fire_districts`) of the usable fire
+    stations on ``graph``, clipped to the stored study area; what `emgis fire-districts` and
+    ``/analyses/fire-districts`` both answer. `MissingData` when no fire station is usable."""
+    from emgis.layers.load.study_area import load_study_area
+    from emgis.shelters.districts import fire_districts
+    from emgis.shelters.store import read_team_bases
+
+    stations = read_team_bases(engine, team_types=[KINDS["fire"].team_type])
+    if not len(stations):
+        raise MissingData("no usable fire stations (team_bases with team_type fire_station and "
+                          "status available) are stored; load them first (emgis load team_bases "
+                          "FILE) or set their status")
+    area = load_study_area(engine)
+    out = fire_districts(graph, stations, norms=norms, area=None if area is None else area.geom)
+    if area is None:
+        out.notes.append("no study area is stored: districts are clipped to the convex hull of "
+                         "the road network (emgis init sets the county outline)")
+    return out
+
+
+def districts_geojson(d) -> dict:
+    """The districts as a GeoJSON FeatureCollection (dict) with the check per district and the
+    unreachable part, as the API serves them and `emgis fire-districts --out x.geojson` writes
+    them."""
+    import json
+
+    import shapely.geometry
+
+    fc = json.loads(d.table.to_json(drop_id=True, ensure_ascii=False))
+    lost = d.unreachable_area
+    fc["unreachable"] = {
+        "nodes": int(d.unreachable.size), "area_km2": round(d.unreachable_km2, 3),
+        "sample_nodes": d.unreachable[:20].tolist(),
+        "geometry": None if lost is None or lost.is_empty else shapely.geometry.mapping(lost)}
+    fc["method"] = d.method
+    fc["notes"] = list(d.notes)
+    return fc

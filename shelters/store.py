@@ -27,7 +27,8 @@ _COLUMNS = {
     "shelters": ("id, ext_id, name, admin_level, design_class, duration_class, space_type, "
                  "effective_area_m2, capacity, capacity_source, status, occupancy, unit_code"),
     "depots": "id, ext_id, name, level, area_m2, status, unit_code",
-    "team_bases": "id, ext_id, name, team_type, personnel, vehicles, status, fire_class, unit_code",
+    "team_bases": ("id, ext_id, name, team_type, personnel, vehicles, status, fire_class, "
+                   "unit_code, specialities"),
 }
 _STR = ("ext_id", "name", "admin_level", "design_class", "duration_class", "space_type",
         "capacity_source", "status", "unit_code", "level", "team_type", "fire_class", "hazard_type",

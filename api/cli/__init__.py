@@ -13,6 +13,7 @@ from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
     db,
     demo,
     dispatch,
+    districts,
     incidents,
     load,
     norms,

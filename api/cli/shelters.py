@@ -27,15 +27,22 @@ from emgis.shelters.service import (
     LAYERS,
     MODELS,
     SitingRequest,
+    TeamSelection,
     compute_coverage,
     compute_gaps,
     coverage_table,
     facilities_of,
     run_siting,
+    team_selection,
 )
 from emgis.shelters.siting.matrix import covered as covered_by_sites
 
 LayerOpt = Annotated[str, typer.Option("--layer", help=" | ".join(KINDS))]
+TypeOpt = Annotated[str | None, typer.Option(
+    "--type", help="teams only (--layer teams | team_bases | fire): a team type (water_rescue, "
+                   "hazchem … or 水域救援, 危化 …)")]
+SpecialityOpt = Annotated[str | None, typer.Option(
+    "--speciality", help="teams only: a speciality the team must have")]
 
 
 def _placement_sheet(inputs) -> dict[str, pd.DataFrame]:
@@ -55,6 +62,23 @@ def _check_layer(layer: str) -> None:
     if layer not in KINDS:
         err.print(f"[red]--layer {layer!r} is not known[/]; use one of: {', '.join(KINDS)}")
         raise typer.Exit(2)
+
+
+def _selection(layer: str, team_type: str | None,
+               speciality: str | None) -> tuple[str, TeamSelection]:
+    """The kind and the teams asked for (`shelters.service.team_selection`); exit 2 naming the
+    known layers or team types on a wrong one."""
+    from emgis.layers.problems import BadArgument
+
+    try:
+        return team_selection(layer, team_type, speciality)
+    except BadArgument as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+def _title(layer: str, team: TeamSelection) -> str:
+    return LAYERS[layer] + (f" ({team.label()})" if team else "")
 
 
 @contextlib.contextmanager
@@ -107,18 +131,24 @@ def coverage_cmd(
         "--map", help="write the offline coverage map (HTML)")] = None,
     network: Annotated[str, typer.Option(help="road network")] = "default",
     year: Annotated[int | None, typer.Option(help="census year (default: the latest)")] = None,
+    team_type: TypeOpt = None,
+    speciality: SpecialityOpt = None,
 ) -> None:
     ("Travel time from every village to the nearest facility of LAYER, checked against its "
-     "standard.")
+     "standard (teams of one type or speciality with --type / --speciality).")
 
-    _check_layer(layer)
+    layer, team = _selection(layer, team_type, speciality)
     with coverage_inputs(network, year) as (_, norms, inputs):
-        c = compute_coverage(inputs, layer, norms)
+        c = compute_coverage(inputs, layer, norms, team)
         assignment = compute_gaps(inputs, c, layer, norms).assignment
-    frame = coverage_table(inputs, c, layer)
+    frame = coverage_table(inputs, c, layer, team)
     pop = frame["population"].astype(float)
     covered = pop[frame["covered"]].sum()
-    t = Table("", "value", title=f"coverage: {LAYERS[layer]}", header_style="bold")
+    t = Table("", "value", title=f"coverage: {_title(layer, team)}", header_style="bold")
+    t.add_row("facilities counted", f"{len(facilities_of(inputs, layer, team)):,}")
+    std = sorted({float(v) for v in frame["standard_min"] if np.isfinite(v)})
+    if std:
+        t.add_row("standard", " / ".join(f"{v:g} min" for v in std))
     t.add_row("villages", f"{len(frame):,}")
     t.add_row("population", f"{pop.sum():,.0f}")
     t.add_row("within the standard", f"{covered:,.0f} ({covered / max(pop.sum(), 1):.1%})")
@@ -163,8 +193,9 @@ def coverage_cmd(
         from emgis.maps.coverage_map import write_coverage_map
 
         page = write_coverage_map(map_, frame.assign(time_s=c["time_s"].to_numpy()),
-                                  facilities_of(inputs, layer), kind_label=LAYERS[layer],
-                                  title=f"覆盖分析 Coverage: {LAYERS[layer]}")
+                                  facilities_of(inputs, layer, team),
+                                  kind_label=_title(layer, team),
+                                  title=f"覆盖分析 Coverage: {_title(layer, team)}")
         console.print(f"wrote {page}")
 
 
@@ -181,22 +212,24 @@ def gaps_cmd(
         "--map", help="write the offline gap map (HTML)")] = None,
     network: str = "default",
     year: int | None = None,
+    team_type: TypeOpt = None,
+    speciality: SpecialityOpt = None,
 ) -> None:
     ("Uncovered and under-served people per village and township, their clusters, and "
-     "hazard-zone villages.")
+     "hazard-zone villages (teams of one type or speciality with --type / --speciality).")
     from emgis.shelters.gaps import hazard_shelter_check, uncovered_clusters
 
-    _check_layer(layer)
+    layer, team = _selection(layer, team_type, speciality)
     if out is not None and out.suffix.lower() != ".xlsx":
         err.print(f"[red]{out.name}[/]: gap tables are written as .xlsx (one sheet per table)")
         raise typer.Exit(2)
     with coverage_inputs(network, year) as (_, norms, inputs):
-        c = compute_coverage(inputs, layer, norms)
+        c = compute_coverage(inputs, layer, norms, team)
         g = compute_gaps(inputs, c, layer, norms)
     villages, townships = g.villages, g.townships
     blobs = uncovered_clusters(inputs.demand, c["covered"].to_numpy(), radius_m=radius_m)
     t = Table("township", "villages with a gap", "population", "uncovered", "under-served", "gap",
-              title=f"gaps: {LAYERS[layer]} (ranked)", header_style="bold")
+              title=f"gaps: {_title(layer, team)} (ranked)", header_style="bold")
     for _, r in townships.head(15).iterrows():
         label = (f"{r['township_name']} ({r['township']})" if pd.notna(r["township_name"])
                  else str(r["township"]))
@@ -233,9 +266,10 @@ def gaps_cmd(
     if map_:
         from emgis.maps.coverage_map import write_coverage_map
 
-        frame = coverage_table(inputs, c, layer)
-        page = write_coverage_map(map_, frame, facilities_of(inputs, layer), clusters=blobs,
-                                  kind_label=LAYERS[layer], title=f"覆盖缺口 Gaps: {LAYERS[layer]}")
+        frame = coverage_table(inputs, c, layer, team)
+        page = write_coverage_map(map_, frame, facilities_of(inputs, layer, team), clusters=blobs,
+                                  kind_label=_title(layer, team),
+                                  title=f"覆盖缺口 Gaps: {_title(layer, team)}")
         console.print(f"wrote {page}")
 
 

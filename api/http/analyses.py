@@ -431,6 +431,7 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
     trees = _trees(request, graph, direction, closures)
     if peek and len(fac) and (trees is None or not trees.has(snapped.nodes)):
         raise NotKept("trees not grown yet")
+    details = _details(request, layer, peek=peek)
     feats = []
     if len(fac):
         routes = nearest_k(graph, (qlon, qlat), snapped, k, closures=closures, direction=direction,
@@ -446,7 +447,8 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
                                "ext_id": fac.ext_ids[r.facility], "name": fac.names[r.facility],
                                "lon": float(fac.lon[r.facility]), "lat": float(fac.lat[r.facility]),
                                "time_s": round(r.time_s, 1), "time_min": round(r.time_s / 60, 2),
-                               "length_m": round(r.length_m, 1)},
+                               "length_m": round(r.length_m, 1),
+                               **details.get(int(fac.ids[r.facility]), {})},
             })
     return _geojson({"type": "FeatureCollection", "features": feats,
                      "query": {"lon": lon, "lat": lat, "layer": layer, "k": k,
@@ -460,6 +462,57 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
                      "its edge",
                      "usable_facilities": len(fac), "skipped": fac.skipped,
                      "closed_edges": n_closed})
+
+
+#: The tables a layer's details (`_details`) are read from
+DETAIL_TABLES = {"shelters": ("shelters",), "depots": ("depots", "depot_stock")}
+
+
+def _details(request: Request, layer: str, *, peek: bool = False) -> dict[int, dict]:
+    """What a nearest answer shows of each resource besides its route, by id: a shelter's free
+    places, a depot's stock; kept while their tables are unchanged."""
+    if layer not in DETAIL_TABLES:
+        return {}
+    read = _shelter_places if layer == "shelters" else _depot_stock
+    return request.app.state.memo.get(("details", layer), DETAIL_TABLES[layer],
+                                      lambda: read(request.app.state.engine), peek=peek)
+
+
+def _shelter_places(engine) -> dict[int, dict]:
+    """Free places = capacity − occupancy (never below 0); a shelter of unknown capacity has
+    ``free_places`` None and says "capacity unknown" — never 0 places."""
+    with engine.connect() as c:
+        rows = c.execute(sa.text("SELECT id, capacity, capacity_source, coalesce(occupancy, 0) "
+                                 "FROM shelters")).all()
+    out = {}
+    for i, cap, source, occ in rows:
+        known = cap is not None
+        free = max(int(cap) - int(occ), 0) if known else None
+        out[int(i)] = {
+            "capacity": None if cap is None else int(cap), "capacity_source": source,
+            "capacity_known": known, "occupancy": int(occ), "free_places": free,
+            "places": (f"{free} free of {int(cap)} (空余 {free} / 容量 {int(cap)})" if known else
+                       f"capacity unknown (容量未知); {int(occ)} there now"),
+        }
+    return out
+
+
+def _depot_stock(engine) -> dict[int, dict]:
+    """A depot's level and its stock by item (quantity and unit, from ``depot_stock``)."""
+    with engine.connect() as c:
+        levels = c.execute(sa.text("SELECT id, level FROM depots")).all()
+        stock = c.execute(sa.text("SELECT depot_id, item, quantity, unit FROM depot_stock "
+                                  "ORDER BY depot_id, item")).all()
+    out: dict[int, dict] = {int(i): {"level": lv, "stock": [], "stock_items": 0}
+                            for i, lv in levels}
+    for d, item, qty, unit in stock:
+        entry = out.setdefault(int(d), {"level": None, "stock": [], "stock_items": 0})
+        entry["stock"].append({"item": item, "quantity": float(qty), "unit": unit})
+        entry["stock_items"] += 1
+    for entry in out.values():
+        entry["stock_summary"] = ("；".join(f"{s['item']} {s['quantity']:g} {s['unit'] or ''}"
+                                           .strip() for s in entry["stock"]) or "no stock (无库存)")
+    return out
 
 
 def parse_minutes(text: str) -> list[float]:
