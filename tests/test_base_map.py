@@ -79,8 +79,10 @@ def test_tiles_and_names_over_http(demo_db, client):
 
 @pytest.mark.bad_input
 @pytest.mark.parametrize("path", ["/tiles/base/3/8/0.pbf", "/tiles/base/23/0/0.pbf",
-                                  "/tiles/base/5/-1/0.pbf", "/tiles/labels?bbox=1,2,3&zoom=5"],
-                         ids=["x-beyond-grid", "zoom-too-deep", "negative-x", "bbox-3-numbers"])
+                                  "/tiles/base/5/-1/0.pbf", "/tiles/labels?bbox=1,2,3&zoom=5",
+                                  "/tiles/labels?bbox=&zoom=0"],
+                         ids=["x-beyond-grid", "zoom-too-deep", "negative-x", "bbox-3-numbers",
+                              "bbox-empty"])
 def test_bad_tile_requests_are_refused(client, path):
     res = client.get(path)
     assert res.status_code in (400, 422), res.text

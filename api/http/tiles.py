@@ -43,6 +43,8 @@ def labels(request: Request,
            bbox: str = Query(description="minLon,minLat,maxLon,maxLat (CRS84)"),
            zoom: int = Query(ge=0, le=MAX_ZOOM)) -> JSONResponse:
     box = parse_bbox(bbox)
-    assert box is not None
+    if box is None:
+        raise BadArgument("bbox is empty; give minLon,minLat,maxLon,maxLat, "
+                          "e.g. bbox=119.9,29.9,120.1,30.1")
     return JSONResponse(place_labels(request.app.state.engine, box, zoom),
                         media_type="application/geo+json")
