@@ -70,7 +70,7 @@ LIVE_LAYERS: dict[str, str] = {"shelters": "资源 Resources", "depots": "资源
 #: Extension scripts, maps/static/emgis/<name>.js (+ <name>.css when it exists), loaded after
 #: live_map.js; each adds popups, panel parts and layers through ``emgisLive.extend`` so that a
 #: capability grows in its own file, not in live_map.js.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("live_relief",)
 
 CONFIG_ID = "emgis-live-config"
 
