@@ -116,7 +116,7 @@ def allocate(need: pd.DataFrame, stock: pd.DataFrame, arcs: pd.DataFrame, *,
     ad = a["depot_id"].map(dd).to_numpy(dtype=np.int64)
     av = a["dest_id"].map(dv).to_numpy(dtype=np.int64)
     ah = a["hours"].to_numpy(dtype=float)
-    whole = bool(np.all(N == np.round(N)) and np.all(S == np.round(S)))
+    whole = bool(np.all(np.round(N) == N) and np.all(np.round(S) == S))
     parts, cols, rows = [], 0, 0
     for j in range(len(items)):
         q, c, r = _item_lp(N[:, j], S[:, j], ad, av, ah, whole)

@@ -42,15 +42,15 @@ def _frames(need, stock, hours):
 
 def _brute(need, stock, hours, limit):
     """The lexicographic optimum by enumeration: (Σ_i unmet_i / need_i, travel)."""
-    D, V, I = len(stock), len(need), len(need[0])
+    D, V, n_items = len(stock), len(need), len(need[0])
     arcs = [(d, v) for d in range(D) for v in range(V)
             if hours[d][v] is not None and hours[d][v] <= limit]
-    total = [sum(need[v][i] for v in range(V)) for i in range(I)]
+    total = [sum(need[v][i] for v in range(V)) for i in range(n_items)]
     best = None
-    ranges = [range(min(stock[d][i], need[v][i]) + 1) for i in range(I) for d, v in arcs]
+    ranges = [range(min(stock[d][i], need[v][i]) + 1) for i in range(n_items) for d, v in arcs]
     for plan in itertools.product(*ranges):
-        used = np.zeros((D, I))
-        got = np.zeros((V, I))
+        used = np.zeros((D, n_items))
+        got = np.zeros((V, n_items))
         cost = 0.0
         for k, q in enumerate(plan):
             i, (d, v) = divmod(k, len(arcs))[0], arcs[k % len(arcs)]
@@ -59,7 +59,7 @@ def _brute(need, stock, hours, limit):
             cost += q * hours[d][v]
         if (used > np.asarray(stock)).any() or (got > np.asarray(need)).any():
             continue
-        unmet = sum((total[i] - got[:, i].sum()) / total[i] for i in range(I) if total[i])
+        unmet = sum((total[i] - got[:, i].sum()) / total[i] for i in range(n_items) if total[i])
         key = (round(unmet, 9), round(cost, 9))
         if best is None or key < best:
             best = key

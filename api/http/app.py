@@ -26,7 +26,6 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from emgis.api.http import analyses, coverage, features, live, pages, planning, proposal, warning
-from emgis.api.http import relief
 from emgis.api.http.errors import RETRY_AFTER_S, install_handlers
 from emgis.api.http.limits import BodyLimit
 from emgis.layers.settings import ApiSettings, DatabaseSettings
@@ -148,6 +147,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(live.router)
     app.include_router(analyses.router)
     app.include_router(proposal.router)
+    from emgis.api.http import relief  # its own line: other routers are added beside it
     app.include_router(relief.router)
     app.include_router(warning.router)
     app.include_router(coverage.router)
