@@ -153,6 +153,10 @@ def test_check_refuses_an_overdrawn_answer():
                      "optimal", 0.0, 5.0, 0.0)
     with pytest.raises(AllocationCheckError, match="holds 3"):
         check_allocation(bad, nd, sk, ar, limit_h=10.0)
+    idle = Allocation(al.shipments.iloc[0:0], al.shortfalls.assign(unmet=5.0), al.by_item,
+                      "optimal", 1.0, 0.0, 0.0)
+    with pytest.raises(AllocationCheckError, match="maximum flow"):
+        check_allocation(idle, nd, sk, ar, limit_h=10.0)
     late = Allocation(al.shipments, al.shortfalls, al.by_item, "optimal", 0.4, 3.0, 0.0)
     with pytest.raises(AllocationCheckError, match="not reachable within"):
         check_allocation(late, nd, sk, ar, limit_h=0.5)
