@@ -126,6 +126,33 @@ def people_in_area(engine: Any, area: Any, graph: Callable[[], Any], norms: Any)
     return v
 
 
+DESTINATIONS = ("villages", "shelters")
+
+
+def to_shelters(engine: Any, area: Any, graph: Callable[[], Any], norms: Any,
+                people: pd.DataFrame) -> pd.DataFrame:
+    """The people of each village moved to the shelter the warning area sends them to (its
+    nearest open shelter outside the area, roads inside closed): destinations ``shelter:<id>``
+    with the people summed; a village with no route to a shelter stays a destination itself."""
+    from emgis.shelters.warning import warning_area
+
+    wa = warning_area(engine, area, graph, norms, close_roads=True)
+    where = {v["code"]: v["shelter_id"] for v in wa["villages"] if v.get("shelter_id")}
+    with engine.connect() as c:
+        sh = {r[0]: (r[1], r[2], r[3]) for r in c.execute(sa.text(
+            "SELECT id, name, ST_X(geom), ST_Y(geom) FROM shelters WHERE id = ANY(:ids)"),
+            {"ids": sorted({int(x) for x in where.values()})})}
+    out = people.copy()
+    for k, r in out.iterrows():
+        s = where.get(r["dest_id"])
+        if s is not None and int(s) in sh:
+            name, lon, lat = sh[int(s)]
+            out.loc[k, ["dest_id", "name", "lon", "lat"]] = [f"shelter:{int(s)}", name, lon, lat]
+    agg = {"name": ("name", "first"), "population": ("population", "sum"),
+           "lon": ("lon", "first"), "lat": ("lat", "first")}
+    return out.groupby("dest_id", as_index=False, sort=True).agg(**agg)
+
+
 def _solve(people: pd.DataFrame, needs: pd.DataFrame, depots: pd.DataFrame, stock: pd.DataFrame,
            arcs: pd.DataFrame, limits: Any) -> dict:
     al = allocate(needs[["dest_id", "item", "need"]], stock, arcs, limit_h=limits)
@@ -144,19 +171,26 @@ def _solve(people: pd.DataFrame, needs: pd.DataFrame, depots: pd.DataFrame, stoc
 
 
 def area_relief(engine: Any, area: Any, graph: Callable[[], Any], norms: Any, *,
-                share: float, needs: str = "china", allocate_stock: bool = True) -> dict:
-    """Needs (and the allocation) for the people in ``area`` with ``share`` relocated."""
+                share: float, needs: str = "china", allocate_stock: bool = True,
+                to: str = "villages") -> dict:
+    """Needs (and the allocation) for the people in ``area`` with ``share`` relocated, at
+    their villages or (``to="shelters"``) at the shelters they are sent to."""
     from emgis.geo.routing import closures_from_polygons
     from emgis.geo.store import RoadNetworkNotFound
 
+    if to not in DESTINATIONS:
+        raise ValueError(f"to={to!r}: use one of {', '.join(DESTINATIONS)}")
     people = people_in_area(engine, area, graph, norms)
+    if to == "shelters" and len(people):
+        people = to_shelters(engine, area, graph, norms, people)
     nd = people_needs(people, norms, share=share, needs=needs)
     by_item = (nd.groupby(["item", "unit"], sort=False)["need"].sum().reset_index()
                if len(nd) else pd.DataFrame(columns=["item", "unit", "need"]))
     ans: dict[str, Any] = {
         "needs_set": needs, "people_total": float(people["population"].sum()),
         "displaced_total": round(float(people["population"].sum()) * share, 1),
-        "villages_total": len(people), "needs": _records(nd), "needs_by_item": _records(by_item),
+        "villages_total": len(people), "destinations": to, "needs": _records(nd),
+        "needs_by_item": _records(by_item),
         "sphere_check": sphere_check(norms), "notes": []}
     if not allocate_stock:
         return ans
@@ -181,7 +215,8 @@ def area_relief(engine: Any, area: Any, graph: Callable[[], Any], norms: Any, *,
 
 
 def incident_relief(engine: Any, incident: int, graph: Callable[[], Any], norms: Any, *,
-                    needs: str = "china", allocate_stock: bool = True) -> dict:
+                    needs: str = "china", allocate_stock: bool = True,
+                    to: str = "villages") -> dict:
     """Needs, allocation and shortfalls for incident ``incident`` (`NotFound` if none)."""
     from emgis.shelters.warning import incident_area
 
@@ -196,7 +231,7 @@ def incident_relief(engine: Any, incident: int, graph: Callable[[], Any], norms:
                          norms.number("relief.point_radius_m") if point else None)
     share, key, source = displaced_share(row[2], norms)
     ans = area_relief(engine, area, graph, norms, share=share, needs=needs,
-                      allocate_stock=allocate_stock)
+                      allocate_stock=allocate_stock, to=to)
     ans["incident"] = {"id": row[0], "title": row[1], "incident_type": row[2],
                        "level": row[3], "status": row[4]}
     ans["displaced_share"] = {"value": share, "key": key, "source": source}

@@ -73,6 +73,23 @@ def test_incident_relief_needs_allocation_and_shortfalls(client, demo_db):
         assert got.get(k, 0.0) + short.get(k, 0.0) == pytest.approx(n["need"])
 
 
+def test_relief_delivered_to_the_shelters_people_are_sent_to(client, demo_db):
+    flood = _incident(demo_db.engine, "seed flood")
+    by_village = client.get(f"/incidents/{flood}/relief").json()
+    r = client.get(f"/incidents/{flood}/relief", params={"to": "shelters"})
+    assert r.status_code == 200, r.text
+    ans = r.json()
+    assert ans["destinations"] == "shelters" and ans["allocation"]["check"] == "passed"
+    wa = client.get("/analyses/warning-area", params={"incident": flood,
+                                                      "close_roads": "true"}).json()
+    sent = {f"shelter:{v['shelter_id']}" for v in wa["villages"] if v["shelter_id"]}
+    dests = {n["dest_id"] for n in ans["needs"]}
+    assert sent and sent <= dests
+    assert dests - sent <= {v["code"] for v in wa["villages"] if not v["shelter_id"]}
+    assert ans["displaced_total"] == by_village["displaced_total"]
+    assert {s["dest_id"] for s in ans["allocation"]["shipments"]} <= dests
+
+
 def test_closed_roads_never_make_a_depot_arrive_sooner(demo_db):
     import shapely
 
@@ -169,13 +186,15 @@ def test_depot_stock_is_readable(client, demo_db):
     ("/incidents/999999/relief", 404),
     ("/incidents/0/relief", 422),
     ("/incidents/1/relief?needs=sphere", 422),
+    ("/incidents/1/relief?to=hospitals", 422),
     ("/depots/999999/stock", 404),
     ("/depot_stock?depot=999999", 404),
     ("/analyses/relief-check?hours=0", 422),
     ("/analyses/relief-check?hours=-3", 422),
     ("/analyses/relief-check?relocated=-1", 422),
-], ids=["unknown incident", "incident 0", "unknown needs set", "unknown depot stock",
-        "unknown depot filter", "zero hours", "negative hours", "negative relocated"])
+], ids=["unknown incident", "incident 0", "unknown needs set", "unknown destinations",
+        "unknown depot stock", "unknown depot filter", "zero hours", "negative hours",
+        "negative relocated"])
 def test_bad_requests_name_the_problem(client, path, status):
     r = client.get(path)
     assert r.status_code == status, r.text
@@ -215,8 +234,8 @@ def test_cli_needs_allocate_check(cli_env, demo_db, tmp_path):
     assert res.exit_code == 0, res.output
     assert "relief.displaced_share.flood" in res.output and "帐篷" in res.output
     out = tmp_path / "alloc.xlsx"
-    res = run.invoke(cli_env, ["relief", "allocate", "--incident", str(flood), "--out",
-                               str(out)])
+    res = run.invoke(cli_env, ["relief", "allocate", "--incident", str(flood), "--to",
+                               "shelters", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "check passed" in res.output
     sheets = pd.read_excel(out, sheet_name=None)

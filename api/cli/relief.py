@@ -121,6 +121,8 @@ def needs_cmd(
 def allocate_cmd(
     incident: Annotated[int, typer.Option(help="an incident's id")],
     needs: NeedsOpt = "china",
+    to: Annotated[str, typer.Option(help="villages, or shelters (where their people are "
+                                         "sent)")] = "villages",
     out: Annotated[Path | None, typer.Option(help="FILE.xlsx or FILE.json")] = None,
 ) -> None:
     """Allocate depot stock to the incident's villages within each depot level's limit."""
@@ -128,7 +130,7 @@ def allocate_cmd(
     from emgis.shelters.relief_service import incident_relief
 
     ans = _run(lambda db, graph, norms: incident_relief(db.engine, incident, graph, norms,
-                                                        needs=needs))
+                                                        needs=needs, to=to))
     al = ans["allocation"]
     console.print(f"{ans['displaced_total']:,.0f} relocated in {ans['villages_total']} "
                   f"village(s); limits {ans['limits_h']} h incl. {ans['dispatch_h']:g} h dispatch;"

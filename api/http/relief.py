@@ -23,6 +23,7 @@ from emgis.shelters.relief_service import depot_stock, incident_relief, relief_c
 router = APIRouter(tags=["relief"])
 
 NeedsSet = Literal["china", "inasafe"]
+Destinations = Literal["villages", "shelters"]
 
 
 def _graph_fn(request: Request, network: str | None):
@@ -37,12 +38,15 @@ def _graph_fn(request: Request, network: str | None):
 def incident_relief_route(request: Request, incident_id: int = Path(ge=1, le=2**31 - 1),
                           needs: NeedsSet = Query("china", description="china (default) or "
                                                   "inasafe (the old set, an option)"),
+                          to: Destinations = Query("villages", description="deliver to the "
+                                                   "villages, or to the shelters their people "
+                                                   "are sent to"),
                           network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)
                           ) -> dict:
     from emgis.api.http.analyses import _norms_in_force
 
     return incident_relief(request.app.state.engine, incident_id, _graph_fn(request, network),
-                           _norms_in_force(request), needs=needs)
+                           _norms_in_force(request), needs=needs, to=to)
 
 
 @router.get("/analyses/relief-check",
