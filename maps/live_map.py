@@ -79,7 +79,7 @@ LIVE_LAYERS: dict[str, str] = {"shelters": "资源 Resources", "depots": "资源
 #: Extension scripts, maps/static/emgis/<name>.js (+ <name>.css when it exists), loaded after
 #: live_map.js; each adds popups, panel parts and layers through ``emgisLive.extend`` so that a
 #: capability grows in its own file, not in live_map.js.
-EXTENSIONS: tuple[str, ...] = ("live_plans", "live_readiness")
+EXTENSIONS: tuple[str, ...] = ("live_plans", "live_readiness", "live_relief")
 
 CONFIG_ID = "emgis-live-config"
 

@@ -21,6 +21,7 @@ from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
     population,
     printing,
     readiness,
+    relief,
     risk,
     roads,
     serve,

@@ -38,6 +38,7 @@ from emgis.api.http import (
     plans,
     proposal,
     readiness,
+    relief,
     sitrep,
     tiles,
     warning,
@@ -164,6 +165,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(analyses.router)
     app.include_router(proposal.router)
     app.include_router(sitrep.router)
+    app.include_router(relief.router)
     app.include_router(warning.router)
     app.include_router(coverage.router)
     app.include_router(planning.router)

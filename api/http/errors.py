@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from emgis.geo.store import RoadNetworkNotFound
 from emgis.layers.problems import BadArgument, InputError, MissingData
 from emgis.layers.problems import NotFound as NotStored
+from emgis.shelters.relief_lp import AllocationCheckError
 
 log = logging.getLogger("emgis.api")
 
@@ -161,6 +162,7 @@ _PLAIN_ERRORS: dict[type[Exception], int] = {
     MissingData: 409,          # what the analysis needs is not stored yet
     RoadNetworkNotFound: 409,  # no road network of that name
     BadArgument: 400,          # a parameter is malformed or out of range
+    AllocationCheckError: 500,  # a relief allocation failed its independent check: no answer
 }
 
 
