@@ -217,19 +217,29 @@ def _run_dask(client, req, data, codes, where, norms, finish) -> None:
     counties = {}
     for fut in as_completed(list(cuts)):
         code = cuts[fut]
-        if fut.status != "finished":
-            finish(code, None, _task_error(fut.exception()))
+        try:
+            piece = _result(fut)
+        except Exception as exc:  # a county whose piece cannot be cut: in the error table
+            finish(code, None, _task_error(exc))
             continue
-        task = client.submit(_county_task, code, req.analysis, req.layer, fut.result(), shared,
+        task = client.submit(_county_task, code, req.analysis, req.layer, piece, shared,
                              halo_m, shared_norms, pure=False, retries=req.retries,
                              key=f"county-{code}-{time.time_ns()}")
         counties[task] = code
     for fut in as_completed(list(counties)):
         code = counties[fut]
-        if fut.status == "finished":
-            finish(code, fut.result(), None)
+        try:
+            result = _result(fut)
+        except Exception as exc:  # a bad county never sinks the batch
+            finish(code, None, _task_error(exc))
         else:
-            finish(code, None, _task_error(fut.exception()))
+            finish(code, result, None)
+
+
+def _result(fut):
+    """The task's result; a result lost with a killed worker is computed again (Dask keeps
+    the task while the future is held), so wait for it rather than call it failed."""
+    return fut.result()
 
 
 def _task_error(exc: BaseException) -> str:
