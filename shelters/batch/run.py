@@ -111,9 +111,10 @@ def _client(engine: str, workers: int):
 
 def run_batch(req: BatchRequest, *, norms, home: Path, db_engine=None,
               on_result: Callable[[str, CountyResult | None, str | None], None] | None = None,
-              actor: str = "batch") -> BatchReport:
+              actor: str = "batch", client=None) -> BatchReport:
     """Run ``req`` and return the report; ``on_result(code, result, error)`` after each
-    county (the CLI's progress bar; a test's hook)."""
+    county (the CLI's progress bar; a test's hook). ``client``: a Dask client to run on
+    (kept open) instead of the one ``req.engine`` names."""
     from emgis.shelters.coverage import KINDS
 
     if req.analysis not in ANALYSES:
@@ -153,13 +154,17 @@ def run_batch(req: BatchRequest, *, norms, home: Path, db_engine=None,
     if req.engine == "sequential":
         _run_sequential(req, data, codes, source, str(pieces_dir), halo_m, norms, finish)
     else:
-        client, cluster = _client(req.engine, req.workers)
+        own = client is None
+        cluster = None
+        if own:
+            client, cluster = _client(req.engine, req.workers)
         try:
             _run_dask(client, req, data, codes, (source, str(pieces_dir), halo_m), norms, finish)
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            if own:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
     summary = pd.DataFrame(done)
     if len(summary):
         summary = summary.sort_values("county_code").reset_index(drop=True)
