@@ -219,3 +219,27 @@ def test_province_command_writes_a_province(tmp_path):
     assert sorted(demand["county_code"].unique()) == ["360101", "360102"]
     assert demand["code"].str.len().eq(12).all()
 
+
+
+def test_summary_endpoint_serves_the_province_summary(province, db, tmp_path):
+    import warnings
+
+    from emgis.api.http.app import create_app
+    from emgis.layers.settings import ApiSettings, DatabaseSettings
+
+    rep = run_batch(BatchRequest("coverage", province, tmp_path / "out", "360101,360102",
+                                 engine="sequential", halo_km=float(HALO)),
+                    norms=default_norms(), home=tmp_path / "home", db_engine=db.engine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    app = create_app(ApiSettings(), engine=db.engine,
+                     db_settings=DatabaseSettings(home=tmp_path / "home"))
+    with TestClient(app) as c:
+        r = c.get("/batch/summary", params={"analysis": "coverage"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [x["county_code"] for x in body["counties"]] == ["360101", "360102"]
+        assert body["ok"] == 2 and body["failed"] == 0
+        assert body["covered_population"] == rep.summary["covered_population"].sum()
+        assert c.get("/batch/summary", params={"analysis": "nope"}).status_code in (400, 422)

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from emgis.api.http import analyses, coverage, features, live, pages, planning, proposal, warning
+from emgis.api.http import batch as batch_api
 from emgis.api.http.errors import RETRY_AFTER_S, install_handlers
 from emgis.api.http.limits import BodyLimit
 from emgis.layers.settings import ApiSettings, DatabaseSettings
@@ -150,6 +151,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(warning.router)
     app.include_router(coverage.router)
     app.include_router(planning.router)
+    app.include_router(batch_api.router)
     app.include_router(pages.router)
     pages.mount_saved(app, db_settings.home)
     try:
