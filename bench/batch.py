@@ -51,7 +51,7 @@ def _dask(req: BatchRequest, home: Path, workers: int) -> tuple[float, list[floa
     from dask.distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     client = Client(cluster)
     client.run(lambda: __import__("emgis.shelters.batch.county"))  # warm imports, not timed
     try:

@@ -102,7 +102,7 @@ def _client(engine: str, workers: int):
 
     if engine == "local":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         return Client(cluster), cluster
     if engine.startswith("dask://"):
         return Client(f"tcp://{engine[len('dask://'):]}", timeout="20s"), None
