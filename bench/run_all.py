@@ -14,7 +14,7 @@ import sys
 import time
 
 BENCHES = ["bench.routing", "bench.census", "bench.siting", "bench.api", "bench.roads_cn",
-           "bench.real_county"]
+           "bench.real_county", "bench.batch"]
 
 
 def main(argv: list[str] | None = None) -> int:

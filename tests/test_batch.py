@@ -244,3 +244,18 @@ def test_summary_endpoint_serves_the_province_summary(province, db, tmp_path):
         assert body["ok"] == 2 and body["failed"] == 0
         assert body["covered_population"] == rep.summary["covered_population"].sum()
         assert c.get("/batch/summary", params={"analysis": "nope"}).status_code in (400, 422)
+
+
+def test_gaps_batch_gives_each_villages_gap(province, tmp_path):
+    rep = run_batch(BatchRequest("gaps", province, tmp_path / "out", "360101,360102",
+                                 engine="sequential", halo_km=float(HALO)),
+                    norms=default_norms(), home=tmp_path / "home")
+    assert rep.errors.empty, rep.errors
+    rows = gpd.read_parquet(tmp_path / "out" / "gaps-shelters" / "360101.parquet")
+    assert {"uncovered", "underserved", "gap"} <= set(rows.columns)
+    # an uncovered village's whole population is its gap's uncovered part
+    assert (rows.loc[~rows["covered"], "uncovered"] == rows.loc[~rows["covered"],
+                                                                "population"]).all()
+    assert rep.summary["gap_population"].tolist() == [
+        gpd.read_parquet(tmp_path / "out" / "gaps-shelters" / f"{c}.parquet")["gap"].sum()
+        for c in ("360101", "360102")]
