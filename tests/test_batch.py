@@ -259,3 +259,26 @@ def test_gaps_batch_gives_each_villages_gap(province, tmp_path):
     assert rep.summary["gap_population"].tolist() == [
         gpd.read_parquet(tmp_path / "out" / "gaps-shelters" / f"{c}.parquet")["gap"].sum()
         for c in ("360101", "360102")]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("args, said", [
+    (["--engine", "spark://x"], "--engine 'spark://x'"),
+    (["--counties", "3699"], "no county code starts with '3699'"),
+    (["--layer", "hospitals"], "--layer 'hospitals'"),
+], ids=["unknown-engine", "unknown-prefix", "unknown-layer"])
+def test_batch_command_refuses_bad_options(province, tmp_path, monkeypatch, args, said):
+    monkeypatch.setenv("EMGIS_HOME", str(tmp_path / "home"))
+    run = _cli("coverage", "--province", str(province), "--out", str(tmp_path / "out"),
+               "--no-db", "--halo-km", HALO, *args)
+    assert run.exit_code == 2, run.output
+    assert said in " ".join(run.output.split())
+    assert not (tmp_path / "out").exists()  # nothing was run or written
+
+
+@pytest.mark.bad_input
+def test_batch_command_names_a_missing_province(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMGIS_HOME", str(tmp_path / "home"))
+    run = _cli("coverage", "--province", str(tmp_path / "nowhere"), "--no-db")
+    assert run.exit_code == 2
+    assert "emgis batch province" in " ".join(run.output.split())
