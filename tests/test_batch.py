@@ -83,6 +83,8 @@ def test_local_cluster_gives_the_sequential_results_and_rerun_is_idempotent(
     assert run.exit_code == 0, run.output
     assert "province summary: 10 of 10 counties" in " ".join(run.output.split())
     _same_results(tmp_path / "out", reference)
+    page = (tmp_path / "out" / "coverage-shelters.html").read_text(encoding="utf-8")
+    assert "360103" in page and "https://" not in page.split("<body")[0]  # offline page
     first = _counts(db.engine)
     assert first == {"rows": 10 * SPEC.villages, "summary": 10, "partitions": 10}
     with db.engine.connect() as c:  # each county's rows are in its own partition

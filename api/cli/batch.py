@@ -74,8 +74,28 @@ def _run(analysis: str, opts: dict, no_db: bool) -> None:
             err.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
     _print(report)
+    if len(report.summary):
+        console.print(f"map: {_map(report, analysis, layer)}")
     if len(report.errors):
         raise typer.Exit(1)
+
+
+def _map(report, analysis: str, layer: str) -> Path:
+    """The province page: every village of the counties that completed, covered or not."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from emgis.maps.coverage_map import write_coverage_map
+    from emgis.shelters.coverage import KINDS
+
+    rows = pd.concat([gpd.read_parquet(report.results_dir / f"{c}.parquet")
+                      for c in report.summary["county_code"]], ignore_index=True)
+    rows = gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
+    rows["time_s"] = rows["time_min"] * 60
+    path = report.results_dir.parent / f"{analysis}-{layer}.html"
+    return write_coverage_map(path, rows, kind_label=KINDS[layer].label,
+                              title=f"全省{analysis} Province {analysis}: {KINDS[layer].label} "
+                                    f"({len(report.summary)} counties)")
 
 
 def _print(report) -> None:
