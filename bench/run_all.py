@@ -14,7 +14,8 @@ import sys
 import time
 
 BENCHES = ["bench.routing", "bench.census", "bench.siting", "bench.api", "bench.roads_cn",
-           "bench.real_county", "bench.relief"]
+           "bench.real_county", "bench.relief",
+           "bench.batch"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -681,3 +681,49 @@ class TeamEquipment(Base):
 
 
 AUDITED_TABLES += ["experts", "team_equipment"]
+class BatchResult(Base):
+    """One village's result of `emgis batch` (migration 0011). The table is partitioned by
+    ``county_code`` (one partition per county, made by `shelters.batch.store`)."""
+
+    __tablename__ = "batch_results"
+    __table_args__ = ({"postgresql_partition_by": "LIST (county_code)"},)
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    analysis: Mapped[str] = mapped_column(String(12), primary_key=True)
+    layer: Mapped[str] = mapped_column(String(20), primary_key=True)
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    population: Mapped[float | None] = mapped_column(Float)
+    facility: Mapped[str | None] = mapped_column(Text)
+    time_min: Mapped[float | None] = mapped_column(Float)
+    standard_min: Mapped[float | None] = mapped_column(Float)
+    covered: Mapped[bool | None] = mapped_column(Boolean)
+    covered_by: Mapped[str | None] = mapped_column(Text)
+    snap_m: Mapped[float | None] = mapped_column(Float)
+    uncovered: Mapped[float | None] = mapped_column(Float)
+    underserved: Mapped[float | None] = mapped_column(Float)
+    gap: Mapped[float | None] = mapped_column(Float)
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())
+
+
+class BatchSummary(Base):
+    """The province summary of `emgis batch`: one line per county, analysis and layer, with
+    the error of a county that failed (migration 0011)."""
+
+    __tablename__ = "batch_summary"
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    analysis: Mapped[str] = mapped_column(String(12), primary_key=True)
+    layer: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(8))
+    error: Mapped[str | None] = mapped_column(Text)
+    demand_points: Mapped[int | None] = mapped_column(Integer)
+    population: Mapped[float | None] = mapped_column(Float)
+    covered_population: Mapped[float | None] = mapped_column(Float)
+    coverage_share: Mapped[float | None] = mapped_column(Float)
+    gap_population: Mapped[float | None] = mapped_column(Float)
+    road_nodes: Mapped[int | None] = mapped_column(Integer)
+    facilities: Mapped[int | None] = mapped_column(Integer)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())

@@ -10,6 +10,7 @@ import signal
 import sys
 
 from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
+    batch,
     db,
     demo,
     dispatch,

@@ -43,6 +43,7 @@ from emgis.api.http import (
     tiles,
     warning,
 )
+from emgis.api.http import batch as batch_api
 from emgis.api.http.errors import RETRY_AFTER_S, install_handlers
 from emgis.api.http.limits import BodyLimit
 from emgis.layers.settings import ApiSettings, DatabaseSettings
@@ -173,6 +174,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(dispatch.router)
     app.include_router(experts.router)
     app.include_router(readiness.router)
+    app.include_router(batch_api.router)
     app.include_router(pages.router)
     app.include_router(plans.router)
     app.include_router(drills.router)
