@@ -139,6 +139,9 @@ _layer(LayerSpec("shelters", "shelters", "应急避难场所", "point", (
     Field("status", "enum", True, ("状态", "开放状态"), vocab.SHELTER_STATUS, default="open"),
     Field("occupancy", "int", False, ("在避人数", "当前人数", "occupancy"), minimum=0),
     Field("address", "text", False, ("地址", "位置"), verbatim=True),
+    # written by `emgis export`: 'area' says the capacity was derived from the area, so the
+    # file loads back the same (derived again with the norms in force, not frozen as given)
+    Field("capacity_source", "enum", False, ("容量来源",), vocab.CAPACITY_SOURCE),
     UNIT,
 )))
 
@@ -259,12 +262,24 @@ def normalise_header(text: object) -> str:
     return re.sub(r"[\s_\-]+", "_", s)
 
 
+#: The longest field name a Shapefile's .dbf holds.
+SHP_NAME_MAX = 10
+
+
+def shp_name(name: str) -> str:
+    """A field's name in a Shapefile: its first 10 characters, as GDAL writes it."""
+    return name[:SHP_NAME_MAX]
+
+
 def map_headers(columns: list[str], spec: LayerSpec) -> tuple[dict[str, str], list[str]]:
     """Return ({file column: field name}, unmatched columns). First match wins."""
     lookup: dict[str, str] = {}
     for f in spec.fields:
         for a in (f.name, *f.aliases):
             lookup.setdefault(normalise_header(a), f.name)
+    for f in spec.fields:
+        # a Shapefile's 10-character field name (what GDAL and `emgis export` cut it to)
+        lookup.setdefault(normalise_header(shp_name(f.name)), f.name)
     mapping: dict[str, str] = {}
     unmatched = []
     taken: set[str] = set()

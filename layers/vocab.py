@@ -380,3 +380,12 @@ EQUIPMENT_STATE = _vocab(
     Term("repair", "维修", ("维修", "待修", "故障")),
     Term("retired", "报废", ("报废", "退役", "停用")),
 )
+
+
+#: Where a shelter's capacity came from (``shelters.capacity_source``; emgis's own exports carry
+#: it, so a capacity derived from the area loads back as derived, not as given).
+CAPACITY_SOURCE = _vocab(
+    Term("given", "填报", ("填报", "给定")),
+    Term("area", "按面积推算", ("按面积推算", "面积推算", "推算")),
+    Term("unknown", "未知", ("未知",)),
+)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from emgis.geo import crs as gcrs
 from emgis.layers.load.loaders import layer_spec
 from emgis.layers.problems import InputError, Problem
-from emgis.layers.schema import LAYERS
+from emgis.layers.schema import LAYERS, shp_name
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile",
            ".csv": "CSV", ".xlsx": "XLSX"}
@@ -54,9 +54,13 @@ def read_layer(engine: Engine, layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
                          source="emgis export")
     spec = layer_spec(layer)
     cols = [f.name for f in spec.fields if f.name not in ("L", "E", "C", "S")]
-    extra = {"shelters": ["capacity_source"],
-             "risk_points": ["score", "inputs", "band_version"]}.get(layer, [])
+    extra = {
+             "risk_points": ["score", "band_version"]}.get(layer, [])
     select = ", ".join(f'"{c}"' for c in [*cols, *extra])
+    if spec.name == "risk_points":
+        # the factors go out as the columns the loader reads (L, E, C; S for a matrix), not as
+        # the stored inputs document: the file loads back as it was assessed
+        select += ", " + ", ".join(f"(inputs->>'{f}')::float8 AS \"{f}\"" for f in "LECS")
     if spec.name == "depot_stock":
         sql = ("SELECT d.ext_id AS depot_id, s.item, s.quantity, s.unit FROM depot_stock s "
                "JOIN depots d ON d.id = s.depot_id ORDER BY d.ext_id, s.item")
@@ -105,22 +109,52 @@ def export_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | Non
             pts = data.geometry.representative_point()
             df["lon"], df["lat"] = pts.x.round(7), pts.y.round(7)
             if (data.geom_type != "Point").any():
-                df["wkt"] = data.geometry.to_wkt()
-        if fmt == "XLSX":
-            df.to_excel(path, index=False, sheet_name=layer[:31])
-        else:
-            df.to_csv(path, index=False,
-                      encoding="gb18030" if (encoding or "").lower() in ("gbk", "gb18030")
-                      else "utf-8-sig")
+                # full precision: the shape loads back exactly
+                df["wkt"] = data.geometry.to_wkt(rounding_precision=-1)
+        tmp = path.with_name(f".{path.name}.part")
+        try:
+            if fmt == "XLSX":
+                df.to_excel(tmp, index=False, sheet_name=layer[:31], engine="openpyxl")
+            else:
+                df.to_csv(tmp, index=False,
+                          encoding="gb18030" if (encoding or "").lower() in ("gbk", "gb18030")
+                          else "utf-8-sig")
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return len(df)
     if not isinstance(data, gpd.GeoDataFrame):
         raise InputError([Problem("command line", None, "FILE", path.name,
                                   f"{layer} has no geometry",
                                   "export it as .csv or .xlsx")], source="emgis export")
-    if path.exists():
-        path.unlink()
-    kwargs = {}
+    kwargs: dict = {}
     if fmt == "ESRI Shapefile":
+        kinds = sorted(set(data.geom_type.dropna().str.replace("Multi", "")))
+        if len(kinds) > 1:
+            raise InputError([Problem("command line", None, "FILE", path.name,
+                                      f"a Shapefile holds one kind of geometry; {layer} has "
+                                      f"{' and '.join(kinds)}",
+                                      "export it as .gpkg or .geojson, which hold both")],
+                             source="emgis export")
         kwargs["encoding"] = encoding or "UTF-8"
-    data.to_file(path, driver=fmt, engine="pyogrio", **kwargs)
+        # a .dbf field name has at most 10 characters: cut as GDAL would, and as the loader
+        # reads them back (layers.schema.shp_name)
+        data = data.rename(columns={c: shp_name(c) for c in data.columns if c != "geometry"})
+    elif fmt == "GPKG":
+        # GeoPackage 1.2, which GDAL 3.6 / QGIS 3.22 read without a version warning
+        kwargs["dataset_options"] = {"VERSION": "1.2"}
+    _write_whole(data, path, fmt, kwargs)
     return len(data)
+
+
+def _write_whole(data: gpd.GeoDataFrame, path: Path, fmt: str, kwargs: dict) -> None:
+    """Write into a temporary folder beside ``path``, then move the file(s) in: a failed write
+    leaves no partial file and an earlier export of the same name untouched."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".emgis-export-") as tmp:
+        tmp_path = Path(tmp) / path.name
+        data.to_file(tmp_path, driver=fmt, engine="pyogrio", **kwargs)
+        for f in sorted(Path(tmp).iterdir()):
+            shutil.move(str(f), str(path.parent / f.name))

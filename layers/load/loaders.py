@@ -8,6 +8,7 @@ A file with any error changes nothing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,9 +118,42 @@ def _resolve_crs(raw_crs, crs_option: str | None, p: Problems, notes: list[str],
     return gcrs.parse_crs("EPSG:4326")
 
 
+def _wkt_column(columns) -> str | None:
+    """The column of WKT geometries (``wkt``, ``geometry``, ``几何``) a table has, if any."""
+    for c in columns:
+        if normalise_header(c) in ("wkt", "geometry", "geom", "几何", "空间位置"):
+            return c
+    return None
+
+
+def _geometries_from_wkt(df: pd.DataFrame, col: str, optional: bool,
+                         p: Problems) -> gpd.GeoSeries:
+    """Each row's geometry from its WKT cell (an area in a table: `emgis export` writes one)."""
+    geoms = []
+    for row, raw in zip(df["_row"], df[col], strict=True):
+        text = "" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw)
+        if not text.strip():
+            if not optional:
+                p.error(int(row), col, "", "is empty", "give the geometry as WKT, e.g. "
+                        "POLYGON ((119.9 30.1, 120.0 30.1, 120.0 30.2, 119.9 30.1))")
+            geoms.append(None)
+            continue
+        try:
+            geoms.append(shapely.from_wkt(text.strip()))
+        except shapely.errors.GEOSException as exc:
+            p.error(int(row), col, text[:60], f"is not WKT ({exc})",
+                    "give the geometry as WKT, e.g. POINT (119.9 30.1), or longitude and "
+                    "latitude columns")
+            geoms.append(None)
+    return gpd.GeoSeries(geoms, index=df.index)
+
+
 def _geometries_from_table(df: pd.DataFrame, spec: LayerSpec, p: Problems) -> gpd.GeoSeries | None:
-    lon_col, lat_col = find_lonlat(list(df.columns))
     optional = spec.geometry in ("optional_point", "any")
+    wkt = _wkt_column(df.columns)
+    if wkt is not None:  # the shape itself beats a representative point
+        return _geometries_from_wkt(df, wkt, optional, p)
+    lon_col, lat_col = find_lonlat(list(df.columns))
     if lon_col is None or lat_col is None:
         if optional:
             return gpd.GeoSeries([None] * len(df), index=df.index)

@@ -108,8 +108,12 @@ def _shelter_rules(gdf, p: Problems, notes, norms: Norms) -> None:
     caps, sources = [], []
     cap_field = LAYERS["shelters"].field("capacity")
     cap_lo, cap_hi = cap_field.range
-    for row, cap, area, dur in zip(gdf["_row"], gdf["capacity"], gdf["effective_area_m2"],
-                                   gdf["duration_class"], strict=True):
+    said = (gdf["capacity_source"] if "capacity_source" in gdf.columns
+            else pd.Series([None] * len(gdf), index=gdf.index))
+    for row, cap, area, dur, src in zip(gdf["_row"], gdf["capacity"], gdf["effective_area_m2"],
+                                        gdf["duration_class"], said, strict=True):
+        if src == "area" and area is not None and not pd.isna(area) and dur is not None:
+            cap = None  # emgis's own export: derived from the area, so derive it again
         if cap is not None and not pd.isna(cap):
             caps.append(int(cap))
             sources.append("given")

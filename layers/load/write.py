@@ -98,7 +98,8 @@ def _kept(prep: Prepared, columns: list[str]) -> frozenset[str]:
     if prep.given is None:
         return frozenset()
     fields = {f.name for f in prep.spec.fields}
-    kept = {c for c in columns if c in fields and c not in prep.given}
+    # capacity_source follows capacity and area (rules.py), never a file's absence of it
+    kept = {c for c in columns if c in fields and c not in prep.given and c != "capacity_source"}
     if prep.spec.name == "shelters" and {"capacity", "effective_area_m2"} <= kept:
         kept.add("capacity_source")
     return frozenset(kept)

@@ -40,21 +40,27 @@ class RawInput:
 def _fix_latin1_strings(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Re-decode strings read as latin-1 from a .dbf without .cpg: UTF-8 if valid, else GBK.
 
-    The order and the labels are those of :func:`layers.text.decode_text`, applied to every
-    string of the table at once (a .dbf has one encoding).
+    The field names are re-decoded with the values (a GBK .dbf names its fields 名称, 容纳人数 in
+    GBK too). The order and the labels are those of :func:`layers.text.decode_text`, applied to
+    every string of the table at once (a .dbf has one encoding).
     """
     cols = [c for c in df.columns if c != "geometry" and pd.api.types.is_string_dtype(df[c])]
     raw = {c: [v.encode("latin-1") if isinstance(v, str) else v for v in df[c]] for c in cols}
+    try:
+        names = {c: c.encode("latin-1") for c in df.columns if c != "geometry"}
+    except UnicodeEncodeError:  # names GDAL did not read as latin-1: leave them
+        names = {}
     for enc in ("utf-8", "gb18030"):
         try:
             decoded = {c: [v.decode(enc) if isinstance(v, bytes) else v for v in vals]
                        for c, vals in raw.items()}
+            renamed = {c: b.decode(enc) for c, b in names.items()}
         except UnicodeDecodeError:
             continue
         out = df.copy()
         for c, vals in decoded.items():
             out[c] = vals
-        return out, (UTF8 if enc == "utf-8" else GB18030)
+        return out.rename(columns=renamed), (UTF8 if enc == "utf-8" else GB18030)
     return df, "latin-1"
 
 
