@@ -20,7 +20,7 @@ from emgis.layers import vocab
 from emgis.layers.problems import NotFound
 
 #: the norm giving the radius of the affected circle around a point incident
-POINT_RADIUS_NORM = "sitrep.point_radius_m"
+POINT_RADIUS_NORM = "relief.point_radius_m"
 
 
 @dataclass
@@ -154,6 +154,33 @@ def _dispatched(engine, incident_id: int, sit: Situation) -> None:
         sit.timeline.append({"at": at, "actor": e.get("actor"), "text": e.get("text")})
 
 
+def _relief(engine, incident_id: int, graph, norms, sit: Situation) -> None:
+    """Relief needs by item and the shortfalls after allocating the stock in place
+    (shelters/relief_service.py: the same answer as ``GET /incidents/{id}/relief``)."""
+    from emgis.shelters.relief_service import incident_relief
+
+    ans = incident_relief(engine, incident_id, graph, norms)
+    sources = {}
+    for n in ans.get("needs", []):
+        sources.setdefault(n.get("item"), n.get("source") or n.get("key"))
+    for n in ans.get("needs_by_item", []):
+        sit.needs.append({"item": n["item"], "unit": n.get("unit"),
+                          "quantity": float(n["need"]), "source": sources.get(n["item"])})
+    units = {n["item"]: n.get("unit") for n in ans.get("needs_by_item", [])}
+    alloc = ans.get("allocation") or {}
+    for s in alloc.get("shortfalls", []):
+        sit.shortfalls.append({"item": s["item"], "where": s.get("destination") or s["dest_id"],
+                               "quantity": float(s["unmet"]), "unit": units.get(s["item"])})
+    if ans.get("displaced_total") is not None:
+        share = ans.get("displaced_share", {})
+        sit.notes.append(f"relief needs are for {ans['displaced_total']:,.0f} people relocated: "
+                         f"{share.get('value', 0):.0%} of {ans.get('people_total', 0):,.0f} "
+                         f"({share.get('key')}, an estimate)")
+    sit.notes.extend(ans.get("notes", []))
+    if not alloc:
+        sit.notes.append("stock was not allocated (no road network, or no depot stock stored)")
+
+
 def gather(engine, incident_id: int, graph: Callable[[], Any], norms, *,
            k: int = 2) -> Situation:
     """The situation of incident ``incident_id``: ``graph()`` gives the road network or None."""
@@ -168,4 +195,5 @@ def gather(engine, incident_id: int, graph: Callable[[], Any], norms, *,
     _affected(engine, inc, geom, graph, norms, sit)
     _teams(engine, inc, geom, graph, norms, sit, k)
     _dispatched(engine, incident_id, sit)
+    _relief(engine, incident_id, graph, norms, sit)
     return sit

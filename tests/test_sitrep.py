@@ -81,6 +81,10 @@ def test_report_as_word_has_every_section_filled(env, client):
     sent_rows = cells["资源"].rows[1:]
     assert [r.cells[3].text for r in sent_rows] == ["已派出"]
     assert team[1] in sent_rows[0].cells[0].text and sent_rows[0].cells[4].text != "未知"
+    # relief needs by item with their norms, and what the stock in place cannot cover
+    needs = cells["物资"].rows[1:]
+    assert {"帐篷", "棉被", "饮用水"} <= {r.cells[0].text for r in needs}
+    assert all(r.cells[3].text for r in needs)  # each need names its norm's source
     timeline = cells["时间"].rows[1:]
     assert timeline and any(team[1] in r.cells[2].text for r in timeline)
 
@@ -93,7 +97,7 @@ def test_report_of_a_point_says_its_radius_is_an_estimate(env, client):
     iid = _incident(client, env.engine, {"type": "Point", "coordinates": [p.x, p.y]}, "火灾")
     res = client.get(f"/incidents/{iid}/report", params={"format": "html"})
     assert res.status_code == 200
-    assert "sitrep.point_radius_m" in res.text and "an estimate" in res.text
+    assert "relief.point_radius_m" in res.text and "an estimate" in res.text
     assert "消防救援站" in res.text
     assert "http://" not in res.text.replace('lang="zh-CN"', "")  # nothing fetched
 
