@@ -10,12 +10,14 @@ import signal
 import sys
 
 from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
+    alerts,
     db,
     demo,
     incidents,
     load,
     norms,
     population,
+    reports,
     risk,
     roads,
     serve,

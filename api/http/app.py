@@ -25,7 +25,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from emgis.api.http import analyses, coverage, features, live, pages, planning, proposal, warning
+from emgis.api.http import (
+    alerts,
+    analyses,
+    coverage,
+    features,
+    field,
+    live,
+    pages,
+    planning,
+    proposal,
+    warning,
+)
 from emgis.api.http.errors import RETRY_AFTER_S, install_handlers
 from emgis.api.http.limits import BodyLimit
 from emgis.layers.settings import ApiSettings, DatabaseSettings
@@ -150,6 +161,8 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(warning.router)
     app.include_router(coverage.router)
     app.include_router(planning.router)
+    app.include_router(field.router)
+    app.include_router(alerts.router)
     app.include_router(pages.router)
     pages.mount_saved(app, db_settings.home)
     try:

@@ -82,6 +82,9 @@ _TITLES = {
     "incidents": ("Incidents", "Incidents: type, level, status, point or area."),
     "road_edges": ("Road network edges",
                    "Edges of the loaded road networks with class, speed and travel time."),
+    "field_reports": ("Field reports",
+                      "Reports from the field (隐患上报, 灾情快报): kind, state, counts (null = "
+                      "not reported), township; the photo is at /field-reports/{id}/photo."),
 }
 
 
