@@ -44,8 +44,8 @@ def county(demo_db, tmp_path_factory):
             ("C4", "外村人", outside_v.code, "村支书", "13800004444"),
             ("C5", "外镇人", outside_t, "乡镇值班", "13800005555")]
     path = tmp_path_factory.mktemp("contacts") / "联系人.csv"
-    path.write_text("编号,姓名,区划代码,职务,联系电话\n" + "".join(",".join(r) + "\n" for r in rows),
-                    encoding="utf-8")
+    lines = ["编号,姓名,区划代码,职务,联系电话", *(",".join(r) for r in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     mp = pytest.MonkeyPatch()
     mp.setenv("EMGIS_DATABASE_URL", demo_db.url)
     mp.setenv("EMGIS_HOME", str(demo_db.home))

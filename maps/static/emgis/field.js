@@ -101,6 +101,13 @@
     if (photo) b.photo = photo;
     return b;
   }
+  // a refused report goes back into the form, so the reporter corrects it instead of retyping
+  function refill(b) {
+    TEXTS.concat(COUNTS).forEach(function (k) { $(k).value = b[k] === undefined ? '' : b[k]; });
+    var radio = document.querySelector('input[name=kind][value=' + b.kind + ']');
+    if (radio) radio.checked = true;
+    if (b.photo) photo = b.photo;
+  }
   function markBad(problems) {
     (problems || []).forEach(function (p) {
       var el = p.field && $(p.field); if (el) el.classList.add('bad');
@@ -137,10 +144,16 @@
                'bad');
       } else if (res.status >= 400 && res.status < 500) {
         saveQueue(queue().filter(function (x) { return x.key !== item.key; }));
-        markBad(res.body.problems);
-        var msg = (res.body.problems || []).map(function (p) {
-          return (p.field || '') + ': ' + p.message + ' (' + p.fix + ')';
-        }).join('; ') || JSON.stringify(res.body.detail);
+        refill(item.body);
+        // the API's problems ({field, message, fix}) or the fields it could not read ({loc, msg})
+        var probs = (res.body.problems && res.body.problems.length) ? res.body.problems
+          : (Array.isArray(res.body.detail) ? res.body.detail.map(function (d) {
+            return {field: String(d.loc[d.loc.length - 1]), message: d.msg, fix: ''};
+          }) : []);
+        markBad(probs);
+        var msg = probs.map(function (p) {
+          return (p.field || '') + ': ' + p.message + (p.fix ? ' (' + p.fix + ')' : '');
+        }).join('; ') || String(res.body.detail || res.status);
         status('未接受 refused: ' + msg, 'bad');
       } else {
         status('服务器忙，稍后重发 server busy: queued, retrying', 'queued');
