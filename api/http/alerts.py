@@ -89,7 +89,7 @@ def post_warning(body: WarningIn, request: Request,
 
 @router.post("/warnings/{wid}/ack", summary="Acknowledge a warning (contact id + code, or a "
                                             "duty officer's token)",
-             responses={**error_responses(400, 404, *AUTH_ERRORS)})
+             responses={**error_responses(400, 404, 401, 403)})
 def post_ack(body: AckIn, request: Request, wid: int = _ID,
              who: Principal | None = Depends(optional_principal)) -> JSONResponse:
     officer = None
@@ -118,7 +118,7 @@ def get_unacknowledged(request: Request) -> Response:
 
 
 @router.get("/warnings/{wid}", summary="A warning, its recipients and who has not acknowledged",
-            responses=error_responses(404, *AUTH_ERRORS))
+            responses=error_responses(404, 401))
 def get_warning(request: Request, wid: int = _ID,
                 who: Principal | None = Depends(optional_principal)) -> JSONResponse:
     phones = who is not None and who.at_least("commander")
