@@ -333,7 +333,7 @@ class TeamBase(Base):
                                                     server_default=func.now())
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
     geom = _point()
-    # when the team last passed its assessment (社会救援力量 测评; migration 0010)
+    # when the team last passed its assessment (社会救援力量 测评; migration 0009)
     assessed_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
@@ -352,7 +352,7 @@ class Incident(Base):
                                                     server_default=func.now())
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
     geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=False)
-    # the figures plan triggers read (migration 0009); NULL = unknown, never 0
+    # the figures plan triggers read (migration 0008); NULL = unknown, never 0
     deaths: Mapped[int | None] = mapped_column(Integer)
     injured: Mapped[int | None] = mapped_column(Integer)
     missing: Mapped[int | None] = mapped_column(Integer)
@@ -444,7 +444,8 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
     __table_args__ = (
-        CheckConstraint("role IN ('viewer', 'planner', 'commander', 'admin')", name="role_allowed"),
+        CheckConstraint("role IN ('viewer', 'reporter', 'planner', 'commander', 'admin')",
+                        name="role_allowed"),  # reporter: migration 0011
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
@@ -515,7 +516,7 @@ class IncidentEvent(Base):
 
 
 AUDITED_TABLES += ["incident_assignments", "incident_events"]
-# --- emergency plans (预案) and drills (演练), migration 0009 ---------------------------------
+# --- emergency plans (预案) and drills (演练), migration 0008 ---------------------------------
 from sqlalchemy import UniqueConstraint  # noqa: E402  (appended with the plan tables)
 
 
@@ -631,12 +632,73 @@ class DrillFindingEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     finding_id: Mapped[int] = mapped_column(ForeignKey("drill_findings.id", ondelete="CASCADE"),
                                             index=True)
+# --- field reports, contacts, warnings with acknowledgement (migration 0011) ---------------------
+
+from sqlalchemy import LargeBinary, UniqueConstraint  # noqa: E402
+
+FIELD_REPORT_KINDS = ("hazard", "quick_report")
+FIELD_REPORT_STATES = ("initial", "follow_up", "verified", "rejected")
+WARNING_LEVELS = ("blue", "yellow", "orange", "red")
+
+
+def _in(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    return CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=name)
+
+
+class FieldReport(Base):
+    """A report from the field (隐患上报 or 灾情快报); counts NULL = not reported, never 0."""
+
+    __tablename__ = "field_reports"
+    __table_args__ = (_in("kind", FIELD_REPORT_KINDS, "kind_allowed"),
+                      _in("state", FIELD_REPORT_STATES, "state_allowed"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(12), server_default="initial")
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    reporter: Mapped[str] = mapped_column(Text)
+    township_code: Mapped[str | None] = mapped_column(CODE, index=True)
+    place: Mapped[str | None] = mapped_column(Text)
+    incident_type: Mapped[str | None] = mapped_column(Text)
+    deaths: Mapped[int | None] = mapped_column(Integer)
+    missing: Mapped[int | None] = mapped_column(Integer)
+    injured: Mapped[int | None] = mapped_column(Integer)
+    relocated: Mapped[int | None] = mapped_column(Integer)
+    houses_damaged: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(Text)
+    photo_type: Mapped[str | None] = mapped_column(Text)
+    photo_bytes: Mapped[int | None] = mapped_column(Integer)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id", ondelete="SET NULL"))
+    geom = _point()
+
+
+class FieldReportPhoto(Base):
+    """A field report's photo (not row-audited: the report's row holds its type, size, hash)."""
+
+    __tablename__ = "field_report_photos"
+    report_id: Mapped[int] = mapped_column(ForeignKey("field_reports.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    media_type: Mapped[str] = mapped_column(Text)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FieldReportEvent(Base):
+    """Every state change and follow-up of a field report."""
+
+    __tablename__ = "field_report_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("field_reports.id", ondelete="CASCADE"),
+                                           index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     actor: Mapped[str] = mapped_column(Text)
     from_state: Mapped[str | None] = mapped_column(String(12))
     to_state: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
-# --- experts and team equipment (migration 0010) --------------------------------------------------
+# --- experts and team equipment (migration 0009) --------------------------------------------------
 
 class Expert(Base):
     """An expert of the roster (专家库): specialities (keys of `vocab.EXPERT_SPECIALITY`), unit,
@@ -682,7 +744,7 @@ class TeamEquipment(Base):
 
 AUDITED_TABLES += ["experts", "team_equipment"]
 class BatchResult(Base):
-    """One village's result of `emgis batch` (migration 0011). The table is partitioned by
+    """One village's result of `emgis batch` (migration 0010). The table is partitioned by
     ``county_code`` (one partition per county, made by `shelters.batch.store`)."""
 
     __tablename__ = "batch_results"
@@ -709,7 +771,7 @@ class BatchResult(Base):
 
 class BatchSummary(Base):
     """The province summary of `emgis batch`: one line per county, analysis and layer, with
-    the error of a county that failed (migration 0011)."""
+    the error of a county that failed (migration 0010)."""
 
     __tablename__ = "batch_summary"
     county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
@@ -727,3 +789,59 @@ class BatchSummary(Base):
     seconds: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                      server_default=func.now())
+    changes: Mapped[dict | None] = mapped_column(JSONB)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Contact(Base):
+    """A person responsible for a village or township (村支书, 网格员, 乡镇值班)."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ext_id: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    unit_code: Mapped[str] = mapped_column(CODE, index=True)
+    role: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
+
+
+class IssuedWarning(Base):
+    """A warning issued for an area (level blue … red), by whom and when."""
+
+    __tablename__ = "warnings"
+    __table_args__ = (_in("level", WARNING_LEVELS, "level_allowed"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id",
+                                                               ondelete="SET NULL"))
+    level: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                   server_default=func.now())
+    issued_by: Mapped[str] = mapped_column(Text)
+    area = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
+
+
+class WarningRecipient(Base):
+    """A contact a warning went to (name, role and phone as they were) and the acknowledgement."""
+
+    __tablename__ = "warning_recipients"
+    __table_args__ = (UniqueConstraint("warning_id", "contact_id", name="one_per_contact"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id", ondelete="CASCADE"),
+                                            index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id",
+                                                              ondelete="SET NULL"))
+    unit_code: Mapped[str] = mapped_column(CODE)
+    unit_level: Mapped[str | None] = mapped_column(String(20))
+    unit_name: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    code: Mapped[str] = mapped_column(String(12))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(20))
+
+
+AUDITED_TABLES += ["field_reports", "contacts", "warnings", "warning_recipients"]

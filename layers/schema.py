@@ -217,6 +217,19 @@ _layer(LayerSpec("incidents", "incidents", "突发事件", "any", (
     Field("status", "enum", True, ("状态",), vocab.INCIDENT_STATUS),
 )))
 
+# the people responsible for a village or township, warned when a warning covers it (migration
+# 0008; shelters/alerts.py)
+_layer(LayerSpec("contacts", "contacts", "责任人联系人", None, (
+    ID,
+    Field("name", "text", True, ("姓名", "名字", "联系人", "责任人"), verbatim=True),
+    Field("unit_code", "code", True, ("所属区划代码", "区划代码", "行政区划代码", "村代码",
+                                      "乡镇代码", "unit", "admin_code")),
+    Field("role", "text", False, ("职务", "岗位", "角色", "身份", "duty"), verbatim=True,
+          help="e.g. 村支书, 网格员, 乡镇值班"),
+    Field("phone", "text", False, ("电话", "手机", "手机号", "联系电话", "mobile", "tel"),
+          db_type="varchar(40)"),
+)))
+
 
 # --- experts and team equipment (issue #17, migration 0010) ---------------------------------
 

@@ -69,6 +69,7 @@ LAYER_LABELS = {"incidents": "事件 Incidents", "shelters": "避难场所 Shelt
                 "depots": "物资储备库 Depots", "team_bases": "救援队伍 Teams",
                 "routes": "调度路线 Routes", "risk_areas": "四色风险区 Risk areas",
                 "experts": "应急专家 Experts"}
+LAYER_LABELS["field_reports"] = "现场报告 Field reports"
 
 #: The live layers (one Leaflet-Realtime layer each, from /collections/{kind}/items) and the
 #: group of the layer control each sits in. A capability that adds a layer adds it here and says
@@ -76,10 +77,12 @@ LAYER_LABELS = {"incidents": "事件 Incidents", "shelters": "避难场所 Shelt
 LIVE_LAYERS: dict[str, str] = {"shelters": "资源 Resources", "depots": "资源 Resources",
                                "team_bases": "队伍 Teams", "incidents": "灾情 Hazards",
                                "experts": "队伍 Teams"}
+LIVE_LAYERS["field_reports"] = "灾情 Hazards"  # field reports (maps/static/emgis/live_reports.js)
 #: Extension scripts, maps/static/emgis/<name>.js (+ <name>.css when it exists), loaded after
 #: live_map.js; each adds popups, panel parts and layers through ``emgisLive.extend`` so that a
 #: capability grows in its own file, not in live_map.js.
-EXTENSIONS: tuple[str, ...] = ("live_plans", "live_readiness", "live_relief")
+EXTENSIONS: tuple[str, ...] = ("live_plans", "live_readiness", "live_relief",
+                               "live_reports")
 
 CONFIG_ID = "emgis-live-config"
 

@@ -37,7 +37,7 @@ def test_every_geometry_column_is_4326_with_gist_index(db):
     assert cols, "no geometry columns registered"
     for table, column, srid in cols:
         assert srid == 4326, (table, column, srid)
-        # a partitioned table's index is defined ON ONLY the parent (batch_results, 0011)
+        # a partitioned table's index is defined ON ONLY the parent (batch_results, 0010)
         assert any(f"ON {only}public.{table} USING gist ({column})" in d for d in idx
                    for only in ("", "ONLY ")), (table, column)
 

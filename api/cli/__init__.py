@@ -10,6 +10,7 @@ import signal
 import sys
 
 from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
+    alerts,
     batch,
     db,
     demo,
@@ -23,6 +24,7 @@ from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
     printing,
     readiness,
     relief,
+    reports,
     risk,
     roads,
     serve,

@@ -13,7 +13,7 @@ from emgis.api.cli.base import _report_input_error, _settings, app, console, err
 from emgis.layers.problems import InputError
 
 token_app = typer.Typer(help="API tokens: writes over HTTP need one "
-                             "(roles: viewer < planner < commander < admin).",
+                             "(roles: viewer < reporter < planner < commander < admin).",
                         no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
@@ -73,7 +73,8 @@ def _engine_do(fn):
 def token_create(
     name: Annotated[str, typer.Argument(
         help="who or what uses the token; the audit log records this name")],
-    role: Annotated[str, typer.Option(help="viewer, planner, commander or admin")] = "viewer",
+    role: Annotated[str, typer.Option(
+        help="viewer, reporter, planner, commander or admin")] = "viewer",
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
     from emgis.api.http.auth import create_token

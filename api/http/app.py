@@ -26,12 +26,14 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from emgis.api.http import (
+    alerts,
     analyses,
     coverage,
     dispatch,
     drills,
     experts,
     features,
+    field,
     live,
     pages,
     planning,
@@ -175,6 +177,8 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(experts.router)
     app.include_router(readiness.router)
     app.include_router(batch_api.router)
+    app.include_router(field.router)
+    app.include_router(alerts.router)
     app.include_router(pages.router)
     app.include_router(plans.router)
     app.include_router(drills.router)

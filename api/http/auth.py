@@ -1,4 +1,6 @@
-"""Bearer tokens with roles: viewer < planner < commander < admin.
+"""Bearer tokens with roles: viewer < reporter < planner < commander < admin.
+
+A reporter (灾害信息员) may post field reports and follow up their own, nothing else.
 
 Reads need no token (the API serves a county intranet); writes need one. A token is a
 random string shown once when created; only its SHA-256 is stored (``api_tokens``), so
@@ -20,7 +22,7 @@ from sqlalchemy.engine import Engine
 from emgis.api.http.errors import Forbidden, Unauthorized
 from emgis.layers.problems import Problems
 
-ROLES = ("viewer", "planner", "commander", "admin")
+ROLES = ("viewer", "reporter", "planner", "commander", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
 TOKEN_PREFIX = "emgis_"
 
@@ -117,3 +119,19 @@ def require(role: str):
 
     dependency.__name__ = f"require_{role}"
     return dependency
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """A FastAPI dependency for reads and answers that show or allow more to some roles (phone
+    numbers to commanders, an acknowledgement recorded by a duty officer): the `Principal` of an
+    ``Authorization: Bearer`` header, None without one; an unknown or revoked token is 401.
+
+    It reads the header itself rather than through the bearer scheme, so the OpenAPI document
+    does not mark these routes as needing a token (they do not)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    who = authenticate(request.app.state.engine, token.strip())
+    if who is None:
+        raise Unauthorized("the token is not known or has been revoked")
+    return who

@@ -86,6 +86,9 @@ _TITLES = {
     "experts": ("Expert roster",
                 "Experts (专家库) by speciality, unit, title, availability and base point; "
                 "phone numbers are never served here (GET /experts, commander and above)."),
+    "field_reports": ("Field reports",
+                      "Reports from the field (隐患上报, 灾情快报): kind, state, counts (null = "
+                      "not reported), township; the photo is at /field-reports/{id}/photo."),
 }
 
 #: Columns a collection never serves: personal data (phone numbers are for commander and above,

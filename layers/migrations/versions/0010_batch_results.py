@@ -10,15 +10,15 @@ includes the partition key, as PostgreSQL requires.
 Both tables carry the audit trigger of 0001; the writer sets ``emgis.bulk`` for the rows and
 writes one audit entry per county (as a load does).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0010
+Revises: 0009
 """
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

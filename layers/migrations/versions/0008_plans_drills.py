@@ -7,7 +7,7 @@ duration_h, hazard_level; NULL = unknown, which a trigger never reads as 0). Eve
 audited by the row trigger of 0001/0002 (skipped during bulk loads). Vocabularies are frozen here
 (layers/vocab.py holds the same keys for the code).
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
-revision = "0009"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

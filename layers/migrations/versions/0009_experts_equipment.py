@@ -12,8 +12,8 @@
 Both new tables get the audit trigger (skipped during bulk loads, as 0002) and the change
 notification of 0005 (nearest teams with an equipment kind are kept in memory by the API).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0009
+Revises: 0008
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
 
-revision = "0010"
-down_revision = "0009"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
