@@ -567,6 +567,10 @@ class PlanTask(Base):
     task: Mapped[str] = mapped_column(Text)
     who: Mapped[str | None] = mapped_column(Text)
     done_when: Mapped[str | None] = mapped_column(Text)
+    # what the task mobilises (migration 0012): a team type and how many, or an item and how much
+    team_type: Mapped[str | None] = mapped_column(String(24))
+    item: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[float | None] = mapped_column(Float)
 
 
 class IncidentChecklistItem(Base):
@@ -586,6 +590,10 @@ class IncidentChecklistItem(Base):
     task: Mapped[str] = mapped_column(Text)
     who: Mapped[str | None] = mapped_column(Text)
     done_when: Mapped[str | None] = mapped_column(Text)
+    # what the task mobilises (migration 0012): a team type and how many, or an item and how much
+    team_type: Mapped[str | None] = mapped_column(String(24))
+    item: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[float | None] = mapped_column(Float)
     state: Mapped[str] = mapped_column(String(8))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                     server_default=func.now())

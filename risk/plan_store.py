@@ -86,8 +86,9 @@ def get_plan(engine: Engine, key: str | int) -> dict[str, Any]:
             "WHERE p.id = :i"), {"i": pid}).one())
         levels = c.execute(sa.text("SELECT level, triggers, command FROM plan_levels "
                                    "WHERE plan_id = :i"), {"i": pid}).all()
-        tasks = c.execute(sa.text("SELECT id, level, seq, unit, task, who, done_when "
-                                  "FROM plan_tasks WHERE plan_id = :i ORDER BY level, seq"),
+        tasks = c.execute(sa.text("SELECT id, level, seq, unit, task, who, done_when, "
+                                  "team_type, item, quantity FROM plan_tasks "
+                                  "WHERE plan_id = :i ORDER BY level, seq"),
                           {"i": pid}).all()
     by = {lv.level: lv for lv in levels}
     plan["levels"] = [{"level": lv, "level_zh": vocab.RESPONSE_LEVEL[lv].zh,
@@ -301,8 +302,9 @@ def start_response(engine: Engine, incident_id: int, plan: str | int, level: str
         set_actor(c, actor)
         n = c.execute(sa.text(
             "INSERT INTO incident_checklists (incident_id, plan_id, level, task_id, seq, unit, "
-            "task, who, done_when, state, started_by) SELECT :i, t.plan_id, t.level, t.id, t.seq, "
-            "t.unit, t.task, t.who, t.done_when, 'open', :a FROM plan_tasks t "
+            "task, who, done_when, team_type, item, quantity, state, started_by) SELECT :i, "
+            "t.plan_id, t.level, t.id, t.seq, t.unit, t.task, t.who, t.done_when, t.team_type, "
+            "t.item, t.quantity, 'open', :a FROM plan_tasks t "
             "WHERE t.plan_id = :p AND t.level = :l AND NOT EXISTS (SELECT 1 FROM "
             "incident_checklists x WHERE x.incident_id = :i AND x.task_id = t.id)"),
             {"i": incident_id, "p": pid, "l": lv, "a": actor}).rowcount
@@ -320,11 +322,19 @@ def checklist(engine: Engine, incident_id: int) -> list[dict[str, Any]]:
         _incident(c, incident_id)
         rows = c.execute(sa.text(
             "SELECT x.id, x.plan_id, p.ext_id AS plan, p.name AS plan_name, x.level, x.seq, "
-            "x.unit, x.task, x.who, x.done_when, x.state, x.started_at, x.started_by, "
-            "x.done_at, x.done_by FROM incident_checklists x LEFT JOIN plans p "
-            "ON p.id = x.plan_id WHERE x.incident_id = :i ORDER BY x.started_at, x.plan_id, "
-            "x.seq, x.id"), {"i": incident_id}).all()
-    return [_plain(r) for r in rows]
+            "x.unit, x.task, x.who, x.done_when, x.team_type, x.item, x.quantity, x.state, "
+            "x.started_at, x.started_by, x.done_at, x.done_by FROM incident_checklists x "
+            "LEFT JOIN plans p ON p.id = x.plan_id WHERE x.incident_id = :i "
+            "ORDER BY x.started_at, x.plan_id, x.seq, x.id"), {"i": incident_id}).all()
+    out = [_plain(r) for r in rows]
+    for r in out:  # what it mobilises, in words (the panel and the CLI show it)
+        if r.get("team_type"):
+            r["mobilise"] = (f"{vocab.TEAM_TYPE[r['team_type']].zh} × "
+                             f"{r['quantity']:g}" if r.get("quantity") else
+                             vocab.TEAM_TYPE[r["team_type"]].zh)
+        elif r.get("item"):
+            r["mobilise"] = f"{r['item']} {r['quantity']:g}" if r.get("quantity") else r["item"]
+    return out
 
 
 def tick(engine: Engine, incident_id: int, item_id: int, state: str, *,

@@ -257,3 +257,26 @@ def test_an_enterprise_plan_applies_near_its_site_only(client, demo_db):
     assert "DEMO-QY-01" in got[near]       # within plan.enterprise_radius_m (1000 m)
     assert "DEMO-QY-01" not in got[far]
     assert "DEMO-ZT-01" in got[far]        # the county's general plan covers every type
+
+
+@pytest.mark.postgis
+def test_a_started_response_lists_the_teams_and_supplies_to_mobilise(client, demo_db):
+    """The flood plan's level III calls out 2 water-rescue teams and 200 tents: starting the
+    response puts them on the incident's checklist, in words the panel shows."""
+    _, cmd = _token(demo_db.engine, "commander")
+    with demo_db.engine.begin() as c:
+        flood = c.execute(sa.text(
+            "INSERT INTO incidents (title, incident_type, status, geom) SELECT 'flood III', "
+            "'flood', 'reported', ST_PointOnSurface(geom) FROM admin_units WHERE level = "
+            "'village' AND geom IS NOT NULL ORDER BY code LIMIT 1 RETURNING id")).scalar()
+    r = client.post(f"/incidents/{flood}/response", json={"plan": "DEMO-ZX-FX", "level": "III"},
+                    headers=cmd)
+    assert r.status_code in (200, 201), r.text
+    items = client.get(f"/incidents/{flood}/checklist").json()
+    items = items["items"] if isinstance(items, dict) else items
+    mob = {x["mobilise"] for x in items if x.get("mobilise")}
+    assert mob == {"水域救援队伍 × 2", "帐篷 200"}, items
+    plan = client.get("/plans/DEMO-ZX-FX").json()
+    iii = next(lv for lv in plan["levels"] if lv["level"] == "III")
+    assert {(t["team_type"], t["item"], t["quantity"]) for t in iii["tasks"]} >= {
+        ("water_rescue", None, 2.0), (None, "帐篷", 200.0)}

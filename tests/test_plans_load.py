@@ -131,3 +131,41 @@ def test_cli_template_then_load_then_reload_updates_in_place(db, tmp_path, monke
     with db.engine.connect() as c:
         assert c.execute(sa.text("SELECT ext_id, id FROM plans ORDER BY ext_id")).all() == ids
         assert c.execute(sa.text("SELECT count(*) FROM plan_tasks")).scalar() == 2
+
+
+MOBILISE_BAD = {
+    "unknown-team-type": (["T-2", "Ⅳ", "防指办", "调派队伍", None, None, "外星救援队", None, 2],
+                          "调动队伍类型", "外星救援队"),
+    "unknown-item": (["T-2", "Ⅳ", "民政局", "调拨物资", None, None, None, "帐蓬", 100],
+                     "调拨物资", "帐蓬"),
+    "negative-quantity": (["T-2", "Ⅳ", "民政局", "调拨物资", None, None, None, "帐篷", -5],
+                          "数量", "-5"),
+    "team-and-item": (["T-2", "Ⅳ", "防指办", "调派", None, None, "水域救援", "帐篷", 1],
+                      "调拨物资", "帐篷"),
+    "no-quantity": (["T-2", "Ⅳ", "防指办", "调派", None, None, "水域救援", None, None],
+                    "数量", "None"),
+}
+
+
+def test_a_task_may_mobilise_teams_or_supplies(tmp_path):
+    rows = _good()
+    rows["任务"] += [["T-2", "Ⅳ", "防指办", "调派水域救援队伍", None, None, "水域救援", None, 2],
+                   ["T-2", "Ⅳ", "民政局", "调拨帐篷", None, None, None, "帐篷", 200]]
+    plans = read_plans(write_template(tmp_path / "m.xlsx", rows), known_items={"帐篷"})
+    t2 = next(p for p in plans if p.ext_id == "T-2")
+    assert [t[5:] for t in t2.tasks] == [(None, None, None), ("water_rescue", None, 2.0),
+                                         (None, "帐篷", 200.0)]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("kind", list(MOBILISE_BAD))
+def test_a_bad_mobilisation_is_refused(tmp_path, kind):
+    row, field, value = MOBILISE_BAD[kind]
+    rows = _good()
+    rows["任务"].append(row)
+    path = write_template(tmp_path / f"{kind}.xlsx", rows)
+    with pytest.raises(InputError) as exc:
+        read_plans(path, known_items={"帐篷", "棉被"})
+    hits = [p for p in exc.value.problems if p.row == 4 and p.field == field
+            and str(p.value) == value]
+    assert len(hits) == 1, [str(p) for p in exc.value.problems]

@@ -108,6 +108,11 @@ def sample_rows(engine: Engine, today: dt.date) -> dict[str, list[list[object]]]
         ["DEMO-ZX-FX", "Ⅲ", "县防指办", "组织危险区域人员转移", "防指办主任",
          "转移人数清零核对"],
         ["DEMO-ZX-FX", "Ⅲ", "县民政局", "开放避难场所，发放救灾物资", "救灾科", "安置点运行"],
+        # tasks that mobilise: a team type and how many, an item and how much (migration 0012)
+        ["DEMO-ZX-FX", "Ⅲ", "县防指办", "调派水域救援队伍", "防指办主任", "队伍到达现场",
+         "水域救援队伍", None, 2],
+        ["DEMO-ZX-FX", "Ⅲ", "县应急管理局", "调拨帐篷至安置点", "救灾物资科", "帐篷到达安置点",
+         None, "帐篷", 200],
         ["DEMO-ZX-FX", "Ⅳ", "县防指办", "发布预警，巡查易涝点和地灾隐患点", "值班员",
          "巡查记录上报"],
         ["DEMO-ZX-FX", "Ⅳ", "事发乡镇", "转移受威胁群众", "乡镇防汛责任人", "转移名单核对"],

@@ -57,6 +57,8 @@ COLUMNS: dict[str, list[tuple[str, str, str, bool]]] = {
         ("ext_id", "预案编号", "plan_id", True), ("level", "响应级别", "level", True),
         ("unit", "责任单位", "unit", False), ("task", "任务", "task", True),
         ("who", "负责人", "who", False), ("done_when", "完成标志", "done_when", False),
+        ("team_type", "调动队伍类型", "team_type", False), ("item", "调拨物资", "item", False),
+        ("quantity", "数量", "quantity", False),
     ],
 }
 ALL_TYPES = ("全部", "所有", "all", "*")
@@ -79,7 +81,8 @@ class PlanRow:
     point: tuple[float, float] | None
     levels: dict[str, list[pl.Trigger]] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
-    tasks: list[tuple[str, str | None, str, str | None, str | None]] = field(default_factory=list)
+    # (level, unit, task, who, done_when, team_type, item, quantity)
+    tasks: list[tuple] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,9 @@ def _notes() -> list[str]:
         "响应分级: one row per trigger; any trigger met gives the level; Ⅰ is the most severe. "
         "指标: " + "、".join(t.zh for t in vocab.TRIGGER_FIELD.values()) + ". 条件: ≥ or >. "
         "数值: a number. A more severe level needs a higher threshold on the same 指标.",
+        "任务: a task may mobilise — 调动队伍类型 (a team type, e.g. 水域救援队伍) or 调拨物资 (a "
+        "stock item, e.g. 帐篷) with 数量 (how many teams, or how much in the item's unit); "
+        "starting the response puts it on the incident's checklist.",
         "任务: one row per task of a level: 责任单位, 任务, 负责人, 完成标志 (how one knows it "
         "is done). Starting a response copies the level's tasks onto the incident as a checklist.",
     ]
@@ -199,7 +205,8 @@ def _required(p: Problems, row: int, sheet: str, d: dict[str, Any]) -> bool:
     return ok
 
 
-def read_plans(path: str | Path, *, known_codes: set[str] | None = None) -> list[PlanRow]:
+def read_plans(path: str | Path, *, known_codes: set[str] | None = None,
+               known_items: set[str] | None = None) -> list[PlanRow]:
     """Read and check the workbook; raise `InputError` with every problem (sheet in ``file``)."""
     from openpyxl import load_workbook
 
@@ -216,7 +223,8 @@ def read_plans(path: str | Path, *, known_codes: set[str] | None = None) -> list
                              probs[SHEET_PLANS], known_codes)
     _read_level_sheet(_sheet_rows(wb, SHEET_LEVELS, probs[SHEET_LEVELS]), probs[SHEET_LEVELS],
                       plans)
-    _read_task_sheet(_sheet_rows(wb, SHEET_TASKS, probs[SHEET_TASKS]), probs[SHEET_TASKS], plans)
+    _read_task_sheet(_sheet_rows(wb, SHEET_TASKS, probs[SHEET_TASKS]), probs[SHEET_TASKS], plans,
+                     known_items)
     wb.close()
     every = Problems(path.name)
     for s in COLUMNS:
@@ -328,7 +336,8 @@ def _read_level_sheet(rows, p: Problems, plans: dict[str, PlanRow]) -> None:
                     f"level out of order: {msg}", fix)
 
 
-def _read_task_sheet(rows, p: Problems, plans: dict[str, PlanRow]) -> None:
+def _read_task_sheet(rows, p: Problems, plans: dict[str, PlanRow],
+                     items: set[str] | None = None) -> None:
     for n, d in rows:
         _required(p, n, SHEET_TASKS, d)
         plan = _plan_of(p, n, plans, d)
@@ -340,8 +349,51 @@ def _read_task_sheet(rows, p: Problems, plans: dict[str, PlanRow]) -> None:
             p.error(n, "响应级别", lv, f"plan {plan.ext_id} has no triggers at level {lv}",
                     f"add the level's triggers to sheet {SHEET_LEVELS}, or correct the level")
             continue
+        mob = _mobilised(p, n, d, items)
+        if mob is None:
+            continue
         plan.tasks.append((lv, _text(d.get("unit")), task, _text(d.get("who")),
-                           _text(d.get("done_when"))))
+                           _text(d.get("done_when")), *mob))
+
+
+def _mobilised(p: Problems, n: int, d: dict, items: set[str] | None
+               ) -> tuple[str | None, str | None, float | None] | None:
+    """A task's team type or item and its quantity (None, None, None: it mobilises nothing);
+    None when the row has a problem (reported in ``p``)."""
+    raw_type, item, raw_q = d.get("team_type"), _text(d.get("item")), d.get("quantity")
+    team_type = vocab.lookup(vocab.TEAM_TYPE, raw_type) if _text(raw_type) else None
+    ok = True
+    if _text(raw_type) and team_type is None:
+        p.error(n, "调动队伍类型", raw_type, "is not a team type",
+                "use one of " + "、".join(t.zh for t in vocab.TEAM_TYPE.values()))
+        ok = False
+    if team_type and item:
+        p.error(n, "调拨物资", item, "a task mobilises a team type or an item, not both",
+                "put the item on a row of its own")
+        ok = False
+    if item and items is not None and item not in items:
+        p.error(n, "调拨物资", item, "is not a stock item",
+                "use a name of `emgis stock-items list` (帐篷, 棉被, 折叠床 …), or add it first")
+        ok = False
+    q = None
+    if _text(raw_q) is not None:
+        try:
+            q = float(str(raw_q))
+        except ValueError:
+            q = None
+        if q is None or not q > 0 or q != q or q == float("inf"):
+            p.error(n, "数量", raw_q, "is not a positive number",
+                    "give how many teams, or how much of the item in its unit")
+            ok = False
+    elif team_type or item:
+        p.error(n, "数量", None, "is blank for a task that mobilises",
+                "give how many teams, or how much of the item in its unit")
+        ok = False
+    if q is not None and not (team_type or item):
+        p.error(n, "数量", raw_q, "is given but the task mobilises nothing",
+                "fill in 调动队伍类型 or 调拨物资, or clear 数量")
+        ok = False
+    return (team_type, item, q) if ok else None
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -351,7 +403,8 @@ def load_plans(engine: Engine, path: str | Path, *, actor: str) -> PlansLoaded:
     path = Path(path)
     with engine.connect() as c:
         codes = {r[0] for r in c.execute(sa.text("SELECT code FROM admin_units"))}
-    plans = read_plans(path, known_codes=codes if codes else None)
+        items = {r[0] for r in c.execute(sa.text("SELECT name FROM stock_items"))}
+    plans = read_plans(path, known_codes=codes if codes else None, known_items=items)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     ins = upd = n_levels = n_tasks = 0
     with engine.begin() as c:
@@ -389,11 +442,12 @@ def load_plans(engine: Engine, path: str | Path, *, actor: str) -> PlansLoaded:
                           {"p": pid, "l": lv, "t": json.dumps([t.as_dict() for t in ts]),
                            "c": r.commands.get(lv)})
                 n_levels += 1
-            for seq, (lv, unit, task, who, done_when) in enumerate(r.tasks, 1):
+            for seq, (lv, unit, task, who, done_when, tt, item, q) in enumerate(r.tasks, 1):
                 c.execute(sa.text("INSERT INTO plan_tasks (plan_id, level, seq, unit, task, who, "
-                                  "done_when) VALUES (:p, :l, :s, :u, :t, :w, :d)"),
+                                  "done_when, team_type, item, quantity) VALUES (:p, :l, :s, :u, "
+                                  ":t, :w, :d, :tt, :it, :q)"),
                           {"p": pid, "l": lv, "s": seq, "u": unit, "t": task, "w": who,
-                           "d": done_when})
+                           "d": done_when, "tt": tt, "it": item, "q": q})
                 n_tasks += 1
         # an enterprise plan without a site given: the enterprise's stored risk point
         c.execute(sa.text(

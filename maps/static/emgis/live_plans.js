@@ -46,6 +46,7 @@
           '<span class="emgis-tick">' + (ok ? '✓' : '☐') + '</span> ' +
           (x.unit ? '<b>' + esc(x.unit) + '</b>: ' : '') + esc(x.task) +
           (x.done_when ? ' <i>(' + esc(x.done_when) + ')</i>' : '') +
+          (x.mobilise ? ' <span class="emgis-mob">→ ' + esc(x.mobilise) + '</span>' : '') +
           (ok && x.done_by ? ' <span class="emgis-by">— ' + esc(x.done_by) + '</span>' : '') +
           '</li>';
       }).join('') + '</ul>';
