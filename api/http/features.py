@@ -120,9 +120,9 @@ _VIEWS: dict[str, tuple] = {
         {"fid": sa.Text(), "depot_ext_id": sa.Text(), "depot_name": sa.Text()}),
     "population": (
         "Population by unit", "Census population of each administrative unit and year, on "
-        "the unit's boundary (id: code:year).", "population", "fid", "geom", "MultiPolygon",
+        "the unit's boundary, if stored (id: code:year).", "population", "fid", "geom", "MultiPolygon",
         "SELECT p.code || ':' || p.year AS fid, p.*, a.name, a.level, a.geom "
-        "FROM population p JOIN admin_units a ON a.code = p.code",
+        "FROM population p LEFT JOIN admin_units a ON a.code = p.code",
         {"fid": sa.Text(), "name": sa.Text(), "level": sa.Text()}),
 }
 
