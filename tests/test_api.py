@@ -44,7 +44,7 @@ def test_health_openapi_and_static_assets(client):
     r = client.get("/health")
     assert r.status_code == 200 and r.json() == {"status": "ok", "db": "ok"}
     spec = client.get("/openapi.json").json()
-    for path in ("/collections/{collection_id}/items", "/incidents", "/analyses/nearest",
+    for path in ("/collections/{collectionId}/items", "/incidents", "/analyses/nearest",
                  "/shelters/{shelter_id}", "/depot_stock/{depot}/{item}"):
         assert path in spec["paths"]
     assert client.get("/static/leaflet/leaflet.css").status_code == 200

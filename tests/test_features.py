@@ -24,7 +24,7 @@ def _ids(client, url: str, **params) -> list:
 
 def test_limit_maximum_and_default_are_in_the_api_description(client):
     spec = client.get("/openapi.json").json()
-    params = spec["paths"]["/collections/{collection_id}/items"]["get"]["parameters"]
+    params = spec["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]
     limit = next(p for p in params if p["name"] == "limit")
     assert limit["schema"]["maximum"] == MAX_LIMIT
     assert limit["schema"]["default"] == DEFAULT_LIMIT
@@ -161,7 +161,7 @@ def test_cql2_and_bbox_give_the_features_sql_gives(client, demo_db):
            f"{x0} {ym}, {x0} {y0})))")
     got = _ids(client, "/collections/shelters/items", filter=cql,
                bbox=f"{x0},{y0},{xm},{y1}", limit=1000)
-    assert got == want and 0 < len(want)
+    assert got == want and len(want) > 0
     assert _ids(client, "/collections/shelters/items", limit=1000,
                 filter="capacity BETWEEN 100 AND 2000") == between
     # an injection attempt is a literal, never SQL

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from emgis.api.http.errors import NotFound
 
@@ -27,8 +27,12 @@ _ICON = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAO
 router = APIRouter(include_in_schema=False)
 
 
+#: what the vendored ReDoc would fetch from a CDN (its "powered by" logo), served blank instead
+_CDN_IN_REDOC = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
 @router.get(PREFIX + "/{name}")
-def asset(name: str) -> FileResponse:
+def asset(name: str) -> Response:
     from emgis.maps.vendor import VendorMissing, vendor_dir
 
     rel = ASSETS.get(name)
@@ -40,6 +44,9 @@ def asset(name: str) -> FileResponse:
                 "(or scripts/bootstrap.sh)")))
         raise NotFound(f"no documentation asset {name!r}")
     media = "text/css" if name.endswith(".css") else "text/javascript"
+    if name.startswith("redoc"):
+        text = path.read_text(encoding="utf-8").replace(_CDN_IN_REDOC, _ICON)
+        return Response(text, media_type=media)
     return FileResponse(path, media_type=media)
 
 

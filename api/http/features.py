@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from geoalchemy2 import Geometry
 
@@ -113,17 +113,18 @@ _VIEWS: dict[str, tuple] = {
         "SELECT * FROM admin_units WHERE point IS NOT NULL", {}),
     "depot_stock": (
         "Depot stock", "Each item a depot holds, at the depot (id: depot id:item).",
-        "depot_stock", "fid", "geom", "Point",
-        "SELECT s.depot_id || ':' || s.item AS fid, s.depot_id, d.ext_id AS depot_ext_id, "
+        "depot_stock", "id", "geom", "Point",
+        "SELECT s.depot_id || ':' || s.item AS id, s.depot_id, d.ext_id AS depot_ext_id, "
         "d.name AS depot_name, s.item, s.quantity, s.unit, s.load_id, d.geom "
         "FROM depot_stock s JOIN depots d ON d.id = s.depot_id",
-        {"fid": sa.Text(), "depot_ext_id": sa.Text(), "depot_name": sa.Text()}),
+        {"id": sa.Text(), "depot_ext_id": sa.Text(), "depot_name": sa.Text()}),
     "population": (
         "Population by unit", "Census population of each administrative unit and year, on "
-        "the unit's boundary, if stored (id: code:year).", "population", "fid", "geom", "MultiPolygon",
-        "SELECT p.code || ':' || p.year AS fid, p.*, a.name, a.level, a.geom "
+        "the unit's boundary, if stored (id: code:year).", "population", "id", "geom",
+        "MultiPolygon",
+        "SELECT p.code || ':' || p.year AS id, p.*, a.name, a.level, a.geom "
         "FROM population p LEFT JOIN admin_units a ON a.code = p.code",
-        {"fid": sa.Text(), "name": sa.Text(), "level": sa.Text()}),
+        {"id": sa.Text(), "name": sa.Text(), "level": sa.Text()}),
 }
 
 _GEOJSON_TYPES = {"POINT": "Point", "MULTIPOINT": "MultiPoint", "LINESTRING": "LineString",
@@ -339,10 +340,12 @@ _LIMIT_DOC = (f"features per page: default {DEFAULT_LIMIT}, at most {MAX_LIMIT} 
               f"(a larger limit is served as {MAX_LIMIT})")
 
 
-@router.get("/collections/{collection_id}/items", summary="Features of a layer (GeoJSON, paged)",
+@router.get("/collections/{collectionId}/items", summary="Features of a layer (GeoJSON, paged)",
             response_class=Response,
             responses={200: {"content": {GEOJSON: {}}}, **error_responses(400, 404)})
-def items(request: Request, collection_id: str,
+def items(request: Request,
+          collection_id: str = Path(alias="collectionId",
+                                    description="a collection's id (GET /collections)"),
           bbox: str | None = Query(None, description="minx,miny,maxx,maxy in bbox-crs "
                                                      "(default CRS84: minLon,minLat,...)"),
           bbox_crs: str | None = Query(None, alias="bbox-crs",
