@@ -18,7 +18,14 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 
 from emgis.api.http.auth import RANK, Principal, require
-from emgis.api.http.errors import AUTH_ERRORS, Conflict, Forbidden, NotFound, error_responses
+from emgis.api.http.errors import (
+    AUTH_ERRORS,
+    Conflict,
+    ErrorBody,
+    Forbidden,
+    NotFound,
+    error_responses,
+)
 from emgis.api.http.features import get_collection, read_key
 from emgis.api.http.features_query import Collection, dumps
 from emgis.api.http.inputs import posted_geometry
@@ -39,8 +46,8 @@ EDITABLE: dict[str, tuple[str, dict[str, dict | None], tuple[str, ...] | None]] 
     "team_bases": ("planner", {"status": vocab.TEAM_STATUS}, ("Point",)),
     "depot_stock": ("planner", {"quantity": None}, None),
 }
-_405 = {405: {"description": "the collection is read-only, or this method is not offered "
-                            "for it"}}
+_405 = {405: {"model": ErrorBody,
+              "description": "the collection is read-only, or this method is not offered for it"}}
 _RESPONSES = {200: {"content": {GEOJSON: {}}},
               **error_responses(400, 404, 409, *AUTH_ERRORS), **_405}
 
