@@ -177,7 +177,8 @@ router = APIRouter(tags=["features"], responses=error_responses())
 
 #: the query parameters of /items besides the queryables (Part 1, 2, 3 and the page key)
 ITEM_PARAMS = frozenset({"bbox", "bbox-crs", "limit", "offset", "after", "crs", "filter",
-                         "filter-lang", "filter-crs", "sortby", "f"})
+                         "filter-lang", "filter-crs", "sortby", "f",
+                         "_"})  # a cache-buster (Leaflet-Realtime's, the live map): ignored
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -122,9 +122,9 @@ def supported_crs(engine) -> list[Crs]:
 
 def parse_crs(engine, value: str | None, param: str) -> Crs:
     """``crs=`` / ``bbox-crs=``: a URI of the collection's list (``EPSG:n`` is read too)."""
-    known = supported_crs(engine)
     if value is None or value == "":
-        return known[0]
+        return Crs(CRS84, 4326, False)
+    known = supported_crs(engine)
     text = value.strip().strip("[]")
     if text.upper().startswith("EPSG:"):
         text = EPSG_URI + text[5:]
