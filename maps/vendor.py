@@ -55,6 +55,13 @@ PACKAGES: tuple[Package, ...] = (
     Package("leaflet.vectorgrid", "1.3.0",
             "sha512-kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw==",
             ("dist/Leaflet.VectorGrid.bundled.min.js", "package.json")),
+    # the API documentation pages /docs and /redoc (api/http/docs.py), offline
+    Package("swagger-ui-dist", "5.35.0",
+            "sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==",
+            ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE")),
+    Package("redoc", "2.5.2",
+            "sha512-sTJfItvRkcDTojB6wdLN4M+Ua6mlZwElV21Tf8Mn7IbQF/1Os6GvgQpZyLWPGZZHbhy7GC1Or1hTMHfz1vKh5A==",
+            ("bundles/redoc.standalone.js", "LICENSE")),
 )
 
 #: folium resource name -> path under the vendor directory.

@@ -37,10 +37,12 @@ fi
 # The live map's plugins (maps/vendor.py) come from npm, pinned by sha512: npm only if they are missing.
 need_vendor=0
 for f in leaflet-realtime/dist/leaflet-realtime.min.js leaflet-groupedlayercontrol/dist/leaflet.groupedlayercontrol.min.js \
-         leaflet-search/dist/leaflet-search.min.js; do
+         leaflet-search/dist/leaflet-search.min.js swagger-ui-dist/swagger-ui-bundle.js redoc/bundles/redoc.standalone.js; do
   [ -f "${EMGIS_VENDOR_DIR:-maps/static/vendor}/$f" ] || need_vendor=1
 done
 if [ "$need_vendor" = 1 ] && ! command -v npm >/dev/null; then missing+=(npm); fi
+# The feature API's tests with real clients (ogrinfo / ogr2ogr, OAPIF driver)
+command -v ogr2ogr >/dev/null || missing+=(gdal-bin)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "emgis bootstrap: installing system packages: ${missing[*]}"

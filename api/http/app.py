@@ -98,6 +98,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         lifespan=lifespan,
         title="emgis",
         version="0.1.0",
+        docs_url=None, redoc_url=None,  # served offline by api/http/docs.py
         description="County emergency-management GIS: layers as OGC API – Features (GeoJSON), "
                     "incidents and live resource state, routing analyses.",
     )
@@ -131,7 +132,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                           allow_methods=["GET", "POST", "PATCH"],
+                           allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
 
     @app.get("/health", tags=["service"], summary="Is the service and its database up?",
@@ -164,6 +165,12 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         return JSONResponse({"status": "ok", "db": "ok"})
 
     app.include_router(features.router)
+    from emgis.api.http import features_edit  # OGC API Features Part 4 (writes)
+
+    app.include_router(features_edit.router)
+    from emgis.api.http import docs  # /docs and /redoc from vendored files
+
+    docs.install(app)
     app.include_router(live.router)
     app.include_router(analyses.router)
     app.include_router(proposal.router)

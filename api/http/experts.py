@@ -3,7 +3,7 @@
 Reads need no token, but phone numbers are personal data: only a commander or admin token sees
 them (`shelters.experts.PHONE_ROLE`); without a token, or with a lower role, every expert route
 leaves them out. The OGC collection ``/collections/experts`` never serves them
-(api/http/features.py ``_EXCLUDED``).
+(api/http/features.py ``_HIDDEN``).
 """
 
 from __future__ import annotations

@@ -1,68 +1,73 @@
-"""The layers as OGC API – Features (Part 1: Core, GeoJSON), so QGIS can add them directly.
+"""The layers as OGC API – Features, so QGIS, GDAL and OWSLib use them directly.
 
-``/`` landing page, ``/conformance``, ``/collections``, ``/collections/{id}``,
-``/collections/{id}/items`` (``bbox``, ``limit``, ``offset``; next/prev links) and
-``/collections/{id}/items/{fid}``. Features are RFC 7946 GeoJSON: geometry by
-``ST_AsGeoJSON``, properties = the table's columns except its geometries.
+Part 1 (``/``, ``/conformance``, ``/collections``, ``/collections/{id}``, ``.../items`` with
+``bbox``, ``limit``, ``offset`` and key-paged ``next`` links, ``.../items/{fid}``; unknown
+parameters are a 400), Part 2 (``crs`` / ``bbox-crs``: CRS84, EPSG:4490 and the study area's
+CGCS2000 Gauss-Krüger zone, in their EPSG axis order), Part 3 (``.../queryables``, property
+filters, ``filter`` in CQL2 text or JSON, ``sortby``). Part 4 (writes) is
+api/http/features_edit.py; the SQL is api/http/features_query.py and api/http/cql.py.
 
-Table and column names come only from the whitelist `COLLECTIONS` (built from the data
-model); every value from the request is a bound parameter.
+Table and column names come only from the whitelist `COLLECTIONS` (built from the data model:
+`_TITLES` names the tables served, `_HIDDEN` the columns never served, `_VIEWS` the collections
+joined or split from tables); every value from the request is a bound parameter.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from geoalchemy2 import Geometry
 
+from emgis.api.http import cql
 from emgis.api.http.errors import BadRequest, NotFound, error_responses
+from emgis.api.http.features_query import (
+    CRS84,
+    Collection,
+    Page,
+    dumps,
+    json_schema,
+    key_value,
+    parse_bbox,
+    parse_crs,
+    read_page,
+    sort_sql,
+    supported_crs,
+    typed,
+)
+from emgis.api.http.features_query import bbox_sql as _bbox_sql
+from emgis.api.http.features_query import feature_sql as _feature_sql
 from emgis.layers import models
 
+__all__ = ["COLLECTIONS", "DEFAULT_LIMIT", "MAX_LIMIT", "Collection", "parse_bbox", "router"]
+
 GEOJSON = "application/geo+json"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
+_OGC = "http://www.opengis.net/spec/"
 CONFORMANCE = [
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    _OGC + "ogcapi-features-1/1.0/conf/core",
+    _OGC + "ogcapi-features-1/1.0/conf/geojson",
+    _OGC + "ogcapi-features-1/1.0/conf/oas30",
+    _OGC + "ogcapi-features-2/1.0/conf/crs",
+    _OGC + "ogcapi-features-3/1.0/conf/queryables",
+    _OGC + "ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    _OGC + "ogcapi-features-3/1.0/conf/filter",
+    _OGC + "ogcapi-features-3/1.0/conf/features-filter",
+    _OGC + "ogcapi-features-5/1.0/conf/sorting",
+    _OGC + "cql2/1.0/conf/cql2-text",
+    _OGC + "cql2/1.0/conf/cql2-json",
+    _OGC + "cql2/1.0/conf/basic-cql2",
+    _OGC + "cql2/1.0/conf/advanced-comparison-operators",
+    _OGC + "cql2/1.0/conf/basic-spatial-functions",
+    _OGC + "cql2/1.0/conf/basic-spatial-functions-plus",
+    _OGC + "cql2/1.0/conf/spatial-functions",
+    _OGC + "ogcapi-features-4/1.0/conf/create-replace-delete",
+    _OGC + "ogcapi-features-4/1.0/conf/update",
+    _OGC + "ogcapi-features-4/1.0/conf/features",
 ]
-
-
-@dataclass(frozen=True)
-class Collection:
-    id: str
-    title: str
-    description: str
-    key: str                 # primary key column (the feature id)
-    key_is_int: bool
-    geoms: tuple[str, ...]   # geometry columns; the first non-null one is the feature's geometry
-    excluded: tuple[str, ...] = ()  # columns never served (personal data: `_EXCLUDED`)
-
-    @property
-    def geom_sql(self) -> str:
-        return self.geoms[0] if len(self.geoms) == 1 else f"COALESCE({', '.join(self.geoms)})"
-
-    @property
-    def props_sql(self) -> str:
-        return "to_jsonb(t)" + "".join(f" - '{g}'" for g in (*self.geoms, *self.excluded))
-
-    @property
-    def feature_sql(self) -> str:
-        """One Feature as JSON text (RFC 7946; id = the primary key)."""
-        return (f"json_build_object('type', 'Feature', 'id', t.{self.key}, "
-                f"'geometry', ST_AsGeoJSON({self.geom_sql})::json, "
-                f"'properties', {self.props_sql})::text")
-
-    def bbox_sql(self) -> str:
-        env = "ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
-        return "(" + " OR ".join(f"t.{g} && {env}" for g in self.geoms) + ")"
-
 
 _TITLES = {
     "admin_units": ("Administrative units",
@@ -91,24 +96,98 @@ _TITLES = {
                       "not reported), township; the photo is at /field-reports/{id}/photo."),
 }
 
-#: Columns a collection never serves: personal data (phone numbers are for commander and above,
-#: through the expert routes of api/http/experts.py only).
-_EXCLUDED: dict[str, tuple[str, ...]] = {"experts": ("phone",)}
+#: Columns never served nor filterable, by collection (e.g. a person's phone number).
+_HIDDEN: dict[str, tuple[str, ...]] = {
+    # phone numbers are for commander and above, through api/http/experts.py only
+    "experts": ("phone",),
+}
+
+#: Collections that are not one table as it is: one geometry type each, or joined to the
+#: geometry they are about. id: (title, description, base table, key, geometry column,
+#: GeoJSON type, SELECT giving the rows (with the key and geometry columns), extra columns).
+_VIEWS: dict[str, tuple] = {
+    "incident_points": (
+        "Incidents (points)", "Incidents located by a point (the same rows as incidents).",
+        "incidents", "id", "geom", "Point",
+        "SELECT * FROM incidents WHERE GeometryType(geom) = 'POINT'", {}),
+    "incident_areas": (
+        "Incidents (areas)", "Incidents given as an area, e.g. a flooded area (the same rows "
+        "as incidents).", "incidents", "id", "geom", "MultiPolygon",
+        "SELECT id, ext_id, title, incident_type, level, status, reported_at, updated_at, "
+        "load_id, ST_Multi(geom) AS geom FROM incidents "
+        "WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')", {}),
+    "admin_unit_points": (
+        "Administrative units (points)", "The point of each unit that has one (a seat, or the "
+        "only position known).", "admin_units", "code", "point", "Point",
+        "SELECT * FROM admin_units WHERE point IS NOT NULL", {}),
+    "depot_stock": (
+        "Depot stock", "Each item a depot holds, at the depot (id: depot id:item).",
+        "depot_stock", "id", "geom", "Point",
+        "SELECT s.depot_id || ':' || s.item AS id, s.depot_id, d.ext_id AS depot_ext_id, "
+        "d.name AS depot_name, s.item, s.quantity, s.unit, s.load_id, d.geom "
+        "FROM depot_stock s JOIN depots d ON d.id = s.depot_id",
+        {"id": sa.Text(), "depot_ext_id": sa.Text(), "depot_name": sa.Text()}),
+    "population": (
+        "Population by unit", "Census population of each administrative unit and year, on "
+        "the unit's boundary, if stored (id: code:year).", "population", "id", "geom",
+        "MultiPolygon",
+        "SELECT p.code || ':' || p.year AS id, p.*, a.name, a.level, a.geom "
+        "FROM population p LEFT JOIN admin_units a ON a.code = p.code",
+        {"id": sa.Text(), "name": sa.Text(), "level": sa.Text()}),
+}
+
+_GEOJSON_TYPES = {"POINT": "Point", "MULTIPOINT": "MultiPoint", "LINESTRING": "LineString",
+                  "MULTILINESTRING": "MultiLineString", "POLYGON": "Polygon",
+                  "MULTIPOLYGON": "MultiPolygon"}
+
+
+def _props(table: sa.Table, hidden: tuple[str, ...], extra: dict | None = None) -> dict:
+    cols = {c.name: c.type for c in table.columns if not isinstance(c.type, Geometry)}
+    cols.update(extra or {})
+    return {name: json_schema(t) for name, t in cols.items() if name not in hidden}
+
+
+def _hidden_geoms(table: sa.Table, geom: str) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns if isinstance(c.type, Geometry) and c.name != geom)
 
 
 def _collection(cid: str) -> Collection:
     table = models.Base.metadata.tables[cid]
-    geoms = tuple(c.name for c in table.columns if isinstance(c.type, Geometry))
+    geoms = [c for c in table.columns if isinstance(c.type, Geometry)]
     (pk,) = table.primary_key.columns
     title, desc = _TITLES[cid]
-    return Collection(cid, title, desc, pk.name, isinstance(pk.type, sa.Integer), geoms,
-                      _EXCLUDED.get(cid, ()))
+    gtype = _GEOJSON_TYPES.get(str(geoms[0].type.geometry_type).upper(), "Geometry")
+    hidden = _HIDDEN.get(cid, ())
+    return Collection(cid, title, desc, pk.name, isinstance(pk.type, sa.Integer), geoms[0].name,
+                      gtype, cid, _props(table, hidden),
+                      hidden + _hidden_geoms(table, geoms[0].name), cid)
 
 
-#: The whitelist: only these tables are served, with names from the data model.
-COLLECTIONS: dict[str, Collection] = {cid: _collection(cid) for cid in _TITLES}
+def _view(cid: str) -> Collection:
+    title, desc, base, key, geom, gtype, select, extra = _VIEWS[cid]
+    table = models.Base.metadata.tables[base]
+    hidden = _HIDDEN.get(base, ()) + _HIDDEN.get(cid, ())
+    props = _props(table, hidden, extra)
+    key_is_int = key in table.columns and isinstance(table.columns[key].type, sa.Integer)
+    return Collection(cid, title, desc, key, key_is_int, geom, gtype, f"({select})",
+                      props, hidden + _hidden_geoms(table, geom), base)
+
+
+def _build() -> dict[str, Collection]:
+    out = {cid: _collection(cid) for cid in _TITLES if cid != "depot_stock"}
+    out.update({cid: _view(cid) for cid in _VIEWS if cid not in out})
+    return out
+
+
+#: The whitelist: only these collections are served, with names from the data model.
+COLLECTIONS: dict[str, Collection] = _build()
 
 router = APIRouter(tags=["features"], responses=error_responses())
+
+#: the query parameters of /items besides the queryables (Part 1, 2, 3 and the page key)
+ITEM_PARAMS = frozenset({"bbox", "bbox-crs", "limit", "offset", "after", "crs", "filter",
+                         "filter-lang", "filter-crs", "sortby", "f",
+                         "_"})  # a cache-buster (Leaflet-Realtime's, the live map): ignored
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -117,51 +196,32 @@ def _engine(request: Request):
     return request.app.state.engine
 
 
-def _json(data: Any, media_type: str = "application/json", status_code: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False, default=str), media_type=media_type,
-                    status_code=status_code)
+def _json(data: Any, media_type: str = "application/json", status_code: int = 200,
+          headers: dict | None = None) -> Response:
+    return Response(dumps(data), media_type=media_type, status_code=status_code,
+                    headers=headers)
 
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _get(cid: str) -> Collection:
+def get_collection(cid: str) -> Collection:
     coll = COLLECTIONS.get(cid)
     if coll is None:
         raise NotFound(f"no collection {cid!r}; the collections are: {', '.join(COLLECTIONS)}")
     return coll
 
 
-def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    """Parse ``minx,miny,maxx,maxy`` (or the 6-number 3D form) in CRS84; BadRequest if malformed."""
-    if bbox is None or bbox == "":
-        return None
-    parts = bbox.split(",")
-    try:
-        nums = [float(p) for p in parts]
-    except ValueError:
-        raise BadRequest(f"bbox={bbox!r} is not a list of numbers; "
-                         f"give minLon,minLat,maxLon,maxLat "
-                         "e.g. bbox=119.9,29.9,120.1,30.1") from None
-    if len(nums) == 6:
-        nums = [nums[0], nums[1], nums[3], nums[4]]
-    if len(nums) != 4 or not all(abs(n) < float("inf") for n in nums):
-        raise BadRequest(f"bbox={bbox!r} must have 4 numbers: minLon,minLat,maxLon,maxLat")
-    minx, miny, maxx, maxy = nums
-    if not (-180 <= minx <= 180 and -180 <= maxx <= 180
-            and -90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise BadRequest(f"bbox={bbox!r} is outside longitude -180..180 / latitude -90..90 "
-                         f"(CRS84: lon first)")
-    if miny > maxy or minx > maxx:
-        raise BadRequest(f"bbox={bbox!r}: the minimum must come before the maximum "
-                         f"(minLon,minLat,maxLon,maxLat)")
-    return minx, miny, maxx, maxy
+_get = get_collection
 
 
-def _feature(coll: Collection, fid: Any, geom: str | None, props: dict) -> dict:
-    return {"type": "Feature", "id": fid, "geometry": None if geom is None else json.loads(geom),
-            "properties": props}
+def _check_params(request: Request, coll: Collection, allowed: frozenset[str]) -> None:
+    unknown = [k for k in request.query_params if k not in allowed and k not in coll.queryables]
+    if unknown:
+        raise BadRequest(f"unknown query parameter(s) {', '.join(map(repr, unknown))} for "
+                         f"{coll.id}; use {', '.join(sorted(allowed))} or a queryable "
+                         f"({', '.join(coll.queryables)}): /collections/{coll.id}/queryables")
 
 
 # --- endpoints -----------------------------------------------------------------------------------
@@ -193,16 +253,20 @@ def conformance() -> Response:
     return _json({"conformsTo": CONFORMANCE})
 
 
-def _collection_doc(request: Request, coll: Collection, extent: list | None) -> dict:
+def _collection_doc(request: Request, coll: Collection, extent: list | None,
+                    crs_list: list[str]) -> dict:
     base = _base(request)
     doc = {
         "id": coll.id, "title": coll.title, "description": coll.description, "itemType": "feature",
-        "crs": [CRS84],
+        "crs": crs_list, "storageCrs": CRS84, "geometryType": coll.geom_type,
         "links": [
             {"href": f"{base}/collections/{coll.id}", "rel": "self", "type": "application/json",
              "title": coll.title},
             {"href": f"{base}/collections/{coll.id}/items", "rel": "items", "type": GEOJSON,
              "title": f"{coll.title} (GeoJSON)"},
+            {"href": f"{base}/collections/{coll.id}/queryables",
+             "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+             "type": "application/schema+json", "title": "the properties to filter on"},
         ],
     }
     if extent is not None:
@@ -213,90 +277,169 @@ def _collection_doc(request: Request, coll: Collection, extent: list | None) -> 
 def _extent(conn, coll: Collection) -> list | None:
     row = conn.execute(sa.text(
         f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-        f"(SELECT ST_Extent({coll.geom_sql})::geometry AS e FROM {coll.id}) s")).first()
+        f"(SELECT ST_Extent(t.{coll.geom})::geometry AS e FROM {coll.source} t) s")).first()
     return None if row is None or row[0] is None else [float(v) for v in row]
 
 
 @router.get("/collections", summary="The layers")
 def collections(request: Request) -> Response:
+    crs_list = [c.uri for c in supported_crs(_engine(request))]
     with _engine(request).connect() as c:
-        docs = [_collection_doc(request, coll, _extent(c, coll)) for coll in COLLECTIONS.values()]
+        docs = [_collection_doc(request, coll, _extent(c, coll), crs_list)
+                for coll in COLLECTIONS.values()]
     base = _base(request)
     return _json({"links": [{"href": f"{base}/collections", "rel": "self",
                              "type": "application/json"}],
-                  "collections": docs})
+                  "collections": docs, "crs": crs_list})
 
 
 @router.get("/collections/{collection_id}", summary="One layer", responses=error_responses(404))
 def collection(request: Request, collection_id: str) -> Response:
     coll = _get(collection_id)
+    crs_list = [c.uri for c in supported_crs(_engine(request))]
     with _engine(request).connect() as c:
-        return _json(_collection_doc(request, coll, _extent(c, coll)))
+        return _json(_collection_doc(request, coll, _extent(c, coll), crs_list))
 
 
-@router.get("/collections/{collection_id}/items", summary="Features of a layer (GeoJSON, paged)",
+@router.get("/collections/{collection_id}/queryables",
+            summary="The properties a layer can be filtered and sorted on (JSON Schema)",
+            response_class=Response,
+            responses={200: {"content": {"application/schema+json": {}}},
+                       **error_responses(404)})
+def queryables(request: Request, collection_id: str) -> Response:
+    coll = _get(collection_id)
+    props: dict[str, dict] = {
+        "geometry": {"format": f"geometry-{coll.geom_type.lower()}"
+                     if coll.geom_type != "Geometry" else "geometry-any",
+                     "x-ogc-role": "primary-geometry"}}
+    props.update({k: {"title": k, **v} for k, v in coll.queryables.items()})
+    return _json({"$schema": "https://json-schema.org/draft/2020-12/schema",
+                  "$id": f"{_base(request)}/collections/{coll.id}/queryables",
+                  "type": "object", "title": coll.title, "properties": props,
+                  "additionalProperties": False}, "application/schema+json")
+
+
+def _page(request: Request, coll: Collection, p: dict, crs_out) -> Page:
+    """The page a request asks for: its filters, order, limit and key or offset."""
+    engine = _engine(request)
+    page = Page(limit=min(p["limit"], MAX_LIMIT), offset=p["offset"])
+    bcrs = parse_crs(engine, p["bbox_crs"], "bbox-crs")
+    box = parse_bbox(p["bbox"], bcrs)
+    if box:
+        page.where.append(_bbox_sql(coll, bcrs.srid))
+        page.params.update(zip(("minx", "miny", "maxx", "maxy"), box, strict=True))
+    for name in coll.queryables:
+        if name in request.query_params:
+            page.where.append(f"t.{name} = :p_{name}")
+            page.params[f"p_{name}"] = typed(coll, name, request.query_params[name])
+    if p["filter"]:
+        tree = cql.parse(p["filter"], p["filter_lang"])
+        sql, params = cql.to_sql(coll, tree, parse_crs(engine, p["filter_crs"], "filter-crs"))
+        page.where.append(sql)
+        page.params.update(params)
+    page.order = sort_sql(coll, p["sortby"])
+    if p["after"] is not None:
+        if page.order:
+            raise BadRequest("after= pages by the key; it cannot be combined with sortby "
+                             "(use offset)")
+        page.after = key_value(coll, p["after"], "after")
+    return page
+
+
+_LIMIT_DOC = (f"features per page: default {DEFAULT_LIMIT}, at most {MAX_LIMIT} "
+              f"(a larger limit is served as {MAX_LIMIT})")
+
+
+@router.get("/collections/{collectionId}/items", summary="Features of a layer (GeoJSON, paged)",
             response_class=Response,
             responses={200: {"content": {GEOJSON: {}}}, **error_responses(400, 404)})
-def items(request: Request, collection_id: str,
-          bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)"),
-          limit: int = Query(DEFAULT_LIMIT, ge=1,
-                             description=f"features per page (at most {MAX_LIMIT})"),
-          offset: int = Query(0, ge=0, le=2**31 - 1, description="features to skip")) -> Response:
+def items(request: Request,
+          collection_id: str = Path(alias="collectionId",
+                                    description="a collection's id (GET /collections)"),
+          bbox: str | None = Query(None, description="minx,miny,maxx,maxy in bbox-crs "
+                                                     "(default CRS84: minLon,minLat,...)"),
+          bbox_crs: str | None = Query(None, alias="bbox-crs",
+                                       description="the CRS of bbox (default CRS84)"),
+          limit: int = Query(DEFAULT_LIMIT, ge=1, description=_LIMIT_DOC,
+                             json_schema_extra={"maximum": MAX_LIMIT}),
+          offset: int = Query(0, ge=0, le=2**31 - 1, description="features to skip"),
+          after: str | None = Query(None, description="the last feature id of the previous "
+                                                      "page (the next link carries it)"),
+          crs: str | None = Query(None, description="the CRS of the geometries returned "
+                                                    "(default CRS84)"),
+          filter: str | None = Query(None, description="a CQL2 filter, e.g. "
+                                                       "status = 'open' AND capacity > 100"),
+          filter_lang: str | None = Query(None, alias="filter-lang",
+                                          description="cql2-text (default) or cql2-json"),
+          filter_crs: str | None = Query(None, alias="filter-crs",
+                                         description="the CRS of the filter's geometries"),
+          sortby: str | None = Query(None, description="properties to sort by, e.g. "
+                                                       "name,-capacity"),
+          f: str | None = Query(None, description="json or geojson (the only format)"),
+          ) -> Response:
     coll = _get(collection_id)
-    box = parse_bbox(bbox)
-    limit = min(limit, MAX_LIMIT)
-    where = f"WHERE {coll.bbox_sql()}" if box else ""
-    params: dict[str, Any] = {"lim": limit, "off": offset}
-    if box:
-        params.update(zip(("minx", "miny", "maxx", "maxy"), box, strict=True))
+    _check_params(request, coll, ITEM_PARAMS)
+    crs_out = parse_crs(_engine(request), crs, "crs")
+    page = _page(request, coll, {"limit": limit, "offset": offset, "bbox": bbox,
+                                 "bbox_crs": bbox_crs, "filter": filter,
+                                 "filter_lang": filter_lang, "filter_crs": filter_crs,
+                                 "sortby": sortby, "after": after}, crs_out)
     with _engine(request).connect() as c:
-        matched = c.execute(sa.text(f"SELECT count(*) FROM {coll.id} t {where}"),
-                            params).scalar_one()
-        # each feature is written by PostgreSQL as JSON text: no parse / re-serialise in Python
-        feats = c.execute(sa.text(
-            f"SELECT {coll.feature_sql} FROM {coll.id} t {where} "
-            f"ORDER BY t.{coll.key} LIMIT :lim OFFSET :off"), params).scalars().all()
+        matched, feats, last = read_page(c, coll, page, crs_out)
         stamp = c.execute(sa.text("SELECT to_char(now() AT TIME ZONE 'UTC', "
                                   "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")).scalar_one()
     url = request.url
     links = [{"href": str(url), "rel": "self", "type": GEOJSON},
              {"href": f"{_base(request)}/collections/{coll.id}", "rel": "collection",
               "type": "application/json"}]
-    if offset + len(feats) < matched:
-        links.append({"href": str(url.include_query_params(offset=offset + len(feats),
-                                                           limit=limit)),
-                      "rel": "next", "type": GEOJSON, "title": "next page"})
-    if offset > 0:
-        links.append({"href": str(url.include_query_params(offset=max(0, offset - limit),
-                                                           limit=limit)),
-                      "rel": "prev", "type": GEOJSON, "title": "previous page"})
-    rest = json.dumps({"numberMatched": matched, "numberReturned": len(feats), "timeStamp": stamp,
-                       "links": links}, ensure_ascii=False)
+    if len(feats) == page.limit and last is not None:
+        if page.order:  # sorted: by offset; else by the key (cost independent of the position)
+            nxt = url.include_query_params(offset=page.offset + len(feats), limit=page.limit)
+        else:
+            nxt = url.remove_query_params("offset").include_query_params(after=str(last),
+                                                                         limit=page.limit)
+        if page.after is not None or page.offset + len(feats) < matched:
+            links.append({"href": str(nxt), "rel": "next", "type": GEOJSON,
+                          "title": "next page"})
+    if page.offset > 0:
+        links.append({"href": str(url.include_query_params(
+            offset=max(0, page.offset - page.limit), limit=page.limit)),
+            "rel": "prev", "type": GEOJSON, "title": "previous page"})
+    rest = dumps({"numberMatched": matched, "numberReturned": len(feats), "timeStamp": stamp,
+                  "links": links})
     body = '{"type": "FeatureCollection", "features": [' + ",".join(feats) + "], " + rest[1:]
-    return Response(body, media_type=GEOJSON)
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs_out.uri}>"})
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (GeoJSON)",
             response_class=Response,
-            responses={200: {"content": {GEOJSON: {}}}, **error_responses(404)})
-def item(request: Request, collection_id: str, feature_id: str) -> Response:
+            responses={200: {"content": {GEOJSON: {}}}, **error_responses(400, 404)})
+def item(request: Request, collection_id: str, feature_id: str,
+         crs: str | None = Query(None, description="the CRS of the geometry (default CRS84)"),
+         f: str | None = Query(None, description="json or geojson")) -> Response:
     coll = _get(collection_id)
-    fid: Any = feature_id
+    _check_params(request, coll, frozenset({"crs", "f"}))
+    crs_out = parse_crs(_engine(request), crs, "crs")
+    fid = read_key(coll, feature_id)
+    with _engine(request).connect() as c:
+        text = c.execute(sa.text(
+            f"SELECT {_feature_sql(coll, crs_out)} FROM {coll.source} t "
+            f"WHERE t.{coll.key} = :fid"), {"fid": fid}).scalar()
+    if text is None:
+        raise NotFound(f"{coll.id} has no feature {feature_id!r}")
+    base = _base(request)
+    links = dumps([
+        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {"href": f"{base}/collections/{coll.id}", "rel": "collection", "type": "application/json"},
+    ])
+    return Response(text[:-1] + ', "links": ' + links + "}", media_type=GEOJSON,
+                    headers={"Content-Crs": f"<{crs_out.uri}>"})
+
+
+def read_key(coll: Collection, feature_id: str) -> Any:
+    """A feature id from the path as the key's type (NotFound when it cannot be one)."""
     if coll.key_is_int:
         if not (feature_id.isascii() and feature_id.isdigit()) or int(feature_id) > 2**31 - 1:
             raise NotFound(f"{coll.id} has no feature {feature_id!r} (ids are integers)")
-        fid = int(feature_id)
-    with _engine(request).connect() as c:
-        row = c.execute(sa.text(
-            f"SELECT t.{coll.key}, ST_AsGeoJSON({coll.geom_sql}), {coll.props_sql} "
-            f"FROM {coll.id} t "
-            f"WHERE t.{coll.key} = :fid"), {"fid": fid}).first()
-    if row is None:
-        raise NotFound(f"{coll.id} has no feature {feature_id!r}")
-    feat = _feature(coll, row[0], row[1], row[2])
-    base = _base(request)
-    feat["links"] = [
-        {"href": str(request.url), "rel": "self", "type": GEOJSON},
-        {"href": f"{base}/collections/{coll.id}", "rel": "collection", "type": "application/json"},
-    ]
-    return _json(feat, GEOJSON)
+        return int(feature_id)
+    return feature_id
