@@ -94,7 +94,9 @@ def test_items_page_through_every_collection(client, demo_db):
     with demo_db.engine.connect() as c:
         counts = {cid: c.execute(sa.text(f"SELECT count(*) FROM {coll.source} t")).scalar_one()
                   for cid, coll in COLLECTIONS.items()}
-    assert all(n > 0 for cid, n in counts.items() if cid != "incident_areas"), counts
+    # the demo county has no area incident and no field report yet; every other layer has rows
+    assert {cid for cid, n in counts.items() if n == 0} <= {"incident_areas", "field_reports"}, \
+        counts
     for cid, coll in COLLECTIONS.items():
         limit = 5000 if cid == "road_edges" else 17
         url = f"/collections/{cid}/items?limit={limit}"
@@ -118,7 +120,7 @@ def test_items_page_through_every_collection(client, demo_db):
             links = _links(fc)
             url = links.get("next")
         assert len(seen) == len(set(seen)) == counts[cid], cid
-        assert pages == -(-counts[cid] // limit)
+        assert pages == max(1, -(-counts[cid] // limit))  # an empty layer: one empty page
     # one feature by id, and the same feature in the list
     one = client.get("/collections/shelters/items?limit=1").json()["features"][0]
     r = client.get(f"/collections/shelters/items/{one['id']}")
