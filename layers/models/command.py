@@ -294,7 +294,7 @@ class Expert(Base):
     specialities: Mapped[list[str]] = mapped_column(ARRAY(Text))
     unit: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
-    phone: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(40))
     availability: Mapped[str] = mapped_column(String(12))
     unit_code: Mapped[str | None] = mapped_column(String(12))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),

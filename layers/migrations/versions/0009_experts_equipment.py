@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("specialities", sa.ARRAY(sa.Text()), nullable=False),
         sa.Column("unit", sa.Text(), nullable=True),
         sa.Column("title", sa.Text(), nullable=True),
-        sa.Column("phone", sa.Text(), nullable=True),
+        sa.Column("phone", sa.String(40), nullable=True),
         sa.Column("availability", sa.String(length=12), nullable=False),
         sa.Column("unit_code", sa.String(length=12), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
