@@ -211,6 +211,9 @@ def test_county_selection_by_codes_file_and_prefix(tmp_path):
     f = tmp_path / "codes.txt"
     f.write_text("360105\n# a comment\n360110\n", encoding="utf-8")
     assert select_counties(str(f), known) == ["360105", "360110"]
+    # a list too long to be a file name (100 codes) is a list, not an OSError
+    many = [f"36{r:02d}{c:02d}" for r in range(1, 11) for c in range(1, 11)]
+    assert select_counties(",".join(many), many) == many
 
 
 def test_province_command_writes_a_province(tmp_path):

@@ -61,12 +61,20 @@ class BatchReport:
     counties: list[str] = field(default_factory=list)
 
 
+def _is_file(spec: str) -> bool:
+    """``spec`` names an existing file (a long code list is no path: the OS refuses the name)."""
+    try:
+        return Path(spec).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def select_counties(spec: str | None, known: list[str]) -> list[str]:
     """``360101,360102`` | a file with one code a line | a prefix (``3601``) → codes."""
     if not spec:
         return list(known)
-    path = Path(spec)
-    if path.is_file():
+    if _is_file(spec):
+        path = Path(spec)
         codes = [ln.split("#", 1)[0].strip() for ln in path.read_text("utf-8").splitlines()]
         codes = [c for c in codes if c]
     elif "," in spec or (spec.isdigit() and len(spec) == 6):
