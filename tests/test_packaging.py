@@ -59,3 +59,36 @@ def test_every_base_module_of_layers_is_in_a_tier():
              if p.is_dir() and (p / "__init__.py").exists() and p.name not in ("load", "demo")}
     missing = {m for m in base if f"emgis.layers.{m}" not in text}
     assert not missing, f"add emgis.layers.{missing} to a tier in .importlinter"
+
+
+def test_runtime_needs_no_osmnx_or_networkx():
+    """osmnx and networkx are the reference the tests and benchmarks compare with, not runtime
+    dependencies (pyproject's `test` extra): every emgis module imports, the CLI and the HTTP app
+    start, with both made unimportable."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib, pkgutil\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('osmnx', 'networkx'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import emgis\n"
+        "names = []\n"
+        "for d in ('api', 'geo', 'layers', 'risk', 'shelters', 'maps'):\n"
+        "    pkg = importlib.import_module('emgis.' + d)\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, 'emgis.' + d + '.'):\n"
+        "        if '.migrations' in m.name:\n"
+        "            continue\n"
+        "        importlib.import_module(m.name); names.append(m.name)\n"
+        "from emgis.api.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+        "print(len(names))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT.parent)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert int(out.stdout.strip()) > 100
