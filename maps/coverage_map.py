@@ -100,29 +100,35 @@ class CoverageLegend(MacroElement):
                 margin-right:6px;vertical-align:middle"></span>{{ text }}<br>
           {% endfor %}
           {% if this.note %}<small>{{ this.note }}</small>{% endif %}
+          {% if this.explain %}<br><small class="emgis-standards-note"
+            style="display:inline-block;max-width:320px;color:#555">{{ this.explain }}</small>
+          {% endif %}
         </div>
         {% endmacro %}
         """
     )
 
-    def __init__(self, title: str, rows: list[tuple[str, str]], note: str | None) -> None:
+    def __init__(self, title: str, rows: list[tuple[str, str]], note: str | None,
+                 explain: str | None = None) -> None:
         super().__init__()
         self._name = "CoverageLegend"
         self.title = html.escape(title)
         self.rows = [(c, html.escape(t)) for c, t in rows]
         self.note = html.escape(note) if note else None
+        self.explain = html.escape(explain) if explain else None
 
 
 def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None = None, *,
                  new_sites: gpd.GeoDataFrame | None = None,
                  clusters: gpd.GeoDataFrame | None = None,
                  kind_label: str = "设施 Facilities", standard: str | None = None,
-                 title: str = "覆盖分析 Coverage",
+                 title: str = "覆盖分析 Coverage", explain: str | None = None,
                  asset_base: str = assets.STATIC_PREFIX) -> folium.Map:
     """Build the coverage map.
 
     ``demand`` (EPSG:4326 points) needs ``covered`` (bool) and may carry ``covered_after``,
-    ``population``, ``name``, ``code``, ``facility``, ``time_s``.
+    ``population``, ``name``, ``code``, ``facility``, ``time_s``. ``explain``: a sentence under
+    the legend (why coverage and siting can count differently, `shelters.service.standards_note`).
     """
     demand = demand.to_crs(4326) if demand.crs and demand.crs.to_epsg() != 4326 else demand
     m = folium.Map(location=[35.0, 105.0], zoom_start=4, tiles=None, control_scale=True)
@@ -165,7 +171,7 @@ def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None =
         if after:
             share2 = float(pop[demand["covered_after"]].sum() / max(float(pop.sum()), 1.0))
             note += f" → {share2:.1%} after"
-    m.add_child(CoverageLegend(title, rows, note))
+    m.add_child(CoverageLegend(title, rows, note, explain))
     folium.LayerControl(collapsed=False).add_to(m)
     w, s, e, n = demand.total_bounds if len(demand) else (73, 18, 135, 54)
     m.fit_bounds([[s, w], [n, e]], padding=(20, 20))
@@ -194,8 +200,13 @@ def write_siting_map(run: Any, path: str | Path, demand: gpd.GeoDataFrame, *, ki
                               "population": run.w, "covered": run.before,
                               "covered_after": run.after},
                              geometry=demand.geometry.to_numpy(), crs=4326)
+    own = getattr(run, "own_class", None)
+    explain = getattr(run, "note", None)
+    if own is not None and explain:
+        share = float(run.w[own].sum() / max(float(run.w.sum()), 1.0))
+        explain = f"by each site's own class (as coverage counts): {share:.1%} before. {explain}"
     return write_coverage_map(path, frame, run.existing,
                               new_sites=run.chosen() if chosen is None else chosen,
                               kind_label=kind_label,
                               standard=f"standard {run.standard_s / 60:g} min",
-                              title=title)
+                              title=title, explain=explain)

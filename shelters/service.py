@@ -163,6 +163,23 @@ def standard_seconds(layer: str, norms, site_class: str | None) -> float:
     return float(norms.number(key)) * kind.unit_s
 
 
+def standards_note(layer: str, norms, site_class: str | None = None) -> str | None:
+    """Why `emgis coverage` and `emgis site` can count different people "within the standard"
+    for the same facilities (None for a kind with one standard): coverage holds each facility to
+    the standard of its own class, siting holds every site, existing ones too, to the standard
+    of the class it sites (one number the model can cover against)."""
+    kind = KINDS[layer]
+    if kind.class_col is None:
+        return None
+    u = "min" if kind.unit_s == 60.0 else "h"
+    per = ", ".join(f"{c} {float(v):g} {u}" for c, v in norms.group(kind.norm).items())
+    sited = site_class or DEFAULT_CLASS[layer]
+    return (f"coverage holds each {kind.label_en[:-1]} to the standard of its own "
+            f"{kind.class_col} ({per}); siting holds every site, existing ones too, to the "
+            f"standard of the class it sites ({sited}), so its 'before' differs: fewer people "
+            f"when existing sites have a longer standard than {sited}, more when shorter")
+
+
 def read_candidates(spec: str, engine, area_metric_epsg: int | None):
     """``grid:1000`` | ``osm:FILE`` | a layer FILE (points or polygons) → candidate points."""
     from emgis.layers.load.study_area import load_study_area
@@ -224,6 +241,10 @@ class SitingRun:
     why: pd.Series
     sites: gpd.GeoDataFrame
     existing_idx: np.ndarray
+    #: each demand point within its nearest facility's own class standard (what `emgis
+    #: coverage` counts), for a kind with classes; None otherwise (then it equals `before`)
+    own_class: np.ndarray | None = None
+    note: str | None = None  # `standards_note`: why `before` and `own_class` differ
 
     @property
     def before(self) -> np.ndarray:
@@ -325,7 +346,11 @@ def run_siting(engine, inputs, norms, request: SitingRequest) -> SitingRun:
     # every model ran `check_solution` on its answer before returning it (and raised on a
     # failure); a capacitated model that found no solution at all has nothing to check
     check = res.check or siting.SolutionCheck(False, [f"no solution ({res.status})"], np.nan)
-    return SitingRun(res, check, T, w, std, ex, cand, why, sites, existing_idx)
+    own = None
+    if KINDS[layer].class_col is not None and n_ex:
+        own = compute_coverage(inputs, layer, norms)["covered"].to_numpy(dtype=bool)
+    return SitingRun(res, check, T, w, std, ex, cand, why, sites, existing_idx, own,
+                     standards_note(layer, norms, site_class))
 
 
 def compute_fire_districts(engine, graph, norms):

@@ -33,6 +33,7 @@ from emgis.shelters.service import (
     coverage_table,
     facilities_of,
     run_siting,
+    standards_note,
     team_selection,
 )
 from emgis.shelters.siting.matrix import covered as covered_by_sites
@@ -185,7 +186,8 @@ def coverage_cmd(
                       "—" if r["time_min"] is None else f"{r['time_min']:.1f} min",
                       f"{r['standard_min']:.0f} min")
         console.print(w)
-    for note in inputs.notes:
+    explain = standards_note(layer, norms)
+    for note in [*inputs.notes, *([explain] if explain else [])]:
         console.print(f"  note: {note}")
     if out:
         _write(frame, out, sheets)
@@ -194,7 +196,7 @@ def coverage_cmd(
 
         page = write_coverage_map(map_, frame.assign(time_s=c["time_s"].to_numpy()),
                                   facilities_of(inputs, layer, team),
-                                  kind_label=_title(layer, team),
+                                  kind_label=_title(layer, team), explain=explain,
                                   title=f"覆盖分析 Coverage: {_title(layer, team)}")
         console.print(f"wrote {page}")
 
@@ -353,11 +355,16 @@ def site_cmd(
     t.add_row("population within the standard",
               f"{w[before].sum():,.0f} ({w[before].sum() / pop:.1%}) → "
               f"{w[after].sum():,.0f} ({w[after].sum() / pop:.1%})")
+    if sr.own_class is not None:
+        t.add_row("… by each site's own class (as `emgis coverage` counts)",
+                  f"{w[sr.own_class].sum():,.0f} ({w[sr.own_class].sum() / pop:.1%}) before")
     t.add_row("objective / bound / gap",
               f"{res.objective:,.1f} / {res.bound:,.1f} / {res.mip_gap:.3%} ({res.status})")
     t.add_row("model build + solve", f"{res.build_s:.2f} s + {res.solve_s:.2f} s")
     t.add_row("independent check", "ok" if check.ok else "; ".join(check.problems))
     console.print(t)
+    if sr.note:
+        console.print(f"  note: {sr.note}")
     if not check.ok:
         raise typer.Exit(1)
     chosen = sr.chosen()

@@ -48,6 +48,7 @@ class CoverageResult:
     capacity: dict | None = None  # shelters: persons with a place, without, capacity unknown
     placement: dict | None = None  # people placed exactly / approximately / not at all
     team: TeamSelection | None = None  # the teams counted (type, speciality); None: all
+    note: str | None = None  # why `emgis site` may count differently (`standards_note`)
 
 
 def data_stamp(engine) -> str:
@@ -90,6 +91,7 @@ def coverage_result(request: Request, layer: str, network: str | None = None,
         compute_gaps,
         coverage_table,
         facilities_of,
+        standards_note,
     )
     from emgis.shelters.store import load_coverage_inputs
 
@@ -127,7 +129,7 @@ def coverage_result(request: Request, layer: str, network: str | None = None,
         k: inputs.placement[k] for k in ("total", "exact", "approximate", "not_placed",
                                          "approximate_by", "by_township")}
     res = CoverageResult(layer, frame, fac, uncovered_clusters(d, covered), villages, townships,
-                         year, capacity, placement, team)
+                         year, capacity, placement, team, standards_note(layer, norms))
     cache.put(key, res)
     return res
 
@@ -163,6 +165,9 @@ def coverage(request: Request,
         # how the people counted are placed: exactly, approximately (how), not at all
         "placement": r.placement,
         "standard_min": sorted({_num(s / 60) for s in f["standard_s"] if np.isfinite(s)}),
+        # a kind with classes: each facility is held to its own class's standard, which siting
+        # (one standard for all) does not do — why the two can count different people
+        "standards_note": r.note,
         "time_min": {"median": _num(np.nanmedian(t) / 60) if np.isfinite(t).any() else None,
                      "p90": _num(np.nanpercentile(t, 90) / 60) if np.isfinite(t).any() else None,
                      "unreachable_points": int((~np.isfinite(f["time_s"])).sum())},

@@ -167,6 +167,7 @@ def coverage(request: Request,
         m = coverage_map(frame.drop(columns=["standard_s"]), r.facilities, clusters=r.clusters,
                          kind_label=layer,
                          standard=f"{cov:,.0f} of {pop:,.0f} people ({share}) within the standard",
+                         explain=r.note,
                          title=f"覆盖与缺口 Coverage and gaps: {layer}")
         _retile(m, request)
         body = m.get_root().render()
