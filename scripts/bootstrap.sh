@@ -43,6 +43,10 @@ done
 if [ "$need_vendor" = 1 ] && ! command -v npm >/dev/null; then missing+=(npm); fi
 # The feature API's tests with real clients (ogrinfo / ogr2ogr, OAPIF driver)
 command -v ogr2ogr >/dev/null || missing+=(gdal-bin)
+# ... and QGIS's OAPIF provider, headless (Debian's bindings, for Debian's /usr/bin/python3)
+if [ "$want_browser" = 1 ] && ! /usr/bin/python3 -c 'import qgis.core' 2>/dev/null; then
+  missing+=(python3-qgis qgis-providers)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "emgis bootstrap: installing system packages: ${missing[*]}"
