@@ -140,9 +140,9 @@ def run(nodes: int, n_fac: int, queries: int, trees_mb: int = 256, seed: int = 1
     before = _app(g, teams, topk_mb=0, route_trees_mb=trees_mb)
     after = _app(g, teams, route_trees_mb=trees_mb)
     stores = after.state.nearest_stores
-    need = 12 * g.n_nodes * np.unique(_snap_nodes(g, teams)).size
     p = lambda s, q: 1000 * float(np.percentile(s, q))  # noqa: E731
     for label, tt in (("all teams", None), (f"team_type={TYPES[0]}", TYPES[0])):
+        need = 12 * g.n_nodes * np.unique(_snap_nodes(g, teams, tt)).size
         t0 = time.perf_counter()
         _serve(after, places[:1], tt)  # the first request asks for the store
         stores.wait(3600)
@@ -152,32 +152,31 @@ def run(nodes: int, n_fac: int, queries: int, trees_mb: int = 256, seed: int = 1
         s1, b1 = _serve(after, places, tt)
         told = stores.answered - answered
         same, exact = _same(b0, b1)
-        kept = after.state.nearest_stores.status()
-        trees_kept = before.state.graphs.trees_bytes()
-        print(f"\nnearest-3 from_facility, {label}, {queries} places (store ready "
-              f"{build:.0f} s after the first request)")
-        print(f"{'':44}{'memory MB':>10}{'p50 ms':>8}{'p95 ms':>8}")
-        print(f"{'trees the facilities would need':44}{need / 2**20:>10,.0f}"
-              f"   (budget {trees_mb} MB)")
-        print(f"{'before: trees over budget, search':44}{trees_kept / 2**20:>10,.0f}"
-              f"{p(s0, 50):>8.2f}{p(s0, 95):>8.2f}")
-        name = f"after: bounded store (K={stores.k})"
-        print(f"{name:44}{kept['bytes'] / 2**20:>10,.0f}"
-              f"{p(s1, 50):>8.2f}{p(s1, 95):>8.2f}")
+        mb = lambda app: (app.state.graphs.trees_bytes() / 2**20,  # noqa: E731
+                          app.state.nearest_stores.status()["bytes"] / 2**20)
+        print(f"\nnearest-3 from_facility, {label}, {queries} places (ready "
+              f"{build:.0f} s after the first request); trees these facilities would need: "
+              f"{need / 2**20:,.0f} MB (budget {trees_mb} MB)")
+        print(f"{'':40}{'trees MB':>9}{'stores MB':>10}{'p50 ms':>8}{'p95 ms':>8}")
+        for name, app, s in (("before: no store (EMGIS_API_TOPK_MB=0)", before, s0),
+                             (f"after: bounded stores (K={stores.k})", after, s1)):
+            t, k = mb(app)
+            print(f"{name:40}{t:>9,.0f}{k:>10,.0f}{p(s, 50):>8.2f}{p(s, 95):>8.2f}")
         print(f"answered from the store {told}/{queries} (the rest searched); same facilities "
               f"and times {same}/{queries}, byte-identical answers {exact}/{queries}", flush=True)
 
 
-def _snap_nodes(g, teams):
+def _snap_nodes(g, teams, team_type):
     from emgis.geo.routing import snap_facilities
 
-    return snap_facilities(g, teams[0], teams[1]).nodes
+    keep = teams[2] & ((teams[3] == team_type) if team_type else True)
+    return snap_facilities(g, teams[0][keep], teams[1][keep]).nodes
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--nodes", type=int, default=1_000_000)
-    ap.add_argument("--facilities", type=int, default=100)
+    ap.add_argument("--facilities", type=int, default=160)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--trees-mb", type=int, default=256,
                     help="EMGIS_API_ROUTE_TREES_MB of both servers (default 256)")
