@@ -12,7 +12,9 @@ village's point, jittered by up to ~300 m) until ``--requests`` answers have com
 Before each run every connection is warmed up (so every worker has loaded its road graph and
 grown its facilities' trees); warm-up answers are not timed.
 ``--uncached`` adds runs with the API's memory off (``EMGIS_API_CACHE=false``,
-``EMGIS_API_ROUTE_TREES_MB=0``: a database read and a Dijkstra search per request), to compare.
+``EMGIS_API_ROUTE_TREES_MB=0``, ``EMGIS_API_TOPK_MB=0``: a database read and a Dijkstra search per
+request), to compare. ``--province`` runs bench/api_province.py instead: the serving function on a
+province-sized graph, facility trees over their budget (search) vs the bounded nearest-k store.
 Only 127.0.0.1 is contacted; every run is bounded in count and in time (``--time-limit``).
 
 Runs per worker setting: team bases, shelters, team bases with ``avoid`` (the incident's area
@@ -155,7 +157,7 @@ def _server(url: str, home: Path, workers: int, logdir: Path, cached: bool = Tru
     port = _free_port()
     env = dict(os.environ, EMGIS_DATABASE_URL=url, EMGIS_HOME=str(home), EMGIS_MAP_TILES="none")
     if not cached:
-        env.update(EMGIS_API_CACHE="false", EMGIS_API_ROUTE_TREES_MB="0")
+        env.update(EMGIS_API_CACHE="false", EMGIS_API_ROUTE_TREES_MB="0", EMGIS_API_TOPK_MB="0")
     log = logdir / f"uvicorn-{workers}{'' if cached else '-uncached'}.log"
     # a file, not a pipe: a chatty server must never block on a full pipe
     with log.open("wb") as out:
@@ -493,7 +495,14 @@ def main(argv=None) -> int:
                     help="stop a run after this many seconds")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also profile N sequential requests in this process (cProfile)")
+    ap.add_argument("--province", action="store_true",
+                    help="nearest-k at province scale instead (bench/api_province.py): memory "
+                         "and p95 of the serving function, trees over budget vs the bounded store")
     a = ap.parse_args(argv)
+    if a.province:
+        from bench.api_province import main as province
+
+        return province([])
     if a.quick:
         a.requests, a.workers, a.layers, a.think = min(a.requests, 300), "1", "team_bases", 0.0
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -518,7 +527,8 @@ def main(argv=None) -> int:
             for workers, cached in settings:
                 with _server(db.url, home, workers, Path(logs), cached) as server:
                     what = "" if cached else (", memory off (EMGIS_API_CACHE=false, "
-                                              "EMGIS_API_ROUTE_TREES_MB=0)")
+                                              "EMGIS_API_ROUTE_TREES_MB=0, "
+                                              "EMGIS_API_TOPK_MB=0)")
                     print(f"-- uvicorn --workers {workers}{what} (pid {server.proc.pid}), "
                           f"load average {os.getloadavg()[0]:.2f}", flush=True)
                     for i, (label, tail, clients, think) in enumerate(_scenarios(a, incident)):

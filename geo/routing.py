@@ -545,6 +545,12 @@ class FacilityTrees:
     def __len__(self) -> int:
         return len(self._state[0])
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the stored trees (room grown for included)."""
+        _, dist, pred = self._state
+        return int(dist.nbytes + pred.nbytes)
+
     def closes(self, closures: Any) -> bool:
         """Were these trees grown with exactly ``closures`` closed?"""
         mask = self.graph.edge_mask(closures)

@@ -70,6 +70,15 @@ class ApiSettings(BaseSettings):
                                             "(nearest-resources answers without a search; 12 bytes "
                                             "per road node and facility); 0 = search on every "
                                             "request")
+    nearest_k_max: int = Field(default=5, ge=1, le=50,
+                               description="K of the bounded nearest-k stores (the K fastest "
+                                           "facilities of every road node, with routes); "
+                                           "nearest requests with k above it search")
+    topk_mb: int = Field(default=512, ge=0,
+                         description="memory for the bounded nearest-k stores, used where the "
+                                     "facility trees do not fit EMGIS_API_ROUTE_TREES_MB (16 "
+                                     "bytes x K per road node, per layer, direction and closed "
+                                     "area); built in the background; 0 = search instead")
     max_body_mb: float = Field(default=5.0, gt=0, le=1024,
                                description="largest request body accepted (MB); larger ones are "
                                            "refused with 413 before they are read, token or not "

@@ -345,7 +345,7 @@ def test_health_is_503_when_the_schema_is_missing(db):
 
     app_ = create_app(engine=db.engine, db_settings=DatabaseSettings(home=Path("/nonexistent")))
     with TestClient(app_) as c:
-        assert c.get("/health").json() == {"status": "ok", "db": "ok"}
+        assert c.get("/health").json()["status"] == "ok"
         with db.engine.begin() as conn:  # what the old restore left after a failed pg_restore
             conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         r = c.get("/health")

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from emgis.api.http.changes import NotKept
 from emgis.api.http.errors import BadRequest, Conflict, NotFound, error_responses
+from emgis.api.http.nearest_store import BUILD_CELLS
 from emgis.geo.compiled import CompiledGraph
 from emgis.geo.store import NETWORK_NAME_PATTERN, RoadNetworkNotFound, facilities, load_network
 
@@ -77,6 +78,16 @@ class GraphCache:
         replaced."""
         with self._lock:
             self._graphs.clear()
+
+    def trees_bytes(self) -> int:
+        """Bytes of the facility trees kept with the graphs (open roads and closed areas)."""
+        total = 0
+        for _, graph in list(self._graphs.values()):
+            cache = dict(graph._cache)
+            total += sum(v.nbytes for key, v in cache.items()
+                         if isinstance(key, tuple) and key[0] == "trees")
+            total += sum(t.nbytes for _, t in list(cache.get("closed_trees", {}).values()))
+        return total
 
     def get(self, engine, name: str, home=None) -> CompiledGraph:
         """Return the compiled graph of network ``name``, loading it once per version."""
@@ -319,6 +330,69 @@ def _usable(request: Request, graph: CompiledGraph, version: tuple, layer: str, 
     return request.app.state.memo.get(("usable", layer, team, version), tables, load, peek=peek)
 
 
+def _every_facility(request: Request, graph: CompiledGraph, version: tuple, q: NearestQuery,
+                    norms, *, peek: bool = False):
+    """Every facility of the layer (of the team type / speciality / equipment asked) near the
+    network, whatever its status, their snaps and a fingerprint of those: what a nearest-k store
+    holds."""
+    equipment = q.team[2] if len(q.team) > 2 else None
+
+    def load():
+        fac = _near_network(graph, facilities(request.app.state.engine, q.layer,
+                                              usable_only=False, team_type=q.team[0],
+                                              speciality=q.team[1], equipment=equipment))
+        if not len(fac):
+            return fac, None, None
+        snapped = _snapped(request, graph, version, fac, norms)
+        return fac, snapped, _fingerprint(snapped.nodes, snapped.offset_s)
+
+    tables = (q.layer, "norm_overrides", *(("team_equipment",) if equipment else ()))
+    return request.app.state.memo.get(("every", q.layer, q.team, version), tables, load,
+                                      peek=peek)
+
+
+def _trees_answer(trees, snapped) -> bool:
+    """Do the facilities' trees fit the trees' budget (`FacilityTrees.lookup` would not say
+    None)?"""
+    return trees is not None and np.unique(snapped.nodes).size <= trees.max_rows
+
+
+def _store(request: Request, graph: CompiledGraph, version: tuple, q: NearestQuery, norms,
+           closures, usable, *, peek: bool = False):
+    """``(store, among)`` for `geo.topk.nearest_routes`: the layer's nearest-k store kept for
+    these roads, closures and facilities; None when not kept (``k`` above K, a graph too large
+    for the budget, or not built yet: then asked of the builder, unless ``peek``)."""
+    from emgis.geo.topk import iter_build_topk
+
+    stores = request.app.state.nearest_stores
+    if q.k > stores.k or not stores.fits(graph.n_nodes):
+        return None
+    every, every_snapped, fingerprint = _every_facility(request, graph, version, q, norms,
+                                                        peek=peek)
+    if not len(every):
+        return None
+    slot = (version[0], q.layer, q.team, q.direction,
+            None if closures is None else id(closures))
+    store = stores.get(slot, version, fingerprint, closures)
+    if store is None:
+        if not peek:
+            block = max(1, BUILD_CELLS // max(graph.n_nodes, 1))
+            stores.want(slot, version, fingerprint, closures, lambda: iter_build_topk(
+                graph, every_snapped, stores.k, direction=q.direction, block=block,
+                closures=closures, routes=True))
+        return None
+    fac, snapped = usable
+    # the usable ones' positions in the store (both lists are in id order)
+    idx = np.minimum(np.searchsorted(every.ids, fac.ids), len(every) - 1)
+    if not (np.array_equal(every.ids[idx], fac.ids)
+            and np.array_equal(every_snapped.nodes[idx], snapped.nodes)
+            and np.array_equal(every_snapped.offset_s[idx], snapped.offset_s)):
+        return None  # read at another moment than the store's: search this time
+    among = np.full(len(every), -1, dtype=np.int64)
+    among[idx] = np.arange(len(fac))
+    return store, among
+
+
 #: Closed-road sets (incident areas) whose facility trees are kept, per graph; each gets 1/this
 #: of the memory.
 CLOSED_TREE_SETS = 4
@@ -418,6 +492,7 @@ class NearestQuery:
 
 def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Response:
     from emgis.geo.routing import nearest_k
+    from emgis.geo.topk import nearest_routes
 
     lon, lat, layer, k, avoid, direction, network = (q.lon, q.lat, q.layer, q.k, q.avoid,
                                                      q.direction, q.network)
@@ -429,14 +504,25 @@ def _nearest(request: Request, q: NearestQuery, *, peek: bool = False) -> Respon
     closures, n_closed, area = _closures(request, graph, graph_version, avoid, peek=peek)
     qlon, qlat = _outside(area, lon, lat)
     trees = _trees(request, graph, direction, closures)
-    if peek and len(fac) and (trees is None or not trees.has(snapped.nodes)):
+    store = None
+    if len(fac) and not _trees_answer(trees, snapped):  # too many for the trees' memory
+        store = _store(request, graph, graph_version, q, norms, closures, (fac, snapped),
+                       peek=peek)
+    if peek and len(fac) and store is None and (trees is None or not trees.has(snapped.nodes)):
         raise NotKept("trees not grown yet")
     details = _details(request, layer, peek=peek)
     feats = []
     if len(fac):
-        routes = nearest_k(graph, (qlon, qlat), snapped, k, closures=closures, direction=direction,
-                           norms=norms,
-                           trees=trees)
+        routes = None
+        if store is not None:
+            routes = nearest_routes(graph, store[0], (qlon, qlat), snapped, k, among=store[1],
+                                    closures=closures, norms=norms)
+            request.app.state.nearest_stores.answered += routes is not None
+        if routes is None:
+            if peek:
+                raise NotKept("the store cannot tell: search")
+            routes = nearest_k(graph, (qlon, qlat), snapped, k, closures=closures,
+                               direction=direction, norms=norms, trees=trees)
         for rank, r in enumerate(routes, 1):
             coords = (r.coords if len(r.coords) >= 2
                       else [*r.coords, *r.coords] or [[lon, lat], [lon, lat]])

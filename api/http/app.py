@@ -107,6 +107,9 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.state.home = db_settings.home
     app.state.graphs = analyses.GraphCache()
     app.state.results = analyses.ResultCache()
+    from emgis.api.http.nearest_store import NearestStores
+
+    app.state.nearest_stores = NearestStores(settings.nearest_k_max, settings.topk_mb << 20)
     app.state.changes = feed
     app.state.memo = Memo(feed)
 
@@ -115,6 +118,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         app.state.graphs.clear()
         app.state.results.clear()
         app.state.memo.clear()
+        app.state.nearest_stores.clear()
 
     feed.on_new_database(forget_everything)
     from emgis.layers.db import head_revision
@@ -162,7 +166,9 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
                                  "detail": f"the schema is at revision {revision}; this code "
                                            f"needs {head}: run emgis db upgrade"},
                                 status_code=503)
-        return JSONResponse({"status": "ok", "db": "ok"})
+        return JSONResponse({"status": "ok", "db": "ok", "kept": {
+            "route_trees_bytes": request.app.state.graphs.trees_bytes(),
+            "nearest_stores": request.app.state.nearest_stores.status()}})
 
     app.include_router(features.router)
     from emgis.api.http import features_edit  # OGC API Features Part 4 (writes)
