@@ -122,13 +122,14 @@ def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None =
                  new_sites: gpd.GeoDataFrame | None = None,
                  clusters: gpd.GeoDataFrame | None = None,
                  kind_label: str = "设施 Facilities", standard: str | None = None,
-                 title: str = "覆盖分析 Coverage", explain: str | None = None,
-                 asset_base: str = assets.STATIC_PREFIX) -> folium.Map:
+                 title: str = "覆盖分析 Coverage", explain: str | None = None) -> folium.Map:
     """Build the coverage map.
 
     ``demand`` (EPSG:4326 points) needs ``covered`` (bool) and may carry ``covered_after``,
     ``population``, ``name``, ``code``, ``facility``, ``time_s``. ``explain``: a sentence under
     the legend (why coverage and siting can count differently, `shelters.service.standards_note`).
+    Its Leaflet files are the app's (`assets.STATIC_PREFIX`); `write_coverage_map` points them
+    at the copies beside a written page.
     """
     demand = demand.to_crs(4326) if demand.crs and demand.crs.to_epsg() != 4326 else demand
     m = folium.Map(location=[35.0, 105.0], zoom_start=4, tiles=None, control_scale=True)
@@ -176,7 +177,7 @@ def coverage_map(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None =
     w, s, e, n = demand.total_bounds if len(demand) else (73, 18, 135, 54)
     m.fit_bounds([[s, w], [n, e]], padding=(20, 20))
     add_print(m, title)
-    assets.localize(m, asset_base)
+    assets.localize(m)
     return m
 
 
@@ -186,7 +187,8 @@ def write_coverage_map(path: str | Path, demand: gpd.GeoDataFrame, facilities=No
     path.parent.mkdir(parents=True, exist_ok=True)
     rel = f"{path.stem}_assets"
     assets.copy_assets(path.parent / rel / "leaflet")
-    page = coverage_map(demand, facilities, asset_base=f"{rel}/leaflet", **kw).get_root().render()
+    m = assets.localize(coverage_map(demand, facilities, **kw), f"{rel}/leaflet")
+    page = m.get_root().render()
     assets.assert_offline(page)
     path.write_text(page, encoding="utf-8")
     return path
