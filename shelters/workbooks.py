@@ -21,7 +21,9 @@ from emgis.layers.workbook import Column, Notes, Sheet, write_workbook
 from emgis.shelters.coverage import KINDS
 from emgis.shelters.placement import METHODS, PLACEMENT_TEXT
 
-__all__ = ["COLUMNS", "analysis_notes", "coverage_workbook", "gaps_workbook", "site_workbook"]
+__all__ = ["COLUMNS", "DISTRICT_COLUMNS", "analysis_notes", "coverage_workbook",
+           "districts_workbook", "gaps_workbook", "network_notes", "relief_workbook",
+           "site_workbook"]
 
 _QUALITY = {"exact": ("准确", "exact"), "approximate": ("估算", "approximate"),
             "not_placed": ("未定位", "not placed")}
@@ -143,14 +145,29 @@ def analysis_notes(engine, command: str, inputs, layer: str, norms, *, network: 
     """The notes sheet of an analysis over `shelters.store.CoverageInputs`: the command, the
     inputs, the norms ``norms`` has been read for so far (`Norms.read_keys`) and the estimates.
     Call it after the analysis ran, so every norm it read is listed."""
-    from emgis.geo.store import list_networks
-
     n = Notes().run(command)
     kind = KINDS[layer]
     n.add("inputs", "分析对象", "facilities", kind.label + (f" ({team_label})" if team_label
                                                          else ""))
     if facilities is not None:
         n.add("inputs", "计入设施数", "facilities counted", facilities)
+    network_notes(n, engine, network)
+    d = inputs.demand
+    n.add("inputs", "人口普查年份", "census year", d.attrs.get("year"))
+    n.add("inputs", "村（需求点）数", "villages (demand points)", len(d))
+    n.add("inputs", "人口", "population", float(d["population"].sum()))
+    if layer == "shelters" and len(getattr(inputs, "hazard_zones", [])):
+        n.add("inputs", "危险区", "hazard zones", len(inputs.hazard_zones))
+    n.norms(norms, norms.read_keys())
+    _estimates(n, getattr(inputs, "placement", None))
+    n.lines("notes", "分析说明", "analysis note", list(getattr(inputs, "notes", [])))
+    return n
+
+
+def network_notes(n: Notes, engine, network: str) -> Notes:
+    """The road network's name, when it was built, from which file and its size."""
+    from emgis.geo.store import list_networks
+
     net = next((r for r in list_networks(engine) if r["name"] == network), None)
     n.add("inputs", "道路网络", "road network", network)
     if net is not None:
@@ -162,15 +179,6 @@ def analysis_notes(engine, command: str, inputs, layer: str, norms, *, network: 
             n.add("inputs", "道路数据文件", "road file", str(net["source_file"]))
         n.add("inputs", "道路网络节点 / 路段", "road nodes / edges",
               f"{net['nodes']:,} / {net['edges']:,}")
-    d = inputs.demand
-    n.add("inputs", "人口普查年份", "census year", d.attrs.get("year"))
-    n.add("inputs", "村（需求点）数", "villages (demand points)", len(d))
-    n.add("inputs", "人口", "population", float(d["population"].sum()))
-    if layer == "shelters" and len(getattr(inputs, "hazard_zones", [])):
-        n.add("inputs", "危险区", "hazard zones", len(inputs.hazard_zones))
-    n.norms(norms, norms.read_keys())
-    _estimates(n, getattr(inputs, "placement", None))
-    n.lines("notes", "分析说明", "analysis note", list(getattr(inputs, "notes", [])))
     return n
 
 
@@ -235,3 +243,80 @@ def site_workbook(path: Path, chosen, inputs, notes: Notes, *, lang: str = "zh")
     sheets = [Sheet("新选址", "new_sites", _plain(chosen), SITE_COLUMNS),
               *_placement_sheet(inputs)]
     write_workbook(path, sheets, COLUMNS, lang=lang, notes=notes)
+
+
+#: the fire-district sheet (`shelters.districts.fire_districts` table): an unchecked area or
+#: reach is 未知, never a pass or 0
+DISTRICT_COLUMNS = {
+    "station_id": Column("数据库编号", "database id", "code"),
+    "ext_id": Column("编号", "ID", "code", names="name"),
+    "name": Column("消防站", "fire station", "name"),
+    "fire_class": Column("消防站类别", "station class",
+                         labels={k: (t.zh, k) for k, t in vocab.FIRE_CLASS.items()}),
+    "nodes": Column("辖区路网节点数", "road nodes", "count"),
+    "nodes_within": Column("标准时间内节点数", "nodes within the standard", "count"),
+    "max_time_min": Column("最远节点用时（分钟）", "longest time (min)", "minutes",
+                           unknown=True),
+    "area_km2": Column("辖区面积（平方公里）", "area (km²)", "area"),
+    "reach_share": Column("标准时间内可达面积比例", "area reached within the standard",
+                          "percent", unknown=True),
+    "limit_km2": Column("面积上限（平方公里）", "area limit (km²)", "area", unknown=True),
+    "limit_norm": Column("面积上限规范键", "area limit norm"),
+    "area_ok": Column("面积达标", "area ok", "flag", unknown=True),
+    "reach_ok": Column("可达达标", "reach ok", "flag", unknown=True),
+    "ok": Column("达标", "ok", "flag"),
+    "check": Column("检查说明", "check"),
+}
+
+
+def districts_workbook(path: Path, d, notes: Notes, *, lang: str = "zh") -> None:
+    """`emgis fire-districts --out x.xlsx`: 消防站辖区 districts and 说明 notes (the method of
+    the polygons, the unreachable part and the norms read)."""
+    n = notes
+    n.add("estimates", "不可达路网节点", "unreachable road nodes", int(d.unreachable.size))
+    n.add("estimates", "不可达面积（平方公里）", "unreachable area (km²)",
+          round(float(d.unreachable_km2), 3))
+    n.add("estimates", "辖区多边形方法", "district polygons", d.method)
+    n.lines("notes", "分析说明", "analysis note", list(d.notes))
+    table = pd.DataFrame(d.table.drop(columns="geometry"))
+    write_workbook(path, [Sheet("消防站辖区", "districts", table)], DISTRICT_COLUMNS, lang=lang,
+                   notes=n)
+
+
+#: the relief workbooks (`emgis relief needs / allocate / check`, shelters/relief_service.py)
+RELIEF_COLUMNS = {
+    "dest_id": Column("目的地代码", "destination code", "code"),
+    "name": Column("名称", "name", "name"),
+    "destination": Column("目的地", "destination", "name"),
+    "depot_id": Column("储备库编号", "depot id", "code"),
+    "depot": Column("储备库", "depot", "name"),
+    "population": Column("人口", "population", "count"),
+    "displaced": Column("转移安置人数", "relocated", "number"),
+    "households": Column("户数", "households", "number"),
+    "item": Column("物资", "item", "name"),
+    "unit": Column("单位", "unit"),
+    "need": Column("需求量", "need", "number"),
+    "received": Column("已分配", "received", "number"),
+    "unmet": Column("缺口", "unmet", "number"),
+    "stock": Column("库存", "stock", "number"),
+    "reachable_stock": Column("时限内可达库存", "stock within the limit", "number"),
+    "quantity": Column("调拨数量", "quantity", "number"),
+    "hours": Column("到达用时（小时）", "hours", "number", fmt="0.0"),
+    "village": Column("村代码", "village code", "code", names="name"),
+    "reachable": Column("时限内可达", "reachable in time", "flag", unknown=True),
+    "short": Column("缺少物资", "short of"),
+    "check": Column("检查项", "check"),
+    "provided": Column("提供量", "provided", "number", fmt="#,##0.00"),
+    "minimum": Column("最低标准", "minimum", "number", fmt="#,##0.00"),
+    "ok": Column("达标", "ok", "flag", unknown=True),
+    "key": Column("规范键", "norm"),
+    "keys": Column("规范键", "norms"),
+    "source": Column("依据", "source"),
+}
+
+
+def relief_workbook(path: Path, sheets: dict[tuple[str, str], list[dict]], notes: Notes, *,
+                    lang: str = "zh") -> None:
+    """A relief answer's tables (``{(Chinese name, English name): rows}``) and its notes."""
+    write_workbook(path, [Sheet(zh, en, pd.DataFrame(rows)) for (zh, en), rows in sheets.items()],
+                   RELIEF_COLUMNS, lang=lang, notes=notes)
