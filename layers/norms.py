@@ -55,10 +55,13 @@ class Norms(Mapping[str, Norm]):
 
     def __init__(self, rows: Iterable[Norm]) -> None:
         self._rows = {r.key: r for r in rows}
+        self._read: set[str] = set()  # keys an analysis read: `read_keys`
 
     def __getitem__(self, key: str) -> Norm:
         try:
-            return self._rows[key]
+            row = self._rows[key]
+            self._read.add(key)
+            return row
         except KeyError:
             near = [k for k in self._rows if k.split(".")[0] == key.split(".")[0]]
             hint = f" Known keys in that group: {', '.join(sorted(near)[:12])}" if near else ""
@@ -66,6 +69,14 @@ class Norms(Mapping[str, Norm]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows  # asking is not reading: `read_keys` does not count it
+
+    def read_keys(self) -> list[str]:
+        """The keys read so far through this object (``norms[k]``, `value`, `number`, `group`):
+        the norms an analysis used, for the notes of its workbook (`layers.workbook.Notes`)."""
+        return sorted(self._read)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -83,7 +94,9 @@ class Norms(Mapping[str, Norm]):
     def group(self, prefix: str) -> dict[str, float | str]:
         """Return ``{suffix: value}`` for every key ``prefix.suffix``."""
         p = prefix.rstrip(".") + "."
-        return {k[len(p):]: r.value for k, r in self._rows.items() if k.startswith(p)}
+        out = {k[len(p):]: r.value for k, r in self._rows.items() if k.startswith(p)}
+        self._read.update(p + k for k in out)
+        return out
 
     def with_overrides(self, overrides: Iterable[Norm]) -> Norms:
         """Return a copy where each override replaces the row with the same key.

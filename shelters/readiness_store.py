@@ -9,8 +9,6 @@ source, 村级队伍 villages, 规范依据 the norms cited).
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -88,32 +86,42 @@ VILLAGE_HEADERS = {"code": "村代码", "name": "村", "township": "乡镇",
 NORM_HEADERS = {"key": "规范键", "value": "值", "unit": "单位", "source": "依据", "note": "说明"}
 
 
-def _sheet(frame: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
-    from emgis.layers.text import spreadsheet_safe
+#: headers whose cells are counts of people or villages (``#,##0``); a missing one stays empty
+_COUNTS = {"综合性救援队人数", "村级队伍达标村数", "村数", "户籍/普查人口", "专职消防员",
+           "专职消防员应配", "村级队伍人数", "要求(人)", "满编要求(人)", "人口"}
 
-    return spreadsheet_safe(frame.reindex(columns=list(headers)).rename(columns=headers))
+
+def _sheet(name: str, frame: pd.DataFrame, headers: dict[str, str]):
+    from emgis.layers.workbook import Sheet
+
+    return Sheet(name, name, frame.reindex(columns=list(headers)).rename(columns=headers))
 
 
 def readiness_xlsx(r: Readiness) -> bytes:
-    """The report as a workbook (bytes)."""
-    buf = io.BytesIO()
+    """The report as a workbook (bytes), written by `layers.workbook` (frozen bold header,
+    widths, counts formatted; Chinese headers only: 规范依据 is its notes sheet)."""
+    from emgis.layers.workbook import Column, write_workbook
+
     notes = pd.DataFrame(r.norms, columns=list(NORM_HEADERS))
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        _sheet(r.townships, TOWNSHIP_HEADERS).to_excel(xw, sheet_name="乡镇汇总", index=False)
-        _sheet(r.checks, CHECK_HEADERS).to_excel(xw, sheet_name="检查明细", index=False)
-        _sheet(r.villages, VILLAGE_HEADERS).to_excel(xw, sheet_name="村级队伍", index=False)
-        extra = pd.DataFrame([
-            {"key": "as_of", "value": r.as_of.isoformat(), "unit": "", "source": "报告日期",
-             "note": ""},
-            {"key": "census_year", "value": r.census_year, "unit": "", "source": "人口年份",
-             "note": "no census: population unknown, never 0"},
-            {"key": "rule", "value": "", "unit": "", "source": "",
-             "note": "达标 = every known check passes; 基本达标 = at least half; 不达标 = fewer; "
-                     "未知 = none fails but some are unknown"},
-        ])
-        _sheet(pd.concat([notes, extra], ignore_index=True), NORM_HEADERS).to_excel(
-            xw, sheet_name="规范依据", index=False)
-    return buf.getvalue()
+    extra = pd.DataFrame([
+        {"key": "as_of", "value": r.as_of.isoformat(), "unit": "", "source": "报告日期",
+         "note": ""},
+        {"key": "census_year", "value": r.census_year, "unit": "", "source": "人口年份",
+         "note": "no census: population unknown, never 0"},
+        {"key": "rule", "value": "", "unit": "", "source": "",
+         "note": "达标 = every known check passes; 基本达标 = at least half; 不达标 = fewer; "
+                 "未知 = none fails but some are unknown"},
+    ])
+    sheets = [_sheet("乡镇汇总", r.townships, TOWNSHIP_HEADERS),
+              _sheet("检查明细", r.checks, CHECK_HEADERS),
+              _sheet("村级队伍", r.villages, VILLAGE_HEADERS),
+              _sheet("规范依据", pd.concat([notes, extra], ignore_index=True), NORM_HEADERS)]
+    heads = {h for d in (TOWNSHIP_HEADERS, CHECK_HEADERS, VILLAGE_HEADERS, NORM_HEADERS)
+             for h in d.values()}
+    columns = {h: Column(h, h, "count" if h in _COUNTS else "text", blank=True) for h in heads}
+    data = write_workbook(None, sheets, columns, lang="zh")
+    assert data is not None
+    return data
 
 
 def read_townships(engine: Engine):

@@ -59,17 +59,18 @@ def test_gaps_tables_clusters_and_map(demo_env, tmp_path, served, browser_page):
     run = CliRunner()
     res = run.invoke(app, ["gaps", "--layer", "shelters", "--out", str(tmp_path / "gaps.xlsx"),
                            "--clusters", str(tmp_path / "clusters.geojson"), "--map",
-                           str(tmp_path / "gaps.html")])
+                           str(tmp_path / "gaps.html"), "--lang", "en"])
     assert res.exit_code == 0, res.output
     sheets = pd.read_excel(tmp_path / "gaps.xlsx", sheet_name=None,
-                           dtype={"code": str, "township": str})
+                           dtype={"village code": str, "township code": str})
     assert {"villages", "townships", "hazard_villages"} <= set(sheets)
     v, t = sheets["villages"], sheets["townships"]
     assert v["gap"].sum() == pytest.approx(t["gap"].sum())
     assert list(t["gap"]) == sorted(t["gap"], reverse=True)
     # townships by name, as people know them (the table printed codes such as 339901001)
-    assert t["township_name"].notna().all() and v["township_name"].notna().all()
-    assert str(t["township_name"].iloc[0]) in res.output
+    assert t["township"].notna().all() and v["township"].notna().all()
+    assert not ({"—"} & set(t["township"]) | {"—"} & set(v["township"]))  # "—": not known
+    assert str(t["township"].iloc[0]) in res.output
     clusters = gpd.read_file(tmp_path / "clusters.geojson")
     assert clusters["population"].sum() == pytest.approx(v["uncovered"].sum())
     assert "hazard zones" in res.output

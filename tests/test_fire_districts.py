@@ -179,8 +179,10 @@ def test_demo_districts_partition_every_reachable_node(env, client):
         res = CliRunner().invoke(__import__("emgis.api.cli", fromlist=["app"]).app,
                                  ["fire-districts", "--out", str(tmp / name)])
         assert res.exit_code == 0 and (tmp / name).stat().st_size > 0, res.output
-    sheet = pd.read_excel(tmp / "districts.xlsx", sheet_name="districts")
-    assert list(sheet["nodes"]) == counts.tolist()
+    sheet = pd.read_excel(tmp / "districts.xlsx", sheet_name="消防站辖区")  # Chinese by default
+    assert list(sheet["辖区路网节点数"]) == counts.tolist()
+    notes = pd.read_excel(tmp / "districts.xlsx", sheet_name="说明")
+    assert "fire.response_min" in set(notes["项目"])
     # over HTTP: the same districts, each with its check
     r = client.get("/analyses/fire-districts")
     assert r.status_code == 200, r.text

@@ -99,12 +99,12 @@ def test_a_real_county_end_to_end(county, db, tmp_path, monkeypatch, browser_pag
                          for m in (5, 15, 30)}
     assert shares["fire"][30] > 0.5
     _, out = steps.run("gaps shelters", "gaps", "--layer", "shelters", "--out",
-                       str(tmp_path / "gaps.xlsx"))
+                       str(tmp_path / "gaps.xlsx"), "--lang", "en")
     gaps = pd.read_excel(tmp_path / "gaps.xlsx", sheet_name="townships")
-    assert gaps["township_name"].notna().all()
+    assert gaps["township"].notna().all() and (gaps["township"] != "—").all()  # "—": unknown
     placed = pd.read_excel(tmp_path / "gaps.xlsx", sheet_name="placement")
     assert placed["people"].sum() == pytest.approx(total)  # every person, and how placed
-    assert set(placed["quality"]) == {"approximate"}
+    assert set(placed["placed"]) == {"approximate"}
 
     # nearest 3 stations with routes from every township seat, and a warning area over one
     t0 = time.perf_counter()

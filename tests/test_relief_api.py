@@ -239,7 +239,14 @@ def test_cli_needs_allocate_check(cli_env, demo_db, tmp_path):
     assert res.exit_code == 0, res.output
     assert "check passed" in res.output
     sheets = pd.read_excel(out, sheet_name=None)
-    assert set(sheets) >= {"调拨 shipments", "缺口 shortfalls", "物资 by item"}
+    assert set(sheets) >= {"调拨", "缺口", "物资", "需求", "说明"}  # Chinese by default
+    assert {"储备库", "目的地", "物资", "调拨数量"} <= set(sheets["调拨"].columns)
+    assert any(k.startswith("relief.") for k in sheets["说明"]["项目"])  # the norms read
+    res = run.invoke(cli_env, ["relief", "allocate", "--incident", str(flood), "--to",
+                               "shelters", "--out", str(out), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    sheets = pd.read_excel(out, sheet_name=None)
+    assert set(sheets) >= {"shipments", "shortfalls", "by item", "Notes"}
     js = tmp_path / "check.json"
     res = run.invoke(cli_env, ["relief", "check", "--hours", "10", "--out", str(js)])
     assert res.exit_code == 0, res.output

@@ -152,17 +152,18 @@ def test_workbooks_name_things_as_people_know_them(demo_env, tmp_path):
 
     res = CliRunner().invoke(app, ["site", "--model", "mclp", "--add", "3", "--candidates",
                                    "grid:1500", "--out", str(tmp_path / "new.xlsx"),
-                                   "--time-limit", "30"])
+                                   "--time-limit", "30", "--lang", "en"])
     assert res.exit_code == 0, res.output
     sheets = pd.read_excel(tmp_path / "new.xlsx", sheet_name=None)
     assert next(iter(sheets)) == "new_sites" and "villages" not in sheets
-    names = sheets["new_sites"]["name"]
+    names = sheets["new_sites"]["site"]
     assert names.notna().all() and not names.astype(str).str.contains("nan").any()
     assert "nan" not in res.output
-    res = CliRunner().invoke(app, ["coverage", "--out", str(tmp_path / "cov.xlsx")])
+    res = CliRunner().invoke(app, ["coverage", "--out", str(tmp_path / "cov.xlsx"), "--lang",
+                                   "en"])
     assert res.exit_code == 0, res.output
     sheets = pd.read_excel(tmp_path / "cov.xlsx", sheet_name=None)
     assert {"villages", "shelters"} <= set(sheets)
-    assert {"ext_id", "name"} <= set(sheets["shelters"].columns)
-    assert sheets["shelters"]["name"].notna().all()
+    assert {"ID", "shelter"} <= set(sheets["shelters"].columns)
+    assert sheets["shelters"]["shelter"].notna().all()
     assert "nan" not in res.output

@@ -136,13 +136,14 @@ def test_gaps_by_team_type_on_the_command_line(env, inputs):
     cov_inputs, norms = inputs
     want = brute_force(db.engine, cov_inputs, "comprehensive")
     out = tmp / "gaps.xlsx"
-    res = CliRunner().invoke(app, ["gaps", "--layer", "teams", "--type", "综合", "--out", str(out)])
+    res = CliRunner().invoke(app, ["gaps", "--layer", "teams", "--type", "综合", "--out", str(out),
+                                   "--lang", "en"])
     assert res.exit_code == 0, res.output
     assert "综合性应急救援队伍 comprehensive" in " ".join(res.output.split())
-    villages = pd.read_excel(out, sheet_name="villages", dtype={"code": str})
+    villages = pd.read_excel(out, sheet_name="villages", dtype={"village code": str})
     pop = cov_inputs.demand.set_index("code")["population"]
     out_of_reach = set(cov_inputs.demand["code"][want > norms.number("team.response_min")])
-    assert set(villages.loc[villages["uncovered"] > 0, "code"]) == out_of_reach
+    assert set(villages.loc[villages["uncovered"] > 0, "village code"]) == out_of_reach
     assert villages["uncovered"].sum() == pytest.approx(pop[list(out_of_reach)].sum())
 
 

@@ -3,6 +3,8 @@ the report of an `InputError`); the commands live in the modules beside it."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -76,3 +78,34 @@ def _report_input_error(exc: InputError, outcome: str = "nothing was loaded") ->
                   "[bold]--accept-warnings[/] to load.")
 
 
+
+
+LangOpt = Annotated[str, typer.Option(
+    "--lang", help="workbook (.xlsx) language: zh (Chinese headers, the default) or en")]
+
+
+def _check_lang(lang: str) -> str:
+    """``zh`` or ``en`` (case-insensitive); exit 2 on anything else."""
+    from emgis.layers.workbook import LANGS
+
+    if lang.lower() not in LANGS:
+        err.print(f"[red]--lang {lang!r} is not known[/]; use zh or en")
+        raise typer.Exit(2)
+    return lang.lower()
+
+
+def _command(ctx: typer.Context) -> str:
+    """The command being run as typed (options that differ from their defaults), for the notes
+    sheet of the workbook it writes."""
+    parts = ["emgis", *ctx.command_path.split()[1:]]
+    for p in ctx.command.params:
+        v = ctx.params.get(p.name or "")
+        if v is None or v == p.default or not p.opts:
+            continue
+        if p.param_type_name == "argument":
+            parts.append(str(v))
+        elif v is True:
+            parts.append(p.opts[0])
+        else:
+            parts += [p.opts[0], str(v)]
+    return " ".join(parts)

@@ -15,15 +15,15 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from emgis.api.cli.base import _norms, _settings, app, console, err
+from emgis.api.cli.base import LangOpt, _check_lang, _command, _norms, _settings, app, console, err
 from emgis.layers.problems import MissingData
-from emgis.layers.text import spreadsheet_safe
 
 SUFFIXES = (".geojson", ".json", ".gpkg", ".xlsx")
 
 
-def _write(d, path: Path) -> None:
+def _write(d, path: Path, notes, lang: str) -> None:
     from emgis.shelters.service import districts_geojson
+    from emgis.shelters.workbooks import districts_workbook
 
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json"):
@@ -31,11 +31,7 @@ def _write(d, path: Path) -> None:
     elif suffix == ".gpkg":
         d.table.to_file(path, layer="fire_districts", driver="GPKG")
     else:
-        with pd.ExcelWriter(path) as xw:
-            spreadsheet_safe(pd.DataFrame(d.table.drop(columns="geometry"))).to_excel(
-                xw, sheet_name="districts", index=False)
-            pd.DataFrame({"note": [*d.notes, f"polygons: {d.method}"]}).to_excel(
-                xw, sheet_name="notes", index=False)
+        districts_workbook(path, d, notes, lang=lang)
     console.print(f"wrote {path}")
 
 
@@ -47,18 +43,24 @@ def _yes(v) -> str:
 
 @app.command("fire-districts")
 def fire_districts_cmd(
+    ctx: typer.Context,
     out: Annotated[Path | None, typer.Option(
-        help="the districts with their check: .geojson, .gpkg, .xlsx")] = None,
+        help="the districts with their check: .geojson, .gpkg, .xlsx (headers in --lang, a "
+             "notes sheet)")] = None,
     map_: Annotated[Path | None, typer.Option(
         "--map", help="write the offline districts map (HTML)")] = None,
     network: Annotated[str, typer.Option(help="road network")] = "default",
+    lang: LangOpt = "zh",
 ) -> None:
     ("Fire-station districts (消防站辖区): every road node to the station that reaches it "
      "fastest; each district's area and 5-minute reach against the norms.")
     from emgis.geo.store import RoadNetworkNotFound, load_network
     from emgis.layers.db import open_database
+    from emgis.layers.workbook import Notes
     from emgis.shelters.service import compute_fire_districts
+    from emgis.shelters.workbooks import network_notes
 
+    lang = _check_lang(lang)
     if out is not None and out.suffix.lower() not in SUFFIXES:
         err.print(f"[red]{out.name}[/]: write the districts as {', '.join(SUFFIXES)}")
         raise typer.Exit(2)
@@ -68,6 +70,9 @@ def fire_districts_cmd(
             norms = _norms(db.engine)
             graph = load_network(db.engine, network, home=dbs.home)
             d = compute_fire_districts(db.engine, graph, norms)
+            notes = network_notes(Notes().run(_command(ctx)), db.engine, network)
+            notes.add("inputs", "消防站数", "fire stations", len(d.table))
+            notes.norms(norms, norms.read_keys())
             if map_:
                 from emgis.shelters.store import read_team_bases
 
@@ -93,7 +98,7 @@ def fire_districts_cmd(
         console.print(f"  note: {note}")
     console.print(f"  polygons: {d.method}")
     if out:
-        _write(d, out)
+        _write(d, out, notes, lang)
     if map_:
         from emgis.maps.districts_map import write_districts_map
 

@@ -18,7 +18,17 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from emgis.api.cli.base import _norms, _report_input_error, _settings, app, console, err
+from emgis.api.cli.base import (
+    LangOpt,
+    _check_lang,
+    _command,
+    _norms,
+    _report_input_error,
+    _settings,
+    app,
+    console,
+    err,
+)
 from emgis.layers.problems import InputError, MissingData
 from emgis.layers.text import spreadsheet_safe
 from emgis.shelters.coverage import KINDS
@@ -44,13 +54,6 @@ TypeOpt = Annotated[str | None, typer.Option(
                    "hazchem … or 水域救援, 危化 …)")]
 SpecialityOpt = Annotated[str | None, typer.Option(
     "--speciality", help="teams only: a speciality the team must have")]
-
-
-def _placement_sheet(inputs) -> dict[str, pd.DataFrame]:
-    """The workbook sheet saying, by township, how the people counted are placed (exactly,
-    approximately and how, not at all) — every answer that sums people says so."""
-    p = getattr(inputs, "placement", None)
-    return {"placement": pd.DataFrame(p["by_township"])} if p and p.get("by_township") else {}
 
 
 def _text(v) -> str:
@@ -104,16 +107,12 @@ def coverage_inputs(network: str, year: int | None):
         raise typer.Exit(2) from None
 
 
-def _write(frame: gpd.GeoDataFrame, path: Path, sheets: dict[str, pd.DataFrame] | None = None,
-           main_sheet: str = "villages") -> None:
+def _write(frame: gpd.GeoDataFrame, path: Path, workbook) -> None:
+    """``.xlsx``: ``workbook(path)`` (a `shelters.workbooks` writer); ``.csv``: the table with
+    its machine keys and lon/lat; anything else: a vector layer."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        with pd.ExcelWriter(path) as xw:
-            plain = pd.DataFrame(frame.drop(columns="geometry"))
-            plain["lon"], plain["lat"] = frame.geometry.x, frame.geometry.y
-            spreadsheet_safe(plain).to_excel(xw, sheet_name=main_sheet, index=False)
-            for name, sheet in (sheets or {}).items():
-                spreadsheet_safe(sheet).to_excel(xw, sheet_name=name[:31], index=False)
+        workbook(path)
     elif suffix == ".csv":
         plain = pd.DataFrame(frame.drop(columns="geometry"))
         plain["lon"], plain["lat"] = frame.geometry.x, frame.geometry.y
@@ -125,23 +124,31 @@ def _write(frame: gpd.GeoDataFrame, path: Path, sheets: dict[str, pd.DataFrame] 
 
 @app.command("coverage")
 def coverage_cmd(
+    ctx: typer.Context,
     layer: LayerOpt = "shelters",
     out: Annotated[Path | None, typer.Option(
-        help="villages with their nearest facility: .geojson, .gpkg, .csv, .xlsx")] = None,
+        help="villages with their nearest facility: .xlsx (headers in --lang, minutes, a "
+             "notes sheet), .csv (machine keys, as .geojson/.gpkg)")] = None,
     map_: Annotated[Path | None, typer.Option(
         "--map", help="write the offline coverage map (HTML)")] = None,
     network: Annotated[str, typer.Option(help="road network")] = "default",
     year: Annotated[int | None, typer.Option(help="census year (default: the latest)")] = None,
     team_type: TypeOpt = None,
     speciality: SpecialityOpt = None,
+    lang: LangOpt = "zh",
 ) -> None:
     ("Travel time from every village to the nearest facility of LAYER, checked against its "
      "standard (teams of one type or speciality with --type / --speciality).")
+    from emgis.shelters.workbooks import analysis_notes, coverage_workbook
 
     layer, team = _selection(layer, team_type, speciality)
-    with coverage_inputs(network, year) as (_, norms, inputs):
+    lang = _check_lang(lang)
+    with coverage_inputs(network, year) as (db, norms, inputs):
         c = compute_coverage(inputs, layer, norms, team)
         assignment = compute_gaps(inputs, c, layer, norms).assignment
+        notes = analysis_notes(db.engine, _command(ctx), inputs, layer, norms, network=network,
+                               facilities=len(facilities_of(inputs, layer, team)),
+                               team_label=team.label() if team else "")
     frame = coverage_table(inputs, c, layer, team)
     pop = frame["population"].astype(float)
     covered = pop[frame["covered"]].sum()
@@ -159,7 +166,6 @@ def coverage_cmd(
         t.add_row("travel time median / 90% / max",
                   " / ".join(f"{v / 60:.1f} min" for v in np.percentile(finite, [50, 90, 100])))
     t.add_row("villages out of reach", f"{int((~frame['covered']).sum()):,}")
-    sheets = {}
     if assignment is not None:
         a = assignment
         over = a.shelters[a.shelters["overload"] > 0]
@@ -173,8 +179,6 @@ def coverage_cmd(
         frame["sheltered"] = np.round(a.demand["assigned"].to_numpy(), 0)
         frame["capacity_unknown"] = np.round(a.demand["capacity_unknown"].to_numpy(), 0)
         frame["unserved"] = np.round(a.demand["unserved"].to_numpy(), 0)
-        sheets["shelters"] = a.shelters
-    sheets.update(_placement_sheet(inputs))
     console.print(t)
     worst = frame[~frame["covered"]].sort_values("population", ascending=False).head(10)
     if len(worst):
@@ -190,7 +194,8 @@ def coverage_cmd(
     for note in [*inputs.notes, *([explain] if explain else [])]:
         console.print(f"  note: {note}")
     if out:
-        _write(frame, out, sheets)
+        _write(frame, out, lambda p: coverage_workbook(p, frame, inputs, layer, notes, lang=lang,
+                                                       assignment=assignment))
     if map_:
         from emgis.maps.coverage_map import write_coverage_map
 
@@ -203,9 +208,11 @@ def coverage_cmd(
 
 @app.command("gaps")
 def gaps_cmd(
+    ctx: typer.Context,
     layer: LayerOpt = "shelters",
     out: Annotated[Path | None, typer.Option(
-        help="ranked gap tables (.xlsx: villages, townships, hazard check)")] = None,
+        help="ranked gap tables (.xlsx: villages, townships, placement, hazard check, notes; "
+             "headers in --lang)")] = None,
     clusters: Annotated[Path | None, typer.Option(
         help="polygons of clusters of uncovered people (.geojson/.gpkg)")] = None,
     radius_m: Annotated[float, typer.Option(
@@ -216,18 +223,24 @@ def gaps_cmd(
     year: int | None = None,
     team_type: TypeOpt = None,
     speciality: SpecialityOpt = None,
+    lang: LangOpt = "zh",
 ) -> None:
     ("Uncovered and under-served people per village and township, their clusters, and "
      "hazard-zone villages (teams of one type or speciality with --type / --speciality).")
     from emgis.shelters.gaps import hazard_shelter_check, uncovered_clusters
+    from emgis.shelters.workbooks import analysis_notes, gaps_workbook
 
     layer, team = _selection(layer, team_type, speciality)
+    lang = _check_lang(lang)
     if out is not None and out.suffix.lower() != ".xlsx":
         err.print(f"[red]{out.name}[/]: gap tables are written as .xlsx (one sheet per table)")
         raise typer.Exit(2)
-    with coverage_inputs(network, year) as (_, norms, inputs):
+    with coverage_inputs(network, year) as (db, norms, inputs):
         c = compute_coverage(inputs, layer, norms, team)
         g = compute_gaps(inputs, c, layer, norms)
+        notes = analysis_notes(db.engine, _command(ctx), inputs, layer, norms, network=network,
+                               facilities=len(facilities_of(inputs, layer, team)),
+                               team_label=team.label() if team else "")
     villages, townships = g.villages, g.townships
     blobs = uncovered_clusters(inputs.demand, c["covered"].to_numpy(), radius_m=radius_m)
     t = Table("township", "villages with a gap", "population", "uncovered", "under-served", "gap",
@@ -249,18 +262,17 @@ def gaps_cmd(
                                   for _, r in unknown.head(5).iterrows()))
     console.print(f"{len(blobs)} cluster(s) of uncovered people; largest: "
                   + (", ".join(f"{p:,.0f}" for p in blobs["population"].head(5)) or "none"))
-    sheets = {"townships": townships, **_placement_sheet(inputs)}
+    check = None
     if layer == "shelters":
         check = hazard_shelter_check(inputs.demand, c, inputs.hazard_zones,
                                      villages=inputs.villages)
         console.print(f"villages in high/medium hazard zones: {check.attrs.get('in_hazard', 0)}; "
                       f"without a usable shelter within its standard: {len(check)}")
-        sheets["hazard_villages"] = check
     if out:
-        with pd.ExcelWriter(out) as xw:
-            spreadsheet_safe(villages).to_excel(xw, sheet_name="villages", index=False)
-            for name, sheet in sheets.items():
-                spreadsheet_safe(sheet).to_excel(xw, sheet_name=name, index=False)
+        fac = facilities_of(inputs, layer, team)
+        gaps_workbook(out, villages, townships, inputs, notes, lang=lang, hazard=check,
+                      facility_names=dict(zip(fac["id"], fac["name"].fillna(fac["ext_id"]),
+                                              strict=True)))
         console.print(f"wrote {out}")
     if clusters:
         blobs.to_file(clusters)
@@ -296,6 +308,7 @@ def _save(chosen: gpd.GeoDataFrame, layer: str, model: str, site_class: str | No
 
 @app.command("site")
 def site_cmd(
+    ctx: typer.Context,
     layer: LayerOpt = "shelters",
     model: Annotated[str, typer.Option(
         help="mclp | lscp | pmedian | cmclp (capacitated) | cpmedian")] = "mclp",
@@ -309,7 +322,8 @@ def site_cmd(
         help="persons per new site when its area is unknown (capacitated models)")] = 2000,
     time_limit: Annotated[float, typer.Option(help="solver time limit, seconds")] = 60,
     out: Annotated[Path | None, typer.Option(
-        help="the chosen new sites: .geojson, .gpkg, .csv, .xlsx")] = None,
+        help="the chosen new sites: .geojson, .gpkg, .csv (machine keys), .xlsx (headers in "
+             "--lang, a notes sheet)")] = None,
     map_: Annotated[Path | None, typer.Option(
         "--map", help="write the before/after map (HTML)")] = None,
     save: Annotated[bool, typer.Option(
@@ -317,12 +331,15 @@ def site_cmd(
                        "none registered; marked SITED-, 拟建)")] = False,
     network: str = "default",
     year: int | None = None,
+    lang: LangOpt = "zh",
 ) -> None:
     ("Choose new sites from candidates, keeping existing facilities; hazard zones and risk "
      "points excluded.")
     from emgis.shelters import siting
+    from emgis.shelters.workbooks import analysis_notes, site_workbook
 
     _check_layer(layer)
+    lang = _check_lang(lang)
     if model not in MODELS:
         err.print(f"[red]--model {model!r} is not known[/]; use one of: {', '.join(MODELS)}")
         raise typer.Exit(2)
@@ -338,6 +355,11 @@ def site_cmd(
             # an answer that fails the independent check is an error, never a result
             err.print(f"[red]siting failed:[/] {exc}")
             raise typer.Exit(1) from None
+        notes = analysis_notes(db.engine, _command(ctx), inputs, layer, norms, network=network,
+                               facilities=len(sr.existing))
+        notes.add("inputs", "候选点（排除）", "candidates (excluded)",
+                  f"{len(sr.candidates):,} ({int((sr.why != '').sum()):,})")
+        notes.add("inputs", "模型", "model", model)
     res, check, T, w, std = sr.result, sr.check, sr.T, sr.w, sr.standard_s
     ex, cand, why, existing_idx = sr.existing, sr.candidates, sr.why, sr.existing_idx
     n_ex = len(ex)
@@ -375,7 +397,7 @@ def site_cmd(
                   f"{r['covers_new_people']:,.0f}")
     console.print(n)
     if out:
-        _write(chosen, out, _placement_sheet(inputs), main_sheet="new_sites")
+        _write(chosen, out, lambda p: site_workbook(p, chosen, inputs, notes, lang=lang))
     if save and len(chosen):
         _save(chosen, layer, model, site_class)
     if map_:
