@@ -20,6 +20,7 @@ from emgis.layers import vocab
 from emgis.layers.workbook import Column, Notes, Sheet, write_workbook
 from emgis.shelters.coverage import KINDS
 from emgis.shelters.placement import METHODS, PLACEMENT_TEXT
+from emgis.shelters.service import standards_note
 
 __all__ = ["COLUMNS", "DISTRICT_COLUMNS", "analysis_notes", "coverage_workbook",
            "districts_workbook", "gaps_workbook", "network_notes", "relief_workbook",
@@ -161,6 +162,10 @@ def analysis_notes(engine, command: str, inputs, layer: str, norms, *, network: 
     n.norms(norms, norms.read_keys())
     _estimates(n, getattr(inputs, "placement", None))
     n.lines("notes", "分析说明", "analysis note", list(getattr(inputs, "notes", [])))
+    if KINDS[layer].class_col is not None:  # why coverage and siting count differently
+        n.text("notes", "覆盖与选址的口径", "coverage vs siting",
+               standards_note(layer, norms, lang="zh") or "",
+               standards_note(layer, norms) or "")
     return n
 
 

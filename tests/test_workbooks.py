@@ -156,6 +156,10 @@ def test_coverage_workbook_chinese_by_default_english_on_request(demo_env, tmp_p
     assert row["值"] == norms.number("shelter.service_time_min.emergency")
     assert row["单位"] == "min" and row["标准"] and row["确定性"].endswith("(S)")
     assert "fire.response_min" not in set(norms_rows["项目"])  # only the norms read
+    # why `emgis site` counts other people within the standard (issue #18 item 7)
+    assert "自身等级" in str(items["覆盖与选址的口径"])
+    assert "own duration_class" in str(dict(zip(ne.iloc[:, 1], ne.iloc[:, 2], strict=False))
+                                       ["coverage vs siting"])
     est = nz[nz["部分"] == "估算"]
     assert est["值"].astype(str).str.contains("估算定位").any()
     assert ne[ne["section"] == "Estimates"]["value"].astype(str).str.contains(
