@@ -176,9 +176,10 @@ def standards_note(layer: str, norms, site_class: str | None = None,
     per = ", ".join(f"{c} {float(v):g} {u}" for c, v in norms.group(kind.norm).items())
     sited = site_class or DEFAULT_CLASS[layer]
     if lang == "zh":
-        return (f"覆盖分析按每处{kind.label_zh}自身等级（{kind.class_col}）的标准计（{per}）；选址对"
-                f"所有场所（含现有）按拟建等级（{sited}）的同一标准计，故选址“现状”的达标人数与覆盖"
-                f"分析不同：现有场所的标准比{sited}长时更少，更短时更多")
+        return (f"覆盖分析按每处{kind.label_zh}自身等级（{kind.class_col}）的标准计"
+                f"（{per}）；选址对所有场所（含现有）按拟建等级（{sited}）的同一标准计，"
+                f"故选址“现状”的达标人数与覆盖分析不同：现有场所的标准比{sited}长时更少，"
+                f"更短时更多")
     return (f"coverage holds each {kind.label_en[:-1]} to the standard of its own "
             f"{kind.class_col} ({per}); siting holds every site, existing ones too, to the "
             f"standard of the class it sites ({sited}), so its 'before' differs: fewer people "
