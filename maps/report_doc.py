@@ -203,20 +203,26 @@ h2 { font-size: 13pt; margin: 14pt 0 4pt; font-family: 'Noto Sans CJK SC', sans-
 h3 { font-size: 11pt; margin: 8pt 0 3pt; font-family: 'Noto Sans CJK SC', sans-serif; }
 table { border-collapse: collapse; width: 100%; margin: 4pt 0; font-size: 9.5pt; }
 th, td { border: 1px solid #555; padding: 2pt 4pt; text-align: left; }
-th { background: #eee; } img { width: 100%; } .meta { text-align: center; color: #444; }
-figure { margin: 6pt 0; page-break-inside: avoid; } figcaption { text-align: center; }
+th { background: #eee; } .meta { text-align: center; color: #444; }
+h2, h3 { page-break-after: avoid; } tr { page-break-inside: avoid; }
+figure { margin: 6pt 0; page-break-inside: avoid; text-align: center; }
+figure img { width: 88%; } figcaption { text-align: center; }
+table:not(.norms) td:first-child { white-space: nowrap; }
+table.norms { font-size: 8.5pt; } table.norms td:first-child { word-break: break-all; }
+table.norms td:nth-child(6), table.norms th { white-space: nowrap; }
 """
 
 
-def _html_tables(tables: list[Table]) -> list[str]:
+def _html_tables(tables: list[Table], cls: str = "") -> list[str]:
     out = []
+    attr = f' class="{cls}"' if cls else ""
     for t in tables:
         if t.title:
             out.append(f"<h3>{h.escape(t.title)}</h3>")
         if t.lead:
             out.append(f"<p>{h.escape(t.lead)}</p>")
         if t.rows:
-            out.append("<table><tr>" + "".join(f"<th>{h.escape(x)}</th>" for x in t.headers)
+            out.append(f"<table{attr}><tr>" + "".join(f"<th>{h.escape(x)}</th>" for x in t.headers)
                        + "</tr>" + "".join("<tr>" + "".join(
                            f"<td>{h.escape(x)}</td>" for x in r) + "</tr>" for r in t.rows)
                        + "</table>")
@@ -240,7 +246,7 @@ def html_text(doc: Document, pictures: dict[int, bytes] | None = None) -> str:
         body += _html_tables(s.tables)
     if doc.norms is not None:
         body.append(f"<h2>{h.escape(doc.norms_heading)}</h2>")
-        body += _html_tables([doc.norms])
+        body += _html_tables([doc.norms], "norms")
     body.append(f"<h2>{h.escape(doc.notes_heading)}</h2><ol>"
                 + "".join(f"<li>{h.escape(n)}</li>" for n in doc.notes) + "</ol>")
     body.append(f'<p class="meta">{h.escape(doc.footer or generated_line(doc.generated_at))}</p>')
