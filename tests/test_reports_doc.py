@@ -254,8 +254,10 @@ def test_report_refuses_bad_requests_over_http(env, client, monkeypatch):
 
 
 @pytest.mark.bad_input
-def test_coverage_report_without_a_road_network_is_409(db, tmp_path):
-    """A database with no road network at all: 409 naming the command that loads one."""
+def test_reports_of_an_empty_database(db, tmp_path):
+    """No road network at all: the coverage report is a 409 naming the command that loads one.
+    Nothing stored for the others: documents that say so, not errors and not zeros passed off as
+    findings."""
     from emgis.api.http.app import create_app
     from emgis.layers.settings import ApiSettings, DatabaseSettings
 
@@ -266,6 +268,12 @@ def test_coverage_report_without_a_road_network_is_409(db, tmp_path):
     api = create_app(ApiSettings(), engine=db.engine, db_settings=DatabaseSettings(home=tmp_path))
     with TestClient(api) as c:
         res = c.get("/reports/coverage")
+        risk = c.get("/reports/risk", params={"format": "html"})
+        ready = c.get("/reports/readiness", params={"format": "html"})
     assert res.status_code == 409, res.text
     assert "no road network" in res.json()["detail"]
     assert "emgis load roads" in res.json()["detail"]
+    assert risk.status_code == 200, risk.text
+    assert "全县登记风险点 0 个" in risk.text and "尚未登记隐患" in risk.text
+    assert ready.status_code == 200, ready.text
+    assert "全县 0 个乡镇" in ready.text and "未录入乡镇界线" in ready.text
