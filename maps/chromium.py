@@ -1,7 +1,7 @@
 """Headless Chromium as a printer: a page (a file or a URL) to PNG or PDF.
 
 Debian's ``chromium`` (``EMGIS_CHROMIUM`` names another) run once per print with a throw-away
-profile; used by the situation report's PDF (maps/sitrep_doc.py) and `emgis map print`
+profile; used by the documents' PDFs (maps/report_doc.py) and `emgis map print`
 (maps/printing.py). Nothing here reaches the network beyond the URL it is given.
 """
 
@@ -19,7 +19,13 @@ class PrinterMissing(RuntimeError):
 
 def chromium(exe: str | Path | None = None) -> str:
     """The Chromium to run, or `PrinterMissing` saying how to get one."""
-    found = str(exe) if exe else shutil.which("chromium")
+    if exe:  # EMGIS_CHROMIUM: a path that is not there is "missing" too, not a crash later
+        found = shutil.which(str(exe))
+        if not found:
+            raise PrinterMissing(f"printing needs Chromium: EMGIS_CHROMIUM={exe} is not an "
+                                 "executable (apt-get install chromium, or fix the path)")
+        return found
+    found = shutil.which("chromium")
     if not found:
         raise PrinterMissing("printing needs Chromium (apt-get install chromium, or set "
                              "EMGIS_CHROMIUM to its path)")

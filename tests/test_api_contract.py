@@ -16,10 +16,11 @@ from emgis.api.http.features import COLLECTIONS
 
 pytestmark = pytest.mark.postgis
 
-#: examples per operation and generation mode; service areas take seconds each
+#: examples per operation and generation mode; service areas and documents take seconds each
 EXAMPLES = {"positive": 20, "negative": 10}
 SLOW = {"/analyses/service-areas": 4, "/analyses/warning-area": 6, "/analyses/gaps": 5,
-        "/analyses/coverage": 5, "/maps/coverage": 5}
+        "/analyses/coverage": 5, "/maps/coverage": 5, "/reports/coverage": 3,
+        "/reports/risk": 3, "/reports/readiness": 3}
 
 
 def _excluded():

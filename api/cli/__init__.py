@@ -16,6 +16,7 @@ from emgis.api.cli import (  # noqa: F401  (each module registers its commands)
     demo,
     dispatch,
     districts,
+    documents,
     incidents,
     load,
     norms,

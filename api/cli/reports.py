@@ -2,7 +2,8 @@
 `emgis reports hazard ID` to make a hazard report a hazard.
 
 Reports are posted from the phone page (``/field``) or ``POST /field-reports``; this is the
-desk's side. The logic is `emgis.risk.field_reports`.
+desk's side. Not `emgis report` (api/cli/documents.py: the documents for the plan). The logic
+is `emgis.risk.field_reports`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from rich.table import Table
 from emgis.api.cli.base import _report_input_error, _settings, app, console, err
 from emgis.layers.problems import InputError, NotFound
 
-reports_app = typer.Typer(help="Field reports (隐患上报, 灾情快报): list, summary by township, "
-                               "verify or reject, make a hazard.", no_args_is_help=True)
+reports_app = typer.Typer(help="Field reports from the phone page (隐患上报, 灾情快报): list, "
+                               "summary by township, verify or reject, make a hazard. The "
+                               "coverage, risk and readiness documents are `emgis report`.",
+                          no_args_is_help=True)
 app.add_typer(reports_app, name="reports")
 
 

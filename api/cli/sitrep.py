@@ -1,8 +1,9 @@
 """`emgis sitrep INCIDENT --out report.docx|.html|.pdf`: the situation report for an incident.
 
 The command-line door of ``GET /incidents/{id}/report``: the content is gathered by
-`emgis.shelters.sitrep.gather` and written by `emgis.maps.sitrep_doc` (Word, HTML, or a PDF
-that Chromium prints from the HTML).
+`emgis.shelters.sitrep.gather`, made a document by `emgis.maps.sitrep_doc` and written like the
+plan's documents (`emgis report`, api/cli/documents.py): Word, HTML, or a PDF that Chromium prints
+from the HTML.
 """
 
 from __future__ import annotations
@@ -24,29 +25,23 @@ def sitrep(
     network: Annotated[str, typer.Option(help="road network name")] = "default",
 ) -> None:
     """Write the situation report (情况报告) of an incident as a Word document, HTML or PDF."""
+    from emgis.api.cli.documents import document_format, write_document
     from emgis.geo.store import load_network
     from emgis.layers.db import open_database
-    from emgis.layers.settings import ToolSettings
-    from emgis.maps.sitrep_doc import FORMATS, PrinterMissing, render
+    from emgis.maps.sitrep_doc import document
     from emgis.shelters.sitrep import gather
 
-    fmt = FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        err.print(f"[red]--out {out}[/]: write .docx, .html or .pdf")
-        raise typer.Exit(2)
+    out, fmt = document_format(out)
     dbs, _ = _settings()
-
     try:
         with open_database() as db:
             sit = gather(db.engine, incident,
                          lambda: load_network(db.engine, network, home=dbs.home),
                          _norms(db.engine), k=k)
-        data = render(sit, fmt, ToolSettings().chromium)
-    except (NotFound, BadArgument, PrinterMissing) as exc:
+    except (NotFound, BadArgument) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    write_document(document(sit), out, fmt)
     a = sit.affected or {}
     console.print(f"wrote {out}: incident {incident}, {a.get('villages_total', 0)} villages, "
                   f"{a.get('population_total', 0):,.0f} people affected, "

@@ -30,6 +30,7 @@ from emgis.api.http import (
     analyses,
     coverage,
     dispatch,
+    documents,
     drills,
     experts,
     features,
@@ -181,6 +182,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.include_router(analyses.router)
     app.include_router(proposal.router)
     app.include_router(sitrep.router)
+    app.include_router(documents.router)
     app.include_router(relief.router)
     app.include_router(warning.router)
     app.include_router(coverage.router)

@@ -2,8 +2,9 @@
 
 ``format=docx`` (default, a Word document a bureau sends upward), ``html`` or ``pdf`` (Chromium
 prints the HTML; 409 when the server has no Chromium). The content is
-`emgis.shelters.sitrep.gather` with the API's kept road network and norms; the rendering is
-`emgis.maps.sitrep_doc` — the same as `emgis sitrep`.
+`emgis.shelters.sitrep.gather` with the API's kept road network and norms; the document is
+`emgis.maps.sitrep_doc`'s, answered like the plan's documents (api/http/documents.py) — the same
+as `emgis sitrep`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from emgis.api.http.errors import Conflict, error_responses
+from emgis.api.http.errors import error_responses
 from emgis.geo.store import NETWORK_NAME_PATTERN
 
 router = APIRouter(tags=["incidents"])
@@ -32,17 +33,11 @@ def report(request: Request, incident_id: int = Path(ge=1, le=2**31 - 1),
            k: int = Query(2, ge=1, le=10, description="teams listed per type"),
            network: str | None = Query(None, pattern=NETWORK_NAME_PATTERN)) -> Response:
     from emgis.api.http.analyses import _graph, _norms_in_force
-    from emgis.layers.settings import ToolSettings
-    from emgis.maps.sitrep_doc import MEDIA, PrinterMissing, render
+    from emgis.api.http.documents import document_response
+    from emgis.maps.sitrep_doc import document
     from emgis.shelters.sitrep import gather
 
     sit = gather(request.app.state.engine, incident_id, lambda: _graph(request, network)[0],
                  _norms_in_force(request), k=k)
-    try:
-        data = render(sit, format, ToolSettings().chromium)
-    except PrinterMissing as exc:
-        raise Conflict(str(exc)) from None
-    name = f"sitrep_{incident_id}_{sit.generated_at:%Y%m%d_%H%M}.{format}"
-    disp = "inline" if format == "html" else "attachment"
-    return Response(data, media_type=MEDIA[format],
-                    headers={"Content-Disposition": f'{disp}; filename="{name}"'})
+    return document_response(document(sit), format,
+                             f"sitrep_{incident_id}_{sit.generated_at:%Y%m%d_%H%M}")
