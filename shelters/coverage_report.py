@@ -34,6 +34,7 @@ from emgis.layers.document import (
     ratio,
 )
 from emgis.shelters.coverage import KINDS, Kind
+from emgis.shelters.service import standards_note
 
 __all__ = ["COVERED", "UNCOVERED", "LayerCoverage", "by_township", "coverage_report",
            "layer_coverage"]
@@ -255,6 +256,7 @@ def coverage_report(inputs, norms, layers: list[str] | tuple[str, ...] = ("shelt
         "可到达即为覆盖。",
         "不可达：村（点）所在道路与设施所在道路不连通；未知：数据缺失，不按 0 计。",
     ]
+    notes += [n for n in (standards_note(lc.kind.name, norms, lang="zh") for lc in answers) if n]
     notes += [f"分析记录：{n}" for n in inputs.notes]
     notes += [f"分析记录：{n}" for lc in answers for n in lc.notes]
     labels = "、".join(lc.kind.label_zh for lc in answers)
