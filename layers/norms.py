@@ -142,6 +142,12 @@ def _read_csv(path: Path | None, text: str | None, origin: str, problems: Proble
                 problems.error(i, "key", key, "is empty",
                                "give the norm's key, e.g. fire.response_min")
                 continue
+            if row.get(None):  # csv.DictReader puts the fields past the header under None
+                problems.error(i, "note", ",".join(row[None]),
+                               f"is {len(row[None])} field(s) past the header's "
+                               f"{len(reader.fieldnames or [])} for {key}: an unquoted comma",
+                               'put a text with a comma in double quotes: "a, b"')
+                continue
             if not raw:
                 problems.error(i, "value", raw, f"is empty for {key}", "give a number or a colour")
                 continue
