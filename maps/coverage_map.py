@@ -202,10 +202,9 @@ def write_siting_map(run: Any, path: str | Path, demand: gpd.GeoDataFrame, *, ki
                               "population": run.w, "covered": run.before,
                               "covered_after": run.after},
                              geometry=demand.geometry.to_numpy(), crs=4326)
-    own = getattr(run, "own_class", None)
-    explain = getattr(run, "note", None)
-    if own is not None and explain:
-        share = float(run.w[own].sum() / max(float(run.w.sum()), 1.0))
+    explain = run.note
+    if run.own_class is not None and explain:
+        share = float(run.w[run.own_class].sum() / max(float(run.w.sum()), 1.0))
         explain = f"by each site's own class (as coverage counts): {share:.1%} before. {explain}"
     return write_coverage_map(path, frame, run.existing,
                               new_sites=run.chosen() if chosen is None else chosen,
