@@ -334,3 +334,25 @@ def watch_offline(page) -> tuple[list[str], list[str]]:
     return errors, external
 
 
+@pytest.fixture
+def demo_env(db, tmp_path, monkeypatch):
+    """A fresh database loaded with the demo county through the ordinary loaders (its own: the
+    test may write), and the environment the `emgis` command reads pointed at it."""
+    from rich.console import Console
+
+    from emgis.api.cli.demo import load_demo
+    from emgis.layers.demo.county import write_demo_county
+
+    files = write_demo_county(tmp_path / "demo")
+    load_demo(db, files, console=Console(quiet=True), home=tmp_path / "home")
+    monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
+    monkeypatch.setenv("EMGIS_HOME", str(tmp_path / "home"))
+    return db, files
+
+
+@pytest.fixture
+def env(demo_db, monkeypatch):
+    """The `emgis` command's environment pointed at the module's shared demo database."""
+    monkeypatch.setenv("EMGIS_DATABASE_URL", demo_db.url)
+    monkeypatch.setenv("EMGIS_HOME", str(demo_db.home))
+    return demo_db

@@ -29,13 +29,6 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-@pytest.fixture
-def env(demo_db, monkeypatch):
-    monkeypatch.setenv("EMGIS_DATABASE_URL", demo_db.url)
-    monkeypatch.setenv("EMGIS_HOME", str(demo_db.home))
-    return demo_db
-
-
 def _word(data: bytes):
     from docx import Document
 

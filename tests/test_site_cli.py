@@ -10,25 +10,13 @@ import geopandas as gpd
 import numpy as np
 import pytest
 from conftest import shared
-from rich.console import Console
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
-from emgis.api.cli.demo import load_demo
 from emgis.geo.network import graph_from_osm
-from emgis.layers.demo.county import write_demo_county
 from emgis.shelters import siting
 from emgis.shelters.candidates import exclusions, osm_candidates
 from emgis.shelters.coverage import demand_facility_times, shelter_coverage
-
-
-@pytest.fixture
-def demo_env(db, tmp_path, monkeypatch):
-    files = write_demo_county(tmp_path / "demo")
-    load_demo(db, files, console=Console(quiet=True), home=tmp_path / "home")
-    monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
-    monkeypatch.setenv("EMGIS_HOME", str(tmp_path / "home"))
-    return db, files
 
 
 @pytest.mark.postgis

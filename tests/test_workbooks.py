@@ -11,25 +11,13 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from emgis.api.cli import app
-from emgis.api.cli.demo import load_demo
-from emgis.layers.demo.county import write_demo_county
 from emgis.layers.norms import default_norms
 from emgis.layers.workbook import Column, Notes, Sheet, display_width, write_workbook
 from emgis.shelters.service import compute_coverage
 from emgis.shelters.store import load_coverage_inputs
-
-
-@pytest.fixture
-def demo_env(db, tmp_path, monkeypatch):
-    files = write_demo_county(tmp_path / "demo")
-    load_demo(db, files, console=Console(quiet=True), home=tmp_path / "home")
-    monkeypatch.setenv("EMGIS_DATABASE_URL", db.url)
-    monkeypatch.setenv("EMGIS_HOME", str(tmp_path / "home"))
-    return db, files
 
 
 def _run(*args):
